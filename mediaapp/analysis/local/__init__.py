@@ -1,0 +1,1 @@
+"""On-device analysers (OCR, faces, objects) composed into the ``local`` engine."""

@@ -1,0 +1,303 @@
+"""The catalog: one SQLite file (through sqlite-utils) holding what the library knows.
+
+Assets are keyed by the SHA-256 of their bytes; ``files`` lists every path
+holding those bytes; ``analyses`` keeps each raw Rekognition-shaped response
+keyed by (sha256, api, engine, engine_version, params); ``detections`` holds
+their flattened rows; ``errors`` one row per failed (path, stage).
+
+Connections are per thread (SQLite objects must not cross threads); the file
+is in WAL mode so readers never block the single writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from mediaapp.catalog.migrations import migrate
+from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem
+
+#: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
+BUSY_TIMEOUT_S = 30.0
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 text with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Catalog:
+    """The library's catalog database at ``path``.
+
+    Creating one creates the file if needed and migrates it to the latest
+    schema. Every method is safe to call from any thread; writes are
+    serialised by SQLite. Raises ``sqlite3.DatabaseError`` when the file is
+    not a SQLite database and ``RuntimeError`` when its schema is newer than
+    this program.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        migrate(self.conn)
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; use ``transaction()`` to group writes)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection wrapped by sqlite-utils."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite_utils.Database(self.conn)
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Group writes into one ``BEGIN IMMEDIATE`` transaction; rolled back on any exception."""
+        with self._write_lock:
+            conn = self.conn
+            if conn.in_transaction:  # nested: join the outer transaction
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close when they end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            self._local.db = None
+
+    # -- files and assets --------------------------------------------------------------------
+    def known_files(self, under: Iterable[str] = ()) -> dict[str, tuple[int, int, str]]:
+        """Map path -> (size, mtime_ns, sha256) for catalogued files (all, or below the folders ``under``)."""
+        roots = [r.rstrip(os.sep) for r in under]
+        sql = "SELECT path, size, mtime_ns, sha256 FROM files"
+        rows: Iterable[sqlite3.Row]
+        if roots:
+            clauses = " OR ".join(["path = ? OR path LIKE ? ESCAPE '\\'"] * len(roots))
+            args: list[str] = []
+            for r in roots:
+                args += [r, _like_prefix(r + os.sep)]
+            rows = self.conn.execute(f"{sql} WHERE {clauses}", args)
+        else:
+            rows = self.conn.execute(sql)
+        return {r["path"]: (r["size"], r["mtime_ns"], r["sha256"]) for r in rows}
+
+    def failed_files(self) -> dict[str, tuple[int | None, int | None]]:
+        """Map path -> (size, mtime_ns) of files whose last import failed before hashing finished."""
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns FROM errors WHERE stage IN ('read','sniff','decode','thumbnail','scan')")
+        return {r["path"]: (r["size"], r["mtime_ns"]) for r in rows}
+
+    def has_asset(self, sha256: str) -> bool:
+        """True when these bytes are already catalogued."""
+        return self.conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+    def add_file(self, *, path: str, size: int, mtime_ns: int, sha256: str, asset: dict) -> bool:
+        """Record that ``path`` holds the bytes ``sha256``; create the asset row if new.
+
+        ``asset`` holds the asset columns (format, width, height, taken_at,
+        camera_make, camera_model, gps_lat, gps_lon, thumbnail). Clears the
+        path's earlier errors. Returns True when the asset was new. Runs in
+        the caller's transaction, or its own.
+        """
+        with self.transaction() as conn:
+            new = conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is None
+            if new:
+                row = {k: asset.get(k) for k in ("format", "width", "height", "taken_at", "camera_make",
+                                                 "camera_model", "gps_lat", "gps_lon", "thumbnail")}
+                row.update(sha256=sha256, size=size, added_at=now_iso())
+                self.db["assets"].insert(row)
+            self.db["files"].upsert({"path": path, "sha256": sha256, "folder": os.path.dirname(path),
+                                     "name": os.path.basename(path), "size": size, "mtime_ns": mtime_ns,
+                                     "seen_at": now_iso()}, pk="path")
+            conn.execute("DELETE FROM errors WHERE path = ? AND stage NOT LIKE 'analysis:%'", (path,))
+            return new
+
+    def remove_files(self, paths: Iterable[str]) -> list[str]:
+        """Forget these paths; return the sha256s of assets left with no path (they are deleted too)."""
+        orphans: list[str] = []
+        with self.transaction() as conn:
+            for path in paths:
+                row = conn.execute("SELECT sha256 FROM files WHERE path = ?", (path,)).fetchone()
+                if row is None:
+                    continue
+                conn.execute("DELETE FROM files WHERE path = ?", (path,))
+                sha = row["sha256"]
+                if conn.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha,)).fetchone() is None:
+                    orphans.append(sha)
+                    conn.execute("DELETE FROM detections WHERE sha256 = ?", (sha,))
+                    conn.execute("DELETE FROM assets WHERE sha256 = ?", (sha,))
+        return orphans
+
+    def asset(self, sha256: str) -> Asset | None:
+        """The asset with its paths, or None."""
+        found = self.assets([sha256])
+        return found.get(sha256)
+
+    def assets(self, sha256s: Iterable[str]) -> dict[str, Asset]:
+        """Map sha256 -> Asset (with paths, sorted) for the known ones among ``sha256s``."""
+        shas = list(dict.fromkeys(sha256s))
+        out: dict[str, Asset] = {}
+        for chunk in _chunks(shas, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(f"SELECT * FROM assets WHERE sha256 IN ({marks})", chunk):
+                gps = (r["gps_lat"], r["gps_lon"]) if r["gps_lat"] is not None else None
+                out[r["sha256"]] = Asset(r["sha256"], r["size"], r["format"], r["width"], r["height"], [],
+                                         r["taken_at"], r["camera_make"], r["camera_model"], gps, r["thumbnail"])
+            for r in self.conn.execute(f"SELECT sha256, path FROM files WHERE sha256 IN ({marks}) ORDER BY path",
+                                       chunk):
+                out[r["sha256"]].paths.append(r["path"])
+        return out
+
+    def sha_for_path(self, path: str) -> str | None:
+        """The sha256 of the bytes catalogued at ``path``, or None."""
+        row = self.conn.execute("SELECT sha256 FROM files WHERE path = ?", (path,)).fetchone()
+        return row["sha256"] if row else None
+
+    def all_sha256s(self) -> list[str]:
+        """Every asset's sha256."""
+        return [r[0] for r in self.conn.execute("SELECT sha256 FROM assets ORDER BY sha256")]
+
+    def folders(self) -> list[tuple[str, int]]:
+        """Each folder holding catalogued files, with its file count, sorted by path."""
+        return [(r[0], r[1]) for r in
+                self.conn.execute("SELECT folder, COUNT(*) FROM files GROUP BY folder ORDER BY folder")]
+
+    def asset_count(self) -> int:
+        """Number of distinct assets."""
+        return self.conn.execute("SELECT COUNT(*) FROM assets").fetchone()[0]
+
+    # -- analyses ----------------------------------------------------------------------------
+    def cached_analysis(self, sha256: str, api: str, engine: str, params: str,
+                        engine_version: str | None = None) -> tuple[str, dict] | None:
+        """The stored (engine_version, response) for this key, or None.
+
+        With ``engine_version`` None, the newest stored version answers: a
+        newer model never silently replaces older results; re-analysis is
+        asked for explicitly by passing the new version.
+        """
+        sql = "SELECT engine_version, response FROM analyses WHERE sha256=? AND api=? AND engine=? AND params=?"
+        args: list = [sha256, api, engine, params]
+        if engine_version is not None:
+            sql += " AND engine_version=?"
+            args.append(engine_version)
+        row = self.conn.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args).fetchone()
+        return (row["engine_version"], json.loads(row["response"])) if row else None
+
+    def store_analysis(self, *, sha256: str, api: str, engine: str, engine_version: str, params: str,
+                       response: dict, detections: list[Detection]) -> None:
+        """Store a response and make its detections the current ones for (sha256, api, engine).
+
+        One transaction: the old detections stay until the new ones are written.
+        Clears an earlier analysis error of this API for the asset's paths.
+        """
+        with self.transaction() as conn:
+            self.db["analyses"].upsert({"sha256": sha256, "api": api, "engine": engine,
+                                        "engine_version": engine_version, "params": params,
+                                        "response": json.dumps(response, separators=(",", ":")),
+                                        "created_at": now_iso()},
+                                       pk=("sha256", "api", "engine", "engine_version", "params"))
+            conn.execute("DELETE FROM detections WHERE sha256=? AND api=? AND engine=?", (sha256, api, engine))
+            conn.executemany(
+                "INSERT INTO detections (sha256, api, engine, engine_version, kind, name, confidence, box_left,"
+                " box_top, box_width, box_height, parents, text_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(sha256, api, engine, engine_version, d.kind.value, d.name, d.confidence,
+                  *((d.box.left, d.box.top, d.box.width, d.box.height) if d.box else (None,) * 4),
+                  json.dumps(list(d.parents)), d.text_type) for d in detections])
+            conn.execute("DELETE FROM errors WHERE sha256 = ? AND stage = ?", (sha256, f"analysis:{api}"))
+
+    def responses(self, sha256: str) -> dict[str, list[dict]]:
+        """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
+        out: dict[str, list[dict]] = {}
+        for r in self.conn.execute("SELECT * FROM analyses WHERE sha256 = ? ORDER BY api, created_at DESC, rowid DESC",
+                                   (sha256,)):
+            out.setdefault(r["api"], []).append({
+                "Engine": r["engine"], "EngineVersion": r["engine_version"], "Params": r["params"],
+                "CreatedAt": r["created_at"], "Response": json.loads(r["response"])})
+        return out
+
+    def detections(self, sha256s: Iterable[str], kinds: Iterable[DetectionKind] | None = None,
+                   min_confidence: float = 0.0) -> dict[str, list[Detection]]:
+        """Map sha256 -> its current detections (of ``kinds``, with confidence >= ``min_confidence``)."""
+        shas = list(dict.fromkeys(sha256s))
+        kind_values = [k.value for k in kinds] if kinds is not None else None
+        out: dict[str, list[Detection]] = {s: [] for s in shas}
+        for chunk in _chunks(shas, 500):
+            sql = f"SELECT * FROM detections WHERE sha256 IN ({','.join('?' * len(chunk))}) AND confidence >= ?"
+            args: list = [*chunk, min_confidence]
+            if kind_values is not None:
+                sql += f" AND kind IN ({','.join('?' * len(kind_values))})"
+                args += kind_values
+            for r in self.conn.execute(sql + " ORDER BY id", args):
+                box = (BoundingBox(r["box_left"], r["box_top"], r["box_width"], r["box_height"])
+                       if r["box_left"] is not None else None)
+                out[r["sha256"]].append(Detection(DetectionKind(r["kind"]), r["name"], r["confidence"], box,
+                                                  tuple(json.loads(r["parents"])), r["engine"], r["api"],
+                                                  r["text_type"]))
+        return out
+
+    # -- errors ------------------------------------------------------------------------------
+    def record_error(self, path: str, stage: str, message: str, *, sha256: str | None = None,
+                     size: int | None = None, mtime_ns: int | None = None) -> None:
+        """Record that ``path`` failed ``stage``; replaces the previous error of that (path, stage)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM errors WHERE path = ? AND stage = ?", (path, stage))
+            conn.execute("INSERT INTO errors (path, sha256, stage, message, size, mtime_ns, created_at)"
+                         " VALUES (?,?,?,?,?,?,?)", (path, sha256, stage, message, size, mtime_ns, now_iso()))
+
+    def errors(self, path: str | None = None, sha256: str | None = None) -> list[ImportProblem]:
+        """Recorded problems, newest first; only those of ``path`` / ``sha256`` when given."""
+        sql, args = "SELECT path, stage, message FROM errors", []
+        if path is not None or sha256 is not None:
+            sql += " WHERE path = ? OR sha256 = ?"
+            args = [path, sha256]
+        return [ImportProblem(r["path"], r["stage"], r["message"])
+                for r in self.conn.execute(sql + " ORDER BY id DESC", args)]
+
+    def clear_errors(self) -> None:
+        """Forget every recorded problem (the next import retries failed files)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM errors")
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching text starting with ``prefix`` (``\\`` escapes % and _)."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

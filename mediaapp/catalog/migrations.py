@@ -1,0 +1,108 @@
+"""Catalog schema migrations.
+
+The schema version lives in SQLite's ``PRAGMA user_version``. Each entry of
+``MIGRATIONS`` moves the schema from version ``i`` to ``i + 1`` and runs in
+one transaction; never edit a released entry, append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the foundation schema.
+    """
+    CREATE TABLE assets (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        format TEXT,
+        width INTEGER,          -- pixels, after EXIF orientation
+        height INTEGER,
+        taken_at TEXT,          -- EXIF DateTimeOriginal, ISO 8601
+        camera_make TEXT,
+        camera_model TEXT,
+        gps_lat REAL,           -- decimal degrees
+        gps_lon REAL,
+        thumbnail TEXT,         -- path of the 320 px JPEG
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,  -- absolute path of a file holding the asset's bytes
+        sha256 TEXT NOT NULL REFERENCES assets(sha256),
+        folder TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX files_sha256 ON files(sha256);
+    CREATE INDEX files_folder ON files(folder);
+    CREATE TABLE analyses (
+        sha256 TEXT NOT NULL,
+        api TEXT NOT NULL,            -- DetectLabels | DetectText | RecognizeCelebrities
+        engine TEXT NOT NULL,         -- local | rekognition | imported
+        engine_version TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '',
+        response TEXT NOT NULL,       -- the raw Rekognition-shaped JSON
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (sha256, api, engine, engine_version, params)
+    );
+    CREATE TABLE detections (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        api TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        engine_version TEXT NOT NULL,
+        kind TEXT NOT NULL,           -- label | text | face | person
+        name TEXT NOT NULL,
+        confidence REAL NOT NULL,     -- 0-100
+        box_left REAL, box_top REAL, box_width REAL, box_height REAL,  -- ratios
+        parents TEXT NOT NULL DEFAULT '[]',
+        text_type TEXT                -- LINE | WORD for text
+    );
+    CREATE INDEX detections_sha256 ON detections(sha256, api, engine);
+    CREATE TABLE errors (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        sha256 TEXT,
+        stage TEXT NOT NULL,          -- scan | read | sniff | decode | thumbnail | analysis:<api>
+        message TEXT NOT NULL,
+        size INTEGER,                 -- the file's size and mtime when it failed, so an
+        mtime_ns INTEGER,             -- unchanged broken file is not retried on re-import
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX errors_path ON errors(path);
+    """,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn``'s schema to ``LATEST``; return the version it was at.
+
+    Each step runs in its own transaction together with the ``user_version``
+    bump, so an interrupted migration leaves the previous version intact.
+    Raises ``RuntimeError`` when the database is newer than this program.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > LATEST:
+        raise RuntimeError(f"catalog schema version {current} is newer than this mediaapp ({LATEST}); upgrade mediaapp")
+    for version in range(current, LATEST):
+        script = MIGRATIONS[version]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return current
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script on ``;`` (no statement in ``MIGRATIONS`` contains one in a literal)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,1 @@
+"""The command-line interface: the library services, run headless."""

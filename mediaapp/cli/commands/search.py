@@ -1,0 +1,78 @@
+"""``mediaapp search [TEXT] [--label NAME]... [--any] [--min-confidence N] [--json]``."""
+
+from __future__ import annotations
+
+import json
+
+from mediaapp.core.types import DetectionKind, Query, SortOrder
+
+
+def register(subparsers) -> None:
+    """Add the ``search`` command."""
+    p = subparsers.add_parser("search", help="find images by label, text, person and folder")
+    p.add_argument("text", nargs="?", default="", help="words to find in detected text, labels and file names")
+    p.add_argument("--label", action="append", default=[], metavar="NAME", help="label (or parent) to require")
+    p.add_argument("--any", action="store_true", help="match any of the labels instead of all")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="N", help="0-100, per detection")
+    p.add_argument("--person", action="append", default=[], metavar="NAME")
+    p.add_argument("--folder", default=None)
+    p.add_argument("--after", default=None, help="taken at or after (ISO date)")
+    p.add_argument("--before", default=None, help="taken at or before (ISO date)")
+    p.add_argument("--sort", choices=[s.value for s in SortOrder], default=SortOrder.RELEVANCE.value)
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true", help="print a JSON list of matches")
+    p.set_defaults(func=run)
+
+
+def run(args, ctx) -> int:
+    """Print the matches: one path per line, or JSON with path, sha256 and matching detections."""
+    library = ctx.library()
+    folder = None
+    if args.folder:
+        import os
+        folder = os.path.abspath(args.folder)
+    query = Query(text=args.text, labels=tuple(args.label), match_all=not args.any,
+                  min_confidence=args.min_confidence, persons=tuple(args.person), folder=folder,
+                  taken_after=args.after, taken_before=args.before, sort=SortOrder(args.sort), limit=args.limit)
+    page = library.search(query)
+    shas = [h.sha256 for h in page.hits]
+    if not args.json:
+        for hit in page.hits:
+            print(hit.path)
+        return 0
+    detections = library.detections(shas, min_confidence=args.min_confidence)
+    out = []
+    for hit in page.hits:
+        out.append({"path": hit.path, "sha256": hit.sha256, "score": hit.score,
+                    "detections": [_detection_json(d) for d in detections.get(hit.sha256, [])
+                                   if _relevant(d, query)]})
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _relevant(det, query: Query) -> bool:
+    """Whether a detection explains the match: a wanted label/person, or a LINE/label sharing a query word.
+
+    With neither labels, persons nor text in the query, every non-text detection is relevant.
+    """
+    from mediaapp.core.text import tokenize
+
+    wanted = {n.casefold() for n in (*query.labels, *query.persons)}
+    words = set(tokenize(query.text))
+    is_text = det.kind is DetectionKind.TEXT
+    if wanted and not is_text and (det.name.casefold() in wanted or any(p.casefold() in wanted for p in det.parents)):
+        return True
+    if words and (not is_text or det.text_type == "LINE") and words & set(tokenize(" ".join((det.name, *det.parents)))):
+        return True
+    return not wanted and not words and not is_text
+
+
+def _detection_json(det) -> dict:
+    out = {"Kind": det.kind.value, "Name": det.name, "Confidence": round(det.confidence, 3), "Source": det.source}
+    if det.box:
+        out["BoundingBox"] = det.box.to_rekognition()
+    if det.parents:
+        out["Parents"] = list(det.parents)
+    if det.text_type:
+        out["Type"] = det.text_type
+    return out

@@ -1,0 +1,32 @@
+"""Text normalisation shared by every search backend.
+
+Both backends index and query the tokens this module produces, so "IT'S",
+"it's" and "its" behave the same on SQLite FTS5 and OpenSearch: text is
+NFKC-normalised, case-folded, apostrophes are dropped inside words, and
+tokens are maximal runs of Unicode letters and digits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc](?=\w)")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into normalised search tokens, in order, duplicates kept.
+
+    Example: ``tokenize("IT'S Monday, 12:30!") == ["its", "monday", "12", "30"]``.
+    """
+    if not text:
+        return []
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    norm = _APOSTROPHES.sub("", norm)
+    return _TOKEN.findall(norm)
+
+
+def normalize_label(name: str) -> str:
+    """The case-insensitive key of a label or person name (NFKC, case-folded, trimmed)."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()

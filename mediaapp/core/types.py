@@ -1,0 +1,251 @@
+"""Domain types shared by every layer.
+
+Pure Python: no Qt, no I/O. Units follow Amazon Rekognition throughout:
+confidences are percentages from 0 to 100 and bounding boxes are ratios
+(0-1) of the orientation-corrected image's width and height.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Api(str, enum.Enum):
+    """The three Rekognition image APIs every engine answers.
+
+    The value is the Rekognition operation name, which is also the key used
+    in the catalog and in ``mediaapp show --json``.
+    """
+
+    DETECT_LABELS = "DetectLabels"
+    DETECT_TEXT = "DetectText"
+    RECOGNIZE_CELEBRITIES = "RecognizeCelebrities"
+
+    @classmethod
+    def parse(cls, name: str) -> "Api":
+        """Return the Api for ``name``.
+
+        Accepts the operation name (``DetectLabels``) or the short CLI form
+        (``labels``, ``text``, ``celebrities``). Raises ``ValueError`` for
+        anything else.
+        """
+        short = {"labels": cls.DETECT_LABELS, "text": cls.DETECT_TEXT,
+                 "celebrities": cls.RECOGNIZE_CELEBRITIES}
+        key = name.strip()
+        if key.lower() in short:
+            return short[key.lower()]
+        return cls(key)
+
+
+class DetectionKind(str, enum.Enum):
+    """What a flattened detection row describes.
+
+    ``label``: a DetectLabels label or one of its Instances; ``text``: a
+    DetectText LINE or WORD; ``face``: a face with no known identity;
+    ``person``: a face with a name (RecognizeCelebrities or a local person).
+    """
+
+    LABEL = "label"
+    TEXT = "text"
+    FACE = "face"
+    PERSON = "person"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundingBox:
+    """An axis-aligned box as ratios of the image size (Rekognition's BoundingBox).
+
+    ``left``/``top`` are the top-left corner and ``width``/``height`` the
+    extent, each a float in [0, 1] relative to the orientation-corrected
+    image. Rekognition may return slightly negative or >1 values for boxes at
+    the edge; ``clamped()`` trims them.
+    """
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+    @classmethod
+    def from_rekognition(cls, box: dict) -> "BoundingBox":
+        """Build from a Rekognition ``BoundingBox`` dict (keys Left, Top, Width, Height).
+
+        Raises ``KeyError`` when a key is missing.
+        """
+        return cls(float(box["Left"]), float(box["Top"]),
+                   float(box["Width"]), float(box["Height"]))
+
+    def to_rekognition(self) -> dict:
+        """Return the Rekognition dict form ``{"Width", "Height", "Left", "Top"}``."""
+        return {"Width": self.width, "Height": self.height,
+                "Left": self.left, "Top": self.top}
+
+    def clamped(self) -> "BoundingBox":
+        """Return the box clipped to the unit square (width/height never negative)."""
+        left = min(max(self.left, 0.0), 1.0)
+        top = min(max(self.top, 0.0), 1.0)
+        right = min(max(self.left + self.width, 0.0), 1.0)
+        bottom = min(max(self.top + self.height, 0.0), 1.0)
+        return BoundingBox(left, top, max(right - left, 0.0), max(bottom - top, 0.0))
+
+    def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """Return ``(x, y, w, h)`` in pixels of an image ``width`` x ``height`` pixels."""
+        box = self.clamped()
+        return (round(box.left * width), round(box.top * height),
+                round(box.width * width), round(box.height * height))
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One flattened, searchable fact about an image.
+
+    ``name`` is the label name, the detected text, or the person's name;
+    ``confidence`` is 0-100; ``box`` is None for labels without an instance
+    (scene labels) and for image-level facts. ``parents`` holds the label's
+    Rekognition Parents names (ancestors), used so that searching ``Animal``
+    finds a ``Dog``. ``text_type`` is ``LINE`` or ``WORD`` for text.
+    ``source`` names the engine that produced it (``local``, ``rekognition``).
+    """
+
+    kind: DetectionKind
+    name: str
+    confidence: float
+    box: BoundingBox | None = None
+    parents: tuple[str, ...] = ()
+    source: str = "local"
+    api: str = ""
+    text_type: str | None = None
+
+
+@dataclass(slots=True)
+class Asset:
+    """One distinct image, keyed by the SHA-256 of its bytes.
+
+    ``paths`` lists every file path known to hold these bytes. ``width`` and
+    ``height`` are pixels after EXIF orientation is applied. ``taken_at`` is
+    EXIF DateTimeOriginal as ISO 8601 text (no timezone unless the file has
+    one). ``gps`` is ``(latitude, longitude)`` in decimal degrees.
+    """
+
+    sha256: str
+    size: int
+    format: str
+    width: int
+    height: int
+    paths: list[str] = field(default_factory=list)
+    taken_at: str | None = None
+    camera_make: str | None = None
+    camera_model: str | None = None
+    gps: tuple[float, float] | None = None
+    thumbnail: str | None = None
+
+    @property
+    def camera(self) -> str | None:
+        """Make and model joined by a space, or None when neither is known."""
+        parts = [p for p in (self.camera_make, self.camera_model) if p]
+        return " ".join(parts) or None
+
+
+@dataclass(slots=True)
+class IndexDocument:
+    """What a search backend indexes for one asset.
+
+    Built by the library from the catalog; every backend must give the same
+    answers for the same documents. ``folders`` are the parent directories of
+    ``paths``; ``text`` is the detected LINE text joined by newlines.
+    """
+
+    asset: Asset
+    detections: list[Detection]
+    folders: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+class SortOrder(str, enum.Enum):
+    """Result order: best match first, newest ``taken_at`` first, or by path."""
+
+    RELEVANCE = "relevance"
+    DATE = "date"
+    PATH = "path"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search over the library; the single query language of every backend.
+
+    Semantics (the conformance suite holds both backends to them):
+
+    - ``labels``: an asset matches a label L when one of its label detections
+      has ``name == L`` or L among its ``parents`` (case-insensitive) with
+      ``confidence >= min_confidence``. ``match_all`` True means every label
+      must match (all of); False means at least one (any of).
+    - ``text``: every token of ``text`` (see ``mediaapp.core.text.tokenize``)
+      must appear among the asset's tokens: detected text, label names and
+      parents, person names and file names.
+    - ``persons``: the asset has a person detection with one of these names.
+    - ``folder``: one of the asset's paths lies in this folder or below it.
+    - ``taken_after`` / ``taken_before``: inclusive ISO 8601 bounds on
+      ``taken_at``; assets without a date never match a date bound.
+    - ``limit`` / ``offset``: the page; ``limit`` None means all.
+    """
+
+    text: str = ""
+    labels: tuple[str, ...] = ()
+    match_all: bool = True
+    min_confidence: float = 0.0
+    persons: tuple[str, ...] = ()
+    folder: str | None = None
+    taken_after: str | None = None
+    taken_before: str | None = None
+    sort: SortOrder = SortOrder.RELEVANCE
+    limit: int | None = 100
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class SearchHit:
+    """One matching asset: its sha256, a representative path, and its score.
+
+    ``score`` is backend-specific and only orders results within one query.
+    """
+
+    sha256: str
+    path: str
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """A page of hits plus ``total``, the number of assets matching in all."""
+
+    hits: list[SearchHit]
+    total: int
+
+
+@dataclass(slots=True)
+class ImportProblem:
+    """A file or folder that failed one stage, with a readable reason."""
+
+    path: str
+    stage: str
+    message: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """Counts for one import run.
+
+    ``imported``: new files whose bytes were new; ``duplicates``: new paths
+    whose bytes were already known; ``unchanged``: paths skipped by the
+    size+mtime check; ``analysed``: (asset, api) analyses run (cache misses);
+    ``cached``: analyses answered from the catalog; ``failed``: problems.
+    """
+
+    imported: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    analysed: int = 0
+    cached: int = 0
+    failed: list[ImportProblem] = field(default_factory=list)
+    cancelled: bool = False

@@ -1,0 +1,1 @@
+"""Ingest: folder scanning, content sniffing, hashing, metadata and thumbnails."""

@@ -1,0 +1,304 @@
+"""Decoding images into orientation-corrected RGB pixels with Pillow.
+
+HEIC/HEIF and AVIF are read through pillow-heif's Pillow plugin (and Pillow's
+own AVIF plugin where it has one).
+
+Decompression bombs: Pillow refuses images above ``2 * Image.MAX_IMAGE_PIXELS``
+(about 179 Mpx with Pillow's default) with ``DecompressionBombError``; that
+refusal becomes ``DecodeError``. Pillow's softer warning at half that size is
+silenced rather than escalated, so real 100-150 Mpx photos (medium-format
+cameras, stitched panoramas) still import; for JPEG, draft mode keeps their
+memory small anyway. AVIF/HEIF files whose declared size is beyond what the
+codec library accepts (libavif refuses more than 16384 x 16384) are reported
+with their declared dimensions, read from the file's ``ispe`` box.
+
+Typical use decodes a file once for both metadata and pixels::
+
+    with open_image(path) as img:        # header only, no pixel decoding yet
+        meta = read_metadata(img)        # mediaapp.ingest.metadata
+        rgb = load_rgb(img, max_side=320)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
+
+try:  # pillow-heif registers HEIF and AVIF openers with Pillow
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):
+        try:
+            pillow_heif.register_avif_opener()
+        except Exception:  # newer Pillow reads AVIF itself
+            pass
+except ImportError:  # pragma: no cover - pillow-heif is a hard dependency
+    pillow_heif = None
+
+
+class DecodeError(Exception):
+    """The file is not an image Pillow can decode; ``str()`` is the readable reason."""
+
+
+def max_pixels() -> int | None:
+    """The largest image (width x height, in pixels) decoded: Pillow's bomb-error limit.
+
+    ``2 * PIL.Image.MAX_IMAGE_PIXELS`` (about 179 Mpx by default), or None when
+    the guard was switched off by setting ``MAX_IMAGE_PIXELS`` to None.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    return None if limit is None else 2 * limit
+
+
+@contextlib.contextmanager
+def _decode_errors(path: str | Path, formats: Sequence[str] | None = None) -> Iterator[None]:
+    """Translate Pillow's exceptions into ``DecodeError`` with a readable reason.
+
+    ``FileNotFoundError``, ``PermissionError`` and ``IsADirectoryError`` pass
+    through unchanged (they are I/O problems, not bad image data).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"image too large to decode safely (decompression bomb guard): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise DecodeError(_unidentified_reason(path, formats)) from exc
+    except (SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError) as exc:
+        text = str(exc)
+        if "too large" in text.lower():  # e.g. PNG text chunks over MAX_TEXT_CHUNK
+            raise DecodeError(f"image too large to decode safely: {text}") from exc
+        raise DecodeError(f"corrupt image data: {text or type(exc).__name__}") from exc
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise DecodeError(f"truncated or corrupt image: {exc}") from exc
+    except MemoryError as exc:
+        raise DecodeError("not enough memory to decode this image") from exc
+
+
+def _unidentified_reason(path: str | Path, formats: Sequence[str] | None) -> str:
+    """Explain why Pillow could not identify ``path`` (sniffed as ``formats[0]`` if given)."""
+    if not formats:
+        return "not a recognised image format"
+    fmt = formats[0]
+    if fmt in ("HEIF", "AVIF"):
+        size = bmff_declared_size(path)
+        limit = max_pixels()
+        if size and limit and size[0] * size[1] > limit:
+            w, h = size
+            return (f"image too large to decode safely: {fmt} declares {w}x{h} pixels "
+                    f"({w * h / 1e6:.0f} Mpx, limit {limit / 1e6:.0f} Mpx)")
+    return f"{fmt} data is corrupt or uses a variant the decoder does not support"
+
+
+def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Image.Image:
+    """Open ``path`` lazily: parse the header, decode no pixels yet.
+
+    ``formats``: Pillow format names to try (e.g. ``("JPEG",)`` from
+    ``scan.sniff_format``); None tries every registered plugin. Restricting it
+    stops exotic plugins from misreading a file. The result is a Pillow image
+    whose ``size`` is the stored (pre-orientation) size in pixels; use it as a
+    context manager so the file is closed.
+
+    Raises ``DecodeError`` (unidentifiable, corrupt, or over the bomb limit)
+    and ``OSError`` (missing file, permission denied, directory).
+    """
+    with _decode_errors(path, formats):
+        return Image.open(path, formats=list(formats) if formats else None)
+
+
+def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
+    """Decode an image from ``open_image`` into RGB with EXIF orientation applied.
+
+    ``max_side`` (pixels): when given, JPEG (and MPO) decoding uses Pillow's
+    draft mode: libjpeg's DCT scaling by 1/2, 1/4 or 1/8, never below
+    ``max_side`` (a 4000x3000 JPEG decodes at 500x375 for 320), and the result
+    is then downscaled (Lanczos after an integer box reduction) so its longest
+    side is at most ``max_side``. Downscaling happens before the orientation
+    transpose and the RGB conversion, so those touch only the small image.
+    Multi-frame files give their first frame. Draft mode changes ``img.size``:
+    read sizes (``metadata.read_metadata``) before calling this. The result's
+    ``info`` holds only ``icc_profile`` (when the file has one).
+
+    Raises ``DecodeError`` with a readable reason for truncated or corrupt data.
+    """
+    with _decode_errors(getattr(img, "filename", "") or "<image>"):
+        if max_side and isinstance(img, JpegImageFile):
+            img.draft("RGB", (max_side, max_side))
+        img.load()
+        # Read after load(): Pillow's TIFF plugin applies the orientation
+        # itself while loading and then removes the tag.
+        method = _TRANSPOSE.get(exif_orientation(img))
+        out: Image.Image = img
+        if max_side and max(out.size) > max_side:
+            if out.mode not in _RESIZABLE_MODES:
+                out = _to_rgb(out)
+            w, h = out.size
+            scale = max_side / max(w, h)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            out = out.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        if out.mode != "RGB":
+            out = _to_rgb(out)
+        if method is not None:
+            out = out.transpose(method)
+        elif out is img:
+            out = img.copy()  # never hand back the file-backed image itself
+        # EXIF/XMP describe the file, not these pixels (their orientation is
+        # now applied); keep only the colour profile.
+        icc = img.info.get("icc_profile")
+        out.info = {"icc_profile": icc} if icc else {}
+        return out
+
+
+# EXIF Orientation (TIFF/EP, EXIF 2.3 tag 0x0112) -> the transpose that displays it.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_RESIZABLE_MODES = ("RGB", "RGBA", "L", "LA", "CMYK")
+
+
+def exif_orientation(img: Image.Image) -> int:
+    """EXIF Orientation (1-8) still to apply to ``img``'s pixels as Pillow reports them.
+
+    1 when absent, out of range, or the EXIF block is unreadable. Pillow's
+    TIFF plugin reports the tag until ``load()`` applies it. pillow-heif
+    applies HEIF's ``irot``/``imir`` while decoding and reports 1; for HEIF
+    files without them the original EXIF tag counts (see ``_heif_orientation``).
+    Never raises.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = img.getexif().get(0x0112, 1)
+        if value == 1 and img.format == "HEIF":
+            value = _heif_orientation(img)
+    except Exception:  # corrupt EXIF must never stop an import
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def open_rgb(path: str | Path, max_side: int | None = None) -> Image.Image:
+    """Decode ``path`` into an RGB image with EXIF orientation applied.
+
+    ``max_side`` (pixels): when given, JPEG decoding uses Pillow's draft mode
+    to decode at a reduced scale (a power-of-two DCT scaling, never below
+    ``max_side``), and the result is then downscaled so its longest side is
+    at most ``max_side``. Multi-frame files give their first frame.
+
+    Raises ``DecodeError`` with a readable reason for unreadable, truncated,
+    unidentifiable or oversized (decompression bomb) files, and ``OSError``
+    when the file cannot be opened at all.
+    """
+    with open_image(path) as img:
+        return load_rgb(img, max_side)
+
+
+def bmff_declared_size(path: str | Path) -> tuple[int, int] | None:
+    """Largest ``(width, height)`` in pixels declared by an HEIF/AVIF file's ``ispe`` boxes.
+
+    Reads the item properties without decoding anything (see
+    ``_bmff_properties``). Used to explain files the codec refuses. Returns
+    None when the file has no readable ``ispe`` box; never raises for bad
+    data (``OSError`` still propagates).
+    """
+    best: tuple[int, int] | None = None
+    for kind, payload in _bmff_properties(path):
+        if kind == b"ispe" and len(payload) >= 12:
+            w, h = struct.unpack_from(">II", payload, 4)  # after version+flags
+            if best is None or w * h > best[0] * best[1]:
+                best = (w, h)
+    return best
+
+
+def _bmff_properties(path: str | Path) -> list[tuple[bytes, bytes]]:
+    """``(box type, payload)`` of every HEIF item property (``meta/iprp/ipco`` children).
+
+    Walks ISO base media file format boxes (ISO/IEC 14496-12; the item
+    property layout is HEIF's, ISO/IEC 23008-12) in the first MiB of the file,
+    where the ``meta`` box sits in practice. Malformed boxes end the walk.
+    """
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    found: list[tuple[bytes, bytes]] = []
+
+    def walk(start: int, end: int, depth: int) -> None:
+        pos = start
+        while pos + 8 <= end and depth < 4:
+            size, kind = struct.unpack_from(">I4s", data, pos)
+            header = 8
+            if size == 1 and pos + 16 <= end:
+                size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+            elif size == 0:
+                size = end - pos
+            if size < header:
+                return
+            body, box_end = pos + header, min(pos + size, end)
+            if kind == b"meta":  # a FullBox: 4 bytes version+flags before its children
+                walk(body + 4, box_end, depth + 1)
+            elif kind == b"iprp":
+                walk(body, box_end, depth + 1)
+            elif kind == b"ipco":
+                pos2 = body
+                while pos2 + 8 <= box_end:
+                    psize, pkind = struct.unpack_from(">I4s", data, pos2)
+                    if psize < 8:
+                        break
+                    found.append((pkind, data[pos2 + 8:min(pos2 + psize, box_end)]))
+                    pos2 += psize
+            pos += size
+
+    walk(0, len(data), 0)
+    return found
+
+
+def _heif_orientation(img: Image.Image) -> int:
+    """EXIF orientation to apply to a pillow-heif image, which reports 1 after its own rotation.
+
+    HEIF states rotation/mirroring in ``irot``/``imir`` properties, which
+    libheif applies while decoding; the HEIF standard says to ignore the EXIF
+    tag then. Some writers (seen in ``photoprism_iphone_7.heic``) store only
+    the EXIF tag, so when the file has no ``irot``/``imir`` the original EXIF
+    value that pillow-heif kept in ``info["original_orientation"]`` is used.
+    """
+    original = img.info.get("original_orientation")
+    if not isinstance(original, int) or not 2 <= original <= 8:
+        return 1
+    path = getattr(img, "filename", None)
+    if not path:
+        return 1
+    try:
+        kinds = {kind for kind, _ in _bmff_properties(path)}
+    except OSError:
+        return 1
+    return 1 if kinds & {b"irot", b"imir"} else original
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB, compositing transparency over white.
+
+    16-bit modes (``I;16``, ``I``) are scaled to 8 bits first; CMYK goes
+    through Pillow's conversion.
+    """
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        img = img.point(lambda v: v / 256).convert("L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")

@@ -1,0 +1,71 @@
+"""The search-index interface shared by the SQLite and OpenSearch backends.
+
+A backend indexes ``IndexDocument``s (one per asset, built from the catalog)
+and answers ``Query``s with the semantics documented on
+``mediaapp.core.types.Query``. The conformance suite in
+``tests/search/test_conformance.py`` runs the same queries on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, runtime_checkable
+
+from mediaapp.core.types import IndexDocument, Query, SearchPage
+
+
+class SearchUnavailableError(Exception):
+    """The backend cannot be reached (server down, bad credentials); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    """How many matching assets carry ``name`` (a label or a parent, or a person)."""
+
+    name: str
+    count: int
+
+
+@dataclass(slots=True)
+class IndexResult:
+    """Outcome of an upsert: ``indexed`` documents and per-document ``failed`` (sha256, reason)."""
+
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """One search backend.
+
+    Facet semantics: ``facets(query, "labels")`` counts, among the assets
+    matching ``query``, the assets having a label detection (by name, or by
+    one of its parents) with ``confidence >= query.min_confidence``; results
+    are ordered by count descending, then name ascending (case-insensitive),
+    and use the label's display spelling (the first seen). ``"persons"``
+    counts person detections by name.
+    Raises ``SearchUnavailableError`` when the backend cannot be reached.
+    """
+
+    name: str
+
+    def upsert(self, docs: Iterable[IndexDocument]) -> IndexResult:
+        """Add or replace the documents (keyed by ``asset.sha256``)."""
+
+    def delete(self, sha256s: Iterable[str]) -> None:
+        """Remove these assets from the index; unknown ids are ignored."""
+
+    def search(self, query: Query) -> SearchPage:
+        """Return the page of hits for ``query`` and the total number of matches."""
+
+    def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:
+        """Counts per label (``field="labels"``) or person (``"persons"``) under ``query``."""
+
+    def count(self) -> int:
+        """Number of indexed assets."""
+
+    def clear(self) -> None:
+        """Remove every document."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,1 @@
+"""Media stores: where the bytes of an asset live (in place on disk, or in Amazon S3)."""

@@ -1,0 +1,133 @@
+"""Running many independent tasks on worker processes or threads, with cancel.
+
+Used by the import pipeline for both stages (ingest and analysis). Tasks are
+submitted a few at a time (so cancel is prompt and memory stays flat) and
+results are handed back in the calling thread, which alone writes to the
+catalog. A worker process that dies (a native crash in a decoder or model)
+fails only the task it was running: the pool is rebuilt and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable
+
+#: Tasks kept in flight per worker: enough to keep workers busy, few enough to cancel fast.
+IN_FLIGHT_PER_WORKER = 2
+
+
+class CancelToken:
+    """A flag the UI or CLI sets to stop long work; checked between tasks."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the work to stop at the next task boundary."""
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once ``cancel()`` was called."""
+        return self._event.is_set()
+
+
+def _init_worker() -> None:
+    """Worker-process start-up: one inference thread per process (the pool itself fills the cores)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+class WorkerPool:
+    """A lazily started process pool (spawn start method) plus thread pools on demand.
+
+    ``workers`` defaults to the number of cores. The spawn start method is
+    used on every platform so workers never inherit Qt or SQLite state.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._processes: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def processes(self) -> ProcessPoolExecutor:
+        """The shared process pool, started on first use."""
+        with self._lock:
+            if self._processes is None:
+                ctx = multiprocessing.get_context("spawn")
+                self._processes = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker)
+            return self._processes
+
+    def _discard_pool(self, pool: Executor) -> None:
+        """Forget ``pool`` (broken) if it is still the current one; the next task starts a new pool."""
+        with self._lock:
+            if self._processes is pool:
+                self._processes.shutdown(wait=False, cancel_futures=True)
+                self._processes = None
+
+    def run(self, fn: Callable[..., Any], items: Iterable[tuple], on_result: Callable[[tuple, Any], None],
+            on_failure: Callable[[tuple, BaseException], None], *, cancel: CancelToken | None = None,
+            threads: int | None = None) -> bool:
+        """Call ``fn(*item)`` for every item; hand each result to ``on_result(item, result)``.
+
+        With ``threads`` set, a thread pool of that size runs the tasks (for
+        network-bound engines); otherwise the process pool. An exception in
+        a task, or a crashed worker process, goes to ``on_failure(item,
+        exc)`` and the rest continue. Returns False when cancelled.
+        """
+        own_executor: Executor | None = ThreadPoolExecutor(threads) if threads else None
+        limit = (threads or self.workers) * IN_FLIGHT_PER_WORKER
+        pending: dict[Future, tuple[tuple, int, Executor]] = {}
+        suspects: list[tuple] = []  # tasks in flight when a worker died: re-run one at a time
+        iterator = iter(items)
+        exhausted = False
+        try:
+            while True:
+                isolating = bool(suspects) or any(attempt for _, attempt, _ in pending.values())
+                if isolating:
+                    if not pending and suspects:
+                        executor = own_executor or self.processes()
+                        item = suspects.pop(0)
+                        pending[executor.submit(fn, *item)] = (item, 1, executor)
+                else:
+                    while len(pending) < limit and not exhausted and not (cancel and cancel.cancelled):
+                        item = next(iterator, None)
+                        if item is None:
+                            exhausted = True
+                            break
+                        executor = own_executor or self.processes()
+                        pending[executor.submit(fn, *item)] = (item, 0, executor)
+                if not pending:
+                    return not (cancel and cancel.cancelled)
+                done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item, attempt, executor = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool as exc:
+                        # The pool died under this task: it, or a task beside it, crashed
+                        # the worker. Each such task runs again, alone, on a fresh pool.
+                        self._discard_pool(executor)
+                        if attempt == 0:
+                            suspects.append(item)
+                        else:
+                            on_failure(item, RuntimeError(f"the worker process crashed on this file ({exc})"))
+                        continue
+                    except Exception as exc:
+                        on_failure(item, exc)
+                        continue
+                    on_result(item, result)
+        finally:
+            if own_executor is not None:
+                own_executor.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        with self._lock:
+            if self._processes is not None:
+                self._processes.shutdown(wait=True, cancel_futures=True)
+                self._processes = None

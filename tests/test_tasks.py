@@ -1,0 +1,57 @@
+"""The worker pool: results come back in the caller's thread, crashes fail one task, cancel stops."""
+
+import os
+import threading
+
+from mediaapp.tasks import CancelToken, WorkerPool
+
+
+def square_or_crash(n: int) -> int:
+    """Square ``n``; ``n == 13`` kills its worker process the way a native crash would."""
+    if n == 13:
+        os._exit(1)
+    if n == 7:
+        raise ValueError("seven is bad input")
+    return n * n
+
+
+def test_results_failures_and_a_crashed_worker():
+    pool = WorkerPool(2)
+    results, failures = {}, {}
+    caller = threading.get_ident()
+    threads = set()
+
+    def on_result(item, result):
+        threads.add(threading.get_ident())
+        results[item[0]] = result
+
+    try:
+        finished = pool.run(square_or_crash, [(n,) for n in range(20)], on_result,
+                            lambda item, exc: failures.__setitem__(item[0], str(exc)))
+    finally:
+        pool.close()
+    assert finished is True
+    assert threads == {caller}
+    assert set(failures) == {7, 13}
+    assert "seven is bad input" in failures[7] and "crashed" in failures[13]
+    # Tasks that shared the pool with the crash were retried and succeeded.
+    assert results == {n: n * n for n in range(20) if n not in (7, 13)}
+
+
+def test_cancel_stops_submitting():
+    cancel = CancelToken()
+    done = []
+
+    def on_result(item, result):
+        done.append(result)
+        if len(done) == 3:
+            cancel.cancel()
+
+    pool = WorkerPool(2)
+    try:
+        finished = pool.run(square_or_crash, [(n,) for n in range(100, 400)], on_result,
+                            lambda item, exc: None, cancel=cancel, threads=2)
+    finally:
+        pool.close()
+    assert finished is False
+    assert 3 <= len(done) < 20

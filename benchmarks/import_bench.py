@@ -39,13 +39,26 @@ from mediaapp.ingest.worker import process_file  # noqa: E402
 
 
 def _smooth(rng: np.random.Generator, grid: tuple[int, int], size: tuple[int, int],
-            amplitude: float) -> np.ndarray:
-    """Random ``grid`` (w, h) of RGB values bicubic-upsampled to ``size``: gradients and blobs."""
+            amplitude: int) -> np.ndarray:
+    """Random RGB ``grid`` (w, h) bicubic-upsampled to ``size``: gradients and blobs, int16 around 0."""
     w, h = grid
-    small = rng.uniform(-amplitude, amplitude, (h, w, 3)).astype(np.float32)
-    planes = [np.asarray(Image.fromarray(small[..., c], "F").resize(size, Image.Resampling.BICUBIC))
-              for c in range(3)]
-    return np.stack(planes, axis=-1)
+    small = rng.integers(128 - amplitude, 128 + amplitude, (h, w, 3), dtype=np.uint8)
+    big = Image.fromarray(small, "RGB").resize(size, Image.Resampling.BICUBIC)
+    return np.asarray(big).astype(np.int16) - 128
+
+
+_NOISE: np.ndarray | None = None
+
+
+def _noise(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Sensor-like Gaussian noise (sigma 6) for ``size``, from a tile shared per process."""
+    global _NOISE
+    if _NOISE is None:
+        _NOISE = np.random.default_rng(0).normal(0, 6, (1024, 1024, 3)).astype(np.int16)
+    w, h = size
+    reps = (-(-h // 1024), -(-w // 1024), 1)
+    shifted = np.roll(_NOISE, (int(rng.integers(1024)), int(rng.integers(1024))), axis=(0, 1))
+    return np.tile(shifted, reps)[:h, :w]
 
 
 def make_photo(index: int, size: tuple[int, int], path: Path) -> None:
@@ -57,7 +70,7 @@ def make_photo(index: int, size: tuple[int, int], path: Path) -> None:
     rng = np.random.default_rng(index)
     w, h = size
     pixels = 128 + _smooth(rng, (4, 3), size, 90) + _smooth(rng, (w // 16, h // 16), size, 28)
-    pixels += rng.normal(0, 5, (h, w, 3)).astype(np.float32)
+    pixels += _noise(rng, size)
     img = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
     exif = Image.Exif()
     exif[0x010F] = "BenchCam"
@@ -142,10 +155,10 @@ def main() -> None:
     parser.add_argument("--size", default="4000x3000", help="WxH in pixels (default 4000x3000)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="where generated photos are kept (default: $TMPDIR/mediaapp_import_bench_WxH)")
+                        help="where generated photos are kept (default: $TMPDIR/mediaapp_import_bench_v2_WxH)")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
-    cache = args.cache_dir or Path(tempfile.gettempdir()) / f"mediaapp_import_bench_{w}x{h}"
+    cache = args.cache_dir or Path(tempfile.gettempdir()) / f"mediaapp_import_bench_v2_{w}x{h}"
     paths = ensure_photos(cache, args.count, (w, h), args.workers)
     # Time exactly these files: link them into a fresh folder so --count can be
     # smaller than what the cache holds.

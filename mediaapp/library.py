@@ -22,6 +22,7 @@ Methods block; the GUI calls them from worker threads, never the GUI thread.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass, field
@@ -58,6 +59,13 @@ class ImportProgress:
 
 ProgressCallback = Callable[[ImportProgress], None]
 
+#: The error code an engine raises when the next call would exceed the user's budget; it stops the run.
+BUDGET_EXCEEDED = "BudgetExceeded"
+
+#: File name extensions that claim to be images: such a file that is not one is reported, not skipped.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff",
+                              ".webp", ".heic", ".heif", ".hif", ".avif", ".mpo"})
+
 
 class Library:
     """One media library at ``root`` (created if missing).
@@ -68,7 +76,6 @@ class Library:
     """
 
     def __init__(self, root: str | Path, settings: dict | None = None, index: SearchIndex | None = None):
-        from mediaapp.search.factory import create_index
         from mediaapp.search.sqlite import SqliteIndex
 
         self.root = Path(root).expanduser().resolve()
@@ -85,6 +92,7 @@ class Library:
         elif backend == "sqlite":
             self.index = self.local_index
         else:
+            from mediaapp.search.factory import create_index
             self.index = create_index(backend, self.root, self.settings.get("index", {}))
         self.pool = WorkerPool(self.settings.get("workers"))
         self._import_lock = threading.Lock()
@@ -138,21 +146,42 @@ class Library:
                     elif failed_state.get(entry.path) == (entry.size, entry.mtime_ns):
                         report.unchanged += 1
                         report.failed.append(failed_before[entry.path])
-                    else:
+                    elif self._wanted(entry, report):
                         todo.append(entry)
                 if cancel.cancelled:
                     break
-            gone = [p for p in known if p not in seen and not cancel.cancelled]
-            if gone:
-                self._forget(gone)
-
             self._ingest(todo, report, touched, notify, cancel)
+            # Forget vanished paths only after ingest, so a renamed or moved file keeps its asset.
+            gone = [p for p in known if p not in seen]
+            if gone and not cancel.cancelled:
+                touched.difference_update(self._forget(gone))
             if not cancel.cancelled:
-                self._analyse(sorted(touched), engines or self.settings["engines"], apis or self.settings["apis"],
-                              report, notify, cancel, reanalyse)
+                self._analyse(sorted(touched), self.settings["engines"] if engines is None else engines,
+                              self.settings["apis"] if apis is None else apis, report, notify, cancel, reanalyse)
             report.cancelled = cancel.cancelled
             notify(ImportProgress("done", 1, 1, report=report))
         return report
+
+    def _wanted(self, entry, report: ImportReport) -> bool:
+        """Whether a new or changed file goes to the workers: its content says it is an image.
+
+        A file that is not an image by content is skipped quietly when its
+        name does not claim to be one either (sidecars, documents), and
+        recorded as a failure when it does (``broken.jpg``, a zero-byte ``.png``).
+        """
+        from mediaapp.ingest.scan import sniff_format
+
+        try:
+            if sniff_format(entry.path) is not None:
+                return True
+            reason = "empty file" if entry.size == 0 else "not an image (unrecognised content)"
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+        if os.path.splitext(entry.path)[1].lower() in IMAGE_EXTENSIONS or not reason.startswith("not an image"):
+            self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns)
+        else:
+            report.skipped += 1
+        return False
 
     def _ingest(self, todo: list, report: ImportReport, touched: set[str], notify: ProgressCallback,
                 cancel: CancelToken) -> None:
@@ -172,7 +201,7 @@ class Library:
                            mtime_ns=result.mtime_ns)
             else:
                 new = self.catalog.add_file(path=result.path, size=result.size, mtime_ns=result.mtime_ns,
-                                            sha256=result.sha256, asset=vars(result))
+                                            sha256=result.sha256, asset=dataclasses.asdict(result))
                 if new:
                     report.imported += 1
                 else:
@@ -204,6 +233,8 @@ class Library:
                     self._fail(report, assets[sha].paths[0] if assets[sha].paths else sha, f"analysis:{engine_name}",
                                str(exc), sha256=sha)
                 continue
+            # an engine may add request options that change its answers (and so the cache key)
+            eparams = engine.analysis_params(params) if hasattr(engine, "analysis_params") else params
             jobs: list[tuple] = []
             for sha in shas:
                 asset = assets.get(sha)
@@ -212,12 +243,14 @@ class Library:
                 missing = []
                 for api in wanted:
                     if not reanalyse and self.catalog.cached_analysis(sha, api.value, engine_name,
-                                                                      params.key(api)) is not None:
+                                                                      eparams.key(api)) is not None:
                         report.cached += 1
                     else:
                         missing.append(api.value)
                 if missing:
-                    jobs.append((engine_name, config, missing, self._image_ref(asset, engine), params))
+                    jobs.append((engine_name, config, missing, self._image_ref(asset, engine), eparams))
+            if hasattr(engine, "begin_run"):
+                engine.begin_run(len(jobs))  # e.g. resets the per-run budget
             total, done = len(jobs), 0
             notify(ImportProgress("analyse", 0, total, report=report))
             indexed: set[str] = set()
@@ -226,7 +259,14 @@ class Library:
                 nonlocal done
                 done += 1
                 ref: ImageRef = item[3]
-                self._store_outcomes(ref, item[0], outcomes, item[4], report)
+                stopped = [o for o in outcomes if o.error_code == BUDGET_EXCEEDED]
+                if stopped:
+                    cancel.cancel()  # the engine refused to spend more: stop the run, keep what is done
+                    budget_stop.setdefault("reason", stopped[0].error)
+                else:
+                    budget_stop["done"] = budget_stop.get("done", 0) + 1
+                self._store_outcomes(ref, item[0], [o for o in outcomes if o.error_code != BUDGET_EXCEEDED],
+                                     item[4], report)
                 indexed.add(ref.sha256)
                 if len(indexed) >= 32:
                     self.reindex_assets(indexed)
@@ -243,7 +283,12 @@ class Library:
 
             threads = getattr(engine, "max_concurrency", None) if getattr(engine, "executor", "process") == "thread" \
                 else None
+            budget_stop: dict = {}
             self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=cancel, threads=threads)
+            if "reason" in budget_stop:
+                finished = budget_stop.get("done", 0)
+                report.failed.append(ImportProblem(engine_name, "budget", f"{budget_stop['reason']}; stopped with "
+                                                   f"{finished} of {total} images done, {total - finished} left"))
             self.reindex_assets(indexed)
 
     def _image_ref(self, asset: Asset, engine) -> ImageRef:
@@ -270,20 +315,27 @@ class Library:
         self.catalog.record_error(path, stage, message, **kw)
         report.failed.append(ImportProblem(path, stage, message))
 
-    def _forget(self, paths: list[str]) -> None:
-        """Drop vanished files from the catalog and their orphaned assets from the indexes."""
+    def _forget(self, paths: list[str]) -> list[str]:
+        """Drop vanished files from the catalog; assets left with no file leave the indexes.
+
+        Returns the sha256s of those removed assets.
+        """
         orphans = self.catalog.remove_files(paths)
         for index in self._indexes():
             try:
                 index.delete(orphans)
             except SearchUnavailableError:
                 pass
+        return orphans
 
     def engine_config(self, engine_name: str) -> dict:
         """The JSON-able config an engine is built with in worker processes."""
         if engine_name == "local":
             return {"faces_enabled": bool(self.settings.get("faces_enabled", True))}
-        return dict(self.settings.get("engine_config", {}).get(engine_name, {}))
+        config = dict(self.settings.get("engine_config", {}).get(engine_name, {}))
+        if engine_name == "rekognition":  # the month budget's usage ledger lives in the library
+            config["ledger_path"] = str(self.root / "cloud_usage.sqlite")
+        return config
 
     # -- index ---------------------------------------------------------------------------------
     def _indexes(self) -> list[SearchIndex]:
@@ -390,7 +442,7 @@ class Library:
         """
         path = os.path.abspath(os.path.expanduser(str(path)))
         sha = self.catalog.sha_for_path(path)
-        errors = [vars(e) for e in self.catalog.errors(path=path, sha256=sha)]
+        errors = [dataclasses.asdict(e) for e in self.catalog.errors(path=path, sha256=sha)]
         if sha is None and not errors:
             raise KeyError(f"{path} is not in the library")
         out: dict = {"path": path, "sha256": sha, "errors": errors}

@@ -30,13 +30,16 @@ def register_engine(name: str, target: str) -> None:
 def create_engine(name: str, config: dict | None = None) -> AnalysisEngine:
     """Build (or reuse, per process) the engine ``name`` configured by ``config``.
 
+    ``name`` is a registered engine name, or a ``"module:callable"`` target
+    (how plug-in engines are named, so worker processes can import them too).
+
     Raises ``EngineUnavailableError`` for an unknown name or an engine whose
     module cannot be imported.
     """
     key = (name, json.dumps(config or {}, sort_keys=True, default=str))
     engine = _cache.get(key)
     if engine is None:
-        target = ENGINES.get(name)
+        target = ENGINES.get(name) or (name if ":" in name else None)
         if target is None:
             raise EngineUnavailableError(f"unknown analysis engine {name!r}; known: {', '.join(sorted(ENGINES))}")
         module_name, _, attr = target.partition(":")

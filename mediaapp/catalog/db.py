@@ -147,7 +147,11 @@ class Catalog:
             return new
 
     def remove_files(self, paths: Iterable[str]) -> list[str]:
-        """Forget these paths; return the sha256s of assets left with no path (they are deleted too)."""
+        """Forget these paths; return the sha256s of assets left with no path.
+
+        Such assets are removed; their stored analyses and detections are
+        kept (a cache: the same bytes imported again are not analysed again).
+        """
         orphans: list[str] = []
         with self.transaction() as conn:
             for path in paths:
@@ -158,7 +162,7 @@ class Catalog:
                 sha = row["sha256"]
                 if conn.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha,)).fetchone() is None:
                     orphans.append(sha)
-                    conn.execute("DELETE FROM detections WHERE sha256 = ?", (sha,))
+                    # Analyses and their detections stay: if the bytes come back, nothing is paid twice.
                     conn.execute("DELETE FROM assets WHERE sha256 = ?", (sha,))
         return orphans
 

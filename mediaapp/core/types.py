@@ -238,13 +238,14 @@ class ImportReport:
 
     ``imported``: new files whose bytes were new; ``duplicates``: new paths
     whose bytes were already known; ``unchanged``: paths skipped by the
-    size+mtime check; ``analysed``: (asset, api) analyses run (cache misses);
+    size+mtime check; ``skipped``: files that are not images (by content and name); ``analysed``: (asset, api) analyses run (cache misses);
     ``cached``: analyses answered from the catalog; ``failed``: problems.
     """
 
     imported: int = 0
     duplicates: int = 0
     unchanged: int = 0
+    skipped: int = 0
     analysed: int = 0
     cached: int = 0
     failed: list[ImportProblem] = field(default_factory=list)

@@ -98,10 +98,12 @@ class BackgroundTask(QObject):
             return True
 
     # called on the GUI thread
-    def _take_progress(self) -> Any:
+    def _take_progress(self) -> tuple[bool, Any]:
+        """(fresh, value): fresh is False when the latest value was already delivered."""
         with self._lock:
+            fresh = self._progress_queued
             self._progress_queued = False
-            return self._latest
+            return fresh, self._latest
 
 
 class _Bridge(QObject):
@@ -219,8 +221,8 @@ class BackgroundRunner(QObject):
             task = self._tasks.get(task_id)
         if task is None or task.done:
             return
-        value = task._take_progress()
-        if task.on_progress is not None:
+        fresh, value = task._take_progress()
+        if fresh and task.on_progress is not None:
             self._call(task, task.on_progress, value)
 
     @Slot(int, object)
@@ -254,8 +256,8 @@ class BackgroundRunner(QObject):
         if task is not None:
             task.done = True
             # deliver the last progress value first, so the bar ends where the work did
-            value = task._take_progress()
-            if value is not None and task.on_progress is not None:
+            fresh, value = task._take_progress()
+            if fresh and task.on_progress is not None:
                 self._call(task, task.on_progress, value)
         return task
 

@@ -59,7 +59,7 @@ def run(args, ctx) -> int:
 def print_summary(report: ImportReport) -> None:
     """Print the counts and every failure (path: stage: reason)."""
     print(f"imported {report.imported}, duplicates {report.duplicates}, unchanged {report.unchanged}, "
-          f"analysed {report.analysed}, cached {report.cached}, failed {len(report.failed)}"
+          f"not images {report.skipped}, analysed {report.analysed}, cached {report.cached}, failed {len(report.failed)}"
           + (" (cancelled)" if report.cancelled else ""))
     for problem in report.failed:
         print(f"  FAILED {problem.path}: {problem.stage}: {problem.message}")

@@ -1,0 +1,453 @@
+"""On-device DetectText with rapidocr, answering in Amazon Rekognition's schema.
+
+rapidocr runs PaddleOCR's PP-OCR models on onnxruntime. Its wheel bundles
+three ONNX models in ``rapidocr/models`` (3.10.0: ``PP-OCRv6_det_small``
+text detection, ``ch_ppocr_mobile_v2.0_cls_mobile`` 0/180-degree line
+classifier, ``PP-OCRv6_rec_small`` recognition with an 18,708-character
+Chinese/Latin/Japanese set stored in the model's metadata). Left to itself
+rapidocr *downloads* any model it does not find with the right SHA-256; here
+the three files are resolved from rapidocr's own ``config.yaml`` and
+``default_models.yaml`` and passed as explicit ``model_path``s, which makes
+rapidocr skip its downloader entirely. A missing file raises
+``EngineUnavailableError``; nothing is ever fetched.
+
+Pipeline of ``RapidOcrTextDetector.detect_text`` (all geometry is kept as
+ratios of the image, so every resize and rotation below maps back for free):
+
+1. **Downscale** so the longest side is at most ``max_side`` pixels
+   (``OCR_MAX_SIDE``, 2048 by default, which is also the size the local
+   engine decodes at, and rapidocr's own ``max_side_len`` is raised to match
+   so it never resizes again).
+2. **First pass**: detection, 0/180 line classification, recognition.
+   rapidocr crops every detected quadrilateral and turns tall crops 90
+   degrees, so a page turned 90 degrees clockwise is read as well as an
+   upright one.
+3. **Rotation retries** (``try_rotations``): when at least
+   ``RETRY_MIN_LINES`` lines were found and at least ``RETRY_LOW_FRACTION``
+   of their characters lie in lines read with less than ``GOOD_LINE_SCORE``
+   confidence, the whole image is read again turned 180, then 90 and 270
+   degrees (stopping at the first clean reading); the reading with the most
+   characters in confident lines wins, the original on ties. Measured on
+   tesseract's phototest page (225 characters): upright and turned 90 degrees
+   clockwise read 225/225 confidently in the first pass; turned 180 degrees,
+   the line classifier flips some lines the wrong way and only 103/225 are
+   confident; turned 90 degrees counter-clockwise, 134/225. The 180-degree
+   retry fixes both (225/225), at the cost of one more pass on such pages.
+   Photos without text never trigger it (nothing detected).
+4. **Small line images** (height at most ``SMALL_LINE_MAX_HEIGHT`` pixels:
+   word crops, a cropped number) often defeat the detector, which needs a
+   margin around text. For them the whole image is also recognised as one
+   line (rapidocr with detection off); that reading replaces the detector's
+   when its confidence is at least ``WHOLE_IMAGE_MIN_SCORE`` and higher than
+   the single line the detector found (or it found none). Measured on the 10
+   MMOCR word crops: the detector reads 4, whole-image recognition 8.
+
+Response: LINEs first, in rapidocr's reading order (top to bottom, then left
+to right), with ``Id`` 0..n-1, then the WORDs of each line in order, with the
+following Ids and ``ParentId`` = their LINE's Id; this mirrors the awscli
+DetectText example. Words are the whitespace-separated tokens of the line.
+Word geometry comes from rapidocr's ``return_word_box`` (word boxes placed
+from the recogniser's CTC column positions inside the line crop, mapped back
+to the image); where those do not line up with the tokens (mixed Chinese and
+Latin lines come back per character and are merged; anything else) or for
+the whole-image reading, the line's quadrilateral is split proportionally to
+character counts along the line's reading direction. A WORD's Confidence is
+its LINE's: rapidocr pairs each word with the score of the line's i-th
+*character* (its word list and per-character score list are zipped), which is
+not a per-word score. Polygons are the four corners of the quadrilateral,
+starting at the text's top-left in reading direction; BoundingBox is their
+axis-aligned hull. All values are clamped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mediaapp.analysis.base import AnalysisError, EngineUnavailableError
+
+#: Longest side (pixels) an image is read at. rapidocr's own default cap is
+#: 2000; 2048 matches the local engine's decode size so nothing is resized twice.
+OCR_MAX_SIDE = 2048
+
+#: Default minimum LINE confidence (percent) for a line to be reported:
+#: rapidocr's own default ``text_score`` of 0.5.
+DEFAULT_MIN_CONFIDENCE = 50.0
+
+#: A line read with at least this score (0-1) counts as confidently read.
+GOOD_LINE_SCORE = 0.9
+
+#: Share of detected characters in lines below ``GOOD_LINE_SCORE`` that
+#: triggers the rotation retries (see the module docstring for the measures).
+RETRY_LOW_FRACTION = 0.05
+
+#: Fewest detected lines for the rotation retries to be considered: a single
+#: uncertain line on a photo is no sign of a rotated page.
+RETRY_MIN_LINES = 2
+
+#: Rotations (degrees counter-clockwise, as ``PIL.Image.rotate``) tried, in order.
+RETRY_ROTATIONS = (180, 90, 270)
+
+#: Images at most this tall (pixels) are also read as one whole text line.
+SMALL_LINE_MAX_HEIGHT = 96
+
+#: Smallest score (0-1) for a whole-image reading to be reported.
+WHOLE_IMAGE_MIN_SCORE = 0.8
+
+#: Revision of this module's pre/post-processing; part of ``version`` so
+#: cached answers are recomputed when the processing changes.
+PROCESSING_REVISION = "r1"
+
+_TASKS = ("Det", "Cls", "Rec")
+
+
+@dataclass
+class _Line:
+    """One recognised line in one reading: text, score 0-1, quad (4x2 ratios), word quads."""
+
+    text: str
+    score: float
+    quad: np.ndarray
+    words: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
+# -- model files and the shared engine ----------------------------------------------
+
+_MODEL_LOCK = threading.Lock()
+_CALL_LOCK = threading.Lock()
+_ENGINE = None
+_MODEL_INFO: dict | None = None
+
+
+def model_info() -> dict:
+    """Describe the bundled models: ``{"package_version", "paths": {task: Path}, "names": {task: str}}``.
+
+    Tasks are ``Det``, ``Cls`` and ``Rec``; paths point into the installed
+    rapidocr package's ``models`` folder, named as rapidocr's own default
+    configuration routes them. Cached. Raises ``EngineUnavailableError`` when
+    rapidocr is not installed or its configuration cannot be read.
+    """
+    global _MODEL_INFO
+    if _MODEL_INFO is not None:
+        return _MODEL_INFO
+    try:
+        import rapidocr
+        from rapidocr._version import __version__
+        from rapidocr.inference_engine.base import FileInfo, InferSession
+        from rapidocr.utils.parse_parameters import ParseParams
+    except ImportError as exc:
+        raise EngineUnavailableError(f"rapidocr is not installed: {exc}", "OcrUnavailable") from exc
+    package_dir = Path(rapidocr.__file__).resolve().parent
+    try:
+        cfg = ParseParams.load(package_dir / "config.yaml")
+        paths, names = {}, {}
+        for task in _TASKS:
+            section = cfg[task]
+            info = InferSession.get_model_url(FileInfo(section.engine_type, section.ocr_version,
+                                                       section.task_type, section.lang_type,
+                                                       section.model_type))
+            file_name = Path(str(info["model_dir"])).name
+            paths[task] = package_dir / "models" / file_name
+            names[task] = Path(file_name).stem
+    except Exception as exc:  # rapidocr's config layout changed
+        raise EngineUnavailableError(f"cannot resolve rapidocr's bundled models: {exc}", "OcrUnavailable") from exc
+    _MODEL_INFO = {"package_version": __version__, "paths": paths, "names": names}
+    return _MODEL_INFO
+
+
+def _engine(max_side: int):
+    """The process-wide rapidocr engine, created on first use from the bundled model files.
+
+    Raises ``EngineUnavailableError`` when a model file is missing or
+    onnxruntime cannot load it.
+    """
+    global _ENGINE
+    if _ENGINE is not None:
+        return _ENGINE
+    with _MODEL_LOCK:
+        if _ENGINE is not None:
+            return _ENGINE
+        info = model_info()
+        missing = [str(p) for p in info["paths"].values() if not p.is_file()]
+        if missing:
+            raise EngineUnavailableError("rapidocr model files missing (they ship in its wheel; "
+                                         f"nothing is downloaded): {', '.join(missing)}", "OcrUnavailable")
+        from rapidocr import RapidOCR
+
+        params = {f"{task}.model_path": str(path) for task, path in info["paths"].items()}
+        params.update({"Global.log_level": "error", "Global.text_score": 0.0,
+                       "Global.max_side_len": max(max_side, OCR_MAX_SIDE)})
+        try:
+            engine = RapidOCR(params=params)
+            # Load the three ONNX sessions now so a broken install fails here, once.
+            engine._load_det_model()
+            engine._load_cls_model()
+            engine._load_rec_model()
+        except Exception as exc:
+            raise EngineUnavailableError(f"cannot load rapidocr models: {exc}", "OcrUnavailable") from exc
+        _ENGINE = engine
+    return _ENGINE
+
+
+# -- geometry -------------------------------------------------------------------------
+
+def _unrotate(points: np.ndarray, rotation: int) -> np.ndarray:
+    """Map ratio points (N x 2) of an image turned ``rotation`` degrees CCW back to the original's ratios.
+
+    ``PIL.Image.rotate(90, expand=True)`` sends original ``(x, y)`` (ratios)
+    to ``(y, 1 - x)``; 180 to ``(1 - x, 1 - y)``; 270 to ``(1 - y, x)``.
+    """
+    x, y = points[:, 0], points[:, 1]
+    if rotation == 0:
+        return points.copy()
+    if rotation == 90:
+        return np.stack([1 - y, x], axis=1)
+    if rotation == 180:
+        return np.stack([1 - x, 1 - y], axis=1)
+    if rotation == 270:
+        return np.stack([y, 1 - x], axis=1)
+    raise ValueError(f"rotation must be 0, 90, 180 or 270, not {rotation}")
+
+
+def _split_quad(quad: np.ndarray, start: float, end: float) -> np.ndarray:
+    """The part of a line quad between fractions ``start`` and ``end`` (0-1) of its reading direction.
+
+    ``quad`` is 4 x 2 in pixels (top-left, top-right, bottom-right,
+    bottom-left, as rapidocr orders it). The reading direction runs along
+    the longer pair of edges: left to right for a wide quad, top to bottom
+    for a tall one (the direction rapidocr assumes when it turns tall crops).
+    The result keeps the corner order of ``quad``.
+    """
+    p0, p1, p2, p3 = quad
+    if np.linalg.norm(p1 - p0) >= np.linalg.norm(p3 - p0):
+        return np.array([p0 + start * (p1 - p0), p0 + end * (p1 - p0),
+                         p3 + end * (p2 - p3), p3 + start * (p2 - p3)])
+    return np.array([p0 + start * (p3 - p0), p1 + start * (p2 - p1),
+                     p1 + end * (p2 - p1), p0 + end * (p3 - p0)])
+
+
+def _proportional_words(text: str, quad: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Split a line quad (pixels) into its whitespace-separated tokens, proportionally to character offsets."""
+    n = len(text)
+    return [(m.group(), _split_quad(quad, m.start() / n, m.end() / n)) for m in re.finditer(r"\S+", text)]
+
+
+def _match_words(text: str, items: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]] | None:
+    """Align rapidocr word items (content, quad in pixels) with the line's whitespace tokens.
+
+    Items equal to the tokens are used as they are; items that are pieces of
+    tokens (per-character items of CJK or mixed lines) are merged, the
+    merged quad running from the first piece's left corners to the last
+    piece's right corners. Returns None when the items do not spell the
+    tokens.
+    """
+    tokens = text.split()
+    out, i = [], 0
+    for token in tokens:
+        spelled, first, last = "", None, None
+        while i < len(items) and len(spelled) < len(token):
+            content, quad = items[i]
+            spelled += content.replace(" ", "")
+            first = quad if first is None else first
+            last = quad
+            i += 1
+        if spelled != token or first is None:
+            return None
+        out.append((token, np.array([first[0], last[1], last[2], first[3]])))
+    return out if i == len(items) else None
+
+
+def _geometry(quad: np.ndarray) -> dict:
+    """Rekognition ``Geometry`` (BoundingBox + 4-point Polygon, ratios clamped to [0, 1]) of a quad."""
+    pts = np.clip(quad.astype(float), 0.0, 1.0)
+    left, top = float(pts[:, 0].min()), float(pts[:, 1].min())
+    right, bottom = float(pts[:, 0].max()), float(pts[:, 1].max())
+    return {"BoundingBox": {"Width": right - left, "Height": bottom - top, "Left": left, "Top": top},
+            "Polygon": [{"X": float(x), "Y": float(y)} for x, y in pts]}
+
+
+# -- the detector ------------------------------------------------------------------
+
+class RapidOcrTextDetector:
+    """DetectText on-device with rapidocr's bundled PP-OCR models.
+
+    ``min_confidence`` (percent, 0-100): LINEs read with less are dropped
+    (their WORDs with them). ``max_side`` (pixels): longest side images are
+    read at. ``try_rotations``: re-read pages that look rotated (see the
+    module docstring). Construction is cheap; the ONNX models load on the
+    first ``detect_text`` and are shared by every instance in the process.
+    """
+
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, max_side: int = OCR_MAX_SIDE,
+                 try_rotations: bool = True):
+        if not 0 <= min_confidence <= 100:
+            raise ValueError(f"min_confidence is a percentage (0-100), got {min_confidence}")
+        if max_side < 32:
+            raise ValueError(f"max_side must be at least 32 pixels, got {max_side}")
+        self.min_confidence = float(min_confidence)
+        self.max_side = int(max_side)
+        self.try_rotations = try_rotations
+
+    @property
+    def version(self) -> str:
+        """Model version, e.g. ``rapidocr-3.10.0/PP-OCRv6_det_small+ch_ppocr_mobile_v2.0_cls_mobile+PP-OCRv6_rec_small/r1``.
+
+        rapidocr's package version, the three bundled model names and
+        ``PROCESSING_REVISION``; also the response's ``TextModelVersion``.
+        Computed without loading the models. Raises
+        ``EngineUnavailableError`` when rapidocr is not installed.
+        """
+        info = model_info()
+        models = "+".join(info["names"][t] for t in _TASKS)
+        return f"rapidocr-{info['package_version']}/{models}/{PROCESSING_REVISION}"
+
+    def detect_text(self, image: Image.Image) -> dict:
+        """Read the text of ``image``; return a Rekognition DetectText response dict.
+
+        ``image`` is an orientation-corrected PIL image (any mode; converted
+        to RGB), of any size. Returns ``{"TextDetections": [...],
+        "TextModelVersion": version}``: LINEs then WORDs, ``Confidence``
+        0-100, geometry in ratios of ``image``. Raises ``AnalysisError`` for
+        an empty image or when rapidocr fails on it, and
+        ``EngineUnavailableError`` when the models cannot be loaded.
+        """
+        if image.width < 1 or image.height < 1:
+            raise AnalysisError("empty image", "InvalidImageFormatException")
+        work = image if image.mode == "RGB" else image.convert("RGB")
+        if max(work.size) > self.max_side:
+            work = work.copy()
+            work.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
+        engine = _engine(self.max_side)
+        try:
+            lines = self._read(engine, work)
+        except AnalysisError:
+            raise
+        except Exception as exc:  # onnxruntime/opencv errors on odd inputs
+            raise AnalysisError(f"text detection failed: {type(exc).__name__}: {exc}") from exc
+        return self._response(lines)
+
+    # -- passes ------------------------------------------------------------------
+
+    def _read(self, engine, work: Image.Image) -> list[_Line]:
+        """All passes of the module docstring; returns the chosen lines (ratios of ``work``)."""
+        best = self._pass(engine, work, 0)
+        if self.try_rotations and _needs_retry(best):
+            best_score = _good_chars(best)
+            for rotation in RETRY_ROTATIONS:
+                candidate = self._pass(engine, work.rotate(rotation, expand=True), rotation)
+                score = _good_chars(candidate)
+                if score > best_score:
+                    best, best_score = candidate, score
+                if not _needs_retry(candidate) and score >= best_score:
+                    break
+        if work.height <= SMALL_LINE_MAX_HEIGHT:
+            best = self._whole_image(engine, work, best)
+        return best
+
+    def _pass(self, engine, img: Image.Image, rotation: int) -> list[_Line]:
+        """One detection+classification+recognition pass on ``img`` (already turned by ``rotation``).
+
+        Returns lines with quads in ratios of the *unrotated* image.
+        """
+        bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+        with _CALL_LOCK:  # rapidocr keeps per-call options on the shared engine
+            result = engine(bgr, use_det=True, use_cls=True, use_rec=True, return_word_box=True,
+                            return_single_char_box=False, text_score=0.0)
+        txts = getattr(result, "txts", None)
+        boxes = getattr(result, "boxes", None)
+        if not txts or boxes is None:
+            return []
+        scores = list(result.scores)
+        words_per_line = list(getattr(result, "word_results", None) or ())
+        aligned = len(words_per_line) == len(txts)
+        size = np.array([img.width, img.height], dtype=float)
+
+        def to_ratios(quad_px: np.ndarray) -> np.ndarray:
+            return _unrotate(quad_px / size, rotation)
+
+        lines = []
+        for index, (text, score) in enumerate(zip(txts, scores)):
+            text = " ".join(str(text).split())
+            if not text:
+                continue
+            quad = np.asarray(boxes[index], dtype=float).reshape(4, 2)
+            words = None
+            if aligned:
+                items = []
+                for item in words_per_line[index] or ():
+                    try:
+                        content, _conf, box = item
+                        items.append((str(content), np.asarray(box, dtype=float).reshape(4, 2)))
+                    except (TypeError, ValueError):
+                        items = []
+                        break
+                words = _match_words(text, items) if items else None
+            words = words or _proportional_words(text, quad)
+            lines.append(_Line(text, float(score), to_ratios(quad),
+                               [(word, to_ratios(word_quad)) for word, word_quad in words]))
+        return lines
+
+    def _whole_image(self, engine, work: Image.Image, lines: list[_Line]) -> list[_Line]:
+        """For a small image, read it whole as one line and keep that reading when it is better."""
+        if len(lines) > 1:
+            return lines
+        bgr = np.ascontiguousarray(np.asarray(work)[:, :, ::-1])
+        with _CALL_LOCK:
+            result = engine(bgr, use_det=False, use_cls=False, use_rec=True, return_word_box=False,
+                            return_single_char_box=False, text_score=0.0)
+        txts = getattr(result, "txts", None)
+        if not txts:
+            return lines
+        text, score = " ".join(str(txts[0]).split()), float(result.scores[0])
+        if not text or score < WHOLE_IMAGE_MIN_SCORE or (lines and lines[0].score >= score):
+            return lines
+        width, height = float(work.width), float(work.height)
+        quad_px = np.array([[0.0, 0.0], [width, 0.0], [width, height], [0.0, height]])
+        size = np.array([width, height])
+        return [_Line(text, score, quad_px / size,
+                      [(word, quad / size) for word, quad in _proportional_words(text, quad_px)])]
+
+    # -- response ----------------------------------------------------------------
+
+    def _response(self, lines: list[_Line]) -> dict:
+        """Build the DetectText response from chosen lines (LINEs, then WORDs; see module docstring)."""
+        kept = [line for line in lines if line.score * 100.0 >= self.min_confidence]
+        detections = []
+        for line_id, line in enumerate(kept):
+            detections.append({"DetectedText": line.text, "Type": "LINE", "Id": line_id,
+                               "Confidence": _percent(line.score), "Geometry": _geometry(line.quad)})
+        next_id = len(kept)
+        for line_id, line in enumerate(kept):
+            for word, quad in line.words:
+                detections.append({"DetectedText": word, "Type": "WORD", "Id": next_id, "ParentId": line_id,
+                                   "Confidence": _percent(line.score), "Geometry": _geometry(quad)})
+                next_id += 1
+        return {"TextDetections": detections, "TextModelVersion": self.version}
+
+
+def _percent(score: float) -> float:
+    """A rapidocr score (0-1) as a Rekognition confidence (0-100, clamped)."""
+    return float(min(max(score * 100.0, 0.0), 100.0))
+
+
+def _chars(line: _Line) -> int:
+    """Number of non-space characters of a line."""
+    return sum(1 for c in line.text if not c.isspace())
+
+
+def _good_chars(lines: list[_Line]) -> int:
+    """Characters in lines read with at least ``GOOD_LINE_SCORE``: the measure a reading is judged by."""
+    return sum(_chars(line) for line in lines if line.score >= GOOD_LINE_SCORE)
+
+
+def _needs_retry(lines: list[_Line]) -> bool:
+    """True when a reading looks like a rotated page (see ``RETRY_LOW_FRACTION``, ``RETRY_MIN_LINES``)."""
+    if len(lines) < RETRY_MIN_LINES:
+        return False
+    total = sum(_chars(line) for line in lines)
+    return total > 0 and (total - _good_chars(lines)) / total >= RETRY_LOW_FRACTION

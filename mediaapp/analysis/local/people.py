@@ -1,0 +1,551 @@
+"""People: recognising known faces on-device, with Amazon Rekognition's semantics.
+
+The engine part only: pure functions and an in-memory collection over dlib's
+128-d face embeddings (``mediaapp.analysis.local.faces``). Storage and UI are
+wired elsewhere; everything here round-trips through plain JSON-able dicts
+(``FaceCollection.to_dict`` / ``from_dict``).
+
+Similarity. dlib's ResNet embeds faces so that two photos of one person lie
+closer than 0.6 in Euclidean distance (dlib's reference threshold, 99.38% on
+LFW). Rekognition speaks of a 0-100 *similarity* with a default match
+threshold of 80, so distances are mapped by the logistic
+
+    similarity(d) = 100 / (1 + exp(12 * (d - 0.6 - ln(4) / 12)))
+
+which is strictly decreasing, puts dlib's 0.6 exactly on Rekognition's 80,
+and gives about 98 at 0.4, 99.97 at 0, 27 at 0.8 and 3 at 1.0. The slope 12
+only shapes the display; the decision is the 0.6 / 80 point. Measured on the
+25 faces of ``testdata/3_faces`` (7 people): same-person distances 0.06-0.53
+(similarity 91-100), different-person distances 0.70-1.11 (similarity
+0.8-56), so the default 80 separates them with no error
+(``benchmarks/face_eval.py``). That is a small sample of adult press photos;
+dlib's model is known to be weaker on children and on some ethnicities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+import uuid
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION, EMBEDDING_SIZE
+
+__all__ = [
+    "DEFAULT_SIMILARITY_THRESHOLD",
+    "REFERENCE_DISTANCE",
+    "DEFAULT_CLUSTER_DISTANCE",
+    "FaceNotFoundError",
+    "FaceCollection",
+    "distance_to_similarity",
+    "similarity_to_distance",
+    "similarity",
+    "person_id",
+    "compare_faces",
+    "recognize_faces",
+    "recognize",
+    "cluster_faces",
+]
+
+#: Rekognition's default FaceMatchThreshold / SimilarityThreshold (0-100).
+DEFAULT_SIMILARITY_THRESHOLD = 80.0
+#: dlib's same-person Euclidean distance; maps to DEFAULT_SIMILARITY_THRESHOLD.
+REFERENCE_DISTANCE = 0.6
+#: Default distance for ``cluster_faces`` (average linkage). Measured on the 25
+#: test faces (``benchmarks/face_eval.py``): every threshold from 0.45 to 0.70
+#: gives pure clusters (homogeneity 1.0); 0.55 is the lowest that also keeps
+#: each person in one cluster (completeness 1.0; 0.50 splits Alex Lacamoire in
+#: two); at 0.70 single linkage and Chinese whispers already merge people.
+#: It is below the 0.6 used for naming because a wrong merge files many photos
+#: under one person, while a split only costs the user one more merge.
+DEFAULT_CLUSTER_DISTANCE = 0.55
+#: Above this many faces ``cluster_faces(method="auto")`` switches from
+#: average linkage (O(n^2) memory: 4000 faces use ~64 MB of distances) to
+#: dlib's graph-based Chinese whispers.
+AUTO_LINKAGE_MAX_FACES = 4000
+#: Rekognition's MaxFaces upper bound for SearchFaces / SearchFacesByImage.
+MAX_FACES_LIMIT = 4096
+
+_SLOPE = 12.0
+# distance at which similarity is 50; puts REFERENCE_DISTANCE on the default threshold
+_MIDPOINT = REFERENCE_DISTANCE - math.log(100.0 / DEFAULT_SIMILARITY_THRESHOLD - 1.0) / _SLOPE
+_EXTERNAL_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
+
+
+class FaceNotFoundError(KeyError):
+    """A FaceId is not in the collection (Rekognition's ResourceNotFoundException / InvalidParameter)."""
+
+
+# -- similarity -----------------------------------------------------------------
+
+
+def distance_to_similarity(distance: float | np.ndarray) -> float | np.ndarray:
+    """Map Euclidean embedding distance(s) (>= 0) to similarity 0-100 (see module docstring).
+
+    Accepts a float or an array; returns the same kind. 0.6 maps to 80.
+    """
+    z = np.clip(_SLOPE * (np.asarray(distance, dtype=np.float64) - _MIDPOINT), -700.0, 700.0)
+    out = 100.0 / (1.0 + np.exp(z))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def similarity_to_distance(similarity_value: float) -> float:
+    """Inverse of ``distance_to_similarity``: the distance at which similarity is ``similarity_value``.
+
+    ``similarity_value`` must lie strictly between 0 and 100; 80 gives 0.6.
+    Raises ``ValueError`` otherwise.
+    """
+    s = float(similarity_value)
+    if not 0.0 < s < 100.0:
+        raise ValueError(f"similarity must be in (0, 100), got {s}")
+    return _MIDPOINT + math.log(100.0 / s - 1.0) / _SLOPE
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Similarity (0-100) of two 128-d embeddings, from their Euclidean distance.
+
+    80 or more means "same person" at Rekognition's default threshold
+    (distance 0.6, dlib's reference). Raises ``ValueError`` for embeddings
+    that are not finite arrays of shape ``(128,)``.
+    """
+    va, vb = _embedding(a), _embedding(b)
+    return float(distance_to_similarity(float(np.linalg.norm(va - vb))))
+
+
+def person_id(name: str) -> str:
+    """A stable Rekognition-style celebrity Id for ``name``: 16 lowercase hex digits.
+
+    The first 64 bits of the SHA-256 of the name after Unicode NFC
+    normalisation and trimming; the same name always gives the same Id, in
+    every process. Raises ``ValueError`` for an empty name.
+    """
+    key = unicodedata.normalize("NFC", name).strip()
+    if not key:
+        raise ValueError("a person needs a non-empty name")
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _embedding(value) -> np.ndarray:
+    """Validate one embedding into a float64 array of shape (128,); ``ValueError`` otherwise."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"an embedding must be {EMBEDDING_SIZE} finite numbers, got shape {arr.shape}")
+    return arr
+
+
+def _embeddings(values) -> np.ndarray:
+    """Validate embeddings (a sequence of (128,) or an (n, 128) array) into float64 (n, 128).
+
+    Raises ``ValueError`` for any other shape or non-finite values.
+    """
+    if not isinstance(values, np.ndarray):
+        values = list(values)
+        if not values:
+            return np.zeros((0, EMBEDDING_SIZE))
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != EMBEDDING_SIZE or not np.all(np.isfinite(arr)):
+        raise ValueError(f"embeddings must be an (n, {EMBEDDING_SIZE}) array of finite numbers, "
+                         f"got shape {arr.shape}")
+    return arr
+
+
+def _check_threshold(value: float, name: str) -> float:
+    """Return ``value`` as float if 0 <= value <= 100, else raise ``ValueError``."""
+    v = float(value)
+    if not 0.0 <= v <= 100.0:
+        raise ValueError(f"{name} must be between 0 and 100, got {v}")
+    return v
+
+
+def _check_max_faces(value: int) -> int:
+    """Return ``value`` if 1 <= value <= 4096 (Rekognition's range), else raise ``ValueError``."""
+    v = int(value)
+    if not 1 <= v <= MAX_FACES_LIMIT:
+        raise ValueError(f"max_faces must be between 1 and {MAX_FACES_LIMIT}, got {v}")
+    return v
+
+
+def _copy(face: Mapping) -> dict:
+    """A copy of a face dict deep enough that callers cannot alter stored boxes or landmarks."""
+    out = {}
+    for key, value in face.items():
+        if isinstance(value, dict):
+            value = dict(value)
+        elif isinstance(value, list):
+            value = [dict(x) if isinstance(x, dict) else x for x in value]
+        out[key] = value
+    return out
+
+
+def _box_area(face: Mapping | None) -> float:
+    """Area (ratio of the image) of a face dict's BoundingBox, 0 when absent."""
+    box = (face or {}).get("BoundingBox") or {}
+    return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
+
+
+# -- collection -----------------------------------------------------------------
+
+
+class FaceCollection:
+    """An in-memory Rekognition face collection over dlib embeddings.
+
+    Semantics follow Rekognition's IndexFaces / ListFaces / DeleteFaces /
+    SearchFaces / SearchFacesByImage: each indexed face gets a random UUID
+    ``FaceId``; each ``index_faces`` call is one image and gets an ``ImageId``;
+    searches return ``FaceMatches`` ordered by decreasing ``Similarity``
+    (0-100, see ``distance_to_similarity``), never below the threshold and at
+    most ``max_faces`` long. ``model_version`` names the embedding model
+    (``faces.EMBEDDING_MODEL_VERSION``) and is reported as FaceModelVersion.
+    Not thread-safe: guard shared instances with a lock.
+    """
+
+    def __init__(self, collection_id: str = "local", model_version: str = EMBEDDING_MODEL_VERSION):
+        self.collection_id = collection_id
+        self.model_version = model_version
+        self._faces: dict[str, dict] = {}          # FaceId -> Rekognition Face dict
+        self._vectors: dict[str, np.ndarray] = {}  # FaceId -> (128,) embedding
+        self._matrix: np.ndarray | None = None     # cache: stacked vectors
+        self._ids: list[str] = []                  # cache: FaceIds in matrix order
+
+    def __len__(self) -> int:
+        """Number of indexed faces."""
+        return len(self._faces)
+
+    def __contains__(self, face_id: object) -> bool:
+        """Whether ``face_id`` is indexed."""
+        return face_id in self._faces
+
+    # -- writing --
+
+    def index_faces(self, embeddings: Sequence[np.ndarray] | np.ndarray,
+                    external_image_id: str | None = None,
+                    faces: Sequence[dict] | None = None,
+                    image_id: str | None = None) -> list[dict]:
+        """Add the faces of one image; return their Rekognition ``FaceRecord`` dicts.
+
+        ``embeddings``: n embeddings of shape (128,) (or an (n, 128) array).
+        ``external_image_id``: the caller's id for the image (Rekognition's
+        ExternalImageId: 1-255 characters of ``[a-zA-Z0-9_.-:]``, e.g. the
+        file's sha256). ``faces``: the n ComparedFace dicts from the detector,
+        in the same order; their BoundingBox and Confidence go into ``Face`` and
+        the whole dict into ``FaceDetail``. ``image_id``: a UUID for the image
+        (a new random one by default).
+        Each record is ``{"Face": {"FaceId", "ImageId", ["ExternalImageId"],
+        ["BoundingBox", "Confidence"]}, "FaceDetail": {...}}``.
+        Raises ``ValueError`` for bad embeddings, a bad external id or when
+        ``faces`` and ``embeddings`` differ in length.
+        """
+        vectors = _embeddings(embeddings)
+        if faces is not None and len(faces) != len(vectors):
+            raise ValueError(f"{len(faces)} faces but {len(vectors)} embeddings")
+        if external_image_id is not None and (
+                not 1 <= len(external_image_id) <= 255 or not _EXTERNAL_ID.fullmatch(external_image_id)):
+            raise ValueError("external_image_id must be 1-255 characters of [a-zA-Z0-9_.-:]")
+        image_id = image_id or str(uuid.uuid4())
+        records = []
+        for i, vector in enumerate(vectors):
+            detail = _copy(faces[i]) if faces is not None else {}
+            face: dict = {"FaceId": str(uuid.uuid4()), "ImageId": image_id}
+            if external_image_id is not None:
+                face["ExternalImageId"] = external_image_id
+            if "BoundingBox" in detail:
+                face["BoundingBox"] = dict(detail["BoundingBox"])
+            if "Confidence" in detail:
+                face["Confidence"] = float(detail["Confidence"])
+            self._faces[face["FaceId"]] = face
+            self._vectors[face["FaceId"]] = vector.copy()
+            records.append({"Face": _copy(face), "FaceDetail": detail})
+        self._matrix = None
+        return records
+
+    def delete_faces(self, face_ids: Iterable[str]) -> list[str]:
+        """Remove faces; return the FaceIds actually deleted (unknown ids are ignored, as in Rekognition)."""
+        deleted = []
+        for face_id in face_ids:
+            if self._faces.pop(face_id, None) is not None:
+                del self._vectors[face_id]
+                deleted.append(face_id)
+        if deleted:
+            self._matrix = None
+        return deleted
+
+    # -- reading --
+
+    def list_faces(self) -> list[dict]:
+        """All indexed Rekognition ``Face`` dicts, in indexing order (copies)."""
+        return [_copy(f) for f in self._faces.values()]
+
+    def get_embedding(self, face_id: str) -> np.ndarray:
+        """The stored embedding (a copy, shape (128,)); ``FaceNotFoundError`` if unknown."""
+        try:
+            return self._vectors[face_id].copy()
+        except KeyError:
+            raise FaceNotFoundError(face_id) from None
+
+    def search_faces(self, face_id: str,
+                     face_match_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+                     max_faces: int = MAX_FACES_LIMIT) -> dict:
+        """Rekognition SearchFaces: faces of the collection similar to the indexed face ``face_id``.
+
+        Returns ``{"SearchedFaceId", "FaceMatches": [{"Similarity", "Face"}],
+        "FaceModelVersion"}``; the searched face itself is left out.
+        ``face_match_threshold`` 0-100 (default 80); ``max_faces`` 1-4096.
+        Raises ``FaceNotFoundError`` for an unknown id, ``ValueError`` for
+        out-of-range arguments.
+        """
+        vector = self.get_embedding(face_id)
+        matches = self._search(vector, face_match_threshold, max_faces, exclude=face_id)
+        return {"SearchedFaceId": face_id, "FaceMatches": matches,
+                "FaceModelVersion": self.model_version}
+
+    def search_faces_by_embedding(self, embedding: np.ndarray,
+                                  face_match_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+                                  max_faces: int = MAX_FACES_LIMIT,
+                                  face: dict | None = None) -> dict:
+        """Rekognition SearchFacesByImage for an already embedded face.
+
+        Returns ``{"FaceMatches": [{"Similarity", "Face"}], "FaceModelVersion"}``
+        plus ``SearchedFaceBoundingBox`` / ``SearchedFaceConfidence`` when the
+        searched ``face`` (a ComparedFace dict) is given.
+        Raises ``ValueError`` for a bad embedding or out-of-range arguments.
+        """
+        out: dict = {}
+        if face is not None:
+            if "BoundingBox" in face:
+                out["SearchedFaceBoundingBox"] = dict(face["BoundingBox"])
+            if "Confidence" in face:
+                out["SearchedFaceConfidence"] = float(face["Confidence"])
+        out["FaceMatches"] = self._search(_embedding(embedding), face_match_threshold, max_faces)
+        out["FaceModelVersion"] = self.model_version
+        return out
+
+    def _search(self, vector: np.ndarray, threshold: float, max_faces: int,
+                exclude: str | None = None) -> list[dict]:
+        """Ranked ``[{"Similarity", "Face"}]`` for ``vector``, thresholded and truncated."""
+        threshold = _check_threshold(threshold, "face_match_threshold")
+        max_faces = _check_max_faces(max_faces)
+        if not self._faces:
+            return []
+        if self._matrix is None:
+            self._ids = list(self._vectors)
+            self._matrix = np.stack([self._vectors[i] for i in self._ids])
+        sims = distance_to_similarity(np.linalg.norm(self._matrix - vector, axis=1))
+        order = np.argsort(-sims, kind="stable")
+        matches = []
+        for idx in order:
+            if sims[idx] < threshold or len(matches) >= max_faces:
+                break
+            fid = self._ids[idx]
+            if fid == exclude:
+                continue
+            matches.append({"Similarity": float(sims[idx]), "Face": _copy(self._faces[fid])})
+        return matches
+
+    # -- persistence --
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable snapshot: ``{"CollectionId", "FaceModelVersion", "Faces": [...]}``.
+
+        Each face is its Rekognition ``Face`` dict plus ``"Embedding"`` (128
+        floats). ``from_dict(to_dict())`` restores an equal collection.
+        """
+        return {
+            "CollectionId": self.collection_id,
+            "FaceModelVersion": self.model_version,
+            "Faces": [dict(face, Embedding=self._vectors[fid].tolist())
+                      for fid, face in self._faces.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "FaceCollection":
+        """Rebuild a collection from ``to_dict`` output.
+
+        Raises ``KeyError`` for a missing FaceId/Embedding and ``ValueError``
+        for a malformed embedding.
+        """
+        coll = cls(data.get("CollectionId", "local"),
+                   data.get("FaceModelVersion", EMBEDDING_MODEL_VERSION))
+        for item in data.get("Faces", []):
+            face = {k: v for k, v in item.items() if k != "Embedding"}
+            coll._faces[face["FaceId"]] = face
+            coll._vectors[face["FaceId"]] = _embedding(item["Embedding"])
+        return coll
+
+    @staticmethod
+    def compare(source_embeddings, target_embeddings,
+                similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+                source_faces: Sequence[dict] | None = None,
+                target_faces: Sequence[dict] | None = None) -> dict:
+        """Rekognition CompareFaces; the same as the module function ``compare_faces``."""
+        return compare_faces(source_embeddings, target_embeddings, similarity_threshold,
+                             source_faces, target_faces)
+
+
+# -- CompareFaces ---------------------------------------------------------------
+
+
+def compare_faces(source_embeddings: Sequence[np.ndarray] | np.ndarray,
+                  target_embeddings: Sequence[np.ndarray] | np.ndarray,
+                  similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+                  source_faces: Sequence[dict] | None = None,
+                  target_faces: Sequence[dict] | None = None) -> dict:
+    """Rekognition CompareFaces over embeddings of a source and a target image.
+
+    As in Rekognition, only the source's largest face is compared (largest
+    BoundingBox in ``source_faces``; the first embedding when no faces are
+    given) with every target face. Returns ``{"SourceImageFace":
+    {"BoundingBox", "Confidence"}, "FaceMatches": [{"Similarity", "Face"}],
+    "UnmatchedFaces": [ComparedFace]}``, matches by decreasing Similarity
+    (0-100), those below ``similarity_threshold`` (default 80) unmatched.
+    ``Face`` entries are the ``target_faces`` dicts ({} when not given).
+    Raises ``ValueError`` when the source or target has no face (Rekognition's
+    InvalidParameterException), lengths differ, or the threshold is outside 0-100.
+    """
+    threshold = _check_threshold(similarity_threshold, "similarity_threshold")
+    src, tgt = _embeddings(source_embeddings), _embeddings(target_embeddings)
+    if len(src) == 0 or len(tgt) == 0:
+        raise ValueError("CompareFaces needs at least one face in the source and the target image")
+    for faces, vecs, name in ((source_faces, src, "source"), (target_faces, tgt, "target")):
+        if faces is not None and len(faces) != len(vecs):
+            raise ValueError(f"{len(faces)} {name} faces but {len(vecs)} embeddings")
+    best = 0
+    if source_faces is not None:
+        best = max(range(len(src)), key=lambda i: _box_area(source_faces[i]))
+    source_face = dict(source_faces[best]) if source_faces is not None else {}
+    sims = distance_to_similarity(np.linalg.norm(tgt - src[best], axis=1))
+    matches, unmatched = [], []
+    for i in np.argsort(-sims, kind="stable"):
+        face = _copy(target_faces[i]) if target_faces is not None else {}
+        if sims[i] >= threshold:
+            matches.append({"Similarity": float(sims[i]), "Face": face})
+        else:
+            unmatched.append(face)
+    return {
+        "SourceImageFace": {k: source_face[k] for k in ("BoundingBox", "Confidence") if k in source_face},
+        "FaceMatches": matches,
+        "UnmatchedFaces": unmatched,
+    }
+
+
+# -- RecognizeCelebrities -------------------------------------------------------
+
+
+def recognize_faces(faces: Sequence[dict], embeddings: Sequence[np.ndarray] | np.ndarray,
+                    named: Mapping[str, Sequence[np.ndarray] | np.ndarray],
+                    threshold: float = DEFAULT_SIMILARITY_THRESHOLD) -> dict:
+    """Name already detected and embedded faces; answer like Rekognition RecognizeCelebrities.
+
+    ``faces``: ComparedFace dicts; ``embeddings``: one (128,) embedding per
+    face; ``named``: person name -> that person's enrolled embeddings.
+    A face's score for a person is the similarity (0-100) to the nearest of
+    the person's embeddings. Pairs scoring >= ``threshold`` are assigned
+    greedily, best first, each face and each name at most once per photo (a
+    person appears once in a photo; this also stops a look-alike taking a
+    name that fits another face better).
+    Returns ``{"CelebrityFaces": [{"Urls": [], "Name", "Id", "Face",
+    "MatchConfidence"}], "UnrecognizedFaces": [ComparedFace]}`` in the order
+    of ``faces``; ``Id`` is ``person_id(Name)``; ``KnownGender`` is omitted.
+    Raises ``ValueError`` for mismatched lengths, bad embeddings or a
+    threshold outside 0-100.
+    """
+    threshold = _check_threshold(threshold, "threshold")
+    vecs = _embeddings(embeddings)
+    if len(faces) != len(vecs):
+        raise ValueError(f"{len(faces)} faces but {len(vecs)} embeddings")
+    pairs = []  # (similarity, face index, name)
+    for name, enrolled in named.items():
+        people = _embeddings(enrolled)
+        if len(people) == 0 or len(vecs) == 0:
+            continue
+        dists = np.linalg.norm(vecs[:, None, :] - people[None, :, :], axis=2).min(axis=1)
+        for i, sim in enumerate(np.atleast_1d(distance_to_similarity(dists))):
+            if sim >= threshold:
+                pairs.append((float(sim), i, name))
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    assigned: dict[int, tuple[str, float]] = {}
+    used: set[str] = set()
+    for sim, i, name in pairs:
+        if i not in assigned and name not in used:
+            assigned[i] = (name, sim)
+            used.add(name)
+    celebrities, unrecognized = [], []
+    for i, face in enumerate(faces):
+        if i in assigned:
+            name, sim = assigned[i]
+            celebrities.append({"Urls": [], "Name": name, "Id": person_id(name),
+                                "Face": _copy(face), "MatchConfidence": sim})
+        else:
+            unrecognized.append(_copy(face))
+    return {"CelebrityFaces": celebrities, "UnrecognizedFaces": unrecognized}
+
+
+def recognize(image, detector, named: Mapping[str, Sequence[np.ndarray] | np.ndarray],
+              threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+              faces: Sequence[dict] | None = None) -> dict:
+    """Detect, embed and name the faces of ``image`` (a PIL image): a RecognizeCelebrities dict.
+
+    ``detector``: a ``faces.DlibFaceDetector`` (anything with
+    ``detect_and_embed(image) -> [(ComparedFace, embedding)]`` and
+    ``embed_faces(image, faces) -> [embedding]``). ``faces``: ComparedFace
+    dicts already detected on this same image, to skip a second detection
+    (only their embeddings are computed). See ``recognize_faces`` for
+    ``named``, ``threshold`` and the answer.
+    Raises what the detector raises, and ``ValueError`` as ``recognize_faces``.
+    """
+    if faces is None:
+        pairs = detector.detect_and_embed(image)
+        faces = [face for face, _ in pairs]
+        vectors = [emb for _, emb in pairs]
+    else:
+        vectors = detector.embed_faces(image, list(faces)) if faces else []
+    embeddings = np.array(vectors, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
+    return recognize_faces(faces, embeddings, named, threshold)
+
+
+# -- clustering -----------------------------------------------------------------
+
+
+def cluster_faces(embeddings: np.ndarray, threshold: float = DEFAULT_CLUSTER_DISTANCE,
+                  method: str = "auto") -> list[int]:
+    """Group unknown faces by person: one integer label per embedding.
+
+    ``embeddings``: (n, 128) array. ``threshold``: Euclidean distance
+    (default 0.55, see ``DEFAULT_CLUSTER_DISTANCE`` for the measurement).
+    ``method``: ``"average"`` - scikit-learn agglomerative clustering with
+    average linkage, merging while the mean distance between two groups is
+    below ``threshold``; ``"chinese_whispers"`` - dlib's graph clustering
+    with an edge between faces closer than ``threshold`` (memory linear in the
+    edges); ``"auto"`` - average linkage up to ``AUTO_LINKAGE_MAX_FACES``
+    faces, Chinese whispers above. Both are deterministic.
+    Labels are 0, 1, 2, ... numbered in order of first appearance; a face
+    alike to no other gets a label of its own.
+    Raises ``ValueError`` for a bad array, threshold <= 0 or unknown method.
+    """
+    if method not in ("auto", "average", "chinese_whispers"):
+        raise ValueError(f"unknown clustering method {method!r}")
+    if threshold <= 0:
+        raise ValueError("threshold must be a positive distance")
+    vecs = _embeddings(embeddings)
+    n = len(vecs)
+    if n == 0:
+        return []
+    if n == 1:
+        return [0]
+    if method == "auto":
+        method = "average" if n <= AUTO_LINKAGE_MAX_FACES else "chinese_whispers"
+    if method == "average":
+        from sklearn.cluster import AgglomerativeClustering  # noqa: PLC0415 - heavy import
+
+        raw = AgglomerativeClustering(n_clusters=None, distance_threshold=float(threshold),
+                                      linkage="average", metric="euclidean").fit_predict(vecs)
+    else:
+        import dlib  # noqa: PLC0415 - heavy import
+
+        raw = dlib.chinese_whispers_clustering([dlib.vector(v.tolist()) for v in vecs],
+                                               float(threshold))
+    renumber: dict[int, int] = {}
+    return [renumber.setdefault(int(label), len(renumber)) for label in raw]

@@ -1,0 +1,431 @@
+"""The ``rekognition`` engine: Amazon Rekognition DetectLabels, DetectText and RecognizeCelebrities.
+
+How one image goes (``analyse_many``, run in one of ``max_concurrency``
+threads of the importing process):
+
+1. The price of each requested API is *reserved* against the run and month
+   budgets (``mediaapp.cloud.cost.Budget``); an API that would pass a budget
+   answers ``AnalysisError(code="BudgetExceeded")`` without any call, and the
+   library stops the run.
+2. The image is made available to the service. With a bucket configured and
+   ``upload`` ``original`` or ``proxy``, it is uploaded here, in the worker
+   thread (so uploads run in parallel, and only images that still need an
+   analysis are ever uploaded): HeadObject first, skipped when present (keys
+   are content-addressed, see ``mediaapp.storage.s3``). Originals Rekognition
+   cannot read from S3 (not JPEG/PNG, over 15 MB, a side over 10000 px) go as
+   a JPEG proxy instead. The request then names the ``S3Object`` -- only when
+   the bucket is in the Rekognition client's region (checked once with
+   GetBucketLocation); otherwise, or without a bucket, the image travels as
+   request ``Bytes``: the file itself when it is a JPEG/PNG within 5 MB,
+   else a JPEG re-encoded and downscaled until it fits.
+3. Each API is called through the shared client (botocore adaptive retries)
+   after a process-wide rate limiter (``tps`` calls per second). Throttling
+   that outlasts botocore's retries is backed off and retried here
+   (``THROTTLE_ROUNDS`` times); it never stops the run. A service error
+   (InvalidImageFormatException, ImageTooLargeException,
+   InvalidS3ObjectException, AccessDeniedException...) becomes an
+   ``AnalysisError`` carrying the service code and a plain-words reason: one
+   error row for that image and API; the run goes on.
+4. A successful call is committed to the usage ledger; a failed one releases
+   its reservation (Rekognition does not bill failed calls).
+5. With ``delete_after``, the S3 copy is deleted.
+
+``prepare_ref`` (called by the library before the run) only attaches the
+asset's name, date and format to the ``ImageRef``; it never touches the network.
+
+Caching is the library's: responses are stored per (sha256, api, engine,
+params) and the engine is only called for missing ones, so a re-import, a
+rename, a copy or a move makes no call at all.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineUnavailableError, ImageRef
+from mediaapp.cloud import clients
+from mediaapp.cloud.config import CloudConfig
+from mediaapp.cloud.cost import Budget, Ledger, PriceTable, params_for_config, priced_calls
+from mediaapp.core.types import Api
+
+log = logging.getLogger(__name__)
+
+#: Rekognition's largest image sent as request Bytes (API reference, Image.Bytes: max length 5242880).
+MAX_BYTES = 5 * 1024 * 1024
+#: Rekognition's largest image read from S3 (Developer Guide, "Guidelines and quotas": 15 MB).
+MAX_S3_BYTES = 15 * 1024 * 1024
+#: Largest side sent (Developer Guide quotas: 10000 px is the largest dimension the image APIs list).
+MAX_SIDE = 10000
+#: The image formats Rekognition reads (PIL format names).
+READABLE_FORMATS = ("JPEG", "PNG")
+#: Error codes that mean "slow down" (retried here after botocore's own retries).
+THROTTLING = ("ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException",
+              "TooManyRequestsException", "RequestLimitExceeded")
+#: Extra rounds (with exponential backoff starting at ``THROTTLE_BACKOFF_S``, capped at 30 s) after throttling.
+THROTTLE_ROUNDS = 6
+THROTTLE_BACKOFF_S = 1.0
+
+#: Plain-words reasons by Rekognition error code.
+REKOGNITION_ERRORS = {
+    "InvalidImageFormatException": "Rekognition cannot read this image (it only reads JPEG and PNG)",
+    "ImageTooLargeException": "the image is larger than Rekognition accepts (5 MB as bytes, 15 MB from S3)",
+    "InvalidS3ObjectException": "Rekognition could not read the uploaded copy in S3 (the bucket must be in "
+                                "the same region, and the object readable by your identity)",
+    "AccessDeniedException": "your AWS identity is not allowed to call Rekognition "
+                             "(the IAM policy needs rekognition:DetectLabels, DetectText and RecognizeCelebrities)",
+    "InvalidParameterException": "Rekognition refused the request parameters (an image smaller than 80 pixels, "
+                                 "or an invalid option)",
+    "InternalServerError": "Rekognition had an internal error; importing again retries this image",
+    "UnrecognizedClientException": "the AWS credentials are not valid for Rekognition",
+    "InvalidSignatureException": "the AWS secret key does not match the access key",
+    "ExpiredTokenException": "your AWS session has expired (log in again, e.g. aws sso login)",
+    "ThrottlingException": "Rekognition kept throttling; importing again retries this image",
+    "ProvisionedThroughputExceededException": "the account's Rekognition TPS quota kept being exceeded; "
+                                              "lower the concurrency or tps setting",
+}
+
+
+@dataclass(frozen=True)
+class CloudImageRef(ImageRef):
+    """An ``ImageRef`` with what the upload needs: file ``name``, ``taken_at`` (ISO), PIL ``format``, ``size`` bytes."""
+
+    name: str | None = None
+    taken_at: str | None = None
+    format: str | None = None
+    size: int | None = None
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second across threads (evenly spaced)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / float(rate)
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait for the next slot."""
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
+def explain_rekognition_error(code: str, message: str) -> str:
+    """A plain-words reason for a Rekognition error ``code`` (the service ``message`` is appended)."""
+    reason = REKOGNITION_ERRORS.get(code, f"Rekognition error {code}")
+    return f"{reason}: {message}" if message else reason
+
+
+class RekognitionEngine:
+    """Amazon Rekognition as an analysis engine (name ``rekognition``; runs in threads).
+
+    Built from a ``CloudConfig`` dict (``**config``). Raises
+    ``EngineUnavailableError`` when the config is invalid or no AWS
+    credentials can be found (checked locally, without a network call).
+    """
+
+    name = "rekognition"
+    executor = "thread"
+    #: Default thread count; each instance uses its config's ``max_concurrency``.
+    max_concurrency = 4
+
+    def __init__(self, **config):
+        try:
+            self.config = CloudConfig.from_dict(config)
+        except (TypeError, ValueError) as exc:
+            raise EngineUnavailableError(f"the rekognition settings are invalid: {exc}") from exc
+        self.max_concurrency = int(self.config.max_concurrency)
+        try:
+            self.prices = PriceTable.load(self.config.prices_path)
+        except (OSError, ValueError) as exc:
+            raise EngineUnavailableError(f"cannot read the price table: {exc}") from exc
+        if clients._factory is None:
+            self._check_credentials()
+        self.ledger = Ledger(self.config.ledger_path) if self.config.ledger_path else None
+        self.budget = Budget(self.prices, self.ledger, self.config.budget_per_run, self.config.budget_per_month)
+        self.limiter = RateLimiter(self.config.tps)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._store = None
+        self._s3_usable: bool | None = None
+
+    def _check_credentials(self) -> None:
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            creds = clients.session(self.config).get_credentials()
+        except BotoCoreError as exc:
+            raise EngineUnavailableError(f"cannot load AWS credentials: {exc}") from exc
+        if creds is None:
+            raise EngineUnavailableError("no AWS credentials found: set up a profile (aws configure / aws sso "
+                                         "login) or the AWS_ACCESS_KEY_ID environment variables")
+
+    # -- library hooks -----------------------------------------------------------------------
+    def analysis_params(self, params: AnalysisParams) -> AnalysisParams:
+        """``params`` plus this engine's options that change answers (IMAGE_PROPERTIES), for the cache key."""
+        return params_for_config(params, self.config)
+
+    def begin_run(self, planned: int | None = None) -> None:
+        """A new import run starts (resets the per-run budget); ``planned`` images is informative."""
+        self.budget.begin_run()
+
+    def prepare_ref(self, ref: ImageRef, asset) -> CloudImageRef:
+        """Attach the asset's file name, date, format and size (no network)."""
+        return CloudImageRef(ref.sha256, ref.path, ref.s3_object, os.path.basename(ref.path or "") or None,
+                             getattr(asset, "taken_at", None), getattr(asset, "format", None),
+                             getattr(asset, "size", None))
+
+    # -- engine interface --------------------------------------------------------------------
+    def version(self, api: Api) -> str:
+        """``rekognition/<model version>`` of the last answer to ``api`` in this thread (``rekognition`` if none)."""
+        found = getattr(self._local, "versions", {}).get(Api(api))
+        return f"rekognition/{found}" if found else "rekognition"
+
+    def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:
+        """Run one API; see ``analyse_many``. Raises ``AnalysisError``."""
+        result = self.analyse_many([api], image, params)[Api(api)]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def analyse_many(self, apis: list[Api], image: ImageRef, params: AnalysisParams) -> dict:
+        """Analyse one image with each of ``apis`` (see the module docstring for the steps).
+
+        Returns api -> response dict (without ResponseMetadata), or api ->
+        ``AnalysisError`` for an API that failed. Raises ``AnalysisError``
+        when the image cannot be prepared at all (unreadable, upload failed).
+        """
+        apis = [Api(a) for a in apis]
+        self._local.versions = {}
+        out: dict = {}
+        held: dict[Api, tuple[list[str], float]] = {}
+        for api in apis:
+            entries = priced_calls(api, params)
+            try:
+                held[api] = (entries, self.budget.reserve(entries))
+            except AnalysisError as exc:
+                out[api] = exc
+        if not held:
+            return out
+        try:
+            request_image, key = self._request_image(image)
+        except BaseException:
+            for entries, usd in held.values():
+                self.budget.release(entries, usd)
+            raise
+        try:
+            for api, (entries, usd) in held.items():
+                try:
+                    response = self._call(api, request_image, params)
+                except AnalysisError as exc:
+                    self.budget.release(entries, usd)
+                    out[api] = exc
+                    continue
+                except BaseException:
+                    self.budget.release(entries, usd)
+                    raise
+                self.budget.commit(entries, usd, image.sha256)
+                out[api] = response
+        finally:
+            if key and self.config.delete_after:
+                self._delete_quietly(key)
+        return out
+
+    # -- calling -----------------------------------------------------------------------------
+    def _client(self):
+        return clients.client("rekognition", self.config)
+
+    def _call(self, api: Api, request_image: dict, params: AnalysisParams) -> dict:
+        from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
+                                         NoCredentialsError)
+
+        kwargs: dict = {"Image": request_image}
+        client = self._client()
+        if api is Api.DETECT_LABELS:
+            if params.max_labels:
+                kwargs["MaxLabels"] = int(params.max_labels)
+            kwargs["MinConfidence"] = float(params.min_confidence)
+            features = params.extra.get("Features")
+            if features:
+                kwargs["Features"] = [f for f in str(features).split(",") if f]
+            method = client.detect_labels
+        elif api is Api.DETECT_TEXT:
+            method = client.detect_text
+        else:
+            method = client.recognize_celebrities
+        delay = THROTTLE_BACKOFF_S
+        for attempt in range(THROTTLE_ROUNDS + 1):
+            self.limiter.acquire()
+            try:
+                response = method(**kwargs)
+                break
+            except ClientError as exc:
+                err = exc.response.get("Error", {})
+                code = str(err.get("Code", "ClientError"))
+                if code in THROTTLING and attempt < THROTTLE_ROUNDS:
+                    log.info("Rekognition throttled %s; backing off %.1f s", api.value, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                raise AnalysisError(explain_rekognition_error(code, err.get("Message", "")), code) from exc
+            except NoCredentialsError as exc:
+                raise EngineUnavailableError("no AWS credentials found", "NoCredentials") from exc
+            except BotoConnectionError as exc:
+                raise AnalysisError(f"cannot reach Rekognition: {exc}", "EndpointConnectionError") from exc
+            except BotoCoreError as exc:
+                raise AnalysisError(f"Rekognition call failed: {exc}", type(exc).__name__) from exc
+        response = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+        version = response.get("LabelModelVersion") or response.get("TextModelVersion")
+        if version:
+            self._local.versions[api] = version
+        return response
+
+    # -- the image ---------------------------------------------------------------------------
+    def _request_image(self, ref: ImageRef) -> tuple[dict, str | None]:
+        """The request's ``Image`` and the S3 key used (None for Bytes)."""
+        if ref.s3_object:
+            return {"S3Object": dict(ref.s3_object)}, None
+        if not ref.path:
+            raise AnalysisError("the image has no local file to send", "InvalidImageFormatException")
+        fmt, size, dims = _probe(ref.path)
+        if self.config.uses_s3 and self._s3_same_region():
+            key = self._upload(ref, fmt, size, dims)
+            return {"S3Object": {"Bucket": self.config.bucket, "Name": key}}, key
+        if fmt in READABLE_FORMATS and size <= MAX_BYTES and max(dims) <= MAX_SIDE:
+            with open(ref.path, "rb") as f:
+                return {"Bytes": f.read()}, None
+        return {"Bytes": jpeg_within(ref.path, MAX_BYTES, min(self.config.proxy_max_side, MAX_SIDE),
+                                     self.config.proxy_quality)}, None
+
+    def store(self):
+        """The ``S3Store`` of the configured bucket (made on first use)."""
+        from mediaapp.storage.s3 import S3Store
+
+        with self._lock:
+            if self._store is None:
+                self._store = S3Store.from_config(self.config)
+            return self._store
+
+    def _s3_same_region(self) -> bool:
+        """True when the bucket is in the Rekognition client's region (checked once; False: send Bytes)."""
+        from mediaapp.storage.base import StoreError
+
+        with self._lock:
+            known = self._s3_usable
+        if known is not None:
+            return known
+        try:
+            bucket_region = self.store().bucket_region()
+        except StoreError as exc:
+            raise AnalysisError(f"cannot use the bucket {self.config.bucket}: {exc}", "S3Error") from exc
+        rek_region = self._client().meta.region_name
+        usable = bucket_region == rek_region
+        if not usable:
+            log.warning("bucket %s is in %s but Rekognition runs in %s: sending image bytes instead",
+                        self.config.bucket, bucket_region, rek_region)
+        with self._lock:
+            self._s3_usable = usable
+        return usable
+
+    def _upload(self, ref: ImageRef, fmt: str | None, size: int, dims: tuple[int, int]) -> str:
+        from mediaapp.storage.base import StoreError
+
+        def progress(n: int) -> None:
+            for listener in list(UPLOAD_LISTENERS):
+                listener(ref.sha256, n)
+
+        try:
+            key, _ = upload_image(self.store(), self.config, ref.sha256, ref.path, name=getattr(ref, "name", None),
+                                  taken_at=getattr(ref, "taken_at", None), probe=(fmt, size, dims),
+                                  progress=progress if UPLOAD_LISTENERS else None)
+        except StoreError as exc:
+            raise AnalysisError(f"upload to S3 failed: {exc}", "S3Error") from exc
+        return key
+
+    def _delete_quietly(self, key: str) -> None:
+        from mediaapp.storage.base import StoreError
+
+        try:
+            self.store().delete_key(key)
+        except StoreError as exc:  # the analysis is done; a leftover copy is only reported
+            log.warning("could not delete %s after analysis: %s", key, exc)
+
+
+#: Callables ``(sha256, bytes_sent)`` told of every uploaded chunk (a UI can show a bytes progress bar).
+UPLOAD_LISTENERS: list = []
+
+
+def upload_image(store, config: CloudConfig, sha256: str, path: str, *, name: str | None = None,
+                 taken_at: str | None = None, probe: tuple | None = None, progress=None,
+                 cancel=None) -> tuple[str, bool]:
+    """Put the image at ``path`` (bytes hashing to ``sha256``) in ``store`` the way ``config`` says.
+
+    ``upload`` ``original`` sends the file itself when Rekognition can read
+    it from S3 (JPEG/PNG, at most 15 MB and 10000 px a side); otherwise, and
+    for ``proxy``, a JPEG of at most ``proxy_max_side`` px is rendered (only
+    when its key is not in the bucket yet). Metadata: ``name``, ``taken_at``
+    and ``original-sha256``. ``probe`` is ``(format, size, (w, h))`` when
+    already known. Returns ``(key, uploaded)``; ``uploaded`` is False when
+    the object was already there. Raises ``StoreError`` (``UploadCancelled``
+    when ``cancel`` is set) and ``AnalysisError`` for an unreadable image.
+    """
+    from mediaapp.storage.s3 import sha256_bytes
+
+    fmt, size, dims = probe or _probe(path)
+    metadata = {"name": name or os.path.basename(path), "taken_at": taken_at, "original-sha256": sha256}
+    if config.upload == "original" and fmt in READABLE_FORMATS and size <= MAX_S3_BYTES and max(dims) <= MAX_SIDE:
+        ext = ".png" if fmt == "PNG" else ".jpg"
+        key = store.key_for(sha256, ext)
+        result = store.upload(key, path, sha256=sha256, content_type="image/png" if fmt == "PNG" else "image/jpeg",
+                              metadata=metadata, progress=progress, cancel=cancel)
+        return key, result.uploaded
+    side = min(int(config.proxy_max_side), MAX_SIDE)
+    key = store.key_for(sha256, variant=f"-p{side}")
+    if store.head(key) is not None:  # render the proxy only when it is not there yet
+        return key, False
+    data = jpeg_within(path, MAX_S3_BYTES, side, config.proxy_quality)
+    store.upload(key, data, sha256=sha256_bytes(data), metadata=metadata, progress=progress, cancel=cancel,
+                 known_missing=True)
+    return key, True
+
+
+def _probe(path: str) -> tuple[str | None, int, tuple[int, int]]:
+    """(PIL format, file size in bytes, (width, height)) read from the header. Raises ``AnalysisError``."""
+    from mediaapp.ingest.decode import DecodeError, open_image  # also registers the HEIF/AVIF openers
+
+    try:
+        size = os.path.getsize(path)
+        with open_image(path) as img:
+            return img.format, size, img.size
+    except (DecodeError, OSError) as exc:
+        raise AnalysisError(f"cannot read the image: {exc}", "InvalidImageFormatException") from exc
+
+
+def jpeg_within(path: str, max_bytes: int, max_side: int, quality: int = 85) -> bytes:
+    """The image at ``path`` as an orientation-corrected JPEG of at most ``max_bytes`` and ``max_side`` px.
+
+    Downscales by 3/4 (and lowers quality to 70 at most) until it fits.
+    Raises ``AnalysisError`` when the image cannot be decoded.
+    """
+    from mediaapp.ingest.decode import DecodeError, open_rgb
+
+    try:
+        img = open_rgb(path, max_side=max_side)
+    except (DecodeError, OSError) as exc:
+        raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
+    while True:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality, optimize=True)
+        data = buf.getvalue()
+        if len(data) <= max_bytes or max(img.size) <= 80:
+            return data
+        quality = min(quality, 70)
+        img = img.resize((max(1, img.width * 3 // 4), max(1, img.height * 3 // 4)))

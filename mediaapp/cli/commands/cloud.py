@@ -1,0 +1,181 @@
+"""``mediaapp cloud config|test|upload|usage``: cloud settings, connection test, uploads, the month's spend.
+
+``cloud config`` saves settings in the library (``engine_config.rekognition``,
+plus the library-wide ``engines`` and ``apis``); ``mediaapp import --engine
+rekognition`` then uses them. Never stores credentials: ``--profile`` names
+a profile of boto3's standard chain.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    """Add the ``cloud`` command and its sub-commands."""
+    p = subparsers.add_parser("cloud", help="cloud (Amazon Rekognition + S3) settings, connection test, usage")
+    sub = p.add_subparsers(dest="cloud_command", metavar="ACTION")
+
+    c = sub.add_parser("config", help="show or change the cloud settings (saved in the library)")
+    c.add_argument("--profile", help="AWS profile name ('' for the default chain)")
+    c.add_argument("--region", help="AWS region, e.g. eu-west-1")
+    c.add_argument("--bucket", help="S3 bucket for uploads ('' for none: images go as request bytes)")
+    c.add_argument("--prefix", help="key prefix inside the bucket")
+    c.add_argument("--sse", choices=["AES256", "aws:kms", "none"], help="server-side encryption")
+    c.add_argument("--kms-key-id", help="KMS key id or alias for --sse aws:kms")
+    c.add_argument("--upload", choices=["original", "proxy", "none"],
+                   help="upload the original, a downscaled JPEG proxy, or nothing")
+    c.add_argument("--proxy-max-side", type=int, metavar="PX", help="longest side of the proxy")
+    c.add_argument("--delete-after", dest="delete_after", action="store_true", default=None,
+                   help="delete the S3 copy after analysis")
+    c.add_argument("--keep", dest="delete_after", action="store_false", help="keep the S3 copy")
+    c.add_argument("--max-concurrency", type=int, metavar="N", help="images analysed at once")
+    c.add_argument("--tps", type=float, metavar="N", help="Rekognition calls per second (account quota)")
+    c.add_argument("--image-properties", dest="image_properties", action="store_true", default=None,
+                   help="DetectLabels also returns image properties (priced extra)")
+    c.add_argument("--no-image-properties", dest="image_properties", action="store_false")
+    c.add_argument("--budget-run", type=float, metavar="USD", help="stop a run before it spends more (0: off)")
+    c.add_argument("--budget-month", type=float, metavar="USD", help="stop runs before the month passes it (0: off)")
+    c.add_argument("--endpoint-url", help="custom AWS endpoint (S3-compatible store, test server; '' to clear)")
+    c.add_argument("--prices", dest="prices_path", metavar="FILE", help="your own price table ('' for the bundled)")
+    c.add_argument("--engines", help="library default engines: local, rekognition or local,rekognition")
+    c.add_argument("--apis", help="library default analyses: labels,text,celebrities")
+    c.set_defaults(func=run_config)
+
+    t = sub.add_parser("test", help="check credentials, bucket access and Rekognition access")
+    t.set_defaults(func=run_test)
+
+    up = sub.add_parser("upload", help="upload imported images to the bucket now (progress in bytes and files)")
+    up.add_argument("paths", nargs="+", metavar="PATH", help="imported files or folders")
+    up.add_argument("--quiet", action="store_true", help="no progress bars")
+    up.set_defaults(func=run_upload)
+
+    u = sub.add_parser("usage", help="Rekognition calls and dollars recorded this month")
+    u.add_argument("--month", help="YYYY-MM (default: this month)")
+    u.set_defaults(func=run_usage)
+    p.set_defaults(func=lambda args, ctx: (p.print_help(sys.stderr), 2)[1])
+
+
+def _blank_to_none(value):
+    return None if value == "" else value
+
+
+def run_config(args, ctx) -> int:
+    """Apply the given options, save, and print the settings as JSON; exit 2 for an invalid value."""
+    from mediaapp.cloud.config import load_config, save_config
+    from mediaapp.core.types import Api
+    from mediaapp.settings import load_settings, save_settings
+
+    library = ctx.library()
+    try:
+        config = load_config(library.settings)
+    except ValueError:
+        from mediaapp.cloud.config import CloudConfig
+        config = CloudConfig()
+    changed = False
+    for name in ("profile", "region", "bucket", "prefix", "sse", "kms_key_id", "upload", "proxy_max_side",
+                 "delete_after", "max_concurrency", "tps", "image_properties", "endpoint_url", "prices_path"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, _blank_to_none(value) if isinstance(value, str) and name != "prefix" else value)
+            changed = True
+    for flag, name in (("budget_run", "budget_per_run"), ("budget_month", "budget_per_month")):
+        value = getattr(args, flag)
+        if value is not None:
+            setattr(config, name, value or None)
+            changed = True
+    try:
+        if changed:
+            save_config(library, config)
+        if args.engines or args.apis:
+            stored = load_settings(library.root)
+            if args.engines:
+                engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+                unknown = [e for e in engines if e not in ("local", "rekognition")]
+                if unknown or not engines:
+                    raise ValueError(f"engines must be local, rekognition or both, not {args.engines!r}")
+                stored["engines"] = library.settings["engines"] = engines
+            if args.apis:
+                apis = [Api.parse(a).value for a in args.apis.split(",") if a.strip()]
+                stored["apis"] = library.settings["apis"] = apis
+            save_settings(library.root, stored)
+    except ValueError as exc:
+        print(f"mediaapp: {exc}", file=sys.stderr)
+        return 2
+    shown = config.to_dict()
+    shown.pop("ledger_path", None)
+    print(json.dumps({"engines": library.settings["engines"], "apis": library.settings["apis"],
+                      "rekognition": shown}, indent=2))
+    return 0
+
+
+def run_test(args, ctx) -> int:
+    """Print each check with a plain-words result; exit 1 when one failed."""
+    from mediaapp.cloud.config import load_config
+    from mediaapp.cloud.connection import check_connection
+
+    try:
+        config = load_config(ctx.library().settings)
+    except ValueError as exc:
+        print(f"mediaapp: the cloud settings are invalid: {exc}", file=sys.stderr)
+        return 1
+    checks = check_connection(config)
+    for check in checks:
+        print(f"{'OK  ' if check.ok else 'FAIL'} {check.name}: {check.message}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def run_usage(args, ctx) -> int:
+    """Print this month's recorded calls and spend (from the library's usage ledger)."""
+    from mediaapp.cloud.cost import LEDGER_FILE, Ledger, fmt_usd, this_month
+
+    month = args.month or this_month()
+    ledger = Ledger(ctx.library().root / LEDGER_FILE)
+    try:
+        calls = {api: ledger.month_calls([api], month) for api in
+                 ("DetectLabels", "DetectText", "RecognizeCelebrities", "DetectLabels:IMAGE_PROPERTIES")}
+        print(f"{month}: {fmt_usd(ledger.month_spend(month))} spent; "
+              + ", ".join(f"{api} {n}" for api, n in calls.items() if n) or "no calls")
+    finally:
+        ledger.close()
+    return 0
+
+
+def run_upload(args, ctx) -> int:
+    """Upload with two progress bars (files, bytes); Ctrl-C cancels; exit 1 on a setup problem, 130 if cancelled."""
+    import signal
+
+    from tqdm import tqdm
+
+    from mediaapp.cloud.config import load_config
+    from mediaapp.cloud.upload import catalogued_images, upload_images
+    from mediaapp.tasks import CancelToken
+
+    library = ctx.library()
+    try:
+        config = load_config(library.settings)
+    except ValueError as exc:
+        print(f"mediaapp: the cloud settings are invalid: {exc}", file=sys.stderr)
+        return 1
+    images = catalogued_images(library, args.paths)
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    files = tqdm(total=len(images), desc="files", unit="file", file=sys.stderr, disable=args.quiet, position=0)
+    sent = tqdm(desc="bytes", unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, disable=args.quiet,
+                position=1)
+    try:
+        summary = upload_images(config, images, on_bytes=sent.update, on_file=lambda path, outcome: files.update(1),
+                                cancel=cancel)
+    except ValueError as exc:
+        print(f"mediaapp: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        files.close()
+        sent.close()
+        signal.signal(signal.SIGINT, previous)
+    print(f"uploaded {summary.uploaded}, already there {summary.present}, failed {len(summary.failed)}, "
+          f"{summary.bytes_sent} bytes sent" + (" (cancelled)" if summary.cancelled else ""))
+    for path, reason in summary.failed:
+        print(f"  FAILED {path}: {reason}")
+    return 130 if summary.cancelled else 0

@@ -1,0 +1,215 @@
+"""Stored Rekognition responses out of and into the library, so no one pays twice.
+
+Export (``export_results``) writes one JSON file per image, ``<sha256>.json``::
+
+    {"format": "mediaapp.rekognition-results/1", "sha256": "<64 hex>",
+     "paths": ["/photos/a.jpg"], "s3_key": "mediaapp/ab/<sha256>.jpg",
+     "responses": {"DetectLabels": [{"Engine": "rekognition", "EngineVersion": "rekognition/3.0",
+                                     "Params": "MaxLabels=None;MinConfidence=50",
+                                     "CreatedAt": "...", "Response": {...}}], ...}}
+
+Import (``import_results``) reads files or folders of ``.json`` files, each
+holding one record or a list of records, in any of these forms:
+
+1. this app's export (above);
+2. a flat record from another pipeline: an image id plus responses keyed by
+   operation name: ``{"s3_key": "...", "DetectLabels": {...}, "DetectText": {...}}``;
+3. a bare Rekognition response (``aws rekognition detect-labels ... > <sha256>.json``):
+   the operation is recognised by its top-level keys, the image by a SHA-256
+   in the file name.
+
+The image is identified by ``sha256``, or by an S3 key (``s3_key``,
+``S3Object.Name`` or ``Image.S3Object.Name``) that names its SHA-256, as the
+keys this app uploads do (``prefix/ab/<sha256>.jpg``). Every response is
+checked with ``mediaapp.analysis.validate.validate_response`` before it is
+stored. Responses without ``Params`` are stored under the library's current
+parameters for the engine (the importer vouches they match), so the next
+import finds them cached. Images not yet in the library may be imported too:
+their responses wait in the catalog for the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mediaapp.core.rekognition import flatten
+from mediaapp.core.types import Api
+
+#: The ``format`` tag of exported files.
+EXPORT_FORMAT = "mediaapp.rekognition-results/1"
+
+_SHA = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+
+
+@dataclass
+class ExportReport:
+    """``images`` files written to ``directory``, holding ``responses`` responses in all."""
+
+    directory: str
+    images: int = 0
+    responses: int = 0
+
+
+@dataclass
+class ImportResultsReport:
+    """What ``import_results`` did.
+
+    ``stored``: responses stored; ``already``: identical ones already there;
+    ``images``: distinct images touched; ``problems``: (file, reason) for
+    records that were not stored (invalid response, unknown image...).
+    """
+
+    stored: int = 0
+    already: int = 0
+    images: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def export_results(library, directory: str | Path, engine: str = "rekognition") -> ExportReport:
+    """Write every image's stored ``engine`` responses to ``directory`` as ``<sha256>.json``.
+
+    Files are written atomically (temporary name, then rename). Raises ``OSError``.
+    """
+    from mediaapp.cloud.config import load_config
+    from mediaapp.storage.s3 import content_key
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        config = load_config(library.settings)
+    except ValueError:
+        config = None
+    report = ExportReport(str(out))
+    shas = library.catalog.all_sha256s()
+    for i in range(0, len(shas), 500):
+        assets = library.catalog.assets(shas[i:i + 500])
+        for sha, asset in assets.items():
+            stored = library.catalog.responses(sha)
+            responses = {api: [e for e in entries if e["Engine"] == engine] for api, entries in stored.items()}
+            responses = {api: entries for api, entries in responses.items() if entries}
+            if not responses:
+                continue
+            record = {"format": EXPORT_FORMAT, "sha256": sha, "paths": asset.paths, "responses": responses}
+            if config is not None and config.bucket:
+                record["s3_bucket"] = config.bucket
+                record["s3_key"] = content_key(config.prefix, sha)
+            target = out / f"{sha}.json"
+            tmp = target.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, target)
+            report.images += 1
+            report.responses += sum(len(v) for v in responses.values())
+    return report
+
+
+def _operation_of(response: dict) -> str | None:
+    if "Labels" in response:
+        return Api.DETECT_LABELS.value
+    if "TextDetections" in response:
+        return Api.DETECT_TEXT.value
+    if "CelebrityFaces" in response or "UnrecognizedFaces" in response:
+        return Api.RECOGNIZE_CELEBRITIES.value
+    return None
+
+
+def _identify(record: dict, file_name: str) -> str | None:
+    """The sha256 a record is about: its ``sha256``, an S3 key naming one, or the file name."""
+    from mediaapp.storage.s3 import sha256_from_key
+
+    sha = record.get("sha256")
+    if isinstance(sha, str) and _SHA.fullmatch(sha.lower()):
+        return sha.lower()
+    keys = [record.get("s3_key"), (record.get("S3Object") or {}).get("Name"),
+            ((record.get("Image") or {}).get("S3Object") or {}).get("Name")]
+    for key in keys:
+        if isinstance(key, str) and sha256_from_key(key):
+            return sha256_from_key(key)
+    found = _SHA.findall(file_name.lower())
+    return found[0] if found else None
+
+
+def _entries(record: dict) -> list[tuple[str, dict]]:
+    """(operation, entry) pairs of a record; an entry has ``Response`` and optionally Params/EngineVersion."""
+    out: list[tuple[str, dict]] = []
+    if isinstance(record.get("responses"), dict):
+        for api, entries in record["responses"].items():
+            for entry in entries if isinstance(entries, list) else [entries]:
+                out.append((api, entry if "Response" in entry else {"Response": entry}))
+        return out
+    named = [(api.value, record[api.value]) for api in Api if isinstance(record.get(api.value), dict)]
+    if named:
+        return [(api, {"Response": resp}) for api, resp in named]
+    op = _operation_of(record)
+    return [(op, {"Response": record})] if op else []
+
+
+def _records(path: Path) -> list[dict]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, list) else [data]
+
+
+def import_results(library, paths, engine: str = "rekognition") -> ImportResultsReport:
+    """Store the responses found in ``paths`` (JSON files, or folders of them) as ``engine`` analyses.
+
+    Returns what was stored and a (file, reason) list of what was not; the
+    indexes are updated for images in the library. Raises ``OSError`` only
+    for an unreadable folder; unreadable or invalid files are reported.
+    """
+    from mediaapp.analysis.validate import ResponseValidationError, validate_response
+    from mediaapp.cloud.cost import analysis_params
+
+    params = analysis_params(library, engine)
+    report = ImportResultsReport()
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p).expanduser()
+        files += sorted(p.rglob("*.json")) if p.is_dir() else [p]
+    touched: set[str] = set()
+    for path in files:
+        try:
+            records = _records(path)
+        except (OSError, ValueError) as exc:
+            report.problems.append((str(path), f"not readable JSON: {exc}"))
+            continue
+        for record in records:
+            if not isinstance(record, dict):
+                report.problems.append((str(path), "a record is not a JSON object"))
+                continue
+            sha = _identify(record, path.name)
+            if sha is None:
+                report.problems.append((str(path), "no sha256, and no S3 key or file name naming one"))
+                continue
+            entries = _entries(record)
+            if not entries:
+                report.problems.append((str(path), "no DetectLabels, DetectText or RecognizeCelebrities response"))
+                continue
+            for op, entry in entries:
+                try:
+                    api = Api(op)
+                except ValueError:
+                    report.problems.append((str(path), f"unsupported operation {op!r}"))
+                    continue
+                response = {k: v for k, v in entry["Response"].items() if k != "ResponseMetadata"}
+                try:
+                    validate_response(api.value, response)
+                except ResponseValidationError as exc:
+                    report.problems.append((str(path), f"invalid {api.value} response: {exc}"))
+                    continue
+                key = entry.get("Params", params.key(api))
+                model = response.get("LabelModelVersion") or response.get("TextModelVersion")
+                version = entry.get("EngineVersion") or (f"{engine}/{model}" if model else f"{engine}/imported")
+                if library.catalog.cached_analysis(sha, api.value, engine, key, version) is not None:
+                    report.already += 1
+                    continue
+                library.catalog.store_analysis(sha256=sha, api=api.value, engine=engine, engine_version=version,
+                                               params=key, response=response,
+                                               detections=flatten(api, response, engine))
+                report.stored += 1
+                touched.add(sha)
+    report.images = len(touched)
+    library.reindex_assets(touched)
+    return report

@@ -1,0 +1,105 @@
+"""Uploading catalogued images to the configured bucket ahead of analysis (``mediaapp cloud upload``).
+
+The same keys and rules as the engine's own uploads
+(``mediaapp.analysis.rekognition.upload_image``): content-addressed,
+HeadObject first, multipart for large files, SHA-256 checksums, SSE,
+metadata. Runs ``config.max_concurrency`` uploads at once and reports
+bytes and files as they go; a ``CancelToken`` stops it (a transfer in
+progress is aborted, nothing partial is left).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mediaapp.cloud.config import CloudConfig
+
+
+@dataclass
+class UploadSummary:
+    """``uploaded`` files sent, ``present`` already in the bucket, ``failed`` (path, reason), ``bytes_sent``."""
+
+    uploaded: int = 0
+    present: int = 0
+    bytes_sent: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def catalogued_images(library, paths) -> list[tuple[str, str, str | None]]:
+    """(sha256, path, taken_at) of each distinct catalogued image under ``paths`` (files or folders)."""
+    roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
+    known = library.catalog.known_files(under=roots)
+    first: dict[str, str] = {}
+    for path, (_, _, sha) in sorted(known.items()):
+        first.setdefault(sha, path)
+    assets = library.catalog.assets(first)
+    return [(sha, path, getattr(assets.get(sha), "taken_at", None)) for sha, path in first.items()]
+
+
+def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]], *,
+                  on_bytes: Callable[[int], None] | None = None,
+                  on_file: Callable[[str, str], None] | None = None, cancel=None) -> UploadSummary:
+    """Upload ``images`` ((sha256, path, taken_at) each) to ``config.bucket``.
+
+    ``on_bytes(n)`` is called per chunk sent; ``on_file(path, outcome)`` once
+    per image with ``uploaded``, ``present`` or ``failed``. Raises
+    ``ValueError`` when no bucket is configured; per-image failures are
+    collected in the summary.
+    """
+    from mediaapp.analysis.base import AnalysisError
+    from mediaapp.analysis.rekognition import upload_image
+    from mediaapp.storage.base import StoreError
+    from mediaapp.storage.s3 import S3Store, UploadCancelled
+
+    if not config.bucket or config.upload == "none":
+        raise ValueError("no upload configured: set a bucket and upload original or proxy (mediaapp cloud config)")
+    store = S3Store.from_config(config)
+    summary = UploadSummary()
+
+    def sent(n: int) -> None:
+        summary.bytes_sent += n
+        if on_bytes:
+            on_bytes(n)
+
+    def one(sha: str, path: str, taken_at: str | None) -> bool:
+        return upload_image(store, config, sha, path, name=os.path.basename(path), taken_at=taken_at,
+                            progress=sent, cancel=cancel)[1]
+
+    pending: dict = {}
+    todo = iter(images)
+    try:
+        with ThreadPoolExecutor(int(config.max_concurrency)) as pool:
+            while True:
+                while len(pending) < 2 * int(config.max_concurrency) and not (cancel and cancel.cancelled):
+                    item = next(todo, None)
+                    if item is None:
+                        break
+                    pending[pool.submit(one, *item)] = item
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    sha, path, _ = pending.pop(future)
+                    try:
+                        uploaded = future.result()
+                    except UploadCancelled:
+                        continue
+                    except (StoreError, AnalysisError) as exc:
+                        summary.failed.append((path, str(exc)))
+                        outcome = "failed"
+                    else:
+                        outcome = "uploaded" if uploaded else "present"
+                        if uploaded:
+                            summary.uploaded += 1
+                        else:
+                            summary.present += 1
+                    if on_file:
+                        on_file(path, outcome)
+    finally:
+        store.close()
+    summary.cancelled = bool(cancel and cancel.cancelled)
+    return summary

@@ -1,0 +1,270 @@
+"""A durable write queue in front of a remote search backend.
+
+When OpenSearch is unreachable the library keeps working from the catalog:
+``QueuedIndex`` stores every upsert/delete that failed with
+``SearchUnavailableError`` in a small SQLite file (``index-queue.sqlite``)
+and replays them, oldest first, by ``replay()``, before the next write, and
+(at most every ``replay_interval`` seconds) before a read. Only the latest
+operation per asset is kept: an upsert queued after a delete of the same
+sha256 replaces it and vice versa, which is what the cluster would have
+ended with. Reads are delegated and raise ``SearchUnavailableError`` while
+the cluster is down, so the caller can fall back to the catalog.
+
+Queue table ``pending(sha256 PRIMARY KEY, op, doc, enqueued_at, attempts,
+last_error)``: ``op`` is ``upsert`` or ``delete``; ``doc`` is the
+``IndexDocument`` as JSON (``doc_to_json``) for upserts; ``enqueued_at`` is
+Unix time in seconds. A document the backend *rejects* (a per-document
+failure, not unavailability) stays queued with its error and is retried at
+most ``max_attempts`` times, so nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable
+
+from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SearchPage
+from mediaapp.search.base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
+
+__all__ = ["QueuedIndex", "doc_to_json", "doc_from_json"]
+
+
+def doc_to_json(doc: IndexDocument) -> str:
+    """Serialise an ``IndexDocument`` to JSON text (inverse of ``doc_from_json``)."""
+    asset = asdict(doc.asset)
+    dets = []
+    for d in doc.detections:
+        dets.append({"kind": d.kind.value, "name": d.name, "confidence": d.confidence,
+                     "box": None if d.box is None else [d.box.left, d.box.top, d.box.width, d.box.height],
+                     "parents": list(d.parents), "source": d.source, "api": d.api,
+                     "text_type": d.text_type})
+    return json.dumps({"asset": asset, "detections": dets, "folders": list(doc.folders),
+                       "text": doc.text}, separators=(",", ":"))
+
+
+def doc_from_json(text: str) -> IndexDocument:
+    """Rebuild an ``IndexDocument`` from ``doc_to_json`` output.
+
+    Raises ``ValueError`` (including ``json.JSONDecodeError``) or ``KeyError``
+    for malformed text.
+    """
+    data = json.loads(text)
+    asset = dict(data["asset"])
+    if asset.get("gps") is not None:
+        asset["gps"] = tuple(asset["gps"])
+    dets = [Detection(DetectionKind(d["kind"]), d["name"], float(d["confidence"]),
+                      None if d["box"] is None else BoundingBox(*d["box"]),
+                      tuple(d["parents"]), d["source"], d["api"], d["text_type"])
+            for d in data["detections"]]
+    return IndexDocument(Asset(**asset), dets, list(data["folders"]), data["text"])
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending(
+    sha256 TEXT PRIMARY KEY,
+    op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+    doc TEXT,
+    enqueued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT);
+CREATE INDEX IF NOT EXISTS pending_by_time ON pending(enqueued_at);
+"""
+
+
+class QueuedIndex:
+    """``SearchIndex`` wrapper that queues writes durably while ``inner`` is unavailable.
+
+    ``inner``: the remote backend; ``queue_path``: the SQLite queue file
+    (created when missing); ``replay_interval``: minimum seconds between
+    replay attempts triggered by reads; ``max_attempts``: how many times a
+    document the backend rejects is retried. Thread-safe (one lock around
+    the queue connection and the replay).
+
+    Writes never raise ``SearchUnavailableError``: they are queued instead
+    (queued documents count neither as indexed nor as failed in the
+    returned ``IndexResult``; see ``pending_count``). Reads raise it.
+    """
+
+    def __init__(self, inner: SearchIndex, queue_path: str | Path, *, replay_interval: float = 5.0,
+                 max_attempts: int = 5) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.queue_path = Path(queue_path)
+        self.replay_interval = replay_interval
+        self.max_attempts = max_attempts
+        self._lock = threading.RLock()
+        self._last_attempt = 0.0
+        self.queue_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.queue_path, isolation_level=None, check_same_thread=False,
+                                   timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # the queue is the only copy of pending work
+        self._db.executescript(_SCHEMA)
+
+    # -- queue ------------------------------------------------------------------
+
+    def _enqueue(self, rows: list[tuple[str, str, str | None]]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO pending(sha256, op, doc, enqueued_at, attempts, last_error)"
+                    " VALUES(?,?,?,?,0,NULL) ON CONFLICT(sha256) DO UPDATE SET op=excluded.op,"
+                    " doc=excluded.doc, enqueued_at=excluded.enqueued_at, attempts=0, last_error=NULL",
+                    [(sha, op, doc, now) for sha, op, doc in rows])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def pending_count(self) -> int:
+        """Number of queued operations waiting for the backend."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+
+    def pending(self) -> list[tuple[str, str, float, int, str | None]]:
+        """Queued ``(sha256, op, enqueued_at, attempts, last_error)`` rows, oldest first."""
+        with self._lock:
+            return self._db.execute("SELECT sha256, op, enqueued_at, attempts, last_error FROM pending"
+                                    " ORDER BY enqueued_at, sha256").fetchall()
+
+    def replay(self, batch: int = 500) -> int:
+        """Send the queued operations to ``inner``, oldest first; return how many were applied.
+
+        Stops at the first ``SearchUnavailableError`` and re-raises it (the
+        rest stays queued). Operations are removed only once applied, and
+        only if not re-queued meanwhile.
+        """
+        applied = 0
+        with self._lock:
+            self._last_attempt = time.monotonic()
+            while True:
+                rows = self._db.execute(
+                    "SELECT sha256, op, doc, enqueued_at FROM pending WHERE attempts < ?"
+                    " ORDER BY enqueued_at, sha256 LIMIT ?", (self.max_attempts, batch)).fetchall()
+                if not rows:
+                    return applied
+                deletes = [(sha, at) for sha, op, _doc, at in rows if op == "delete"]
+                upserts = [(sha, doc, at) for sha, op, doc, at in rows if op == "upsert"]
+                done: list[tuple[str, float]] = []
+                errors: list[tuple[str, str]] = []
+                if deletes:
+                    self.inner.delete([sha for sha, _at in deletes])
+                    done += deletes
+                if upserts:
+                    docs, stamps = [], {}
+                    for sha, doc, at in upserts:
+                        try:
+                            docs.append(doc_from_json(doc))
+                            stamps[sha] = at
+                        except (ValueError, KeyError, TypeError) as exc:
+                            errors.append((sha, f"unreadable queued document: {exc}"))
+                    result = self.inner.upsert(docs)
+                    failed = dict(result.failed)
+                    errors += list(failed.items())
+                    done += [(sha, at) for sha, at in stamps.items() if sha not in failed]
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("DELETE FROM pending WHERE sha256=? AND enqueued_at=?", done)
+                self._db.executemany("UPDATE pending SET attempts = attempts + 1, last_error=?"
+                                     " WHERE sha256=?", [(err, sha) for sha, err in errors])
+                self._db.execute("COMMIT")
+                applied += len(done)
+
+    def _flush_before_write(self) -> bool:
+        """Replay pending work first; False when the backend is still unavailable."""
+        if not self.pending_count():
+            return True
+        try:
+            self.replay()
+            return True
+        except SearchUnavailableError:
+            return False
+
+    # -- SearchIndex --------------------------------------------------------------
+
+    def upsert(self, docs: Iterable[IndexDocument]) -> IndexResult:
+        """Index ``docs`` through ``inner``, or queue them when it is unavailable."""
+        docs = list(docs)
+        with self._lock:
+            if self._flush_before_write():
+                try:
+                    return self.inner.upsert(docs)
+                except SearchUnavailableError:
+                    pass
+            result = IndexResult()
+            rows = []
+            for doc in docs:
+                sha = getattr(getattr(doc, "asset", None), "sha256", "") or ""
+                if not sha:
+                    result.failed.append((sha, "asset has no sha256"))
+                    continue
+                rows.append((sha, "upsert", doc_to_json(doc)))
+            self._enqueue(rows)
+            return result
+
+    def delete(self, sha256s: Iterable[str]) -> None:
+        """Delete through ``inner``, or queue the deletes when it is unavailable."""
+        shas = [s for s in sha256s if s]
+        if not shas:
+            return
+        with self._lock:
+            if self._flush_before_write():
+                try:
+                    self.inner.delete(shas)
+                    return
+                except SearchUnavailableError:
+                    pass
+            self._enqueue([(sha, "delete", None) for sha in shas])
+
+    def _before_read(self) -> None:
+        if time.monotonic() - self._last_attempt < self.replay_interval:
+            return
+        with self._lock:
+            if self.pending_count():
+                try:
+                    self.replay()
+                except SearchUnavailableError:
+                    pass
+
+    def search(self, query: Query) -> SearchPage:
+        """Delegate to ``inner``; raises ``SearchUnavailableError`` while it is down."""
+        self._before_read()
+        return self.inner.search(query)
+
+    def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:
+        """Delegate to ``inner``; raises ``SearchUnavailableError`` while it is down."""
+        self._before_read()
+        return self.inner.facets(query, field, limit)
+
+    def count(self) -> int:
+        """Delegate to ``inner``; raises ``SearchUnavailableError`` while it is down."""
+        self._before_read()
+        return self.inner.count()
+
+    def clear(self) -> None:
+        """Drop the queue and clear ``inner``; raises ``SearchUnavailableError`` while it is down.
+
+        The queue is emptied only once the backend has been cleared.
+        """
+        with self._lock:
+            self.inner.clear()
+            self._db.execute("DELETE FROM pending")
+
+    def health(self) -> dict:
+        """``inner.health()`` (when it has one) plus ``pending``: the queued operation count."""
+        info = self.inner.health() if hasattr(self.inner, "health") else {"ok": True}
+        return dict(info, pending=self.pending_count())
+
+    def close(self) -> None:
+        """Close the queue file and ``inner``."""
+        with self._lock:
+            try:
+                self._db.close()
+            finally:
+                self.inner.close()

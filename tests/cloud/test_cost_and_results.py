@@ -1,0 +1,95 @@
+"""Price table, estimates, and results imported from other pipelines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from mediaapp.cloud.cost import DEFAULT_PRICES, Budget, Ledger, PriceTable, estimate
+from mediaapp.cloud.results import import_results
+from mediaapp.core.types import Query
+from mediaapp.library import Library
+
+from .stubs import sample
+
+
+def test_bundled_price_table_has_date_source_and_tiers():
+    prices = PriceTable.load()
+    assert prices.path == str(DEFAULT_PRICES) and prices.date and "aws.amazon.com/rekognition/pricing" in prices.source
+    assert prices.price("DetectLabels") == 0.001
+    assert prices.price("DetectText", used_this_month=1_000_000) == 0.0008
+    # 10 images straddling the first tier boundary: 4 at $0.001 and 6 at $0.0008
+    assert prices.cost("RecognizeCelebrities", 10, used_this_month=999_996) == pytest.approx(0.0088)
+    with pytest.raises(ValueError, match="no price for CompareFaces"):
+        prices.price("CompareFaces")
+
+
+def test_user_price_table_and_tiered_budget(tmp_path):
+    data = json.loads(DEFAULT_PRICES.read_text())
+    data["rekognition"]["groups"]["group2"]["tiers"] = [{"up_to_images": 2, "usd_per_image": 0.5},
+                                                       {"up_to_images": None, "usd_per_image": 0.1}]
+    (tmp_path / "prices.json").write_text(json.dumps(data))
+    prices = PriceTable.load(tmp_path / "prices.json")
+    ledger = Ledger(tmp_path / "usage.sqlite")
+    budget = Budget(prices, ledger, per_run=1.15)
+    spent = []
+    for _ in range(3):
+        usd = budget.reserve(["DetectText"])
+        budget.commit(["DetectText"], usd, "ab" * 32)
+        spent.append(usd)
+    assert spent == [0.5, 0.5, 0.1]  # the third is past the tier's 2 images this month
+    with pytest.raises(Exception, match="run budget of \\$1.15"):
+        budget.reserve(["DetectLabels"])  # same group: $0.1 more would pass $1.15
+    assert ledger.month_spend() == pytest.approx(1.1)
+
+
+def _write(tmp_path, name, record):
+    path = tmp_path / name
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_results_from_another_pipeline_are_matched_validated_and_searchable(tmp_path, testdata):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    a = shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "a.jpg")
+    b = shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000005.jpg", photos / "b.jpg")
+    sha_a = hashlib.sha256(open(a, "rb").read()).hexdigest()
+    sha_b = hashlib.sha256(open(b, "rb").read()).hexdigest()
+    lib = Library(tmp_path / "lib", settings={"workers": 1})
+    try:
+        lib.import_paths([photos], engines=[])
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        # a flat record keyed by an S3 key naming the sha256, with two operations
+        _write(inbox, "one.json", {"S3Object": {"Bucket": "x", "Name": f"elsewhere/{sha_a[:2]}/{sha_a}.jpg"},
+                                   "DetectLabels": sample(testdata, "awscli/detect-labels.json"),
+                                   "DetectText": sample(testdata, "awscli/detect-text.json")})
+        # a bare awscli response, named by sha256
+        _write(inbox, f"{sha_b}.json", sample(testdata, "awscli/recognize-celebrities.json"))
+        # moto's canned labels as written in its source: not a valid response, refused
+        _write(inbox, f"{sha_b}.labels.json", sample(testdata, "moto_canned/DetectLabels.json"))
+        # nothing identifies the image
+        _write(inbox, "anonymous.json", sample(testdata, "awscli/detect-text.json"))
+        report = import_results(lib, [inbox])
+        assert (report.stored, report.images) == (3, 2)
+        reasons = dict((p.rsplit("/", 1)[-1], r) for p, r in report.problems)
+        assert reasons.keys() == {f"{sha_b}.labels.json", "anonymous.json"}
+        assert "invalid DetectLabels response" in reasons[f"{sha_b}.labels.json"] and "CssColor" in \
+            reasons[f"{sha_b}.labels.json"]
+        assert "no sha256" in reasons["anonymous.json"]
+        assert lib.search(Query(labels=("Car",))).hits[0].sha256 == sha_a
+        assert lib.search(Query(persons=("Celeb C",))).hits[0].sha256 == sha_b
+        assert import_results(lib, [inbox]).already == 3  # importing twice stores nothing new
+
+        est = estimate(lib, [photos], ["labels", "text", "celebrities"])
+        # a: labels+text stored, celebrities missing; b: celebrities stored, labels+text missing
+        assert (est.images, est.cached, est.calls) == (2, 3, 3)
+        assert est.by_api == {"RecognizeCelebrities": 1, "DetectLabels": 1, "DetectText": 1}
+        assert est.usd == pytest.approx(0.003) and est.s3_usd == 0  # no bucket: no S3 cost
+        assert estimate(lib, [photos], ["labels"], engine_name="local").usd == 0
+    finally:
+        lib.close()

@@ -1,0 +1,179 @@
+"""The import pipeline end to end: catalog bookkeeping, caching, errors, resuming.
+
+Analysis here uses ``replay_engine`` (recorded real Rekognition responses) so
+the assertions are about the pipeline; the real engines have their own tests.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import replay_engine
+from conftest import sha256_of
+from mediaapp.core.types import Query
+from mediaapp.library import Library
+
+ENGINE = "replay_engine:ReplayEngine"
+BROKEN = {"broken.png", "truncated.jpg", "empty.jpg"}
+
+
+def open_library(root, testdata, **engine_config):
+    return Library(root, settings={"engines": [ENGINE], "workers": 2,
+                                   "engine_config": {ENGINE: {"testdata": str(testdata), **engine_config}}})
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    replay_engine.CALLS.clear()
+
+
+def test_import_catalogs_dedupes_reports_and_never_writes_originals(testdata, sample_folder, tmp_path):
+    before = {p: sha256_of(p) for p in sample_folder.rglob("*") if p.is_file()}
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        report = lib.import_paths([sample_folder])
+        assert report.imported == 5          # 6 good files, one of them a byte-identical copy
+        assert report.duplicates == 1
+        assert report.skipped == 1           # notes.txt
+        assert {Path(p.path).name for p in report.failed} == BROKEN
+        assert all(p.message for p in report.failed)
+        # One error row per broken file, with a readable reason.
+        errors = lib.errors()
+        assert sorted(Path(e.path).name for e in errors) == sorted(BROKEN)
+        assert next(e for e in errors if e.path.endswith("empty.jpg")).message == "empty file"
+        # The copy is one asset with both paths; analysed once.
+        sha = sha256_of(sample_folder / "cars" / "000004.jpg")
+        asset = lib.assets([sha])[sha]
+        assert [Path(p).name for p in asset.paths] == ["000004.jpg", "copy of 000004.jpg"]
+        assert (asset.width, asset.height) == (500, 406)   # <size> in the VOC annotation
+        assert Path(asset.thumbnail).is_file()
+        assert report.analysed == 5 * 3 and len(replay_engine.CALLS) == 15
+        assert len({c for c in replay_engine.CALLS}) == 15   # never the same (sha, api) twice
+        # EXIF orientation 6 swaps the stored size.
+        rot = lib.assets([sha256_of(sample_folder / "formats" / "rotation_6.jpg")]).popitem()[1]
+        assert (rot.width, rot.height) == (231, 308)
+        # Misnamed files import by content.
+        assert lib.catalog.sha_for_path(str(sample_folder / "formats" / "this-is-a-jpeg.png"))
+    finally:
+        lib.close()
+    assert {p: sha256_of(p) for p in before} == before
+
+
+def test_reimport_unchanged_does_no_work_and_moves_cost_nothing(testdata, sample_folder, tmp_path):
+    lib = open_library(tmp_path / "lib", testdata)
+    lib.import_paths([sample_folder])
+    lib.close()
+    replay_engine.CALLS.clear()
+
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        report = lib.import_paths([sample_folder])
+        assert (report.imported, report.duplicates, report.analysed) == (0, 0, 0)
+        assert report.unchanged == 9 and report.cached == 15
+        assert {Path(p.path).name for p in report.failed} == BROKEN   # still reported, not retried
+        assert lib.pool._processes is None        # no worker was started: nothing hashed or decoded
+        assert replay_engine.CALLS == []
+
+        # Rename and copy: new paths, known bytes -> zero analysis calls.
+        os.rename(sample_folder / "people" / "2007_000032.jpg", sample_folder / "people" / "renamed.jpg")
+        (sample_folder / "more").mkdir()
+        (sample_folder / "more" / "again.bmp").write_bytes((sample_folder / "formats" / "example.bmp").read_bytes())
+        report = lib.import_paths([sample_folder])
+        assert report.duplicates == 2 and report.imported == 0 and report.analysed == 0
+        assert replay_engine.CALLS == []
+        assert lib.catalog.sha_for_path(str(sample_folder / "people" / "2007_000032.jpg")) is None
+        assert lib.catalog.sha_for_path(str(sample_folder / "people" / "renamed.jpg"))
+    finally:
+        lib.close()
+
+
+def test_analysis_errors_are_per_image_and_the_run_continues(testdata, sample_folder, tmp_path):
+    lib = open_library(tmp_path / "lib", testdata, fail_names=["example.bmp"])
+    try:
+        report = lib.import_paths([sample_folder], apis=["labels"])
+        failed = [p for p in report.failed if p.stage.startswith("analysis:")]
+        assert [(Path(p.path).name, p.stage) for p in failed] == [("example.bmp", "analysis:DetectLabels")]
+        assert "invalid image format" in failed[0].message
+        assert report.analysed == 4
+        record = lib.show(sample_folder / "formats" / "example.bmp")
+        assert "DetectLabels" not in record and record["errors"][0]["stage"] == "analysis:DetectLabels"
+    finally:
+        lib.close()
+
+
+def test_search_and_show_after_import(testdata, sample_folder, tmp_path):
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        lib.import_paths([sample_folder])
+        sha = sha256_of(sample_folder / "people" / "2007_000032.jpg")
+        # The replayed DetectLabels response has Car (parents Vehicle, Transportation) for every image.
+        page = lib.search(Query(labels=("Transportation",), limit=None))
+        assert page.total == 5 and sha in {h.sha256 for h in page.hits}
+        assert lib.search(Query(text="monday smiling")).total == 5     # words of the replayed DetectText
+        assert lib.search(Query(text="000004")).total == 1                # file names are searchable
+        assert lib.search(Query(persons=("Robert Redford",))).total == 5
+        boxes = lib.matching_detections(Query(labels=("Car",)), [sha])[sha]
+        assert boxes and all(d.name == "Car" and d.box for d in boxes)
+        record = lib.show(sample_folder / "people" / "2007_000032.jpg")
+        assert set(record) >= {"DetectLabels", "DetectText", "RecognizeCelebrities", "errors", "asset"}
+        assert record["DetectText"]["TextDetections"][0]["DetectedText"] == "IT'S"
+    finally:
+        lib.close()
+
+
+def test_killed_import_resumes_without_duplicates_or_gaps(testdata, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = sorted((testdata / "1_objects").rglob("*.jpg")) + sorted((testdata / "3_faces").rglob("*.jpg"))
+    for i, src in enumerate(sources):
+        (photos / f"{i:02d}_{src.name}").write_bytes(src.read_bytes())
+    libdir = tmp_path / "lib"
+    settings = {"engines": [ENGINE], "workers": 2,
+                "engine_config": {ENGINE: {"testdata": str(testdata), "delay": 0.3}}}
+    libdir.mkdir()
+    (libdir / "settings.json").write_text(json.dumps(settings))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "mediaapp.cli.main", "--library", str(libdir), "import", str(photos), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    catalog = libdir / "catalog.sqlite"
+    deadline = time.monotonic() + 120
+    import sqlite3
+    while time.monotonic() < deadline:   # wait until some, not all, analyses are stored
+        time.sleep(0.2)
+        if catalog.exists():
+            try:
+                with sqlite3.connect(catalog) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0] >= 3:
+                        break
+            except sqlite3.OperationalError:
+                pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(catalog) as conn:
+        partial = conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+    settings["engine_config"][ENGINE]["delay"] = 0
+    (libdir / "settings.json").write_text(json.dumps(settings))
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lib = Library(libdir)
+    try:
+        good = [p for p in photos.iterdir() if not lib.catalog.errors(path=str(p))]
+        shas = {lib.catalog.sha_for_path(str(p)) for p in good}
+        assert None not in shas
+        n_assets = lib.catalog.asset_count()
+        assert n_assets == len(shas)
+        rows = lib.catalog.conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+        assert partial < rows == n_assets * 3
+        # No duplicated detections: each asset has exactly the rows of its three responses.
+        per_asset = lib.catalog.conn.execute(
+            "SELECT COUNT(*) FROM detections GROUP BY sha256").fetchall()
+        assert len({r[0] for r in per_asset}) == 1 and len(per_asset) == n_assets
+        assert lib.search(Query(limit=None)).total == n_assets
+    finally:
+        lib.close()

@@ -1,0 +1,115 @@
+"""End to end through the main window: import a real folder, filter by a label, see the boxes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor
+
+from mediaapp.ui.boxes import label_color
+from mediaapp.ui.main_window import MainWindow
+from mediaapp.ui.models import Roles
+from ui_support import BROKEN, copy_files, write_test_settings
+
+E2E_FILES = [
+    "1_objects/voc/VOC2007/JPEGImages/000004.jpg",   # seven cars in a street
+    "2_text/tesseract/HelloGoogle.tif",              # "Hello Google"
+    "5_formats/broken/pillow_broken.png",            # fails to decode
+]
+
+
+def wait_for_query(qtbot, window, action, timeout=30000):
+    """Run ``action`` and wait until the first page of the query it starts is shown."""
+    with qtbot.waitSignal(window.model.pageLoaded, timeout=timeout,
+                          check_params_cb=lambda gen, offset, n: gen == window.model.generation.value):
+        action()
+
+
+def shown_names(window) -> list[str]:
+    model = window.model
+    return [model.index(i).data(Qt.ItemDataRole.DisplayRole) for i in range(model.rowCount())]
+
+
+def box_edge_hits(image, specs, color: QColor) -> int:
+    """How many boxes have ``color`` on the middle of their left edge in ``image``."""
+    hits = 0
+    for spec in specs:
+        y = int(spec.rect.center().y())
+        xs = range(int(spec.rect.left()), int(spec.rect.left()) + 3)
+        if any(image.pixelColor(x, y).rgb() == color.rgb() for x in xs):
+            hits += 1
+    return hits
+
+
+def test_import_folder_filter_by_label_and_boxes_are_painted(qtbot, testdata, tmp_path):
+    photos = copy_files(testdata, E2E_FILES, tmp_path / "photos")
+    root = tmp_path / "library"
+    write_test_settings(root)
+    window = MainWindow(root)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    with qtbot.waitSignal(window.libraryOpened, timeout=30000):
+        pass
+    assert window.model.rowCount() == 0
+
+    # -- import with progress ---------------------------------------------------------------
+    texts: list[str] = []
+    window.import_status.progressShown.connect(texts.append)
+    with qtbot.waitSignal(window.importFinished, timeout=900_000) as done:
+        assert window.start_import([photos]) is not None
+        assert window.import_status.isVisible()
+        assert not window.import_action.isEnabled()
+    report = done.args[0]
+    assert report.imported == 2 and not report.cancelled
+    assert [Path(p.path).name for p in report.failed] == [BROKEN]
+    assert any(t.startswith("Importing: ingest") for t in texts)
+    assert any(t.startswith("Importing: analyse") for t in texts)
+    assert "failed 1" in texts[-1]
+    assert window.import_status.isHidden() and window.import_action.isEnabled()
+
+    # -- the errors panel lists the broken file, no dialog ------------------------------------
+    qtbot.waitUntil(lambda: bool(window.errors_panel.rows()), timeout=20000)
+    [(path, stage, reason)] = window.errors_panel.rows()
+    assert Path(path).name == BROKEN and path == report.failed[0].path
+    assert stage == report.failed[0].stage and reason == report.failed[0].message and reason
+    assert window.errors_dock.isVisible()
+
+    # -- filter by a label: the grid shows exactly the library's hits ------------------------
+    qtbot.waitUntil(lambda: "Car" in window.sidebar.labels.counts(), timeout=20000)
+    assert window.sidebar.labels.counts()["Car"] == 1
+    wait_for_query(qtbot, window, lambda: window.sidebar.labels.set_checked(["Car"]))
+    query = window.current_query()
+    assert query.labels == ("Car",) and query.min_confidence == 50.0
+    expected = window.library.search(replace(query, limit=None))
+    assert window.model.rowCount() == expected.total == 1
+    assert window.model.sha256s() == [h.sha256 for h in expected.hits]
+    assert shown_names(window) == ["000004.jpg"]
+
+    # -- the boxes of the matching label are painted over the thumbnail -----------------------
+    index = window.model.index(0)
+    index.data(Roles.THUMBNAIL)
+    qtbot.waitUntil(lambda: index.data(Roles.THUMBNAIL_READY), timeout=20000)
+    cell = QRectF(window.grid.visualRect(index))
+    specs = window.delegate.boxes_for(cell, index)
+    detections = index.data(Roles.DETECTIONS)
+    assert len(specs) >= 3 and {s.detection.name for s in specs} == {"Car"}
+    assert len(specs) == len({(round(d.box.left, 2), round(d.box.top, 2)) for d in detections})
+    car = label_color("Car")
+    image = window.grid.viewport().grab().toImage()
+    assert box_edge_hits(image, specs, car) == len(specs)
+
+    window.boxes_action.trigger()  # View > Show boxes off
+    assert not window.delegate.show_boxes and window.delegate.boxes_for(cell, index) == []
+    image = window.grid.viewport().grab().toImage()
+    assert box_edge_hits(image, specs, car) == 0
+    window.boxes_action.trigger()
+
+    # -- text search (debounced) finds the OCR'd text ----------------------------------------
+    wait_for_query(qtbot, window, window.sidebar.labels.clear_checks)
+    assert window.model.rowCount() == 2
+    wait_for_query(qtbot, window, lambda: qtbot.keyClicks(window.search, "Google"))
+    assert window.current_query().text == "Google"
+    assert shown_names(window) == ["HelloGoogle.tif"]

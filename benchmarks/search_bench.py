@@ -3,7 +3,9 @@
 Builds a synthetic library (default 100,000 assets carrying 1,000,000
 detections; ``--size 1m`` / ``--size 10m`` for 1M / 10M assets at the same
 ten detections per asset) in the chosen backends and prints the indexing
-throughput and p50/p95 latency of the typical queries:
+throughput and p50/p95 latency of the typical queries (wall-clock, and the
+process CPU time, which a busy shared machine inflates much less; for
+OpenSearch the CPU time is only the client's):
 
 - ``one-label``: one label, relevance order;
 - ``two-labels-all>=80``: two labels, all of, min confidence 80;
@@ -36,6 +38,7 @@ real cluster). The SQLite file goes to a temporary directory unless
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -167,14 +170,16 @@ def bench_backend(index: SearchIndex, gen: Synthetic, n: int, repeat: int,
     print(file=sys.stderr)
     print(f"[{index.name}] indexed {n} assets ({n * (LABELS_PER_ASSET + LINES_PER_ASSET)}+ detections)"
           f" in {elapsed:.1f} s = {n / elapsed:.0f} assets/s; count()={index.count()}")
-    print(f"[{index.name}] {'query':<22}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'avg hits':>10}")
+    print(f"[{index.name}] load average before queries: {_load()}")
+    print(f"[{index.name}] {'query':<22}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+          f"{'cpu p50':>9}{'cpu p95':>9}{'avg hits':>10}")
     for kind in QUERY_KINDS:
         queries = gen.queries(kind, repeat)
-        times, totals = [], []
+        times, cpu, totals = [], [], []
         for q in queries[:3]:  # warm-up
             (index.facets(q) if kind.startswith("facets") else index.search(q))
         for q in queries:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if kind.startswith("facets"):
                 res = index.facets(q)
                 totals.append(len(res))
@@ -182,8 +187,20 @@ def bench_backend(index: SearchIndex, gen: Synthetic, n: int, repeat: int,
                 res = index.search(q)
                 totals.append(res.total)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         print(f"[{index.name}] {kind:<22}{percentile(times, 50):9.1f}{percentile(times, 95):9.1f}"
-              f"{max(times):9.1f}{statistics.mean(totals):10.0f}")
+              f"{max(times):9.1f}{percentile(cpu, 50):9.1f}{percentile(cpu, 95):9.1f}"
+              f"{statistics.mean(totals):10.0f}")
+    print(f"[{index.name}] load average after queries: {_load()}")
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages and CPU count, to judge how contended the run was."""
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"{one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

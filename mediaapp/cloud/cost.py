@@ -69,6 +69,11 @@ class PriceTable:
             raise ValueError(f"the price table {self.path} has no price for {api}")
         return self._groups[api][0]
 
+    def group_entries(self, api: str) -> list[str]:
+        """Every price-table entry billed in the same group as ``api`` (tiers count them together)."""
+        group = self.group(api)
+        return [a for a, (g, _) in self._groups.items() if g == group]
+
     def price(self, api: str, used_this_month: int = 0) -> float:
         """Dollars for one more image of ``api`` after ``used_this_month`` images of its group this month."""
         self.group(api)
@@ -192,8 +197,7 @@ class Budget:
             self._pending_calls.clear()
 
     def _used(self, entry: str) -> int:
-        group = self.prices.group(entry)
-        same = [a for a in self.prices._groups if self.prices._groups[a][0] == group]
+        same = self.prices.group_entries(entry)
         done = self.ledger.month_calls(same) if self.ledger else 0
         return done + sum(n for a, n in self._pending_calls.items() if a in same)
 
@@ -248,7 +252,8 @@ class Estimate:
     would be made (not cached); ``cached``: (image, API) pairs already stored
     (free); ``by_api``: API -> calls; ``usd``: Rekognition dollars;
     ``s3_usd``: upload requests (PUT + HEAD) plus one month of storage of
-    the uploaded bytes when they are kept; ``month_spent``: dollars already
+    the uploaded bytes when they are kept (``upload_bytes``: originals at
+    their size, proxies counted at most 1 MiB each); ``month_spent``: dollars already
     in the ledger this month; ``unreadable``: paths that could not be hashed.
     """
 
@@ -375,8 +380,11 @@ def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "
             if missing and config.uses_s3:
                 uploads += 1
                 est.upload_bytes += size if config.upload == "original" else min(size, 1 << 20)
-        for entry, count in per_entry.items():
-            est.usd += prices.cost(entry, count, ledger.month_calls([entry]))
+        for group in {prices.group(e) for e in per_entry}:  # tiers count a group's images together
+            used = ledger.month_calls(prices.group_entries(next(e for e in per_entry if prices.group(e) == group)))
+            for entry in [e for e in per_entry if prices.group(e) == group]:
+                est.usd += prices.cost(entry, per_entry[entry], used)
+                used += per_entry[entry]
     finally:
         ledger.close()
     if engine_name == "rekognition" and config.uses_s3:

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
 try:  # pillow-heif registers HEIF and AVIF openers with Pillow
@@ -127,7 +127,7 @@ def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
     transpose and the RGB conversion, so those touch only the small image.
     Multi-frame files give their first frame. Draft mode changes ``img.size``:
     read sizes (``metadata.read_metadata``) before calling this. The result's
-    ``info`` holds only ``icc_profile`` (when the file has one).
+    ``info`` holds only ``icc_profile``, when the file has an RGB one.
 
     Raises ``DecodeError`` with a readable reason for truncated or corrupt data.
     """
@@ -153,8 +153,9 @@ def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
         elif out is img:
             out = img.copy()  # never hand back the file-backed image itself
         # EXIF/XMP describe the file, not these pixels (their orientation is
-        # now applied); keep only the colour profile.
-        icc = img.info.get("icc_profile")
+        # now applied); keep only an RGB colour profile (a CMYK or grey one
+        # would not describe the converted RGB pixels).
+        icc = img.info.get("icc_profile") if img.mode in _RGB_PROFILE_MODES else None
         out.info = {"icc_profile": icc} if icc else {}
         return out
 
@@ -170,6 +171,7 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _RESIZABLE_MODES = ("RGB", "RGBA", "L", "LA", "CMYK")
+_RGB_PROFILE_MODES = ("RGB", "RGBA", "RGBX", "P", "PA")
 
 
 def exif_orientation(img: Image.Image) -> int:
@@ -237,6 +239,7 @@ def _bmff_properties(path: str | Path) -> list[tuple[bytes, bytes]]:
     found: list[tuple[bytes, bytes]] = []
 
     def walk(start: int, end: int, depth: int) -> None:
+        """Scan the boxes in ``data[start:end]``, descending into meta/iprp, collecting ipco."""
         pos = start
         while pos + 8 <= end and depth < 4:
             size, kind = struct.unpack_from(">I4s", data, pos)

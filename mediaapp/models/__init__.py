@@ -47,7 +47,7 @@ def missing_model_message(name: str, model_dir: Path, reason: str = "") -> str:
     """
     spec = get_model(name)
     text = (f"The object-detection model '{spec.name}' ({spec.version}) is not in {model_dir}"
-            f" and could not be downloaded")
+            f" and could not be fetched")
     if reason:
         text += f": {reason}"
     text += (f". Labels are skipped; text and faces still work. To get it, connect to the internet and run "

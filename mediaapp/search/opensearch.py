@@ -213,13 +213,18 @@ class OpenSearchIndex:
         try:
             return fn()
         except (ex.ConnectionError, ex.AuthenticationException, ex.AuthorizationException) as exc:
-            self._ready = False
+            self._lost()
             raise SearchUnavailableError(f"OpenSearch at {self.url}: {_reason(exc)}") from exc
         except ex.TransportError as exc:
             if isinstance(exc.status_code, int) and exc.status_code < 500 and exc.status_code != 429:
                 raise
-            self._ready = False
+            self._lost()
             raise SearchUnavailableError(f"OpenSearch at {self.url}: {_reason(exc)}") from exc
+
+    def _lost(self) -> None:
+        """Forget what we know about the cluster: it may come back empty (re-create, re-send names)."""
+        self._ready = False
+        self._known_names.clear()
 
     def _concrete(self, version: int = MAPPING_VERSION) -> str:
         return f"{self.alias}-v{version}"
@@ -308,11 +313,7 @@ class OpenSearchIndex:
                 else:
                     result.failed.append((str(info.get("_id", "")), _bulk_reason(info)))
 
-        try:
-            self._call(run)
-        except SearchUnavailableError:
-            self._known_names.clear()
-            raise
+        self._call(run)
         return result
 
     def delete(self, sha256s: Iterable[str]) -> None:

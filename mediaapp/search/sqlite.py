@@ -684,14 +684,14 @@ class SqliteIndex:
         ids, scores = self._candidates(query, wanted)
         limit = -1 if query.limit is None else query.limit
         if query.sort == SortOrder.DATE:
-            order = "taken_at DESC, sha256"  # NULLs sort lowest in SQLite, hence last when descending
+            order = "a.taken_at DESC, a.sha256"  # NULLs sort lowest in SQLite, hence last when descending
         elif query.sort == SortOrder.PATH:
-            order = "path, sha256"
+            order = "a.path, a.sha256"
         else:
-            order = "sha256"
+            order = "a.sha256"
         if ids is None:
             total = self._read("SELECT COUNT(*) FROM assets")[0][0]
-            rows = self._read(f"SELECT sha256, path FROM assets ORDER BY {order} LIMIT ? OFFSET ?",
+            rows = self._read(f"SELECT a.sha256, a.path FROM assets a ORDER BY {order} LIMIT ? OFFSET ?",
                               [limit, query.offset])
             return SearchPage([SearchHit(sha, path, 0.0) for sha, path in rows], total)
         total = int(len(ids))

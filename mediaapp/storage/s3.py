@@ -252,10 +252,19 @@ class S3Store:
             self.delete_key(key)
 
     def bucket_region(self) -> str:
-        """The bucket's region (GetBucketLocation; ``us-east-1`` for the empty answer). Raises ``StoreError``."""
+        """The bucket's region. Raises ``StoreError``.
+
+        HeadBucket's ``x-amz-bucket-region`` answer first (needs only
+        s3:ListBucket), else GetBucketLocation (``us-east-1`` for its empty answer).
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
+            head = self.client.head_bucket(Bucket=self.bucket)
+            region = head.get("BucketRegion") or head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
+                "x-amz-bucket-region")
+            if region:
+                return region
             answer = self.client.get_bucket_location(Bucket=self.bucket)
         except ClientError as exc:
             raise StoreError(explain_s3_error(exc, self.bucket, "")) from exc

@@ -179,3 +179,17 @@ def test_version_and_confidence_mapping():
     assert values == sorted(values) and 0.0 < values[0] and values[-1] < 100.0
     with pytest.raises(TypeError):
         DlibFaceDetector().detect_faces(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_cnn_detector_agrees_with_hog_on_a_small_photo(testdata, detector):
+    image = open_rgb(testdata / "3_faces/face_recognition/obama_small.jpg")  # CNN is slow: keep it small
+    (cnn,) = DlibFaceDetector(model="cnn").detect_faces(image)
+    (hog,) = detector.detect_faces(image)
+    _validate(cnn, "ComparedFace")
+    a, b = cnn["BoundingBox"], hog["BoundingBox"]
+    iw = min(a["Left"] + a["Width"], b["Left"] + b["Width"]) - max(a["Left"], b["Left"])
+    ih = min(a["Top"] + a["Height"], b["Top"] + b["Height"]) - max(a["Top"], b["Top"])
+    inter = max(iw, 0.0) * max(ih, 0.0)
+    union = a["Width"] * a["Height"] + b["Width"] * b["Height"] - inter
+    assert inter / union > 0.5
+    assert cnn["Confidence"] > 90

@@ -172,6 +172,7 @@ def test_cloud_upload_counts_files_and_bytes_and_skips_what_is_there(s3_bucket, 
     lib = str(tmp_path / "lib")
     assert run_cli(["--library", lib, "cloud", "config", "--bucket", bucket, "--region", "us-east-1",
                     "--endpoint-url", endpoint, "--upload", "original"]) == 0
+    capsys.readouterr()
     assert run_cli(["--library", lib, "cloud", "upload", "--quiet", str(photos)]) == 0  # nothing imported yet
     assert capsys.readouterr().out.startswith("uploaded 0, already there 0, failed 0")
     library = Library(lib, settings={"workers": 1})

@@ -61,6 +61,8 @@ def test_import_carries_responses_everywhere_and_never_pays_twice(tmp_path, test
         assert [(d.kind, d.name) for d in faces] == [(DetectionKind.PERSON, "Robert Redford"),
                                                      (DetectionKind.FACE, "Face")]
         assert faces[0].box.left == pytest.approx(0.15391620993614) and faces[0].source == "rekognition"
+        drawn = lib.matching_detections(Query(persons=("robert redford",)), shas[:1])[shas[0]]
+        assert [(d.name, d.box.top) for d in drawn] == [("Robert Redford", pytest.approx(0.23874999582767))]
     finally:
         lib.close()
 
@@ -89,13 +91,12 @@ def test_import_carries_responses_everywhere_and_never_pays_twice(tmp_path, test
         assert report.failed == []
         assert len(stub.calls) == 6
         assert lib.show(elsewhere / "moved.jpg")["DetectLabels"] == labels  # the stored response follows the bytes
+        assert lib.search(Query(labels=("Car",))).total == 2
+        assert lib.search(Query(persons=("Robert Redford",), folder=str(elsewhere))).total == 1
     finally:
         lib.close()
 
 
-@pytest.mark.xfail(strict=True, reason="library bug (reported to the lead): import_paths forgets vanished paths "
-                   "before ingesting, so a renamed file's asset is orphaned and its detections deleted; the "
-                   "cached responses are then reused without re-creating the detections")
 def test_a_renamed_file_stays_searchable_without_a_call(tmp_path, testdata, photos):
     stub = StubbedRekognition()
     for _ in PHOTOS:

@@ -23,8 +23,27 @@ package, loaded lazily once per process and shared by all detectors:
   (128-d descriptor of a 150x150 aligned face chip; dlib reports 99.38% on
   LFW with "same person" when the Euclidean distance is below 0.6).
 
+Derived fields (all documented approximations, not Rekognition's models):
+
+- ``Confidence``: ``score_to_confidence`` of the detector score.
+- ``Landmarks``: ``eyeLeft``/``eyeRight`` are the eye centres (mean of the
+  two corners dlib finds), ``eyeLeft`` being the eye on the image's left as
+  in Rekognition's examples; ``nose`` is dlib's nose point, the *base* of
+  the nose (Rekognition's is nearer the tip); ``mouthLeft``/``mouthRight``
+  are *estimated* from the eyes (see ``_MOUTH_FRAME_X``; 5-point dlib has no
+  mouth points), RMS error 0.15 eye distances. X/Y are ratios of the image
+  and, as in Rekognition, may fall slightly outside 0-1 for faces cut by
+  the edge.
+- ``Pose`` in degrees: ``Roll`` is the angle of the eye line, positive when
+  the face is turned clockwise in the image; ``Yaw`` is a rough estimate
+  (not checked against ground truth; see ``_NOSE_DEPTH``) from how far the
+  nose base sits off the eye midpoint,
+  positive when the face turns towards the image's right; ``Pitch`` is not
+  estimated and always 0.
+- ``Quality``: see ``_quality``.
+
 HOG versus CNN, measured on the 21 ``testdata/3_faces/face_recognition``
-photos (longest side <= 1600 px, 2 shared CPU cores): both find the same 25
+photos (downscaled to <= 1600 px, 2 shared CPU cores): both find the same 25
 faces (one per single-person photo; 2 in ``two_people``/``kit_with_rose``;
 3 in ``obama_and_biden``, where the third is a child in the corner) and none
 on the VOC train photo ``000002.jpg``; HOG takes 0.01-0.3 s per photo, the
@@ -87,9 +106,10 @@ _CONFIDENCE_SLOPE = 3.0
 # 0.15 eye distances; they are symmetrised here.
 _MOUTH_FRAME_X = 0.49
 _MOUTH_FRAME_Y = 1.07
-# Depth of the nose base in front of the eye centres, in eye distances (adult
-# anthropometry: about 25 mm in front of the canthi, eye centres about 62 mm
-# apart). Used for the rough yaw estimate: nose shift = depth * tan(yaw).
+# Depth of the nose base in front of the eye centres, in eye distances: an
+# assumed adult proportion (roughly 25 mm ahead of the eye corners, eye
+# centres roughly 62 mm apart), not measured here. Used for the rough yaw
+# estimate: nose shift / apparent eye distance = depth * tan(yaw).
 _NOSE_DEPTH = 0.4
 # Face crops are resized to this square (pixels) before measuring sharpness,
 # so the figure does not depend on the face's size in the photo.

@@ -6,8 +6,9 @@ by onnxruntime on the CPU after ``mediaapp.models`` has fetched and converted
 it. Pipeline for one image:
 
 1. **Letterbox.** The orientation-corrected RGB image is scaled by
-   ``s = min(W_in / w, H_in / h)`` (aspect kept, Pillow bilinear with a
-   reducing gap, which box-filters large photos first), pasted at the
+   ``s = min(W_in / w, H_in / h)`` (aspect kept, Pillow bilinear; large
+   photos first box-filtered by an integer factor leaving at least 2x for
+   the bilinear step), pasted at the
    top-left of a black ``W_in x H_in`` canvas, converted to the model's
    channel order and normalised as ``(pixel - mean) / std``. Top-left
    placement and the normalisation were chosen by measuring AP on the test
@@ -89,7 +90,10 @@ def letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, fl
         raise ValueError("empty image")
     scale = min(w_in / w, h_in / h)
     nw, nh = max(1, min(w_in, round(w * scale))), max(1, min(h_in, round(h * scale)))
-    resized = image.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    factor = int(min(w / nw, h / nh) // 2)
+    if factor >= 2:  # box-filter large photos down first: fast, and keeps the final step antialiased
+        image = image.reduce(factor)
+    resized = image.resize((nw, nh), Image.Resampling.BILINEAR)
     canvas = np.zeros((h_in, w_in, 3), np.float32)
     canvas[:nh, :nw] = np.asarray(resized, dtype=np.float32)
     return canvas, scale

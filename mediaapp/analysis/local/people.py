@@ -19,7 +19,8 @@ only shapes the display; the decision is the 0.6 / 80 point. Measured on the
 (similarity 91-100), different-person distances 0.70-1.11 (similarity
 0.8-56), so the default 80 separates them with no error
 (``benchmarks/face_eval.py``). That is a small sample of adult press photos;
-dlib's model is known to be weaker on children and on some ethnicities.
+dlib's model is reported to be less accurate on children and on faces unlike
+its mostly adult, mostly white training set.
 """
 
 from __future__ import annotations

@@ -1,0 +1,172 @@
+"""QueuedIndex: durable queueing while the backend is down, replay when it is back."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+
+from mediaapp.core.types import Query
+from mediaapp.search.base import IndexResult, SearchUnavailableError
+from mediaapp.search.opensearch import OpenSearchIndex
+from mediaapp.search.queue import QueuedIndex, doc_from_json, doc_to_json
+from mediaapp.search.sqlite import SqliteIndex
+
+
+class Flaky:
+    """A SqliteIndex that can be switched off (raises SearchUnavailableError)."""
+
+    name = "flaky"
+
+    def __init__(self, path):
+        self.real = SqliteIndex(path)
+        self.up = True
+        self.calls: list[str] = []
+
+    def _check(self, op: str):
+        self.calls.append(op)
+        if not self.up:
+            raise SearchUnavailableError("down for the test")
+
+    def upsert(self, docs):
+        docs = list(docs)
+        self._check("upsert")
+        return self.real.upsert(docs)
+
+    def delete(self, shas):
+        self._check("delete")
+        self.real.delete(shas)
+
+    def search(self, q):
+        self._check("search")
+        return self.real.search(q)
+
+    def facets(self, q, field="labels", limit=100):
+        self._check("facets")
+        return self.real.facets(q, field, limit)
+
+    def count(self):
+        self._check("count")
+        return self.real.count()
+
+    def clear(self):
+        self._check("clear")
+        self.real.clear()
+
+    def close(self):
+        self.real.close()
+
+
+def test_doc_json_round_trip(library):
+    for doc in library:
+        assert doc_from_json(doc_to_json(doc)) == doc
+
+
+def test_writes_are_queued_durably_and_replayed(tmp_path, library):
+    inner = Flaky(tmp_path / "inner.sqlite")
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=0)
+    assert q.upsert(library[:2]).indexed == 2
+    inner.up = False
+    result = q.upsert(library[2:6])
+    assert result == IndexResult(0, [])
+    q.delete([library[0].asset.sha256])
+    assert q.pending_count() == 5
+    with pytest.raises(SearchUnavailableError):
+        q.search(Query())
+    q.close()  # the app quits while the backend is down
+
+    inner2 = Flaky(tmp_path / "inner.sqlite")
+    q2 = QueuedIndex(inner2, tmp_path / "queue.sqlite", replay_interval=0)
+    assert [op for _sha, op, *_ in q2.pending()] == ["upsert"] * 4 + ["delete"]
+    assert q2.replay() == 5
+    assert q2.pending_count() == 0
+    assert sorted(h.sha256 for h in q2.search(Query(limit=None)).hits) == sorted(
+        d.asset.sha256 for d in library[1:6])
+    q2.close()
+
+
+def test_latest_operation_per_asset_wins(tmp_path, library):
+    inner = Flaky(tmp_path / "inner.sqlite")
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=0)
+    q.upsert(library[:1])
+    inner.up = False
+    q.delete([library[0].asset.sha256])
+    q.upsert(library[:1])  # re-added after the delete
+    q.upsert(library[1:2])
+    q.delete([library[1].asset.sha256])  # removed after the add
+    assert sorted(op for _s, op, *_ in q.pending()) == ["delete", "upsert"]
+    inner.up = True
+    q.replay()
+    assert [h.sha256 for h in inner.real.search(Query()).hits] == [library[0].asset.sha256]
+    q.close()
+
+
+def test_next_successful_write_replays_first(tmp_path, library):
+    inner = Flaky(tmp_path / "inner.sqlite")
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=3600)
+    inner.up = False
+    q.upsert(library[:3])
+    inner.up = True
+    assert q.upsert(library[3:4]).indexed == 1
+    assert q.pending_count() == 0 and inner.real.count() == 4
+    assert inner.calls[-2:] == ["upsert", "upsert"]
+    q.close()
+
+
+def test_rejected_documents_stay_queued_with_their_error(tmp_path, library):
+    class Rejecting(Flaky):
+        def upsert(self, docs):
+            docs = list(docs)
+            self._check("upsert")
+            return IndexResult(0, [(d.asset.sha256, "mapper_parsing_exception") for d in docs])
+
+    inner = Rejecting(tmp_path / "inner.sqlite")
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", max_attempts=2)
+    inner.up = False
+    q.upsert(library[:1])
+    inner.up = True
+    assert q.replay() == 0
+    assert q.replay() == 0
+    assert q.replay() == 0  # attempts exhausted: not sent again, but kept
+    assert inner.calls.count("upsert") == 3  # the failed write, then two replays
+    [(sha, op, _at, attempts, error)] = q.pending()
+    assert (sha, op, attempts, error) == (library[0].asset.sha256, "upsert", 2, "mapper_parsing_exception")
+    q.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_opensearch_stopped_then_started(tmp_path, library):
+    from osmem_server import OsmemServer
+
+    port = _free_port()
+    addr = f"127.0.0.1:{port}"
+    server = OsmemServer.start(freeze=False, japanese=False, addr=addr)
+    inner = OpenSearchIndex(f"http://{addr}", index=f"mediaapp-test-{uuid.uuid4().hex[:8]}",
+                            replicas=0, timeout=3)
+    q = QueuedIndex(inner, tmp_path / "index-queue.sqlite", replay_interval=0)
+    try:
+        assert q.upsert(library[:3]).indexed == 3
+        server.close()
+        q.upsert(library[3:6])
+        q.delete([library[5].asset.sha256])
+        assert q.pending_count() == 3
+        with pytest.raises(SearchUnavailableError):
+            q.search(Query())
+        with pytest.raises(SearchUnavailableError):
+            q.facets(Query())
+        assert q.health()["ok"] is False and q.health()["pending"] == 3
+
+        server = OsmemServer.start(freeze=False, japanese=False, addr=addr)  # back, but empty
+        page = q.search(Query(limit=None))  # a read replays the queue first
+        assert q.pending_count() == 0
+        assert sorted(h.sha256 for h in page.hits) == sorted(d.asset.sha256 for d in library[3:5])
+        assert [f.name for f in q.facets(Query(labels=("Animal",)))][:1] == ["Animal"]
+    finally:
+        q.close()
+        server.close()

@@ -26,6 +26,7 @@ runs a 16 ms heartbeat (a stand-in for the GUI event loop, which stays in
 the parent while workers analyse) and prints its worst and 99th-percentile
 lateness, to show the interface would stay responsive.
 
+``--only labels,faces`` restricts both parts to some analysers.
 Figures depend on the machine and its load; the run prints ``os.getloadavg``.
 """
 
@@ -76,37 +77,40 @@ def make_photos(testdata: Path, out_dir: Path, count: int, size=(4000, 3000)) ->
     return paths[:count]
 
 
-def _analysers(model: str | None, threads: int | None):
-    """``[(name, callable(img))]`` for every importable analyser; prints what was skipped."""
-    out = []
-    try:
+def _analysers(model: str | None, threads: int | None, only: tuple[str, ...] = ("labels", "text", "faces")):
+    """``[(name, callable(img))]`` for every importable analyser in ``only``; prints what was skipped."""
+
+    def labels():
         from mediaapp.analysis.local.objects import ObjectDetector
         det = ObjectDetector(model=model, threads=threads)
         det.load()
-        out.append(("labels", lambda img: det.detect_labels(img, None, 50)))
-    except Exception as exc:  # noqa: BLE001 - report and carry on
-        print(f"labels: skipped ({exc})", file=sys.stderr)
-    try:
+        return lambda img: det.detect_labels(img, None, 50)
+
+    def text():
         from mediaapp.analysis.local.ocr import RapidOcrTextDetector
-        ocr = RapidOcrTextDetector()
-        out.append(("text", ocr.detect_text))
-    except Exception as exc:  # noqa: BLE001
-        print(f"text: skipped ({exc})", file=sys.stderr)
-    try:
+        return RapidOcrTextDetector().detect_text
+
+    def faces():
         from mediaapp.analysis.local.faces import DlibFaceDetector
-        faces = DlibFaceDetector()
-        out.append(("faces", faces.detect_faces))
-    except Exception as exc:  # noqa: BLE001
-        print(f"faces: skipped ({exc})", file=sys.stderr)
+        return DlibFaceDetector().detect_faces
+
+    out = []
+    for name, factory in (("labels", labels), ("text", text), ("faces", faces)):
+        if name not in only:
+            continue
+        try:
+            out.append((name, factory()))
+        except Exception as exc:  # noqa: BLE001 - report and carry on
+            print(f"{name}: skipped ({exc})", file=sys.stderr)
     return out
 
 
 _WORKER = {}
 
 
-def _init_worker(model: str | None) -> None:
+def _init_worker(model: str | None, only: tuple[str, ...]) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
-    _WORKER["analysers"] = _analysers(model, threads=1)
+    _WORKER["analysers"] = _analysers(model, threads=1, only=only)
 
 
 def _analyse_file(path: str) -> tuple[str, float]:
@@ -153,6 +157,7 @@ def main() -> int:
     ap.add_argument("--cache-dir", default=None, help="where the generated photos are kept (default: temp dir)")
     ap.add_argument("--threads", type=int, default=None,
                     help="onnxruntime threads for the latency part (default: onnxruntime's choice)")
+    ap.add_argument("--only", default="labels,text,faces", help="comma-separated analysers to run")
     ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
 
@@ -167,7 +172,8 @@ def main() -> int:
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
     from mediaapp.ingest.decode import open_rgb
-    analysers = _analysers(args.model, threads=args.threads)
+    only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    analysers = _analysers(args.model, threads=args.threads, only=only)
     for _, fn in analysers:  # warm up: load models, first-run allocations
         fn(open_rgb(paths[0], max_side=ANALYSIS_MAX_SIDE))
     timings: dict[str, list[float]] = {"decode": []}
@@ -195,7 +201,7 @@ def main() -> int:
     if args.skip_throughput:
         return 0
     with Heartbeat() as beat, ProcessPoolExecutor(args.workers, initializer=_init_worker,
-                                                  initargs=(args.model,)) as pool:
+                                                  initargs=(args.model, only)) as pool:
         list(pool.map(_analyse_file, [str(paths[0])] * args.workers))  # load models in every worker
         start = time.perf_counter()
         results = list(pool.map(_analyse_file, [str(p) for p in paths]))

@@ -584,8 +584,8 @@ class OpenSearchIndex:
             info = self._call(lambda: self._client.info())
             health = self._call(lambda: self._client.cluster.health())
             status = health.get("status", "unknown")
-            try:
-                docs = self.count()
+            try:  # no _ensure(): a health check must not create indices
+                docs = int(self._client.count(index=self.alias)["count"])
             except Exception:  # noqa: BLE001 - reported as unknown, health never raises
                 docs = None
             version = info.get("version", {}).get("number", "")
@@ -606,11 +606,9 @@ class OpenSearchIndex:
 
 
 def _hit(h: dict) -> SearchHit:
+    """A SearchHit from one OpenSearch hit (score 0 when the sort did not compute one)."""
     src = h.get("_source") or {}
-    score = h.get("_score")
-    if score is None and h.get("sort") and isinstance(h["sort"][0], (int, float)):
-        score = 0.0
-    return SearchHit(src.get("sha256", h["_id"]), src.get("path", ""), float(score or 0.0))
+    return SearchHit(src.get("sha256", h["_id"]), src.get("path", ""), float(h.get("_score") or 0.0))
 
 
 def _reason(exc: Exception) -> str:

@@ -11,23 +11,40 @@ dates from an ``IndexDocument``.
 Schema (version ``SCHEMA_VERSION``; a different stored version is dropped and
 recreated, since the index can always be rebuilt):
 
-- ``assets(id, sha256, path, paths, folders, taken_at, size, format, camera)``:
-  one row per asset; ``path`` is the representative path (the first of
-  ``asset.paths``), ``paths``/``folders`` are JSON arrays, ``taken_at`` is the
-  normalised text form from ``normalize_taken_at`` (NULL when unknown).
-- ``asset_paths(path, asset_id)``: every path, for the folder filter.
+- ``assets(id, sha256, path, paths, folders, taken_at, size, format, camera,
+  labels)``: one row per asset; ``path`` is the representative path (the
+  first of ``asset.paths``), ``paths``/``folders`` are JSON arrays,
+  ``taken_at`` is ``normalize_taken_at``'s text (NULL when unknown) and
+  ``labels`` packs the asset's label facts as little-endian (uint32 label id,
+  float32 confidence) pairs, read by facet counting.
+- ``asset_paths(path, asset_id)``: every path, for the folder filter (a
+  range scan ``prefix <= path < prefix'``).
 - ``names(id, field, norm, display)``: the dictionary of label and person
   names; ``display`` is the first spelling ever indexed for ``norm``.
-- ``label_facts(label_id, confidence, asset_id)``: the highest confidence per
-  (asset, label name), where a label's parents count as names too (with the
-  child's confidence). Since a label matches when *some* detection reaches the
-  minimum confidence, comparing the per-asset maximum is equivalent.
+- ``label_facts(label_id, confidence, asset_id)``, primary key in that
+  order: the highest confidence per (asset, label name), where a label's
+  parents count as names too (with the child's confidence). Since a label
+  matches when *some* detection reaches the minimum confidence, comparing
+  the per-asset maximum is equivalent. The key order makes "label L with
+  confidence >= m" one index range, already sorted by confidence.
+- ``label_hist(label_id, bucket, n)``: how many facts of each label fall in
+  each whole-percent bucket ``[b, b+1)``; kept exact on every write, it
+  answers whole-library facet counts without touching the facts.
 - ``person_facts(person_id, asset_id, confidence)``.
 - ``fts``: FTS5 table, rowid = ``assets.id``, one column holding the
   space-joined normalised tokens (``mediaapp.core.text.tokenize``). It uses
   FTS5's ``ascii`` tokenizer: our tokens only contain letters and digits and
   ``ascii`` treats every non-ASCII character as a token character, so FTS5
   splits exactly at our spaces and never re-tokenises.
+- ``meta``: ``schema_version`` and ``generation`` (bumped by every write
+  transaction, so in-memory caches of any process notice changes).
+
+Confidences are rounded to float32 (``float32``) as OpenSearch stores them,
+so comparisons and ties are the same on both backends.
+
+Matching notes: a ``Query.text`` without any token (only punctuation) does
+not filter; an empty ``folder`` does not filter; person matching ignores
+confidence; faces without identity are neither persons nor tokens.
 
 Result order (the OpenSearch backend reproduces it):
 
@@ -318,12 +335,16 @@ class SqliteIndex:
     ``mediaapp.core.types.Query`` and this module's docstring.
 
     Query plan: every filter (labels, text, persons, folder, dates) is one
-    index range read giving a set of asset ids; the sets are intersected
-    and then ranked (label confidences or bm25 in Python, date/path in SQL
-    over the candidate ids). Facets over a filtered set sum the packed
-    per-asset facts (``assets.labels``) with numpy; facets over the whole
-    library read ``label_hist``, a per-(label, whole-percent) count kept up
-    to date on every write.
+    index range read that SQLite returns as a single packed hex string of
+    asset ids; the id arrays are intersected with numpy and then ranked:
+    label confidence or bm25 in Python (a lone label reads its best rows
+    straight off the ``label_facts`` key), date/path by SQL over the ids.
+    Facets over a filtered set count the facts of the matched ids from an
+    in-memory copy of every label fact (numpy arrays, 12 bytes per fact,
+    rebuilt when ``meta.generation`` moves; disabled above
+    ``facet_cache_facts`` facts, then the packed ``assets.labels`` of the
+    matched rows are read per query). Whole-library facets read
+    ``label_hist``.
     Raises ``SearchUnavailableError`` when the file cannot be opened.
     """
 
@@ -804,8 +825,10 @@ class SqliteIndex:
             packed = np.frombuffer(bytes.fromhex(facts or ""), dtype=[("id", "<u4"), ("conf", "<f4")])
             owner = np.repeat(meta["id"].astype(np.int64), meta["n"].astype(np.int64))
             size = int(meta["id"].max()) + 1 if len(meta) else 1
-            self._cache = cache = _FactCache(generation, owner, packed["id"].astype(np.int64),
-                                             packed["conf"].copy(), size)
+            if size <= np.iinfo(np.uint32).max:
+                owner = owner.astype(np.uint32)
+            self._cache = cache = _FactCache(generation, owner, packed["id"].astype(np.uint32),
+                                             packed["conf"].astype(np.float32), size)
             return cache
 
     def _label_counts(self, ids: "np.ndarray", minimum: float) -> list[tuple[int, int]]:

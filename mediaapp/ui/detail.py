@@ -292,9 +292,9 @@ class DetailView(QWidget):
                     item.addChild(child)
                 item.setText(0, f"{name}  ×{len(boxed_dets)}")
         tree.expandAll()
-        for col in range(1, 4):
+        for col in range(4):
             tree.resizeColumnToContents(col)
-        tree.setColumnWidth(0, max(tree.columnWidth(0), 160))
+        tree.setColumnWidth(0, min(max(tree.columnWidth(0) + 8, 160), 320))
 
     def _on_detection_selected(self, current: QTreeWidgetItem | None, _previous) -> None:
         det = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else None

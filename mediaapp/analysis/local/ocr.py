@@ -16,8 +16,8 @@ ratios of the image, so every resize and rotation below maps back for free):
 
 1. **Downscale** so the longest side is at most ``max_side`` pixels
    (``OCR_MAX_SIDE``, 2048 by default, which is also the size the local
-   engine decodes at, and rapidocr's own ``max_side_len`` is raised to match
-   so it never resizes again).
+   engine decodes at) with Pillow's Lanczos filter; rapidocr's own cap
+   (``max_side_len``, 2000) is switched off so nothing is resized twice.
 2. **First pass**: detection, 0/180 line classification, recognition.
    rapidocr crops every detected quadrilateral and turns tall crops 90
    degrees, so a page turned 90 degrees clockwise is read as well as an
@@ -148,10 +148,13 @@ def model_info() -> dict:
     if _MODEL_INFO is not None:
         return _MODEL_INFO
     try:
+        from importlib.metadata import version as package_version
+
         import rapidocr
-        from rapidocr._version import __version__
         from rapidocr.inference_engine.base import FileInfo, InferSession
         from rapidocr.utils.parse_parameters import ParseParams
+
+        __version__ = package_version("rapidocr")
     except ImportError as exc:
         raise EngineUnavailableError(f"rapidocr is not installed: {exc}", "OcrUnavailable") from exc
     package_dir = Path(rapidocr.__file__).resolve().parent
@@ -172,8 +175,11 @@ def model_info() -> dict:
     return _MODEL_INFO
 
 
-def _engine(max_side: int):
+def _engine():
     """The process-wide rapidocr engine, created on first use from the bundled model files.
+
+    rapidocr's own downscaling (``Global.max_side_len``) is switched off:
+    ``RapidOcrTextDetector.max_side`` is the only cap, applied with Pillow.
 
     Raises ``EngineUnavailableError`` when a model file is missing or
     onnxruntime cannot load it.
@@ -193,7 +199,7 @@ def _engine(max_side: int):
 
         params = {f"{task}.model_path": str(path) for task, path in info["paths"].items()}
         params.update({"Global.log_level": "error", "Global.text_score": 0.0,
-                       "Global.max_side_len": max(max_side, OCR_MAX_SIDE)})
+                       "Global.max_side_len": 1_000_000})
         try:
             engine = RapidOCR(params=params)
             # Load the three ONNX sessions now so a broken install fails here, once.
@@ -334,7 +340,7 @@ class RapidOcrTextDetector:
         if max(work.size) > self.max_side:
             work = work.copy()
             work.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
-        engine = _engine(self.max_side)
+        engine = _engine()
         try:
             lines = self._read(engine, work)
         except AnalysisError:

@@ -149,6 +149,7 @@ class Heartbeat:
 
 
 def main() -> int:
+    """Run the latency and throughput parts and print their figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=12, help="number of 4000x3000 photos (default 12)")
     ap.add_argument("--workers", type=int, default=2)
@@ -195,7 +196,7 @@ def main() -> int:
         print(f"  {name:<7} {statistics.median(values) * 1000:8.1f} / {max(values) * 1000:8.1f}"
               f" / {statistics.median(cpu[name]) * 1000:8.1f}{target}")
     print("  (CPU time is the sum over the process's threads; on a loaded machine it is the steadier figure)")
-    if len(analysers) < 3:
+    if len(analysers) < len(only):
         print("  note: some analysers were skipped, so the full-analysis figures below are incomplete")
 
     if args.skip_throughput:

@@ -143,6 +143,7 @@ COCO80 = [n.replace("_", " ") for n in (
 
 
 def main() -> int:
+    """Evaluate the chosen model(s) and print AP per class and mAP@0.5."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="all", help="nanodet, centernet or all (default)")
     ap.add_argument("--testdata", default=str(REPO.parent / "shared" / "testdata"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import replay_engine
-from conftest import sha256_of
+from support import sha256_of
 from mediaapp.core.types import Query
 from mediaapp.library import Library
 

@@ -46,6 +46,7 @@ def sample(values: np.ndarray, rng: np.random.Generator) -> dict:
 
 
 def main() -> int:
+    """Write the reference JSON; exit 0 on success."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--testdata", default=str(REPO.parent / "shared" / "testdata"))
     ap.add_argument("--models", default=None, help="model cache (default: mediaapp's)")

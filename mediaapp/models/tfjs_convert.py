@@ -247,7 +247,12 @@ _FOLD = {
 # the converter
 
 class _Builder:
-    """Accumulates ONNX nodes and initialisers while walking the TF graph."""
+    """Accumulates ONNX nodes and initialisers while walking the TF graph.
+
+    ``op_<TFOp>(node, out)`` methods are the per-op translations: each
+    emits the ONNX nodes computing TF node ``node`` into the value named
+    ``out`` (``name:0``; extra outputs are ``name:1``...), in TF's layout.
+    """
 
     def __init__(self, graph: TfjsGraph):
         import onnx  # noqa: F401  (fail early with ImportError when absent)

@@ -356,6 +356,8 @@ class SqliteIndex:
         self._facet_cache_facts = facet_cache_facts
         self._cache: _FactCache | None = None
         self._cache_lock = threading.Lock()
+        self._names: dict[tuple[str, str], int] = {}  # (field, norm) -> names.id, writer-side cache
+        self._names_generation: int | None = None
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -425,16 +427,25 @@ class SqliteIndex:
 
     # -- writes --------------------------------------------------------------
 
-    @staticmethod
-    def _name_ids(conn: sqlite3.Connection, field_: str,
-                  names: dict[str, tuple[str, float]]) -> dict[str, int]:
+    def _name_ids(self, conn: sqlite3.Connection, field_: str,
+                  names: dict[str, tuple[str, float]], fresh: dict) -> dict[str, int]:
+        """Ids of ``names`` in the dictionary, inserting new ones (first spelling wins).
+
+        Known ids come from ``self._names`` (valid for the current write
+        generation); ids looked up or created here go to ``fresh`` and are
+        only remembered once the document's savepoint is released.
+        """
         ids: dict[str, int] = {}
         for norm, (display, _conf) in names.items():
-            row = conn.execute("SELECT id FROM names WHERE field=? AND norm=?", (field_, norm)).fetchone()
-            if row is None:
-                row = conn.execute("INSERT INTO names(field, norm, display) VALUES(?,?,?) RETURNING id",
-                                   (field_, norm, display)).fetchone()
-            ids[norm] = row[0]
+            key = (field_, norm)
+            known = self._names.get(key) or fresh.get(key)
+            if known is None:
+                row = conn.execute("SELECT id FROM names WHERE field=? AND norm=?", key).fetchone()
+                if row is None:
+                    row = conn.execute("INSERT INTO names(field, norm, display) VALUES(?,?,?) RETURNING id",
+                                       (field_, norm, display)).fetchone()
+                known = fresh[key] = row[0]
+            ids[norm] = known
         return ids
 
     @staticmethod
@@ -449,8 +460,8 @@ class SqliteIndex:
         conn.execute("DELETE FROM person_facts WHERE asset_id=?", (asset_id,))
         conn.execute("DELETE FROM fts WHERE rowid=?", (asset_id,))
 
-    def _write_one(self, conn: sqlite3.Connection, proj: Projection, hist: Counter) -> None:
-        label_ids = self._name_ids(conn, "labels", proj.labels)
+    def _write_one(self, conn: sqlite3.Connection, proj: Projection, hist: Counter, fresh: dict) -> None:
+        label_ids = self._name_ids(conn, "labels", proj.labels, fresh)
         facts = [(label_ids[n], c) for n, (_d, c) in proj.labels.items()]
         blob = _pack_facts(facts)
         old = conn.execute("SELECT id, labels FROM assets WHERE sha256=?", (proj.sha256,)).fetchone()
@@ -471,7 +482,7 @@ class SqliteIndex:
                          [(lid, conf, asset_id) for lid, conf in facts])
         for lid, conf in facts:
             hist[(lid, _bucket(conf))] += 1
-        person_ids = self._name_ids(conn, "persons", proj.persons)
+        person_ids = self._name_ids(conn, "persons", proj.persons, fresh)
         conn.executemany("INSERT INTO person_facts(person_id, asset_id, confidence) VALUES(?,?,?)",
                          [(person_ids[n], asset_id, c) for n, (_d, c) in proj.persons.items()])
         conn.execute("INSERT INTO fts(rowid, tokens) VALUES(?,?)", (asset_id, proj.tokens))
@@ -508,6 +519,9 @@ class SqliteIndex:
 
         def work(conn: sqlite3.Connection) -> None:
             nonlocal indexed
+            generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+            if generation != self._names_generation:
+                self._names.clear()  # another writer (or a clear) ran since: forget cached ids
             hist: Counter = Counter()
             for doc in batch:
                 sha = getattr(getattr(doc, "asset", None), "sha256", "") or ""
@@ -517,20 +531,28 @@ class SqliteIndex:
                     failed.append((sha, f"{type(exc).__name__}: {exc}"))
                     continue
                 doc_hist: Counter = Counter()
+                fresh: dict = {}
                 conn.execute("SAVEPOINT doc")
                 try:
-                    self._write_one(conn, proj, doc_hist)
+                    self._write_one(conn, proj, doc_hist, fresh)
                 except (sqlite3.IntegrityError, ValueError, TypeError, OverflowError) as exc:
                     conn.execute("ROLLBACK TO doc")
                     conn.execute("RELEASE doc")
                     failed.append((sha, f"{type(exc).__name__}: {exc}"))
                     continue
                 conn.execute("RELEASE doc")
+                self._names.update(fresh)
                 hist.update(doc_hist)
                 indexed += 1
             self._apply_hist(conn, hist)
+            self._names_generation = generation + 1  # _run_write bumps it on commit
 
-        self._run_write(work)
+        try:
+            self._run_write(work)
+        except BaseException:
+            self._names.clear()
+            self._names_generation = None
+            raise
         result.indexed += indexed
         result.failed.extend(failed)
 

@@ -219,3 +219,19 @@ def test_closed_or_unopenable_index_is_unavailable(tmp_path):
 def test_sha256s_lists_index(index):
     index.upsert([doc("02" * 32, "/a/2.jpg"), doc("01" * 32, "/a/1.jpg")])
     assert index.sha256s() == ["01" * 32, "02" * 32]
+
+
+def test_name_ids_survive_clear_by_another_instance(tmp_path):
+    a = SqliteIndex(tmp_path / "shared.sqlite")
+    b = SqliteIndex(tmp_path / "shared.sqlite")
+    try:
+        a.upsert([doc("01" * 32, "/x/1.jpg", [Detection(L, "Cat", 80)])])
+        b.clear()  # wipes the name dictionary behind a's back
+        b.upsert([doc("03" * 32, "/x/3.jpg", [Detection(L, "Dog", 70)])])
+        a.upsert([doc("02" * 32, "/x/2.jpg", [Detection(L, "Cat", 80)])])
+        assert [(f.name, f.count) for f in a.facets(Query())] == [("Cat", 1), ("Dog", 1)]
+        assert [(f.name, f.count) for f in b.facets(Query(folder="/x"))] == [("Cat", 1), ("Dog", 1)]
+        assert [h.sha256 for h in b.search(Query(labels=("cat",))).hits] == ["02" * 32]
+    finally:
+        a.close()
+        b.close()

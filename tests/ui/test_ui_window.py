@@ -7,10 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QDialog
 
+from mediaapp.settings import load_settings
 from mediaapp.ui.boxes import label_color
 from mediaapp.ui.main_window import MainWindow
 from mediaapp.ui.models import Roles
+from mediaapp.ui.settings_dialog import SettingsDialog
 from ui_support import BROKEN, copy_files, write_test_settings
 
 E2E_FILES = [
@@ -113,3 +116,37 @@ def test_import_folder_filter_by_label_and_boxes_are_painted(qtbot, testdata, tm
     wait_for_query(qtbot, window, lambda: qtbot.keyClicks(window.search, "Google"))
     assert window.current_query().text == "Google"
     assert shown_names(window) == ["HelloGoogle.tif"]
+
+    # -- File > Re-analyse with current models: analysed again in the background --------------
+    texts.clear()
+    with qtbot.waitSignal(window.importFinished, timeout=900_000) as again:
+        window.reanalyse_action.trigger()
+    report = again.args[0]
+    assert report.imported == 0 and report.cached == 0
+    assert report.analysed == 2 * len(window.library.settings["apis"])  # every API of both images
+    assert texts and all(t.startswith("Re-analysing: ") for t in texts)
+
+
+def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypatch):
+    root = tmp_path / "library"
+    window = MainWindow(root)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.libraryOpened, timeout=30000) as opened:
+        pass
+    first = opened.args[0]
+    assert first.settings["faces_enabled"] is True
+
+    def accept_with_faces_off(dialog):
+        dialog.faces.setChecked(False)
+        dialog.workers.setValue(1)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SettingsDialog, "exec", accept_with_faces_off)
+    with qtbot.waitSignal(window.libraryOpened, timeout=30000) as reopened:
+        window.settings_action.trigger()
+    library = reopened.args[0]
+    assert library is not first and window.library is library
+    assert library.settings["faces_enabled"] is False and library.settings["workers"] == 1
+    assert load_settings(root)["faces_enabled"] is False
+    window.close()

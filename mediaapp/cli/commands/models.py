@@ -77,5 +77,3 @@ def run_fetch(args, ctx) -> int:
         print(f"{name}: {get_model(name).version} ready at {path}")
     return status
 
-
-run = run_fetch

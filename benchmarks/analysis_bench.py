@@ -108,8 +108,9 @@ def _analysers(model: str | None, threads: int | None, only: tuple[str, ...] = (
 _WORKER = {}
 
 
-def _init_worker(model: str | None, only: tuple[str, ...]) -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
+def _init_worker(model: str | None, only: tuple[str, ...], workers: int) -> None:
+    from mediaapp.tasks import init_worker
+    init_worker(max(1, (os.cpu_count() or 1) // workers))  # each worker's share of the cores, as the app does
     _WORKER["analysers"] = _analysers(model, threads=1, only=only)
 
 
@@ -202,7 +203,7 @@ def main() -> int:
     if args.skip_throughput:
         return 0
     with Heartbeat() as beat, ProcessPoolExecutor(args.workers, initializer=_init_worker,
-                                                  initargs=(args.model, only)) as pool:
+                                                  initargs=(args.model, only, args.workers)) as pool:
         list(pool.map(_analyse_file, [str(paths[0])] * args.workers))  # load models in every worker
         start = time.perf_counter()
         results = list(pool.map(_analyse_file, [str(p) for p in paths]))

@@ -12,6 +12,9 @@ Then, with the files in the page cache, it times:
    process so start-up cost is amortised as a batch tool would.
 
 Prints images/s for each and the wall-time ratio ours/vips (target <= 1.5).
+Then imports the same folder through ``Library.import_paths`` (catalog and
+index included, no analysis) and again unchanged, printing the re-import
+time per 1,000 files (target: well under a second).
 Needs ``vipsthumbnail`` (Debian: ``apt-get install libvips-tools``) for step 2.
 
 Run: ``python benchmarks/import_bench.py [--count 200] [--size 4000x3000]``
@@ -130,6 +133,37 @@ def run_ours(folder: Path, paths: list[str], workers: int) -> float:
         shutil.rmtree(thumbs, ignore_errors=True)
 
 
+def run_library(folder: Path, paths: list[str], workers: int) -> tuple[float, float]:
+    """Import ``folder`` through ``Library.import_paths`` (no analysis), then again unchanged.
+
+    Returns ``(first, again)`` wall seconds. The first run adds what
+    ``run_ours`` leaves out: catalog rows, the search index, error
+    bookkeeping. The second is the size+mtime check alone (nothing hashed
+    or decoded; the issue's target is well under 1 s per 1,000 files).
+    """
+    from mediaapp.library import Library
+
+    root = Path(tempfile.mkdtemp(prefix="bench_lib_"))
+    try:
+        lib = Library(root, settings={"workers": workers, "engines": []})
+        try:
+            start = time.perf_counter()
+            report = lib.import_paths([folder], engines=[])
+            first = time.perf_counter() - start
+            if report.imported + report.duplicates != len(paths) or report.failed:
+                raise SystemExit(f"library import: {report.imported} of {len(paths)}, failed {report.failed[:3]}")
+            start = time.perf_counter()
+            again = lib.import_paths([folder], engines=[])
+            second = time.perf_counter() - start
+            if again.unchanged != len(paths):
+                raise SystemExit(f"re-import saw {again.unchanged} unchanged of {len(paths)}")
+            return first, second
+        finally:
+            lib.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def run_vips(paths: list[str], workers: int) -> float:
     """Make the same thumbnails with ``vipsthumbnail`` via ``xargs -P``; return wall seconds."""
     out = Path(tempfile.mkdtemp(prefix="bench_vips_"))
@@ -154,6 +188,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="number of photos (default 200)")
     parser.add_argument("--size", default="4000x3000", help="WxH in pixels (default 4000x3000)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--reimport-files", type=int, default=2000,
+                        help="also time the unchanged re-import of this many small JPEGs (default 2000; 0 = skip)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where generated photos are kept (default: $TMPDIR/mediaapp_import_bench_v2_WxH)")
     args = parser.parse_args()
@@ -172,6 +208,11 @@ def main() -> None:
         warm(paths)
         ours = run_ours(folder, paths, args.workers)
         print(f"ours (scan+sniff+sha256+EXIF+thumbnail): {ours:6.2f} s  {len(paths) / ours:6.1f} images/s")
+        warm(paths)
+        first, again = run_library(folder, paths, args.workers)
+        print(f"Library.import_paths (+ catalog + index): {first:6.2f} s  {len(paths) / first:6.1f} images/s")
+        print(f"re-import, unchanged:                    {again:6.3f} s  = {again / len(paths) * 1000:.3f} s"
+              f" per 1,000 files (target well under 1 s)")
         if shutil.which("vipsthumbnail") is None:
             print("vipsthumbnail not found (apt-get install libvips-tools): no comparison")
             return
@@ -181,6 +222,18 @@ def main() -> None:
         print(f"ratio ours/vips: {ours / vips:.2f} (target <= 1.5)")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    if args.reimport_files:
+        many = Path(tempfile.mkdtemp(prefix="bench_many_"))
+        try:
+            small = [str(many / f"d{i // 500:02d}" / f"s{i:05d}.jpg") for i in range(args.reimport_files)]
+            for i, p in enumerate(small):
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                Image.new("RGB", (64, 48), (i % 256, (i // 256) % 256, 90)).save(p, quality=80)
+            first, again = run_library(many, small, args.workers)
+            print(f"{len(small)} small files in {len({os.path.dirname(p) for p in small})} folders: import {first:.2f} s, "
+                  f"re-import unchanged {again:.3f} s = {again / len(small) * 1000:.3f} s per 1,000 files")
+        finally:
+            shutil.rmtree(many, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ from mediaapp.tasks import CancelToken, WorkerPool
 class ImportProgress:
     """A progress report during ``Library.import_paths``.
 
-    ``stage`` is ``scan``, ``ingest``, ``analyse`` or ``done``; ``done`` and
-    ``total`` count files (ingest) or images (analyse) of that stage;
+    ``stage`` is ``scan``, ``ingest``, ``analyse`` or ``done``, or ``model
+    download`` / ``model extract`` / ``model convert`` while an engine fetches
+    a model on first use; ``done`` and ``total`` count files (ingest), images
+    (analyse), bytes (model download; total 0 when unknown) or steps;
     ``report`` holds the running counts.
     """
 
@@ -62,9 +64,22 @@ ProgressCallback = Callable[[ImportProgress], None]
 #: The error code an engine raises when the next call would exceed the user's budget; it stops the run.
 BUDGET_EXCEEDED = "BudgetExceeded"
 
+#: Assets indexed per batch while an import runs (so new images show up before the run ends).
+INDEX_BATCH = 32
+
+#: Analysis error codes that mean "these bytes will never work with this engine": such an image is
+#: not sent again on the next import (only ``reanalyse`` retries it). Other failures (throttling, a
+#: missing model, no network, an engine bug) are retried.
+PERMANENT_ANALYSIS_ERRORS = ("InvalidImageFormatException", "ImageTooLargeException")
+
 #: File name extensions that claim to be images: such a file that is not one is reported, not skipped.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff",
                               ".webp", ".heic", ".heif", ".hif", ".avif", ".mpo"})
+
+
+def _below_any(path: str, folders: Iterable[str]) -> bool:
+    """True when ``path`` is one of ``folders`` or lies below one of them."""
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 class Library:
@@ -96,6 +111,7 @@ class Library:
             self.index = create_index(backend, self.root, self.settings.get("index", {}))
         self.pool = WorkerPool(self.settings.get("workers"))
         self._import_lock = threading.Lock()
+        self.sync_index()  # index changes a killed run left queued (usually none)
 
     # -- import --------------------------------------------------------------------------------
     def import_paths(self, paths: Iterable[str | Path], *, engines: list[str] | None = None,
@@ -103,11 +119,13 @@ class Library:
                      cancel: CancelToken | None = None, reanalyse: bool = False) -> ImportReport:
         """Import files and folders (recursively), analyse them, and index them.
 
-        ``engines`` / ``apis`` default to the settings. ``reanalyse`` runs the
-        analyses again even where a response is stored (explicit re-analysis
-        with newer models; older responses are kept). Per-file problems are
-        recorded and returned in ``report.failed``; the run only raises for
-        problems with the library itself (e.g. the catalog is unwritable).
+        ``engines`` / ``apis`` default to the settings (``engines`` None also
+        honours the per-folder rules of ``settings["folder_engines"]``, see
+        ``engines_for``). ``reanalyse`` runs the analyses again even where a
+        response is stored (explicit re-analysis with newer models; older
+        responses are kept). Per-file problems are recorded and returned in
+        ``report.failed``; the run only raises for problems with the library
+        itself (e.g. the catalog is unwritable).
         """
         from mediaapp.ingest.scan import FileEntry, iter_files
 
@@ -115,10 +133,16 @@ class Library:
         notify = progress or (lambda p: None)
         cancel = cancel or CancelToken()
         with self._import_lock:
+            self.sync_index()  # finish the index updates of an earlier run that was killed
             roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
             notify(ImportProgress("scan", 0, 0, report=report))
+            unreadable_dirs: list[str] = []
+            scan_failed: set[str] = set()
 
             def scan_error(path: str, message: str) -> None:
+                scan_failed.add(path)
+                if os.path.isdir(path):
+                    unreadable_dirs.append(path)
                 self.catalog.record_error(path, "scan", message)
                 report.failed.append(ImportProblem(path, "scan", message))
 
@@ -151,13 +175,21 @@ class Library:
                 if cancel.cancelled:
                     break
             self._ingest(todo, report, touched, notify, cancel)
-            # Forget vanished paths only after ingest, so a renamed or moved file keeps its asset.
-            gone = [p for p in known if p not in seen]
-            if gone and not cancel.cancelled:
-                touched.difference_update(self._forget(gone))
             if not cancel.cancelled:
-                self._analyse(sorted(touched), self.settings["engines"] if engines is None else engines,
-                              self.settings["apis"] if apis is None else apis, report, notify, cancel, reanalyse)
+                # Forget vanished paths only after ingest, so a renamed or moved file keeps its asset.
+                # Files below a folder that could not be listed this time are not gone: keep them.
+                def vanished(path: str) -> bool:
+                    return path not in seen and not _below_any(path, unreadable_dirs)
+
+                gone = [p for p in known if vanished(p)]
+                if gone:
+                    touched.difference_update(self.catalog.remove_files(gone))
+                # Errors of files that are gone, or of folders that can be read again, are stale.
+                self.catalog.forget_errors(p for p in self.catalog.error_paths()
+                                           if _below_any(p, roots) and vanished(p) and p not in scan_failed)
+                self._analyse(sorted(touched), engines, self.settings["apis"] if apis is None else apis,
+                              report, notify, cancel, reanalyse)
+            self.sync_index()
             report.cancelled = cancel.cancelled
             notify(ImportProgress("done", 1, 1, report=report))
         return report
@@ -167,24 +199,29 @@ class Library:
 
         A file that is not an image by content is skipped quietly when its
         name does not claim to be one either (sidecars, documents), and
-        recorded as a failure when it does (``broken.jpg``, a zero-byte ``.png``).
+        recorded as a failure when it does (``broken.jpg``, a zero-byte
+        ``.png``). A file that cannot be read is recorded as ``UNREADABLE``,
+        which the next import retries.
         """
+        from mediaapp.catalog.db import UNREADABLE
         from mediaapp.ingest.scan import sniff_format
 
+        code = None
         try:
             if sniff_format(entry.path) is not None:
                 return True
             reason = "empty file" if entry.size == 0 else "not an image (unrecognised content)"
         except OSError as exc:
-            reason = f"cannot read: {exc.strerror or exc}"
+            reason, code = f"cannot read: {exc.strerror or exc}", UNREADABLE
         if os.path.splitext(entry.path)[1].lower() in IMAGE_EXTENSIONS or not reason.startswith("not an image"):
-            self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns)
+            self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns, code=code)
         else:
             report.skipped += 1
         return False
 
     def _ingest(self, todo: list, report: ImportReport, touched: set[str], notify: ProgressCallback,
                 cancel: CancelToken) -> None:
+        from mediaapp.catalog.db import UNREADABLE
         from mediaapp.ingest.worker import process_file
 
         total = len(todo)
@@ -198,7 +235,7 @@ class Library:
             done += 1
             if result.error_stage:
                 self._fail(report, result.path, result.error_stage, result.error, size=result.size,
-                           mtime_ns=result.mtime_ns)
+                           mtime_ns=result.mtime_ns, code=UNREADABLE if result.error_stage == "read" else None)
             else:
                 new = self.catalog.add_file(path=result.path, size=result.size, mtime_ns=result.mtime_ns,
                                             sha256=result.sha256, asset=dataclasses.asdict(result))
@@ -208,6 +245,9 @@ class Library:
                     report.duplicates += 1
                 touched.add(result.sha256)
                 fresh.add(result.sha256)
+                if len(fresh) >= INDEX_BATCH:  # show new images while a long ingest runs
+                    self.reindex_assets(fresh)
+                    fresh.clear()
             notify(ImportProgress("ingest", done, total, result.path, report))
 
         def on_failure(item: tuple, exc: BaseException) -> None:
@@ -219,77 +259,116 @@ class Library:
         self.pool.run(process_file, ((e.path, thumb_dir) for e in todo), on_result, on_failure, cancel=cancel)
         self.reindex_assets(fresh)
 
-    def _analyse(self, shas: list[str], engines: list[str], apis: list[str], report: ImportReport,
+    def engines_for(self, asset: Asset) -> list[str]:
+        """The engines that analyse ``asset`` when a run names none: its folder's rule, else the library's.
+
+        ``settings["folder_engines"]`` maps absolute folders to engine-name
+        lists; the deepest folder holding one of the asset's paths wins.
+        """
+        rules = self.settings.get("folder_engines") or {}
+        best: tuple[int, list[str]] | None = None
+        for folder, names in rules.items():
+            root = os.path.abspath(os.path.expanduser(folder))
+            if any(_below_any(p, [root]) for p in asset.paths) and (best is None or len(root) > best[0]):
+                best = (len(root), list(names))
+        return best[1] if best else list(self.settings["engines"])
+
+    def _analyse(self, shas: list[str], engines: list[str] | None, apis: list[str], report: ImportReport,
                  notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
         params = AnalysisParams(self.settings.get("max_labels"), float(self.settings.get("min_confidence", 50.0)))
-        wanted = [Api.parse(a) for a in apis]
         assets = self.catalog.assets(shas)
-        for engine_name in engines:
-            config = self.engine_config(engine_name)
-            try:
-                engine = create_engine(engine_name, config)
-            except EngineUnavailableError as exc:
-                for sha in shas:
-                    self._fail(report, assets[sha].paths[0] if assets[sha].paths else sha, f"analysis:{engine_name}",
-                               str(exc), sha256=sha)
+        plan: dict[str, list[str]] = {}  # engine -> the sha256s it analyses, in order
+        for sha in shas:
+            asset = assets.get(sha)
+            if asset is None or not asset.paths:
                 continue
-            # an engine may add request options that change its answers (and so the cache key)
-            eparams = engine.analysis_params(params) if hasattr(engine, "analysis_params") else params
-            jobs: list[tuple] = []
-            for sha in shas:
-                asset = assets.get(sha)
-                if asset is None or not asset.paths:
-                    continue
-                missing = []
-                for api in wanted:
-                    if not reanalyse and self.catalog.cached_analysis(sha, api.value, engine_name,
-                                                                      eparams.key(api)) is not None:
-                        report.cached += 1
-                    else:
-                        missing.append(api.value)
-                if missing:
-                    jobs.append((engine_name, config, missing, self._image_ref(asset, engine), eparams))
-            if hasattr(engine, "begin_run"):
-                engine.begin_run(len(jobs))  # e.g. resets the per-run budget
-            total, done = len(jobs), 0
-            notify(ImportProgress("analyse", 0, total, report=report))
-            indexed: set[str] = set()
+            for name in (engines if engines is not None else self.engines_for(asset)):
+                plan.setdefault(name, []).append(sha)
+        for engine_name, engine_shas in plan.items():
+            if cancel.cancelled:
+                break
+            self._analyse_with(engine_name, [assets[s] for s in engine_shas], [Api.parse(a) for a in apis],
+                               params, report, notify, cancel, reanalyse)
 
-            def on_result(item: tuple, outcomes: list[ApiOutcome]) -> None:
-                nonlocal done
-                done += 1
-                ref: ImageRef = item[3]
-                stopped = [o for o in outcomes if o.error_code == BUDGET_EXCEEDED]
-                if stopped:
-                    cancel.cancel()  # the engine refused to spend more: stop the run, keep what is done
-                    budget_stop.setdefault("reason", stopped[0].error)
+    def _analyse_with(self, engine_name: str, assets: list[Asset], wanted: list[Api], params: AnalysisParams,
+                      report: ImportReport, notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
+        """Analyse ``assets`` with one engine: every (asset, api) lacking a stored response, once."""
+        config = self.engine_config(engine_name)
+        try:
+            engine = create_engine(engine_name, config)
+        except EngineUnavailableError as exc:
+            for asset in assets:
+                self._fail(report, asset.paths[0], f"analysis:{engine_name}", str(exc), sha256=asset.sha256,
+                           engine=engine_name, code=exc.code)
+            return
+        # Models the engine needs are fetched here, once, with progress; an API that cannot run this
+        # time is reported once for the run instead of once per image.
+        prepare = getattr(engine, "prepare", None)
+        if prepare is not None:
+            unavailable = prepare(wanted, lambda step, done, total: notify(
+                ImportProgress(f"model {step}", done, total or 0, engine_name, report)))
+            for api, reason in unavailable.items():
+                report.failed.append(ImportProblem(engine_name, f"analysis:{api.value}", reason))
+            wanted = [api for api in wanted if api not in unavailable]
+        # an engine may add request options that change its answers (and so the cache key)
+        eparams = engine.analysis_params(params) if hasattr(engine, "analysis_params") else params
+        refused = {} if reanalyse else self.catalog.analysis_failures(
+            [a.sha256 for a in assets], engine_name, PERMANENT_ANALYSIS_ERRORS)
+        jobs: list[tuple] = []
+        for asset in assets:
+            missing = []
+            for api in wanted:
+                if (asset.sha256, api.value) in refused:  # the engine refused these bytes for good
+                    report.failed.append(refused[(asset.sha256, api.value)])
+                elif not reanalyse and self.catalog.has_analysis(asset.sha256, api.value, engine_name,
+                                                                 eparams.key(api)):
+                    report.cached += 1
                 else:
-                    budget_stop["done"] = budget_stop.get("done", 0) + 1
-                self._store_outcomes(ref, item[0], [o for o in outcomes if o.error_code != BUDGET_EXCEEDED],
-                                     item[4], report)
-                indexed.add(ref.sha256)
-                if len(indexed) >= 32:
-                    self.reindex_assets(indexed)
-                    indexed.clear()
-                notify(ImportProgress("analyse", done, total, ref.path, report))
+                    missing.append(api.value)
+            if missing:
+                jobs.append((engine_name, config, missing, self._image_ref(asset, engine), eparams))
+        if hasattr(engine, "begin_run"):
+            engine.begin_run(len(jobs))  # e.g. resets the per-run budget
+        total, done, finished = len(jobs), 0, 0
+        notify(ImportProgress("analyse", 0, total, report=report))
+        indexed: set[str] = set()
+        stop = CancelToken(parent=cancel)  # a budget stop ends this engine's work, not the run
+        budget_reason: str | None = None
 
-            def on_failure(item: tuple, exc: BaseException) -> None:
-                nonlocal done
-                done += 1
-                ref = item[3]
-                for api in item[2]:
-                    self._fail(report, ref.path, f"analysis:{api}", str(exc), sha256=ref.sha256)
-                notify(ImportProgress("analyse", done, total, ref.path, report))
+        def on_result(item: tuple, outcomes: list[ApiOutcome]) -> None:
+            nonlocal done, finished, budget_reason
+            done += 1
+            ref: ImageRef = item[3]
+            stopped = [o for o in outcomes if o.error_code == BUDGET_EXCEEDED]
+            if stopped:
+                stop.cancel()  # the engine refused to spend more: stop, keep what is done
+                budget_reason = budget_reason or stopped[0].error
+            else:
+                finished += 1
+            self._store_outcomes(ref, item[0], [o for o in outcomes if o.error_code != BUDGET_EXCEEDED],
+                                 item[4], report)
+            indexed.add(ref.sha256)
+            if len(indexed) >= INDEX_BATCH:
+                self.reindex_assets(indexed)
+                indexed.clear()
+            notify(ImportProgress("analyse", done, total, ref.path, report))
 
-            threads = getattr(engine, "max_concurrency", None) if getattr(engine, "executor", "process") == "thread" \
-                else None
-            budget_stop: dict = {}
-            self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=cancel, threads=threads)
-            if "reason" in budget_stop:
-                finished = budget_stop.get("done", 0)
-                report.failed.append(ImportProblem(engine_name, "budget", f"{budget_stop['reason']}; stopped with "
-                                                   f"{finished} of {total} images done, {total - finished} left"))
-            self.reindex_assets(indexed)
+        def on_failure(item: tuple, exc: BaseException) -> None:
+            nonlocal done
+            done += 1
+            ref = item[3]
+            for api in item[2]:
+                self._fail(report, ref.path, f"analysis:{api}", str(exc), sha256=ref.sha256, engine=engine_name)
+            notify(ImportProgress("analyse", done, total, ref.path, report))
+
+        threads = getattr(engine, "max_concurrency", None) if getattr(engine, "executor", "process") == "thread" \
+            else None
+        self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=stop, threads=threads)
+        if budget_reason is not None:
+            report.budget_stopped = True
+            report.failed.append(ImportProblem(engine_name, "budget", f"{budget_reason}; stopped with "
+                                               f"{finished} of {total} images done, {total - finished} left"))
+        self.reindex_assets(indexed)
 
     def _image_ref(self, asset: Asset, engine) -> ImageRef:
         """The ImageRef of ``asset`` for ``engine`` (engines may add an S3 location)."""
@@ -303,7 +382,7 @@ class Library:
             api = Api(outcome.api)
             if outcome.response is None:
                 self._fail(report, ref.path, f"analysis:{api.value}", outcome.error or "analysis failed",
-                           sha256=ref.sha256)
+                           sha256=ref.sha256, engine=engine_name, code=outcome.error_code)
                 continue
             self.catalog.store_analysis(sha256=ref.sha256, api=api.value, engine=engine_name,
                                         engine_version=outcome.engine_version, params=params.key(api),
@@ -314,19 +393,6 @@ class Library:
     def _fail(self, report: ImportReport, path: str, stage: str, message: str, **kw) -> None:
         self.catalog.record_error(path, stage, message, **kw)
         report.failed.append(ImportProblem(path, stage, message))
-
-    def _forget(self, paths: list[str]) -> list[str]:
-        """Drop vanished files from the catalog; assets left with no file leave the indexes.
-
-        Returns the sha256s of those removed assets.
-        """
-        orphans = self.catalog.remove_files(paths)
-        for index in self._indexes():
-            try:
-                index.delete(orphans)
-            except SearchUnavailableError:
-                pass
-        return orphans
 
     def engine_config(self, engine_name: str) -> dict:
         """The JSON-able config an engine is built with in worker processes."""
@@ -365,16 +431,40 @@ class Library:
         for i in range(0, len(shas), batch):
             yield from self.index_documents(shas[i:i + batch])
 
-    def reindex_assets(self, sha256s: Iterable[str]) -> None:
-        """Rebuild these assets' documents in every index (a remote index queues when down)."""
-        docs = self.index_documents(sha256s)
-        if not docs:
-            return
+    def reindex_assets(self, sha256s: Iterable[str]) -> bool:
+        """Rebuild these assets' documents in every index; assets no longer catalogued are deleted.
+
+        A remote index that is down queues the change durably (``QueuedIndex``).
+        The assets leave the catalog's ``index_pending`` queue only once the
+        embedded index has them, so a run killed before this point is
+        completed by the next ``sync_index()``. Returns False when the
+        embedded index could not be written (the assets stay pending).
+        """
+        shas = list(dict.fromkeys(sha256s))
+        if not shas:
+            return True
+        docs = self.index_documents(shas)
+        gone = sorted(set(shas) - {d.asset.sha256 for d in docs})
         for index in self._indexes():
             try:
-                index.upsert(docs)
+                if docs:
+                    index.upsert(docs)
+                if gone:
+                    index.delete(gone)
             except SearchUnavailableError:
-                pass
+                if index is self.local_index:
+                    return False  # stay pending
+        self.catalog.clear_pending(shas)
+        return True
+
+    def sync_index(self) -> int:
+        """Bring the indexes up to date with every change the catalog queued; returns the assets processed."""
+        done = 0
+        while batch := self.catalog.pending_index(limit=500):
+            if not self.reindex_assets(batch):
+                break  # the embedded index is unavailable: the rest stays queued for later
+            done += len(batch)
+        return done
 
     def reindex(self, target: SearchIndex | None = None, progress: ProgressCallback | None = None) -> int:
         """Rebuild ``target`` (default: the configured index) from the catalog; returns documents indexed."""

@@ -21,10 +21,16 @@ IN_FLIGHT_PER_WORKER = 2
 
 
 class CancelToken:
-    """A flag the UI or CLI sets to stop long work; checked between tasks."""
+    """A flag the UI or CLI sets to stop long work; checked between tasks.
 
-    def __init__(self) -> None:
+    A token made with ``parent`` is also cancelled when its parent is, while
+    cancelling it leaves the parent alone: one stage can stop (a budget
+    reached) without stopping the whole run.
+    """
+
+    def __init__(self, parent: "CancelToken | None" = None) -> None:
         self._event = threading.Event()
+        self._parent = parent
 
     def cancel(self) -> None:
         """Ask the work to stop at the next task boundary."""
@@ -32,14 +38,25 @@ class CancelToken:
 
     @property
     def cancelled(self) -> bool:
-        """True once ``cancel()`` was called."""
-        return self._event.is_set()
+        """True once ``cancel()`` was called on this token or on its parent."""
+        return self._event.is_set() or (self._parent is not None and self._parent.cancelled)
 
 
-def _init_worker() -> None:
-    """Worker-process start-up: one inference thread per process (the pool itself fills the cores)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+#: Environment variable giving each onnxruntime session its intra-op thread count (read by the
+#: local analysers); the user may set it, otherwise worker processes get their share of the cores.
+ORT_THREADS_ENV = "MEDIAAPP_ORT_THREADS"
+
+
+def init_worker(threads: int = 1) -> None:
+    """Worker-process start-up: ``threads`` inference threads per process.
+
+    The pool itself fills the cores (one process per core), so each
+    process's numeric libraries (OpenMP, OpenBLAS, onnxruntime) get an even
+    share instead of all starting one thread per core and oversubscribing
+    them. Variables the user already set are kept.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", ORT_THREADS_ENV):
+        os.environ.setdefault(var, str(max(1, threads)))
 
 
 class WorkerPool:
@@ -59,7 +76,9 @@ class WorkerPool:
         with self._lock:
             if self._processes is None:
                 ctx = multiprocessing.get_context("spawn")
-                self._processes = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker)
+                share = max(1, (os.cpu_count() or 1) // self.workers)
+                self._processes = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init_worker,
+                                                      initargs=(share,))
             return self._processes
 
     def _discard_pool(self, pool: Executor) -> None:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Keep the suite away from the user's own data: platformdirs and QSettings follow the XDG
+# variables, so a run never reads or writes ~/.local/share/mediaapp or ~/.config/mediaapp.
+_SANDBOX = Path(tempfile.mkdtemp(prefix="mediaapp-tests-"))
+for _var, _sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
+    os.environ[_var] = str(_SANDBOX / _sub)
+# The product's own model lookups (CLI, GUI, engines built from settings) use the suite's shared,
+# once-per-machine model cache instead of downloading into the sandbox again.
+os.environ.setdefault("MEDIAAPP_MODELS", os.environ.get("MEDIAAPP_TEST_MODELS")
+                      or str(Path.home() / ".cache" / "mediaapp-test-models"))
+os.environ.pop("MEDIAAPP_LIBRARY", None)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers such as replay_engine
 

@@ -103,6 +103,16 @@ def test_analysis_errors_are_per_image_and_the_run_continues(testdata, sample_fo
         assert report.analysed == 4
         record = lib.show(sample_folder / "formats" / "example.bmp")
         assert "DetectLabels" not in record and record["errors"][0]["stage"] == "analysis:DetectLabels"
+
+        # The engine refused these bytes for good: the next import does not send them again ...
+        replay_engine.CALLS.clear()
+        report = lib.import_paths([sample_folder], apis=["labels"])
+        assert replay_engine.CALLS == [] and report.analysed == 0 and report.cached == 4
+        assert [Path(p.path).name for p in report.failed if p.stage.startswith("analysis:")] == ["example.bmp"]
+        # ... unless the user asks for a re-analysis.
+        report = lib.import_paths([sample_folder], apis=["labels"], reanalyse=True)
+        bmp = sha256_of(sample_folder / "formats" / "example.bmp")
+        assert (bmp, "DetectLabels") in replay_engine.CALLS and report.analysed == 4
     finally:
         lib.close()
 
@@ -175,5 +185,118 @@ def test_killed_import_resumes_without_duplicates_or_gaps(testdata, tmp_path):
             "SELECT COUNT(*) FROM detections GROUP BY sha256").fetchall()
         assert len({r[0] for r in per_asset}) == 1 and len(per_asset) == n_assets
         assert lib.search(Query(limit=None)).total == n_assets
+        # ... and every asset is searchable by what its analyses found, not only listed.
+        assert lib.search(Query(labels=("Car",), limit=None)).total == n_assets
+        assert lib.search(Query(text="monday", limit=None)).total == n_assets
+    finally:
+        lib.close()
+
+
+def test_index_updates_lost_in_a_crash_are_made_at_the_next_open(testdata, sample_folder, tmp_path, monkeypatch):
+    lib = open_library(tmp_path / "lib", testdata)
+    with monkeypatch.context() as patch:
+        patch.setattr(Library, "reindex_assets", lambda self, shas: False)  # the process dies before indexing
+        lib.import_paths([sample_folder])
+    assert lib.search(Query(limit=None)).total == 0 and len(lib.catalog.pending_index()) == 5
+    lib.close()
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        assert lib.catalog.pending_index() == []
+        assert lib.search(Query(labels=("Car",), limit=None)).total == 5
+        # A vanished file's asset leaves the index through the same queue.
+        (sample_folder / "formats" / "example.bmp").unlink()
+        lib.import_paths([sample_folder])
+        assert lib.search(Query(labels=("Car",), limit=None)).total == 4
+    finally:
+        lib.close()
+
+
+def test_an_unreadable_folder_keeps_its_files_and_its_error_clears_once_readable(
+        testdata, sample_folder, tmp_path, monkeypatch):
+    import mediaapp.ingest.scan as scan
+
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        lib.import_paths([sample_folder])
+        cars = str(sample_folder / "cars")
+        real_scandir = scan.os.scandir
+
+        def scandir(path="."):
+            if os.fspath(path) == cars:
+                raise PermissionError(13, "Permission denied", cars)
+            return real_scandir(path)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(scan.os, "scandir", scandir)
+            report = lib.import_paths([sample_folder])
+        assert [(p.path, p.stage) for p in report.failed if p.stage == "scan"] == [(cars, "scan")]
+        assert "Permission denied" in next(e.message for e in lib.errors() if e.path == cars)
+        sha = sha256_of(sample_folder / "cars" / "000004.jpg")
+        assert len(lib.assets([sha])[sha].paths) == 2          # not forgotten while unreadable
+        assert sha in {h.sha256 for h in lib.search(Query(text="000004")).hits}
+
+        lib.import_paths([sample_folder])                      # readable again
+        assert cars not in {e.path for e in lib.errors()}
+    finally:
+        lib.close()
+
+
+def test_one_error_row_per_file_and_none_once_it_is_gone(testdata, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    bad = folder / "x.jpg"
+    bad.write_bytes(b"")
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        lib.import_paths([folder])
+        assert [(e.stage, e.message) for e in lib.errors()] == [("sniff", "empty file")]
+        truncated = (testdata / "5_formats/broken/vips_truncated.jpg").read_bytes()
+        bad.write_bytes(truncated)
+        os.utime(bad, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new mtime even on coarse clocks
+        lib.import_paths([folder])
+        assert [e.stage for e in lib.errors()] == ["decode"]    # replaced, not added
+        bad.unlink()
+        lib.import_paths([folder])
+        assert lib.errors() == []
+    finally:
+        lib.close()
+
+
+def test_an_unreadable_file_is_retried_on_the_next_import(testdata, sample_folder, tmp_path, monkeypatch):
+    import mediaapp.ingest.scan as scan
+
+    target = str(sample_folder / "formats" / "example.bmp")
+    real_sniff = scan.sniff_format
+
+    def sniff(path):
+        if os.fspath(path) == target:
+            raise PermissionError(13, "Permission denied", target)
+        return real_sniff(path)
+
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(scan, "sniff_format", sniff)
+            report = lib.import_paths([sample_folder])
+        assert [p.message for p in report.failed if p.path == target] == ["cannot read: Permission denied"]
+        report = lib.import_paths([sample_folder])            # permissions fixed: size and mtime unchanged
+        assert lib.catalog.sha_for_path(target) and report.imported == 1
+        assert target not in {e.path for e in lib.errors()}
+    finally:
+        lib.close()
+
+
+def test_folder_rules_choose_the_engines_per_folder(testdata, sample_folder, tmp_path):
+    lib = Library(tmp_path / "lib", settings={
+        "engines": [ENGINE], "workers": 2, "folder_engines": {str(sample_folder / "cars"): []},
+        "engine_config": {ENGINE: {"testdata": str(testdata)}}})
+    try:
+        report = lib.import_paths([sample_folder], apis=["labels"])
+        cars = sha256_of(sample_folder / "cars" / "000004.jpg")
+        analysed = {sha for sha, _api in replay_engine.CALLS}
+        assert cars not in analysed and len(analysed) == 4 and report.analysed == 4
+        # An explicit engine list for the run overrides the folder rules.
+        lib.import_paths([sample_folder / "cars"], engines=[ENGINE], apis=["labels"])
+        assert (cars, "DetectLabels") in replay_engine.CALLS
     finally:
         lib.close()

@@ -76,6 +76,8 @@ class AnalysisEngine(Protocol):
     stored with every cached response so newer models never silently replace
     older results. Methods raise ``AnalysisError`` for a bad image and
     ``EngineUnavailableError`` when the engine cannot run at all.
+    ``detect_labels`` / ``detect_text`` / ``recognize_celebrities`` are the
+    per-API entry points (``EngineBase`` derives them from ``analyse``).
     """
 
     name: str
@@ -85,3 +87,37 @@ class AnalysisEngine(Protocol):
 
     def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:
         """Run ``api`` on ``image`` and return the Rekognition-shaped response dict."""
+
+    def detect_labels(self, image: ImageRef, params: AnalysisParams | None = None) -> dict:
+        """A DetectLabels response (Labels with Confidence 0-100, Instances, Parents, Categories)."""
+
+    def detect_text(self, image: ImageRef) -> dict:
+        """A DetectText response (TextDetections: LINEs and WORDs with Geometry in ratios)."""
+
+    def recognize_celebrities(self, image: ImageRef) -> dict:
+        """A RecognizeCelebrities response (CelebrityFaces and UnrecognizedFaces)."""
+
+
+class EngineBase:
+    """The Rekognition-named methods of ``AnalysisEngine``, derived from ``analyse``.
+
+    Subclasses implement ``analyse(api, image, params)`` and ``version(api)``.
+    ``params`` None means ``AnalysisParams()`` (engine defaults, MinConfidence
+    50). Each method raises what ``analyse`` raises.
+    """
+
+    def detect_labels(self, image: ImageRef, params: AnalysisParams | None = None) -> dict:
+        """Run DetectLabels on ``image``; returns its response dict."""
+        return self.analyse(Api.DETECT_LABELS, image, params or AnalysisParams())
+
+    def detect_text(self, image: ImageRef) -> dict:
+        """Run DetectText on ``image``; returns its response dict."""
+        return self.analyse(Api.DETECT_TEXT, image, AnalysisParams())
+
+    def recognize_celebrities(self, image: ImageRef) -> dict:
+        """Run RecognizeCelebrities on ``image``; returns its response dict."""
+        return self.analyse(Api.RECOGNIZE_CELEBRITIES, image, AnalysisParams())
+
+    def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:  # pragma: no cover - abstract
+        """Run ``api`` on ``image``; subclasses implement it."""
+        raise NotImplementedError

@@ -47,7 +47,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineUnavailableError, ImageRef
+from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineUnavailableError, ImageRef
 from mediaapp.cloud import clients
 from mediaapp.cloud.config import CloudConfig
 from mediaapp.cloud.cost import Budget, Ledger, PriceTable, params_for_config, priced_calls
@@ -124,7 +124,7 @@ def explain_rekognition_error(code: str, message: str) -> str:
     return f"{reason}: {message}" if message else reason
 
 
-class RekognitionEngine:
+class RekognitionEngine(EngineBase):
     """Amazon Rekognition as an analysis engine (name ``rekognition``; runs in threads).
 
     Built from a ``CloudConfig`` dict (``**config``). Raises

@@ -28,6 +28,13 @@ from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, Im
 #: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
 BUSY_TIMEOUT_S = 30.0
 
+#: Error stages of the ingest pipeline: a path has at most one of them at a time.
+INGEST_STAGES = ("scan", "read", "sniff", "decode", "thumbnail")
+
+#: ``errors.code`` of a file that could not be read (permissions, I/O): retried on every import,
+#: since fixing it (chmod, remount) changes neither its size nor its mtime.
+UNREADABLE = "Unreadable"
+
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601 text with seconds."""
@@ -116,10 +123,46 @@ class Catalog:
         return {r["path"]: (r["size"], r["mtime_ns"], r["sha256"]) for r in rows}
 
     def failed_files(self) -> dict[str, tuple[int | None, int | None]]:
-        """Map path -> (size, mtime_ns) of files whose last import failed before hashing finished."""
-        rows = self.conn.execute(
-            "SELECT path, size, mtime_ns FROM errors WHERE stage IN ('read','sniff','decode','thumbnail','scan')")
+        """Map path -> (size, mtime_ns) of files whose last import failed before hashing finished.
+
+        Unreadable files (``code`` ``UNREADABLE``) are left out: they are
+        retried on every import.
+        """
+        marks = ",".join("?" * len(INGEST_STAGES))
+        rows = self.conn.execute(f"SELECT path, size, mtime_ns FROM errors WHERE stage IN ({marks})"
+                                 " AND code IS NOT ?", (*INGEST_STAGES, UNREADABLE))
         return {r["path"]: (r["size"], r["mtime_ns"]) for r in rows}
+
+    def error_paths(self) -> list[str]:
+        """Every path with a recorded ingest-stage error (catalogued or not)."""
+        marks = ",".join("?" * len(INGEST_STAGES))
+        return [r[0] for r in self.conn.execute(f"SELECT DISTINCT path FROM errors WHERE stage IN ({marks})",
+                                                INGEST_STAGES)]
+
+    def analysis_failures(self, sha256s: Iterable[str], engine: str,
+                          codes: Iterable[str]) -> dict[tuple[str, str], ImportProblem]:
+        """Map (sha256, api) -> the recorded failure of ``engine`` on it, for failures whose code is in ``codes``.
+
+        Used so that an image an engine refused for good (e.g.
+        ``InvalidImageFormatException``) is not sent again on every import.
+        """
+        shas, code_list = list(dict.fromkeys(sha256s)), list(codes)
+        out: dict[tuple[str, str], ImportProblem] = {}
+        if not code_list:
+            return out
+        for chunk in _chunks(shas, 500):
+            rows = self.conn.execute(
+                f"SELECT sha256, path, stage, message FROM errors WHERE sha256 IN ({','.join('?' * len(chunk))})"
+                f" AND engine = ? AND code IN ({','.join('?' * len(code_list))}) AND stage LIKE 'analysis:%'",
+                [*chunk, engine, *code_list])
+            for r in rows:
+                out[(r["sha256"], r["stage"].split(":", 1)[1])] = ImportProblem(r["path"], r["stage"], r["message"])
+        return out
+
+    def forget_errors(self, paths: Iterable[str]) -> None:
+        """Delete every recorded error of these paths (e.g. files that no longer exist)."""
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM errors WHERE path = ?", [(p,) for p in paths])
 
     def has_asset(self, sha256: str) -> bool:
         """True when these bytes are already catalogued."""
@@ -144,17 +187,21 @@ class Catalog:
                                      "name": os.path.basename(path), "size": size, "mtime_ns": mtime_ns,
                                      "seen_at": now_iso()}, pk="path")
             conn.execute("DELETE FROM errors WHERE path = ? AND stage NOT LIKE 'analysis:%'", (path,))
+            _mark_pending(conn, [sha256])
             return new
 
     def remove_files(self, paths: Iterable[str]) -> list[str]:
-        """Forget these paths; return the sha256s of assets left with no path.
+        """Forget these paths and their errors; return the sha256s of assets left with no path.
 
-        Such assets are removed; their stored analyses and detections are
-        kept (a cache: the same bytes imported again are not analysed again).
+        Such assets are removed (and queued in ``index_pending`` so the search
+        indexes drop them, even if the process dies before it gets there);
+        their stored analyses and detections are kept (a cache: the same
+        bytes imported again are not analysed again).
         """
         orphans: list[str] = []
         with self.transaction() as conn:
             for path in paths:
+                conn.execute("DELETE FROM errors WHERE path = ?", (path,))
                 row = conn.execute("SELECT sha256 FROM files WHERE path = ?", (path,)).fetchone()
                 if row is None:
                     continue
@@ -164,6 +211,7 @@ class Catalog:
                     orphans.append(sha)
                     # Analyses and their detections stay: if the bytes come back, nothing is paid twice.
                     conn.execute("DELETE FROM assets WHERE sha256 = ?", (sha,))
+                _mark_pending(conn, [sha])
         return orphans
 
     def asset(self, sha256: str) -> Asset | None:
@@ -221,6 +269,11 @@ class Catalog:
         row = self.conn.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args).fetchone()
         return (row["engine_version"], json.loads(row["response"])) if row else None
 
+    def has_analysis(self, sha256: str, api: str, engine: str, params: str) -> bool:
+        """True when a response of any version is stored for this key (cheaper than ``cached_analysis``)."""
+        return self.conn.execute("SELECT 1 FROM analyses WHERE sha256=? AND api=? AND engine=? AND params=? LIMIT 1",
+                                 (sha256, api, engine, params)).fetchone() is not None
+
     def store_analysis(self, *, sha256: str, api: str, engine: str, engine_version: str, params: str,
                        response: dict, detections: list[Detection]) -> None:
         """Store a response and make its detections the current ones for (sha256, api, engine).
@@ -241,7 +294,36 @@ class Catalog:
                 [(sha256, api, engine, engine_version, d.kind.value, d.name, d.confidence,
                   *((d.box.left, d.box.top, d.box.width, d.box.height) if d.box else (None,) * 4),
                   json.dumps(list(d.parents)), d.text_type) for d in detections])
-            conn.execute("DELETE FROM errors WHERE sha256 = ? AND stage = ?", (sha256, f"analysis:{api}"))
+            conn.execute("DELETE FROM errors WHERE sha256 = ? AND stage = ? AND (engine = ? OR engine IS NULL)",
+                         (sha256, f"analysis:{api}", engine))
+            _mark_pending(conn, [sha256])
+
+    # -- search-index bookkeeping ------------------------------------------------------------
+    def pending_index(self, limit: int | None = None) -> list[str]:
+        """Sha256s whose search documents must be rebuilt (or deleted, when the asset is gone).
+
+        Every catalog change that alters a search document queues its asset
+        here in the same transaction, so an import killed before it updated
+        the indexes is finished by the next ``Library.sync_index()``.
+        """
+        sql = "SELECT sha256 FROM index_pending ORDER BY sha256"
+        args: tuple = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            args = (limit,)
+        return [r[0] for r in self.conn.execute(sql, args)]
+
+    def mark_pending(self, sha256s: Iterable[str]) -> None:
+        """Queue these assets for re-indexing (see ``pending_index``)."""
+        with self.transaction() as conn:
+            _mark_pending(conn, sha256s)
+
+    def clear_pending(self, sha256s: Iterable[str]) -> None:
+        """Forget that these assets need re-indexing (their documents were written)."""
+        shas = list(sha256s)
+        with self.transaction() as conn:
+            for chunk in _chunks(shas, 500):
+                conn.execute(f"DELETE FROM index_pending WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk)
 
     def responses(self, sha256: str) -> dict[str, list[dict]]:
         """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
@@ -275,12 +357,26 @@ class Catalog:
 
     # -- errors ------------------------------------------------------------------------------
     def record_error(self, path: str, stage: str, message: str, *, sha256: str | None = None,
-                     size: int | None = None, mtime_ns: int | None = None) -> None:
-        """Record that ``path`` failed ``stage``; replaces the previous error of that (path, stage)."""
+                     size: int | None = None, mtime_ns: int | None = None, engine: str | None = None,
+                     code: str | None = None) -> None:
+        """Record that ``path`` failed ``stage`` with a readable ``message``.
+
+        Replaces the previous error of that (path, stage); an ingest-stage
+        error (``INGEST_STAGES``) replaces every earlier ingest error of the
+        path, so a file has at most one. ``engine`` and ``code`` (e.g.
+        ``InvalidImageFormatException``, ``UNREADABLE``) describe analysis
+        and read failures; ``size``/``mtime_ns`` are the file's when it failed.
+        """
         with self.transaction() as conn:
-            conn.execute("DELETE FROM errors WHERE path = ? AND stage = ?", (path, stage))
-            conn.execute("INSERT INTO errors (path, sha256, stage, message, size, mtime_ns, created_at)"
-                         " VALUES (?,?,?,?,?,?,?)", (path, sha256, stage, message, size, mtime_ns, now_iso()))
+            if stage in INGEST_STAGES:
+                marks = ",".join("?" * len(INGEST_STAGES))
+                conn.execute(f"DELETE FROM errors WHERE path = ? AND stage IN ({marks})", (path, *INGEST_STAGES))
+            else:
+                conn.execute("DELETE FROM errors WHERE path = ? AND stage = ? AND (engine IS ? OR engine IS NULL)",
+                             (path, stage, engine))
+            conn.execute("INSERT INTO errors (path, sha256, stage, message, size, mtime_ns, created_at, engine, code)"
+                         " VALUES (?,?,?,?,?,?,?,?,?)",
+                         (path, sha256, stage, message, size, mtime_ns, now_iso(), engine, code))
 
     def errors(self, path: str | None = None, sha256: str | None = None) -> list[ImportProblem]:
         """Recorded problems, newest first; only those of ``path`` / ``sha256`` when given."""
@@ -295,6 +391,11 @@ class Catalog:
         """Forget every recorded problem (the next import retries failed files)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM errors")
+
+
+def _mark_pending(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
+    """Queue assets in ``index_pending`` inside the caller's transaction."""
+    conn.executemany("INSERT OR IGNORE INTO index_pending (sha256) VALUES (?)", [(s,) for s in sha256s])
 
 
 def _like_prefix(prefix: str) -> str:

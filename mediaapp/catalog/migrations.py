@@ -73,6 +73,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX errors_path ON errors(path);
     """,
+    # 1 -> 2: resumable indexing and remembered analysis failures.
+    """
+    CREATE TABLE index_pending (      -- assets whose search documents must be rebuilt (or deleted);
+        sha256 TEXT PRIMARY KEY       -- written in the same transaction as the change itself
+    );
+    INSERT INTO index_pending (sha256) SELECT sha256 FROM assets;
+    ALTER TABLE errors ADD COLUMN engine TEXT;   -- analysis engine of an analysis:<api> error
+    ALTER TABLE errors ADD COLUMN code TEXT;     -- machine-readable reason (Rekognition error code, ...)
+    CREATE INDEX errors_sha256 ON errors(sha256);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

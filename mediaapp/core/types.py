@@ -239,7 +239,9 @@ class ImportReport:
     ``imported``: new files whose bytes were new; ``duplicates``: new paths
     whose bytes were already known; ``unchanged``: paths skipped by the
     size+mtime check; ``skipped``: files that are not images (by content and name); ``analysed``: (asset, api) analyses run (cache misses);
-    ``cached``: analyses answered from the catalog; ``failed``: problems.
+    ``cached``: analyses answered from the catalog; ``failed``: problems;
+    ``cancelled``: the user stopped the run; ``budget_stopped``: an engine
+    refused to spend more (its budget), the other engines went on.
     """
 
     imported: int = 0
@@ -250,3 +252,4 @@ class ImportReport:
     cached: int = 0
     failed: list[ImportProblem] = field(default_factory=list)
     cancelled: bool = False
+    budget_stopped: bool = False

@@ -36,7 +36,8 @@ def format_progress(stage: str, done: int, total: int, report: ImportReport | No
 
 def format_report(report: ImportReport) -> str:
     """The summary of a finished import, e.g. ``"Import finished: 7 new, 0 duplicates, …, 1 failed"``."""
-    head = "Import cancelled" if report.cancelled else "Import finished"
+    head = ("Import cancelled" if report.cancelled else
+            "Import stopped by the cloud budget" if report.budget_stopped else "Import finished")
     return (f"{head}: {report.imported} new, {report.duplicates} duplicates, {report.unchanged} unchanged, "
             f"{report.analysed} analysed, {report.cached} cached, {len(report.failed)} failed")
 

@@ -119,7 +119,8 @@ def test_budget_stops_the_run_with_counts_and_the_next_run_finishes(tmp_path, te
     lib = _library(tmp_path, budget_per_run=0.0015)  # one DetectText at $0.001, not two
     try:
         report = lib.import_paths([photos], engines=["rekognition"], apis=["text"])
-        assert report.cancelled and report.analysed == 1 and len(stub.calls) == 1
+        assert report.budget_stopped and not report.cancelled
+        assert report.analysed == 1 and len(stub.calls) == 1
         stops = [p for p in report.failed if p.stage == "budget"]
         assert len(stops) == 1 and "run budget of $0.0015" in stops[0].message
         assert "stopped with 1 of 3 images done, 2 left" in stops[0].message

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from PIL import Image
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineUnavailableError, ImageRef
+from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineUnavailableError, ImageRef
 from mediaapp.core.types import Api
 from mediaapp.ingest.decode import DecodeError, open_rgb
 
@@ -28,7 +28,7 @@ ANALYSIS_MAX_SIDE = 2048
 FACE_LABEL_PARENTS = {"Person": [], "Face": [{"Name": "Person"}], "Head": [{"Name": "Person"}]}
 
 
-class LocalEngine:
+class LocalEngine(EngineBase):
     """The on-device engine (name ``local``).
 
     ``faces_enabled`` False turns every face feature off (no detection, no
@@ -69,6 +69,26 @@ class LocalEngine:
         if api is Api.DETECT_LABELS:
             return f"{self.objects.version}+{face}"
         return face
+
+    def prepare(self, apis: list[Api], progress=None) -> dict[Api, str]:
+        """Make sure the models ``apis`` need are here before a run; returns the APIs that cannot run.
+
+        Called once per run in the importing process (before any worker
+        starts), so the object model's first-use download shows its
+        ``progress(stage, done, total)`` (bytes, then conversion steps) to
+        the user instead of happening silently in every worker. Returns
+        ``{Api.DETECT_LABELS: message}`` when the model is missing and cannot
+        be fetched (offline): that API is skipped this run and retried on the
+        next; text and faces go on. Never raises for a missing model.
+        """
+        if Api.DETECT_LABELS not in apis or self.objects.is_available():
+            return {}
+        from mediaapp.models import FetchError, ensure_model
+        try:
+            ensure_model(self.objects.name, progress=progress, model_dir=self.objects.model_dir)
+        except FetchError as exc:
+            return {Api.DETECT_LABELS: str(exc)}
+        return {}
 
     def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:
         """Run one API; see ``analyse_many``."""
@@ -115,14 +135,16 @@ class LocalEngine:
         if face_instances:
             best = max(i["Confidence"] for i in face_instances)
             by_name = {label["Name"]: label for label in labels}
+            from mediaapp.analysis.local.objects import label_entry
             face_label = {"Name": "Face", "Confidence": best, "Instances": face_instances,
-                          "Parents": FACE_LABEL_PARENTS["Face"], "Aliases": [], "Categories": []}
+                          "Parents": FACE_LABEL_PARENTS["Face"], "Aliases": [],
+                          "Categories": [{"Name": "Person Description"}]}
             labels.append(face_label)
             if "Person" not in by_name:
-                labels.append({"Name": "Person", "Confidence": best, "Instances": [], "Parents": [],
-                               "Aliases": [], "Categories": []})
+                # The object detector saw no one (a close-up, a portrait): each face stands for its person.
+                labels.append(label_entry("Person", best, self.objects.taxonomy, [dict(i) for i in face_instances]))
             labels.sort(key=lambda label: -label["Confidence"])
-            if params.max_labels:
+            if params.max_labels is not None:
                 del labels[params.max_labels:]
         response["LabelModelVersion"] = self.version(Api.DETECT_LABELS)
         return response

@@ -47,6 +47,7 @@ import numpy as np
 from PIL import Image
 
 from mediaapp.analysis.base import EngineUnavailableError
+from mediaapp.tasks import ORT_THREADS_ENV
 
 #: Lowest class score (0-1) a detection needs to be kept at all; lower
 #: MinConfidence values are raised to this. 0.05 is the usual floor for
@@ -201,8 +202,7 @@ class ObjectDetector:
         self.spec = get_model(model or os.environ.get("MEDIAAPP_DETECTOR") or None)
         self.taxonomy = load_taxonomy()
         self.model_dir = Path(model_dir) if model_dir else None
-        self.threads = threads or (int(os.environ["MEDIAAPP_ORT_THREADS"])
-                                   if os.environ.get("MEDIAAPP_ORT_THREADS") else None)
+        self.threads = threads or (int(os.environ[ORT_THREADS_ENV]) if os.environ.get(ORT_THREADS_ENV) else None)
         self.fetch = fetch
         self._session = None
         self._lock = threading.Lock()
@@ -371,7 +371,7 @@ def build_labels_response(instances: list[ObjectInstance], size: tuple[int, int]
     rank: dict[str, int] = {}
     for name, found in by_label.items():
         found.sort(key=lambda d: -d.confidence)
-        labels[name] = _label(name, max(d.confidence for d in found), taxonomy, [
+        labels[name] = label_entry(name, max(d.confidence for d in found), taxonomy, [
             {"BoundingBox": {"Width": (d.box[2] - d.box[0]) / w, "Height": (d.box[3] - d.box[1]) / h,
                              "Left": d.box[0] / w, "Top": d.box[1] / h},
              "Confidence": float(d.confidence)} for d in found])
@@ -380,7 +380,7 @@ def build_labels_response(instances: list[ObjectInstance], size: tuple[int, int]
         for depth, parent in enumerate(taxonomy.parents(name), start=1):
             existing = labels.get(parent)
             if existing is None:
-                labels[parent] = _label(parent, label["Confidence"], taxonomy, [])
+                labels[parent] = label_entry(parent, label["Confidence"], taxonomy, [])
                 rank[parent] = depth
             else:
                 existing["Confidence"] = max(existing["Confidence"], label["Confidence"])
@@ -392,7 +392,9 @@ def build_labels_response(instances: list[ObjectInstance], size: tuple[int, int]
     return {"Labels": ordered, "LabelModelVersion": version}
 
 
-def _label(name: str, confidence: float, taxonomy, instances: list[dict]) -> dict:
+def label_entry(name: str, confidence: float, taxonomy, instances: list[dict]) -> dict:
+    """One DetectLabels ``Labels`` entry for ``name``: Confidence (0-100), Instances, and the
+    Parents, Aliases and Categories the ``taxonomy`` gives it (empty lists for unknown names)."""
     return {
         "Name": name,
         "Confidence": float(confidence),

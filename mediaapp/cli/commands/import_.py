@@ -23,7 +23,12 @@ def register(subparsers) -> None:
 
 
 def run(args, ctx) -> int:
-    """Import, print a summary to stdout and each failure with its reason; exit 0 even if files failed."""
+    """Import, print a summary to stdout and each failure with its reason.
+
+    Exit status: 0 when the run finished, even if some files failed; 130
+    when cancelled (Ctrl+C); 3 when an engine's budget stopped it before all
+    images were analysed (the summary says how many are done and left).
+    """
     from tqdm import tqdm
 
     library = ctx.library()
@@ -32,16 +37,19 @@ def run(args, ctx) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     bars: dict[str, tqdm] = {}
 
+    units = {"ingest": "file", "analyse": "img", "model download": "B"}
+
     def progress(p) -> None:
-        if args.quiet or p.stage not in ("ingest", "analyse"):
+        if args.quiet or not (p.stage in units or p.stage.startswith("model ")):
             return
         bar = bars.get(p.stage)
         if bar is None:
             for other in bars.values():
                 other.close()
-            bar = bars[p.stage] = tqdm(total=p.total, desc=p.stage, unit="file" if p.stage == "ingest" else "img",
+            unit = units.get(p.stage, "step")
+            bar = bars[p.stage] = tqdm(total=p.total or None, desc=p.stage, unit=unit, unit_scale=unit == "B",
                                        file=sys.stderr, leave=False)
-        bar.total = p.total
+        bar.total = p.total or None
         bar.n = p.done
         bar.refresh()
 
@@ -53,13 +61,15 @@ def run(args, ctx) -> int:
             bar.close()
         signal.signal(signal.SIGINT, previous)
     print_summary(report)
-    return 130 if report.cancelled else 0
+    if report.cancelled:
+        return 130
+    return 3 if report.budget_stopped else 0
 
 
 def print_summary(report: ImportReport) -> None:
     """Print the counts and every failure (path: stage: reason)."""
     print(f"imported {report.imported}, duplicates {report.duplicates}, unchanged {report.unchanged}, "
           f"not images {report.skipped}, analysed {report.analysed}, cached {report.cached}, failed {len(report.failed)}"
-          + (" (cancelled)" if report.cancelled else ""))
+          + (" (cancelled)" if report.cancelled else "") + (" (stopped by the budget)" if report.budget_stopped else ""))
     for problem in report.failed:
         print(f"  FAILED {problem.path}: {problem.stage}: {problem.message}")

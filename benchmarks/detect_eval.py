@@ -109,8 +109,35 @@ def average_precision(detections, ground_truth, threshold: float = 0.5) -> dict[
     return aps
 
 
-def evaluate(model: str, testdata: Path, model_dir: Path | None) -> tuple[dict[str, float], float, int]:
-    """Run ``model`` on every photo; returns (per-class AP, median ms per image, image count)."""
+def operating_points(detections, ground_truth, thresholds=(0.3, 0.4, 0.5, 0.55, 0.6),
+                     iou_threshold: float = 0.5) -> list[tuple[float, float, float]]:
+    """``[(threshold, precision, recall)]`` over all classes when detections below ``threshold`` (0-1) are dropped.
+
+    What a user filtering at a minimum confidence of ``100 * threshold`` sees;
+    matching as in ``average_precision`` (difficult objects neither count
+    nor penalise).
+    """
+    npos = sum(1 for objs in ground_truth.values() for obj in objs if not obj[2])
+    out = []
+    for t in thresholds:
+        used = {img: [False] * len(objs) for img, objs in ground_truth.items()}
+        tp = fp = 0
+        for img, cls, _, box in sorted((d for d in detections if d[2] >= t), key=lambda d: -d[2]):
+            best, best_j = 0.0, -1
+            for j, (gcls, gbox, _) in enumerate(ground_truth[img]):
+                if gcls == cls and (o := iou(box, gbox)) > best:
+                    best, best_j = o, j
+            if best >= iou_threshold and not used[img][best_j]:
+                used[img][best_j] = True
+                tp += 0 if ground_truth[img][best_j][2] else 1
+            elif best < iou_threshold or not ground_truth[img][best_j][2]:
+                fp += 1
+        out.append((t, tp / max(tp + fp, 1), tp / max(npos, 1)))
+    return out
+
+
+def evaluate(model: str, testdata: Path, model_dir: Path | None) -> tuple[dict[str, float], float, int, list]:
+    """Run ``model`` on every photo; returns (per-class AP, median ms per image, image count, operating points)."""
     from mediaapp.analysis.local.objects import ObjectDetector
     from mediaapp.ingest.decode import open_rgb
     from mediaapp.models import load_taxonomy
@@ -128,7 +155,8 @@ def evaluate(model: str, testdata: Path, model_dir: Path | None) -> tuple[dict[s
         times.append(time.perf_counter() - start)
         for inst in found:
             detections.append((str(path), coco_of[inst.label], inst.confidence / 100.0, list(inst.box)))
-    return average_precision(detections, ground_truth), float(np.median(times) * 1000), len(items)
+    return (average_precision(detections, ground_truth), float(np.median(times) * 1000), len(items),
+            operating_points(detections, ground_truth))
 
 
 #: The 80 COCO class names in the detectors' class-index order (COCO spelling).
@@ -153,13 +181,17 @@ def main() -> int:
     names = list(all_models()) if args.model == "all" else [args.model]
     results = {}
     for name in names:
-        aps, ms, count = evaluate(name, Path(args.testdata), Path(args.models_dir) if args.models_dir else None)
+        aps, ms, count, points = evaluate(name, Path(args.testdata),
+                                          Path(args.models_dir) if args.models_dir else None)
         m_ap = float(np.mean(list(aps.values())))
         results[name] = m_ap
         print(f"\n{name}: {count} images, median {ms:.1f} ms/image (detect_objects on the decoded photo)")
         for cls, value in sorted(aps.items()):
             print(f"  AP@0.5 {cls:<14} {value:.3f}")
         print(f"  mAP@0.5 = {m_ap:.3f}  (target >= 0.45: {'met' if m_ap >= 0.45 else 'NOT met'})")
+        print("  at a minimum confidence of:  " + "  ".join(f"{t * 100:5.0f}" for t, _, _ in points))
+        print("    precision                  " + "  ".join(f"{p:5.2f}" for _, p, _ in points))
+        print("    recall                     " + "  ".join(f"{r:5.2f}" for _, _, r in points))
     return 0
 
 

@@ -63,3 +63,23 @@ def test_show_json_and_reimport(cli_library, capsys):
     assert "imported 0" in out and "unchanged 5" in out and "analysed 0" in out
     code, _, err = run(capsys, "--library", str(lib), "show", str(photos / "nope.jpg"))
     assert code == 1 and "not in the library" in err
+
+
+def test_limit_says_what_it_left_out_and_reanalyse_runs_again(cli_library, capsys):
+    lib, photos = cli_library
+    run(capsys, "--library", str(lib), "import", str(photos), "--quiet")
+    code, out, err = run(capsys, "--library", str(lib), "search", "--limit", "1")
+    assert code == 0 and len(out.split()) == 1 and "showing 1 of 4 matches" in err
+    code, out, err = run(capsys, "--library", str(lib), "search", "--limit", "0")
+    assert len(out.split()) == 4 and err == ""
+    code, out, _ = run(capsys, "--library", str(lib), "import", str(photos / "HelloGoogle.tif"), "--quiet",
+                       "--apis", "text", "--reanalyse")
+    assert code == 0 and "analysed 1" in out and "cached 0" in out
+
+
+def test_a_library_that_is_not_a_database_is_a_clear_error(tmp_path, capsys):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
+    code, out, err = run(capsys, "--library", str(lib), "search", "x")
+    assert code == 1 and err.startswith("mediaapp: error:") and "database" in err

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -66,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``mediaapp search | head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (OSError, sqlite3.DatabaseError, RuntimeError) as exc:
+        # The library itself is unusable (unwritable folder, not a database, newer schema).
+        print(f"mediaapp: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         ctx.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from mediaapp.core.types import DetectionKind, Query, SortOrder
 
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--after", default=None, help="taken at or after (ISO date)")
     p.add_argument("--before", default=None, help="taken at or before (ISO date)")
     p.add_argument("--sort", choices=[s.value for s in SortOrder], default=SortOrder.RELEVANCE.value)
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="most matches to print (default 100; 0 = all)")
     p.add_argument("--json", action="store_true", help="print a JSON list of matches")
     p.set_defaults(func=run)
 
@@ -33,9 +34,12 @@ def run(args, ctx) -> int:
         folder = os.path.abspath(args.folder)
     query = Query(text=args.text, labels=tuple(args.label), match_all=not args.any,
                   min_confidence=args.min_confidence, persons=tuple(args.person), folder=folder,
-                  taken_after=args.after, taken_before=args.before, sort=SortOrder(args.sort), limit=args.limit)
+                  taken_after=args.after, taken_before=args.before, sort=SortOrder(args.sort),
+                  limit=args.limit or None)
     page = library.search(query)
     shas = [h.sha256 for h in page.hits]
+    if page.total > len(page.hits):
+        print(f"showing {len(page.hits)} of {page.total} matches (--limit 0 shows all)", file=sys.stderr)
     if not args.json:
         for hit in page.hits:
             print(hit.path)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from mediaapp.analysis.base import AnalysisParams, EngineUnavailableError, ImageRef
+from mediaapp.analysis.base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
 from mediaapp.analysis.registry import create_engine
 from mediaapp.analysis.worker import ApiOutcome, analyse_image
 from mediaapp.catalog.db import Catalog
@@ -111,6 +111,9 @@ class Library:
             self.index = create_index(backend, self.root, self.settings.get("index", {}))
         self.pool = WorkerPool(self.settings.get("workers"))
         self._import_lock = threading.Lock()
+        from mediaapp.people import People
+        #: Faces, named persons and groups (``mediaapp.people``); fed by ``_store_outcomes``.
+        self.people = People(self)
         self.sync_index()  # index changes a killed run left queued (usually none)
 
     # -- import --------------------------------------------------------------------------------
@@ -327,12 +330,13 @@ class Library:
                     missing.append(api.value)
             if missing:
                 jobs.append((engine_name, config, missing, self._image_ref(asset, engine), eparams))
+        stop = CancelToken(parent=cancel)  # a budget stop ends this engine's work, not the run
         if hasattr(engine, "begin_run"):
-            engine.begin_run(len(jobs))  # e.g. resets the per-run budget
+            # resets the per-run budget; with the token, a cancel aborts uploads in flight and buys nothing more
+            engine.begin_run(len(jobs), cancel=stop, reanalyse=reanalyse)
         total, done, finished = len(jobs), 0, 0
         notify(ImportProgress("analyse", 0, total, report=report))
         indexed: set[str] = set()
-        stop = CancelToken(parent=cancel)  # a budget stop ends this engine's work, not the run
         budget_reason: str | None = None
 
         def on_result(item: tuple, outcomes: list[ApiOutcome]) -> None:
@@ -340,12 +344,14 @@ class Library:
             done += 1
             ref: ImageRef = item[3]
             stopped = [o for o in outcomes if o.error_code == BUDGET_EXCEEDED]
+            cancelled = any(o.error_code == CANCELLED for o in outcomes)
             if stopped:
                 stop.cancel()  # the engine refused to spend more: stop, keep what is done
                 budget_reason = budget_reason or stopped[0].error
-            else:
+            elif not cancelled:
                 finished += 1
-            self._store_outcomes(ref, item[0], [o for o in outcomes if o.error_code != BUDGET_EXCEEDED],
+            # a cancelled image is no fault of the image: no error row, the next import analyses it
+            self._store_outcomes(ref, item[0], [o for o in outcomes if o.error_code not in (BUDGET_EXCEEDED, CANCELLED)],
                                  item[4], report)
             indexed.add(ref.sha256)
             if len(indexed) >= INDEX_BATCH:
@@ -389,6 +395,7 @@ class Library:
                                         response=outcome.response,
                                         detections=flatten(api, outcome.response, engine_name))
             report.analysed += 1
+        self.people.store_outcomes(ref.sha256, engine_name, outcomes)  # faces found: store, name, detections
 
     def _fail(self, report: ImportReport, path: str, stage: str, message: str, **kw) -> None:
         self.catalog.record_error(path, stage, message, **kw)
@@ -397,7 +404,8 @@ class Library:
     def engine_config(self, engine_name: str) -> dict:
         """The JSON-able config an engine is built with in worker processes."""
         if engine_name == "local":
-            return {"faces_enabled": bool(self.settings.get("faces_enabled", True))}
+            # crops folder and named people's references (nothing when faces are off)
+            return {"faces_enabled": bool(self.settings.get("faces_enabled", True)), **self.people.engine_config()}
         config = dict(self.settings.get("engine_config", {}).get(engine_name, {}))
         if engine_name == "rekognition":  # the month budget's usage ledger lives in the library
             config["ledger_path"] = str(self.root / "cloud_usage.sqlite")
@@ -467,24 +475,15 @@ class Library:
         return done
 
     def reindex(self, target: SearchIndex | None = None, progress: ProgressCallback | None = None) -> int:
-        """Rebuild ``target`` (default: the configured index) from the catalog; returns documents indexed."""
-        target = target or self.index
+        """Rebuild ``target`` (default: the configured index) from the catalog; returns documents indexed.
+
+        Through ``mediaapp.search.factory.reindex``: OpenSearch gets a new versioned index and an alias swap.
+        """
+        from mediaapp.search.factory import reindex
+
         total = self.catalog.asset_count()
-        target.clear()
-        done = 0
-        batch: list[IndexDocument] = []
-        for doc in self.iter_index_documents():
-            batch.append(doc)
-            if len(batch) >= 500:
-                done += target.upsert(batch).indexed
-                batch = []
-                if progress:
-                    progress(ImportProgress("index", done, total))
-        if batch:
-            done += target.upsert(batch).indexed
-        if progress:
-            progress(ImportProgress("index", done, total))
-        return done
+        report = (lambda done: progress(ImportProgress("index", done, total))) if progress else None
+        return reindex(self.iter_index_documents(), target or self.index, progress=report).indexed
 
     # -- queries -------------------------------------------------------------------------------
     def search(self, query: Query) -> SearchPage:
@@ -564,7 +563,10 @@ class Library:
         return self.catalog.folders()
 
     def close(self) -> None:
-        """Stop workers and close connections."""
+        """Stop workers and close connections (the engines' usage ledgers and S3 transfers included)."""
+        from mediaapp.analysis.registry import clear_engines
+
+        clear_engines()
         self.pool.close()
         for index in self._indexes():
             index.close()

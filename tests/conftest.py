@@ -50,3 +50,11 @@ def sample_folder(testdata, tmp_path) -> Path:
     (root / "broken" / "empty.jpg").write_bytes(b"")
     (root / "notes.txt").write_text("not a photo")
     return root
+
+
+def pytest_report_header(config):
+    """Say up front whether the search suite also runs against a real OpenSearch cluster (``OPENSEARCH_URL``)."""
+    url = os.environ.get("OPENSEARCH_URL", "")
+    if url:
+        return f"search: real OpenSearch runs against {url}"
+    return "search: OPENSEARCH_URL is not set: the conformance suite against a real OpenSearch cluster is skipped"

@@ -31,6 +31,21 @@ class EngineUnavailableError(AnalysisError):
     """The engine (or one of its models) cannot run here: missing weights, no credentials."""
 
 
+#: The ``code`` of ``AnalysisCancelled``: the user stopped the run; not a fault of the image (no error row).
+CANCELLED = "Cancelled"
+
+
+class AnalysisCancelled(AnalysisError):
+    """The run was cancelled while this image was being prepared (e.g. its upload was aborted).
+
+    Nothing was bought; the image is analysed by the next import. Callers
+    should not record it as a failure (``code`` is ``CANCELLED``).
+    """
+
+    def __init__(self, message: str = "cancelled"):
+        super().__init__(message, CANCELLED)
+
+
 @dataclass(frozen=True)
 class ImageRef:
     """The image to analyse.

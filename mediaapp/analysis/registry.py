@@ -2,13 +2,18 @@
 
 Engines are created from a name and a JSON-able config so that worker
 processes can build their own copy (models load once per process and are
-reused for every image that process analyses).
+reused for every image that process analyses). The cache of a process is
+emptied with ``clear_engines`` (``Library.close`` does it), which also
+closes the engines that hold files or connections (the ``rekognition``
+engine's usage ledger and S3 transfer threads).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
+import threading
 from typing import Callable
 
 from mediaapp.analysis.base import AnalysisEngine, EngineUnavailableError
@@ -20,6 +25,8 @@ ENGINES: dict[str, str] = {
 }
 
 _cache: dict[tuple[str, str], AnalysisEngine] = {}
+_cache_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def register_engine(name: str, target: str) -> None:
@@ -37,7 +44,8 @@ def create_engine(name: str, config: dict | None = None) -> AnalysisEngine:
     module cannot be imported.
     """
     key = (name, json.dumps(config or {}, sort_keys=True, default=str))
-    engine = _cache.get(key)
+    with _cache_lock:
+        engine = _cache.get(key)
     if engine is None:
         target = ENGINES.get(name) or (name if ":" in name else None)
         if target is None:
@@ -47,6 +55,30 @@ def create_engine(name: str, config: dict | None = None) -> AnalysisEngine:
             factory: Callable[..., AnalysisEngine] = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise EngineUnavailableError(f"analysis engine {name!r} cannot be loaded: {exc}") from exc
-        engine = factory(**(config or {}))
-        _cache[key] = engine
+        made = factory(**(config or {}))
+        with _cache_lock:
+            engine = _cache.setdefault(key, made)  # two threads racing keep the first one made
+        if engine is not made and hasattr(made, "close"):
+            made.close()
     return engine
+
+
+def clear_engines() -> int:
+    """Forget every engine this process made and close those with a ``close()`` method.
+
+    Returns how many engines were dropped. An engine still in use by a
+    caller keeps working: ``close()`` of the built-in engines only releases
+    files and threads, which are opened again on the next use. A failing
+    ``close()`` is logged, never raised.
+    """
+    with _cache_lock:
+        engines = list(_cache.values())
+        _cache.clear()
+    for engine in engines:
+        close = getattr(engine, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing must not stop the library from closing
+                log.exception("closing the %s engine failed", getattr(engine, "name", "?"))
+    return len(engines)

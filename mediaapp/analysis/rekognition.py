@@ -3,8 +3,12 @@
 How one image goes (``analyse_many``, run in one of ``max_concurrency``
 threads of the importing process):
 
-1. The price of each requested API is *reserved* against the run and month
-   budgets (``mediaapp.cloud.cost.Budget``); an API that would pass a budget
+1. An API whose paid answer for these bytes and parameters failed
+   validation before is not bought again: it is kept in the usage ledger's
+   quarantine and answers ``AnalysisError(code="InvalidResponse")`` at once
+   (unless the run re-analyses: ``begin_run(reanalyse=True)``). The price of
+   each other API is *reserved* against the run and month budgets
+   (``mediaapp.cloud.cost.Budget``); an API that would pass a budget
    answers ``AnalysisError(code="BudgetExceeded")`` without any call, and the
    library stops the run.
 2. The image is made available to the service. With a bucket configured and
@@ -17,7 +21,13 @@ threads of the importing process):
    the bucket is in the Rekognition client's region (checked once with
    GetBucketLocation); otherwise, or without a bucket, the image travels as
    request ``Bytes``: the file itself when it is a JPEG/PNG within 5 MB,
-   else a JPEG re-encoded and downscaled until it fits.
+   else a JPEG re-encoded and downscaled until it fits. Uploaded bytes and
+   files are reported to the ``mediaapp.cloud.transfers`` watches of the
+   process (the CLI's and the GUI's progress), and the key written is
+   recorded in the usage ledger. A cancel (the run's token given to
+   ``begin_run``, or a watch's token) aborts the upload in flight (a
+   multipart upload is aborted, nothing partial stays) and stops the image
+   before any paid call: ``AnalysisCancelled``, not an error of the image.
 3. Each API is called through the shared client (botocore adaptive retries)
    after a process-wide rate limiter (``tps`` calls per second). Throttling
    that outlasts botocore's retries is backed off and retried here
@@ -27,8 +37,11 @@ threads of the importing process):
    ``AnalysisError`` carrying the service code and a plain-words reason: one
    error row for that image and API; the run goes on.
 4. A successful call is committed to the usage ledger; a failed one releases
-   its reservation (Rekognition does not bill failed calls).
-5. With ``delete_after``, the S3 copy is deleted.
+   its reservation (Rekognition does not bill failed calls). A paid answer
+   is checked against botocore's output shape
+   (``mediaapp.analysis.validate``); one that fails is billed, kept in the
+   ledger's quarantine with its payload, and reported as ``InvalidResponse``.
+5. With ``delete_after``, the S3 copy is deleted (and marked deleted in the ledger).
 
 ``prepare_ref`` (called by the library before the run) only attaches the
 asset's name, date and format to the ``ImageRef``; it never touches the network.
@@ -47,8 +60,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineUnavailableError, ImageRef
-from mediaapp.cloud import clients
+from mediaapp.analysis.base import (AnalysisCancelled, AnalysisError, AnalysisParams, EngineBase,
+                                    EngineUnavailableError, ImageRef)
+from mediaapp.cloud import clients, transfers
 from mediaapp.cloud.config import CloudConfig
 from mediaapp.cloud.cost import Budget, Ledger, PriceTable, params_for_config, priced_calls
 from mediaapp.core.types import Api
@@ -89,6 +103,9 @@ REKOGNITION_ERRORS = {
                                               "lower the concurrency or tps setting",
 }
 
+#: The error code of a paid answer that failed validation (the same code ``mediaapp.analysis.worker`` uses).
+INVALID_RESPONSE = "InvalidResponse"
+
 
 @dataclass(frozen=True)
 class CloudImageRef(ImageRef):
@@ -101,21 +118,28 @@ class CloudImageRef(ImageRef):
 
 
 class RateLimiter:
-    """At most ``rate`` acquisitions per second across threads (evenly spaced)."""
+    """At most ``rate`` acquisitions per second across threads, evenly spaced ``1/rate`` seconds apart.
 
-    def __init__(self, rate: float):
+    ``clock`` (seconds, monotonic) and ``sleep(seconds)`` default to
+    ``time.monotonic`` and ``time.sleep``; tests pass fakes.
+    """
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
         self.interval = 1.0 / float(rate)
-        self._next = 0.0
+        self._next = float("-inf")
         self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
-    def acquire(self) -> None:
-        """Wait for the next slot."""
+    def acquire(self) -> float:
+        """Wait for the next slot; returns the seconds waited (0.0 when a slot was free)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             at = max(now, self._next)
             self._next = at + self.interval
         if at > now:
-            time.sleep(at - now)
+            self._sleep(at - now)
+        return max(0.0, at - now)
 
 
 def explain_rekognition_error(code: str, message: str) -> str:
@@ -156,6 +180,8 @@ class RekognitionEngine(EngineBase):
         self._lock = threading.Lock()
         self._store = None
         self._s3_usable: bool | None = None
+        self._run_cancel = None
+        self._reanalyse = False
 
     def _check_credentials(self) -> None:
         from botocore.exceptions import BotoCoreError
@@ -173,9 +199,30 @@ class RekognitionEngine(EngineBase):
         """``params`` plus this engine's options that change answers (IMAGE_PROPERTIES), for the cache key."""
         return params_for_config(params, self.config)
 
-    def begin_run(self, planned: int | None = None) -> None:
-        """A new import run starts (resets the per-run budget); ``planned`` images is informative."""
+    def begin_run(self, planned: int | None = None, cancel=None, reanalyse: bool = False) -> None:
+        """A new import run starts: resets the per-run budget.
+
+        ``planned`` (images) is informative. ``cancel`` is the run's
+        ``CancelToken``: once set, uploads in flight are aborted and no
+        further paid call is made. ``reanalyse`` True buys again even the
+        answers kept in quarantine.
+        """
         self.budget.begin_run()
+        self._run_cancel = cancel
+        self._reanalyse = bool(reanalyse)
+
+    def close(self) -> None:
+        """Release the usage ledger and the S3 transfer threads (both reopen if the engine is used again)."""
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def _cancel(self) -> transfers.WatchedCancel:
+        """The token this image's work obeys: the run's and the watching callers'."""
+        return transfers.WatchedCancel(self._run_cancel)
 
     def prepare_ref(self, ref: ImageRef, asset) -> CloudImageRef:
         """Attach the asset's file name, date, format and size (no network)."""
@@ -200,14 +247,24 @@ class RekognitionEngine(EngineBase):
         """Analyse one image with each of ``apis`` (see the module docstring for the steps).
 
         Returns api -> response dict (without ResponseMetadata), or api ->
-        ``AnalysisError`` for an API that failed. Raises ``AnalysisError``
-        when the image cannot be prepared at all (unreadable, upload failed).
+        ``AnalysisError`` for an API that failed (``AnalysisCancelled`` for
+        the calls a cancel stopped). Raises ``AnalysisError`` when the image
+        cannot be prepared at all (unreadable, upload failed), and
+        ``AnalysisCancelled`` when the run was cancelled before or during
+        its upload.
         """
         apis = [Api(a) for a in apis]
         self._local.versions = {}
         out: dict = {}
         held: dict[Api, tuple[list[str], float]] = {}
+        cancel = self._cancel()
+        if cancel.cancelled:
+            raise AnalysisCancelled("the run was cancelled before this image")
         for api in apis:
+            kept = self._quarantined(image.sha256, api, params)
+            if kept is not None:
+                out[api] = kept
+                continue
             entries = priced_calls(api, params)
             try:
                 held[api] = (entries, self.budget.reserve(entries))
@@ -216,13 +273,17 @@ class RekognitionEngine(EngineBase):
         if not held:
             return out
         try:
-            request_image, key = self._request_image(image)
+            request_image, key = self._request_image(image, cancel)
         except BaseException:
             for entries, usd in held.values():
                 self.budget.release(entries, usd)
             raise
         try:
             for api, (entries, usd) in held.items():
+                if cancel.cancelled:  # nothing more is bought once the user stopped the run
+                    self.budget.release(entries, usd)
+                    out[api] = AnalysisCancelled("the run was cancelled before this call")
+                    continue
                 try:
                     response = self._call(api, request_image, params)
                 except AnalysisError as exc:
@@ -232,12 +293,41 @@ class RekognitionEngine(EngineBase):
                 except BaseException:
                     self.budget.release(entries, usd)
                     raise
-                self.budget.commit(entries, usd, image.sha256)
-                out[api] = response
+                self.budget.commit(entries, usd, image.sha256)  # billed, valid or not
+                out[api] = self._checked(api, image.sha256, params, response)
         finally:
             if key and self.config.delete_after:
                 self._delete_quietly(key)
         return out
+
+    # -- paid answers that fail validation ---------------------------------------------------
+    def _quarantined(self, sha256: str, api: Api, params: AnalysisParams) -> AnalysisError | None:
+        """The error to answer instead of buying ``api`` again, when its paid answer is in quarantine."""
+        if self._reanalyse or self.ledger is None:
+            return None
+        kept = self.ledger.quarantined(sha256, api.value, params.key(api))
+        if kept is None:
+            return None
+        return AnalysisError(f"Rekognition's answer of {kept['at']} failed validation ({kept['reason']}); it was "
+                             f"paid for and is kept in {self.ledger.path} (table quarantine), so it is not bought "
+                             f"again. Re-analyse to buy a new one.", INVALID_RESPONSE)
+
+    def _checked(self, api: Api, sha256: str, params: AnalysisParams, response: dict):
+        """``response`` when it validates; else it goes to quarantine and an ``AnalysisError`` is returned."""
+        from mediaapp.analysis.validate import ResponseValidationError, validate_response
+
+        try:
+            validate_response(api.value, response)
+        except ResponseValidationError as exc:
+            reason = str(exc)
+            where = "not kept: no usage ledger is configured"
+            if self.ledger is not None:
+                self.ledger.quarantine(sha256, api.value, params.key(api), response, reason,
+                                       engine_version=self.version(api))
+                where = f"kept in {self.ledger.path} (table quarantine) and not bought again"
+            return AnalysisError(f"Rekognition answered an invalid {api.value} (paid for; {where}): {reason}",
+                                 INVALID_RESPONSE)
+        return response
 
     # -- calling -----------------------------------------------------------------------------
     def _client(self):
@@ -289,15 +379,15 @@ class RekognitionEngine(EngineBase):
         return response
 
     # -- the image ---------------------------------------------------------------------------
-    def _request_image(self, ref: ImageRef) -> tuple[dict, str | None]:
-        """The request's ``Image`` and the S3 key used (None for Bytes)."""
+    def _request_image(self, ref: ImageRef, cancel=None) -> tuple[dict, str | None]:
+        """The request's ``Image`` and the S3 key used (None for Bytes). ``cancel`` aborts an upload."""
         if ref.s3_object:
             return {"S3Object": dict(ref.s3_object)}, None
         if not ref.path:
             raise AnalysisError("the image has no local file to send", "InvalidImageFormatException")
         fmt, size, dims = _probe(ref.path)
         if self.config.uses_s3 and self._s3_same_region():
-            key = self._upload(ref, fmt, size, dims)
+            key = self._upload(ref, fmt, size, dims, cancel)
             return {"S3Object": {"Bucket": self.config.bucket, "Name": key}}, key
         if fmt in READABLE_FORMATS and size <= MAX_BYTES and max(dims) <= MAX_SIDE:
             with open(ref.path, "rb") as f:
@@ -335,19 +425,22 @@ class RekognitionEngine(EngineBase):
             self._s3_usable = usable
         return usable
 
-    def _upload(self, ref: ImageRef, fmt: str | None, size: int, dims: tuple[int, int]) -> str:
+    def _upload(self, ref: ImageRef, fmt: str | None, size: int, dims: tuple[int, int], cancel=None) -> str:
         from mediaapp.storage.base import StoreError
-
-        def progress(n: int) -> None:
-            for listener in list(UPLOAD_LISTENERS):
-                listener(ref.sha256, n)
+        from mediaapp.storage.s3 import UploadCancelled
 
         try:
-            key, _ = upload_image(self.store(), self.config, ref.sha256, ref.path, name=getattr(ref, "name", None),
-                                  taken_at=getattr(ref, "taken_at", None), probe=(fmt, size, dims),
-                                  progress=progress if UPLOAD_LISTENERS else None)
+            key, uploaded = upload_image(self.store(), self.config, ref.sha256, ref.path,
+                                         name=getattr(ref, "name", None), taken_at=getattr(ref, "taken_at", None),
+                                         probe=(fmt, size, dims), progress=transfers.report_bytes,
+                                         cancel=cancel if cancel is not None else self._cancel())
+        except UploadCancelled as exc:
+            raise AnalysisCancelled(f"upload cancelled: {exc}") from exc
         except StoreError as exc:
             raise AnalysisError(f"upload to S3 failed: {exc}", "S3Error") from exc
+        if self.ledger is not None:
+            self.ledger.record_object(self.config.bucket, key, ref.sha256)
+        transfers.report_file(uploaded)
         return key
 
     def _delete_quietly(self, key: str) -> None:
@@ -357,10 +450,9 @@ class RekognitionEngine(EngineBase):
             self.store().delete_key(key)
         except StoreError as exc:  # the analysis is done; a leftover copy is only reported
             log.warning("could not delete %s after analysis: %s", key, exc)
-
-
-#: Callables ``(sha256, bytes_sent)`` told of every uploaded chunk (a UI can show a bytes progress bar).
-UPLOAD_LISTENERS: list = []
+            return
+        if self.ledger is not None:
+            self.ledger.record_deleted(self.config.bucket, key)
 
 
 def upload_image(store, config: CloudConfig, sha256: str, path: str, *, name: str | None = None,

@@ -15,13 +15,22 @@ from mediaapp.core.types import Api
 
 @dataclass
 class ApiOutcome:
-    """One API's result for one image: a response, or an error code and message."""
+    """One API's result for one image: a response, or an error code and message.
+
+    ``extras`` carries engine data that has no place in the Rekognition
+    response, for the parent to store: ``{"Faces": [face record, ...]}``
+    (``mediaapp.analysis.local.face_records``: box, details, 128-d embedding,
+    crop) when the engine detected faces. Only one outcome per image carries
+    it: the RecognizeCelebrities one when it succeeded, else DetectLabels.
+    The stored response itself is never changed.
+    """
 
     api: str
     engine_version: str = ""
     response: dict | None = None
     error_code: str | None = None
     error: str | None = None
+    extras: dict | None = None
 
 
 def analyse_image(engine_name: str, engine_config: dict, apis: list[str], ref: ImageRef,
@@ -38,7 +47,10 @@ def analyse_image(engine_name: str, engine_config: dict, apis: list[str], ref: I
     wanted = [Api(a) for a in apis]
     try:
         engine = create_engine(engine_name, engine_config)
-        if hasattr(engine, "analyse_many"):
+        face_records = None
+        if hasattr(engine, "analyse_with_faces"):  # the local engine: responses plus face records
+            results, face_records = engine.analyse_with_faces(wanted, ref, params)
+        elif hasattr(engine, "analyse_many"):
             results = engine.analyse_many(wanted, ref, params)
         else:
             results = {}
@@ -69,4 +81,10 @@ def analyse_image(engine_name: str, engine_config: dict, apis: list[str], ref: I
             outcomes.append(ApiOutcome(api.value, error_code=exc.code, error=str(exc)))
             continue
         outcomes.append(ApiOutcome(api.value, engine_version=version, response=result))
+    if face_records is not None:
+        for preferred in (Api.RECOGNIZE_CELEBRITIES, Api.DETECT_LABELS):
+            carrier = next((o for o in outcomes if o.api == preferred.value and o.response is not None), None)
+            if carrier is not None:
+                carrier.extras = {"Faces": face_records}
+                break
     return outcomes

@@ -83,6 +83,45 @@ MIGRATIONS: list[str] = [
     ALTER TABLE errors ADD COLUMN code TEXT;     -- machine-readable reason (Rekognition error code, ...)
     CREATE INDEX errors_sha256 ON errors(sha256);
     """,
+    # 2 -> 3: people - the faces found in photos (with embeddings) and the persons the user named.
+    """
+    CREATE TABLE persons (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,   -- unique ignoring case (Unicode case: checked by the app)
+        created_at TEXT NOT NULL,
+        source TEXT NOT NULL          -- examples (enrolled from example photos) | named (a group named in the app)
+    );
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,       -- the local FaceId
+        sha256 TEXT NOT NULL,         -- the image (ExternalImageId); not a foreign key: examples are not assets
+        face_index INTEGER NOT NULL,  -- position in the detector's answer, largest face first
+        origin TEXT NOT NULL,         -- photo (a library image) | example (an enrolment photo)
+        box_left REAL NOT NULL, box_top REAL NOT NULL, box_width REAL NOT NULL, box_height REAL NOT NULL,  -- ratios
+        confidence REAL NOT NULL,     -- detector Confidence, 0-100
+        landmarks TEXT NOT NULL DEFAULT '[]',  -- Rekognition Landmarks JSON (ratios)
+        pose TEXT NOT NULL DEFAULT '{}',       -- Rekognition Pose JSON (degrees)
+        quality TEXT NOT NULL DEFAULT '{}',    -- Rekognition Quality JSON (0-100)
+        embedding BLOB NOT NULL,      -- 128 little-endian float32
+        model_version TEXT NOT NULL,  -- embedding model (faces.EMBEDDING_MODEL_VERSION)
+        detector_version TEXT NOT NULL,
+        crop TEXT,                    -- crop JPEG, relative to <library>/faces
+        state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'rejected')),
+        person_id INTEGER REFERENCES persons(id) ON DELETE SET NULL,
+        assigned_by TEXT CHECK (assigned_by IN ('user', 'example', 'auto')),  -- who named it; NULL: unknown
+        similarity REAL,              -- 0-100: to the nearest named face (auto), 100 (user, example)
+        group_id INTEGER,             -- cluster of an unknown face; NULL: not clustered yet
+        group_locked INTEGER NOT NULL DEFAULT 0,  -- 1: the user put it in this group (merge, move out)
+        created_at TEXT NOT NULL,
+        UNIQUE (sha256, origin, face_index)
+    );
+    CREATE INDEX faces_person ON faces(person_id);
+    CREATE INDEX faces_group ON faces(group_id);
+    CREATE TABLE face_exclusions (    -- the user moved this face out of this person: never name it so again
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+        PRIMARY KEY (face_id, person_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -8,4 +8,6 @@ Modules:
 - ``cost``: the price table, ``estimate()``, the usage ledger and ``Budget``.
 - ``connection``: ``check_connection()`` (the "test connection" action) with plain-words explanations.
 - ``results``: export and import of stored Rekognition responses.
+- ``upload``: ``mediaapp cloud upload`` (images to the bucket ahead of analysis).
+- ``transfers``: watching the engine's uploads from the CLI and the GUI (bytes, files, cancel).
 """

@@ -42,13 +42,15 @@ def session(config: CloudConfig):
 def default_client(service: str, config: CloudConfig):
     """A new boto3 client for ``service`` (``s3``, ``rekognition``, ``sts``) configured from ``config``.
 
-    Adaptive retries with ``config.max_attempts`` attempts; a connection pool
-    large enough for ``config.max_concurrency`` threads; path-style S3
-    addressing when ``endpoint_url`` is set (S3-compatible and test servers).
+    Adaptive retries with ``config.max_attempts`` attempts in all, the first
+    one included (botocore's ``total_max_attempts``; its ``max_attempts``
+    would count retries only); a connection pool large enough for
+    ``config.max_concurrency`` threads; path-style S3 addressing when
+    ``endpoint_url`` is set (S3-compatible and test servers).
     """
     from botocore.config import Config
 
-    options: dict = {"retries": {"mode": "adaptive", "max_attempts": int(config.max_attempts)},
+    options: dict = {"retries": {"mode": "adaptive", "total_max_attempts": int(config.max_attempts)},
                      "max_pool_connections": max(10, 2 * int(config.max_concurrency)),
                      "user_agent_extra": "mediaapp"}
     if service == "s3" and config.endpoint_url:

@@ -5,11 +5,23 @@ JSON. Never holds secrets: credentials come from boto3's standard chain
 (environment, shared credentials/config files with ``profile``, SSO, instance
 roles). ``Library.engine_config("rekognition")`` returns this dict, and the
 engine is built from it in the importing process.
+
+Also here: the library-wide choices the cloud settings edit with it
+(``engines``, ``apis``, and the per-folder engine rules ``folder_engines``:
+absolute folder -> engine names, the deepest folder holding a file wins;
+``Library.engines_for`` applies them) and ``save_library_choices``, which
+writes them without touching any other setting.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, fields
+
+#: Analysis engines a library or a folder rule may name (``mediaapp.analysis.registry.ENGINES``).
+ENGINE_NAMES = ("local", "rekognition")
+#: Library settings key of the per-folder engine rules: ``{"/abs/folder": ["rekognition"], ...}``.
+FOLDER_ENGINES_KEY = "folder_engines"
 
 #: Values of ``upload``: send the original file, a downscaled JPEG proxy, or nothing (image Bytes in the request).
 UPLOAD_MODES = ("original", "proxy", "none")
@@ -36,7 +48,7 @@ class CloudConfig:
       below the account's per-operation TPS quota; 5 is the lowest default quota AWS lists).
     - ``image_properties``: DetectLabels also asks for ``IMAGE_PROPERTIES`` (priced extra).
     - ``budget_per_run`` / ``budget_per_month``: US dollars; None = no limit.
-    - ``max_attempts``: botocore attempts per call (adaptive retry mode).
+    - ``max_attempts``: botocore attempts per call, the first one included (adaptive retry mode).
     - ``multipart_threshold_mb`` / ``multipart_chunk_mb``: S3 multipart sizes (MiB).
     - ``endpoint_url``: a custom AWS endpoint for both services (tests, S3-compatible stores).
     - ``ledger_path``: the usage ledger file (set by the library; None = no month budget).
@@ -112,10 +124,24 @@ def load_config(settings: dict) -> CloudConfig:
     return CloudConfig.from_dict(settings.get("engine_config", {}).get(SETTINGS_KEY, {}))
 
 
+def config_with(stored: dict | None, **values) -> CloudConfig:
+    """The ``CloudConfig`` of a stored settings dict with ``values`` replaced; fields not named keep their
+    stored value (or default). Raises ``ValueError`` when the result is invalid."""
+    known = {f.name for f in fields(CloudConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown cloud settings: {', '.join(sorted(unknown))}")
+    base = {k: v for k, v in (stored or {}).items() if k in known}
+    return CloudConfig.from_dict({**base, **values})
+
+
 def save_config(library, config: CloudConfig) -> None:
     """Validate ``config`` and save it in ``library``'s settings file (and its live settings).
 
-    ``ledger_path`` is not saved (the library sets it). Raises ``ValueError`` when invalid.
+    Keys of the stored ``engine_config.rekognition`` that ``CloudConfig``
+    does not know (a newer version's) are kept. ``ledger_path`` is not saved
+    (the library sets it). Raises ``ValueError`` when invalid, ``OSError``
+    when the file cannot be written.
     """
     from mediaapp.settings import load_settings, save_settings
 
@@ -123,6 +149,80 @@ def save_config(library, config: CloudConfig) -> None:
     data = config.to_dict()
     data.pop("ledger_path", None)
     stored = load_settings(library.root)
-    stored.setdefault("engine_config", {})[SETTINGS_KEY] = data
+    section = stored.setdefault("engine_config", {})
+    merged = {**section.get(SETTINGS_KEY, {}), **data}
+    merged.pop("ledger_path", None)
+    section[SETTINGS_KEY] = merged
     save_settings(library.root, stored)
-    library.settings.setdefault("engine_config", {})[SETTINGS_KEY] = dict(data)
+    library.settings.setdefault("engine_config", {})[SETTINGS_KEY] = dict(merged)
+
+
+# -- per-folder engines ----------------------------------------------------------------------------
+
+def check_engines(engines) -> list[str]:
+    """``engines`` as a list of known names without repeats. Raises ``ValueError`` for an unknown or no engine."""
+    out = list(dict.fromkeys(str(e).strip() for e in engines if str(e).strip()))
+    unknown = [e for e in out if e not in ENGINE_NAMES]
+    if unknown or not out:
+        raise ValueError(f"engines must be {' and/or '.join(ENGINE_NAMES)}, not {', '.join(unknown) or 'none'}")
+    return out
+
+
+def folder_rules(settings: dict) -> dict[str, list[str]]:
+    """The ``folder_engines`` rules of library ``settings``: absolute folder -> engine names.
+
+    Folders are normalised (``normalize_folder``); malformed rules are dropped.
+    """
+    rules = settings.get(FOLDER_ENGINES_KEY) or {}
+    if not isinstance(rules, dict):
+        return {}
+    return {normalize_folder(folder): [str(e) for e in engines] for folder, engines in rules.items()
+            if isinstance(engines, list) and engines}
+
+
+def normalize_folder(folder: str) -> str:
+    """``folder`` as the key of a rule: absolute, ``~`` expanded, no trailing separator."""
+    return os.path.normpath(os.path.abspath(os.path.expanduser(str(folder))))
+
+
+def engines_for_path(path: str, rules: dict[str, list[str]], default: list[str]) -> list[str]:
+    """The engines for a file at ``path``: the rule of the deepest folder in ``rules`` holding it, else ``default``."""
+    path = normalize_folder(path)
+    best, found = -1, default
+    for folder, engines in rules.items():
+        folder = normalize_folder(folder)
+        inside = path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+        if inside and len(folder) > best:
+            best, found = len(folder), engines
+    return list(found)
+
+
+def save_library_choices(library, *, engines: list[str] | None = None, apis: list[str] | None = None,
+                         folder_engines: dict[str, list[str]] | None = None) -> None:
+    """Save the library-wide ``engines``, ``apis`` and ``folder_engines`` (each only when given).
+
+    Every other key of ``settings.json`` is kept; ``library.settings`` is
+    updated too. Engines are checked with ``check_engines``, APIs with
+    ``Api.parse`` (stored as operation names), folders made absolute.
+    Raises ``ValueError`` for an invalid value (nothing is written then),
+    ``OSError`` when the file cannot be written.
+    """
+    from mediaapp.core.types import Api
+    from mediaapp.settings import load_settings, save_settings
+
+    changes: dict = {}
+    if engines is not None:
+        changes["engines"] = check_engines(engines)
+    if apis is not None:
+        parsed = list(dict.fromkeys(Api.parse(a).value for a in apis if str(a).strip()))
+        if not parsed:
+            raise ValueError("choose at least one analysis (labels, text, celebrities)")
+        changes["apis"] = parsed
+    if folder_engines is not None:
+        changes[FOLDER_ENGINES_KEY] = {normalize_folder(f): check_engines(e) for f, e in folder_engines.items()}
+    if not changes:
+        return
+    stored = load_settings(library.root)
+    stored.update(changes)
+    save_settings(library.root, stored)
+    library.settings.update(changes)

@@ -4,7 +4,8 @@ Three checks, in order (a failed credentials check skips the others):
 
 1. **credentials**: STS GetCallerIdentity (free) with the configured profile and region.
 2. **bucket**: HeadBucket, GetBucketLocation (must be the Rekognition region
-   for S3Object requests), then a tiny PutObject (with the configured
+   for S3Object requests; its legacy ``EU`` answer means eu-west-1 and its
+   empty one us-east-1), then a tiny PutObject (with the configured
    server-side encryption) and DeleteObject under the prefix.
 3. **rekognition**: DetectLabels with a one-byte image. The service answers
    ``InvalidImageFormatException`` once the identity may call it; a failed
@@ -40,8 +41,9 @@ EXPLAIN = {
     "ExpiredToken": "the AWS session has expired: log in again (for example `aws sso login`)",
     "ExpiredTokenException": "the AWS session has expired: log in again (for example `aws sso login`)",
     "AccessDenied": "your AWS identity is not allowed to do this (ask for the IAM permission)",
-    "AccessDeniedException": "your AWS identity is not allowed to call Rekognition "
-                             "(the IAM policy needs rekognition:DetectLabels, DetectText, RecognizeCelebrities)",
+    "AccessDeniedException": "your AWS identity is not allowed to call Rekognition: its IAM policy needs "
+                             "rekognition:DetectLabels, rekognition:DetectText and rekognition:RecognizeCelebrities "
+                             "(plus s3:GetObject on the bucket when images are uploaded)",
     "403": "the bucket exists but your identity may not use it (IAM permission, or another account's bucket)",
     "404": "there is no bucket with this name",
     "NoSuchBucket": "there is no bucket with this name",
@@ -106,6 +108,8 @@ def check_connection(config: CloudConfig) -> list[Check]:
 def _check_bucket(config: CloudConfig, region: str) -> Check:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from mediaapp.storage.s3 import location_region
+
     if not config.bucket:
         return Check("bucket", True, "no bucket set: images are sent inside each request (up to 5 MB each, "
                                      "downscaled when larger); nothing is stored in S3")
@@ -114,7 +118,7 @@ def _check_bucket(config: CloudConfig, region: str) -> Check:
     try:
         s3.head_bucket(Bucket=config.bucket)
         step = "GetBucketLocation"
-        where = s3.get_bucket_location(Bucket=config.bucket).get("LocationConstraint") or "us-east-1"
+        where = location_region(s3.get_bucket_location(Bucket=config.bucket).get("LocationConstraint"))
         step = "PutObject"
         key = f"{config.prefix}/{PROBE_KEY}" if config.prefix else PROBE_KEY
         extra: dict = {}

@@ -7,8 +7,11 @@ in monthly volume tiers per API group; this module prices each call at the
 tier reached by this month's usage recorded in the ledger.
 
 The ledger is a small SQLite file in the library folder
-(``cloud_usage.sqlite``, separate from the catalog) with one row per billed
-call: the month budget sums it. ``Budget`` is shared by the engine's threads:
+(``cloud_usage.sqlite``, separate from the catalog) recording what the cloud
+engine did: one row per billed call (the month budget sums them), the S3
+objects it wrote (so exports name the key that really holds an image), and
+paid responses that failed validation (kept, so they are never bought
+again by accident). ``Budget`` is shared by the engine's threads:
 each call first *reserves* its price (raising ``AnalysisError`` with code
 ``BudgetExceeded`` when the run or month limit would be passed), then
 *commits* it after the call succeeded or *releases* it when the call failed.
@@ -49,13 +52,27 @@ class PriceTable:
         self.source = data.get("source", "?")
         self.currency = data.get("currency", "USD")
         self._groups: dict[str, tuple[str, list[dict]]] = {}
+        self._sources: dict[str, dict] = {}
         for gname, group in data.get("rekognition", {}).get("groups", {}).items():
             for api in group.get("apis", []):
                 self._groups[api] = (gname, group.get("tiers", []))
+                self._sources[api] = self._source(group)
         s3 = data.get("s3", {})
+        self.s3_source = self._source(s3)
         self.s3_put = float(s3.get("put_usd_per_1000", 0)) / 1000
         self.s3_head = float(s3.get("head_usd_per_1000", 0)) / 1000
         self.s3_storage_gb_month = float(s3.get("storage_usd_per_gb_month", 0))
+
+    def _source(self, section: dict) -> dict:
+        """``{"date", "source", "verified"}`` of one section (the table's own date and source when it has none)."""
+        return {"date": section.get("date", self.date), "source": section.get("source", self.source),
+                "verified": section.get("verified", "not stated")}
+
+    def source_of(self, api: str) -> dict:
+        """Where the price of ``api`` comes from: ``{"date": "YYYY-MM-DD", "source": URL and notes,
+        "verified": what was checked}``. Raises ``ValueError`` when unpriced."""
+        self.group(api)
+        return dict(self._sources[api])
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "PriceTable":
@@ -110,8 +127,13 @@ def priced_calls(api: Api | str, params: AnalysisParams | None = None) -> list[s
 
 
 def fmt_usd(amount: float) -> str:
-    """Dollars as text: cents from $1 up, else four decimals (``$0.0015``)."""
-    return f"${amount:,.2f}" if abs(amount) >= 1 else f"${amount:.4f}"
+    """Dollars as text: cents from $1 up (``$1,234.50``); below, at least four decimals and up to six, so
+    per-image prices show whole (``$0.0015``, ``$0.00375``, ``$0.0000``)."""
+    if abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    text = f"{amount:.6f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"${whole}.{decimals.ljust(4, '0')}"
 
 
 def this_month() -> str:
@@ -120,37 +142,61 @@ def this_month() -> str:
 
 
 class Ledger:
-    """The record of billed cloud calls in ``path`` (SQLite; thread-safe).
+    """What the cloud engine did, kept in ``path`` (SQLite; thread-safe). Three tables:
 
-    One row per billed call: when, month (``YYYY-MM``, UTC), API (price-table
-    entry), engine, sha256 and dollars. Raises ``sqlite3.Error`` when the file
-    cannot be written.
+    - ``calls``: one row per billed call: when, month (``YYYY-MM``, UTC),
+      API (price-table entry), engine, sha256 and dollars.
+    - ``objects``: S3 objects holding an image (bucket, key, sha256), when
+      they were written or found, and when they were deleted (``delete_after``).
+    - ``quarantine``: paid responses that failed validation, with their
+      payload, keyed by (sha256, api, engine, params), so the engine does not
+      buy them again.
+
+    ``close()`` releases the file; a later call opens it again (engines are
+    shared by threads and may outlive a ``close``). Raises ``sqlite3.Error``
+    when the file cannot be written.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
-                           " month TEXT NOT NULL, api TEXT NOT NULL, engine TEXT NOT NULL, sha256 TEXT,"
-                           " usd REAL NOT NULL)")
-        self._conn.execute("CREATE INDEX IF NOT EXISTS calls_month ON calls(month, api)")
+        self._conn: sqlite3.Connection | None = None
+        with self._lock:
+            self._db()
+
+    def _db(self) -> sqlite3.Connection:
+        """The open connection (opened, and the tables made, on first use). Call with ``_lock`` held."""
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+                         " month TEXT NOT NULL, api TEXT NOT NULL, engine TEXT NOT NULL, sha256 TEXT,"
+                         " usd REAL NOT NULL)")
+            conn.execute("CREATE INDEX IF NOT EXISTS calls_month ON calls(month, api)")
+            conn.execute("CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL,"
+                         " sha256 TEXT NOT NULL, at TEXT NOT NULL, deleted_at TEXT, PRIMARY KEY (bucket, key))")
+            conn.execute("CREATE INDEX IF NOT EXISTS objects_sha ON objects(sha256)")
+            conn.execute("CREATE TABLE IF NOT EXISTS quarantine (sha256 TEXT NOT NULL, api TEXT NOT NULL,"
+                         " engine TEXT NOT NULL, params TEXT NOT NULL, engine_version TEXT NOT NULL,"
+                         " at TEXT NOT NULL, reason TEXT NOT NULL, response TEXT NOT NULL,"
+                         " PRIMARY KEY (sha256, api, engine, params))")
+            self._conn = conn
+        return self._conn
 
     def record(self, api: str, usd: float, sha256: str | None = None, engine: str = "rekognition",
                month: str | None = None) -> None:
-        """Add one billed call."""
+        """Add one billed call (``usd`` dollars) of price-table entry ``api``."""
         now = datetime.now(timezone.utc)
         with self._lock:
-            self._conn.execute("INSERT INTO calls (at, month, api, engine, sha256, usd) VALUES (?,?,?,?,?,?)",
+            self._db().execute("INSERT INTO calls (at, month, api, engine, sha256, usd) VALUES (?,?,?,?,?,?)",
                                (now.isoformat(timespec="seconds"), month or now.strftime("%Y-%m"), api, engine,
                                 sha256, float(usd)))
 
     def month_spend(self, month: str | None = None) -> float:
-        """Dollars recorded in ``month`` (default: this month)."""
+        """Dollars recorded in ``month`` (``YYYY-MM``; default: this month)."""
         with self._lock:
-            row = self._conn.execute("SELECT COALESCE(SUM(usd), 0) FROM calls WHERE month = ?",
+            row = self._db().execute("SELECT COALESCE(SUM(usd), 0) FROM calls WHERE month = ?",
                                      (month or this_month(),)).fetchone()
         return float(row[0])
 
@@ -159,14 +205,64 @@ class Ledger:
         if not apis:
             return 0
         with self._lock:
-            row = self._conn.execute(f"SELECT COUNT(*) FROM calls WHERE month = ? AND api IN "
+            row = self._db().execute(f"SELECT COUNT(*) FROM calls WHERE month = ? AND api IN "
                                      f"({','.join('?' * len(apis))})", (month or this_month(), *apis)).fetchone()
         return int(row[0])
 
-    def close(self) -> None:
-        """Close the file."""
+    # -- S3 objects ----------------------------------------------------------------------------
+    def record_object(self, bucket: str, key: str, sha256: str) -> None:
+        """``s3://bucket/key`` holds the image ``sha256`` (written now, or found there)."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._lock:
-            self._conn.close()
+            self._db().execute("INSERT INTO objects (bucket, key, sha256, at, deleted_at) VALUES (?,?,?,?,NULL)"
+                               " ON CONFLICT(bucket, key) DO UPDATE SET sha256 = excluded.sha256, at = excluded.at,"
+                               " deleted_at = NULL", (bucket, key, sha256, now))
+
+    def record_deleted(self, bucket: str, key: str) -> None:
+        """``s3://bucket/key`` was deleted (no-op when it was never recorded)."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._lock:
+            self._db().execute("UPDATE objects SET deleted_at = ? WHERE bucket = ? AND key = ?", (now, bucket, key))
+
+    def object_keys(self, bucket: str) -> dict[str, str]:
+        """sha256 -> the key most recently written or found in ``bucket`` and not deleted since."""
+        with self._lock:
+            rows = self._db().execute("SELECT sha256, key FROM objects WHERE bucket = ? AND deleted_at IS NULL"
+                                      " ORDER BY at, rowid", (bucket,)).fetchall()
+        return {sha: key for sha, key in rows}  # later rows win
+
+    # -- quarantine ----------------------------------------------------------------------------
+    def quarantine(self, sha256: str, api: str, params: str, response: dict, reason: str,
+                   engine: str = "rekognition", engine_version: str = "") -> None:
+        """Keep a paid ``response`` of ``api`` that failed validation (``reason``), replacing an older one."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._lock:
+            self._db().execute("INSERT OR REPLACE INTO quarantine (sha256, api, engine, params, engine_version, at,"
+                               " reason, response) VALUES (?,?,?,?,?,?,?,?)",
+                               (sha256, api, engine, params, engine_version, now, reason,
+                                json.dumps(response, default=str)))
+
+    def quarantined(self, sha256: str, api: str, params: str, engine: str = "rekognition") -> dict | None:
+        """The quarantined entry for this key: ``{"at", "reason", "engine_version", "response"}``, or None."""
+        with self._lock:
+            row = self._db().execute("SELECT at, reason, engine_version, response FROM quarantine WHERE sha256 = ?"
+                                     " AND api = ? AND engine = ? AND params = ?",
+                                     (sha256, api, engine, params)).fetchone()
+        if row is None:
+            return None
+        return {"at": row[0], "reason": row[1], "engine_version": row[2], "response": json.loads(row[3])}
+
+    def quarantine_count(self) -> int:
+        """Number of quarantined responses."""
+        with self._lock:
+            return int(self._db().execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the file (a later call opens it again)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class Budget:
@@ -248,19 +344,27 @@ class Budget:
 class Estimate:
     """The cost of analysing some files before a run.
 
-    ``images``: distinct images (by sha256) found; ``calls``: API calls that
-    would be made (not cached); ``cached``: (image, API) pairs already stored
-    (free); ``by_api``: API -> calls; ``usd``: Rekognition dollars;
-    ``s3_usd``: upload requests (PUT + HEAD) plus one month of storage of
-    the uploaded bytes when they are kept (``upload_bytes``: originals at
-    their size, proxies counted at most 1 MiB each); ``month_spent``: dollars already
-    in the ledger this month; ``unreadable``: paths that could not be hashed.
+    ``images``: distinct images (by sha256) found; ``apis``: the operations
+    asked for; ``calls``: API calls that would be made (``images`` x
+    ``len(apis)`` minus ``cached``); ``cached``: (image, API) pairs already
+    stored (free; 0 when re-analysing); ``by_api``: API -> calls;
+    ``usd_by_entry``: price-table entry -> Rekognition dollars (monthly tiers
+    applied after this month's recorded usage); ``usd``: their sum;
+    ``s3_usd``: upload requests (PUT + HEAD) plus one month of storage of the
+    uploaded bytes when they are kept (``upload_bytes``: originals at their
+    size, proxies counted at most 1 MiB each); ``month_spent``: dollars
+    already in the ledger this month; ``budget_per_run``/``budget_per_month``:
+    the configured limits (None: none); ``price_date``/``price_source``: the
+    price table's; ``price_sources``: entry -> ``PriceTable.source_of``;
+    ``unreadable``: paths that could not be read.
     """
 
     images: int = 0
+    apis: list[str] = field(default_factory=list)
     calls: int = 0
     cached: int = 0
     by_api: dict[str, int] = field(default_factory=dict)
+    usd_by_entry: dict[str, float] = field(default_factory=dict)
     usd: float = 0.0
     s3_usd: float = 0.0
     upload_bytes: int = 0
@@ -269,6 +373,7 @@ class Estimate:
     budget_per_month: float | None = None
     price_date: str = ""
     price_source: str = ""
+    price_sources: dict[str, dict] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
 
     @property
@@ -294,17 +399,55 @@ class Estimate:
         return out
 
 
+def describe_estimate(est: Estimate) -> list[str]:
+    """The estimate in lines for people (CLI, settings dialog, the GUI's confirmation before an import).
+
+    First the arithmetic (images x analyses, minus what is stored), then the
+    dollars per API, the total, each budget and whether the run would hit
+    it, and where the prices come from.
+    """
+    lines = [f"{est.images} images x {len(est.apis)} analyses ({', '.join(est.apis) or 'none'}) = "
+             f"{est.images * len(est.apis)} calls, minus {est.cached} already stored (free) = "
+             f"{est.calls} calls to buy"]
+    for entry, usd in est.usd_by_entry.items():
+        n = est.by_api.get(entry, est.by_api.get(entry.split(":")[0], 0))
+        lines.append(f"  {entry}: {n} x {fmt_usd(usd / n) if n else '-'} = {fmt_usd(usd)}")
+    lines.append(f"Rekognition {fmt_usd(est.usd)} + S3 {fmt_usd(est.s3_usd)} = {fmt_usd(est.total_usd)}")
+    if est.budget_per_run is not None:
+        lines.append(f"Budget per run {fmt_usd(est.budget_per_run)}: " + (
+            "THE RUN WOULD STOP EARLY (the budget stops it before it is passed)" if est.exceeds_run_budget
+            else "fits"))
+    else:
+        lines.append("Budget per run: none")
+    if est.budget_per_month is not None:
+        lines.append(f"Budget per month {fmt_usd(est.budget_per_month)}, {fmt_usd(est.month_spent)} spent so far: " + (
+            "THE RUN WOULD STOP EARLY" if est.exceeds_month_budget else "fits"))
+    else:
+        lines.append(f"Budget per month: none ({fmt_usd(est.month_spent)} spent so far)")
+    sources = {(v["date"], v["source"], str(v["verified"])) for v in est.price_sources.values()}
+    for date, source, verified in sorted(sources) or [(est.price_date, est.price_source, "")]:
+        lines.append(f"Prices of {date} from {source}" + (f" (verified: {verified})" if verified else ""))
+    for path in est.unreadable:
+        lines.append(f"  UNREADABLE {path}")
+    return lines
+
+
 def analysis_params(library, engine_name: str) -> AnalysisParams:
     """The request parameters (cache key) ``library`` uses for ``engine_name``."""
     from mediaapp.analysis.registry import create_engine
 
-    params = AnalysisParams(library.settings.get("max_labels"), float(library.settings.get("min_confidence", 50.0)))
+    params = _base_params(library)
     if engine_name == "rekognition":
         from mediaapp.cloud.config import load_config
         return params_for_config(params, load_config(library.settings))
     engine = create_engine(engine_name, library.engine_config(engine_name))
     adjust = getattr(engine, "analysis_params", None)
     return adjust(params) if adjust else params
+
+
+def _base_params(library) -> AnalysisParams:
+    """The library-wide request parameters (``max_labels``, ``min_confidence`` settings), before engine options."""
+    return AnalysisParams(library.settings.get("max_labels"), float(library.settings.get("min_confidence", 50.0)))
 
 
 def params_for_config(params: AnalysisParams, config) -> AnalysisParams:
@@ -329,33 +472,73 @@ def _iter_paths(paths) -> list[str]:
 
 
 def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "rekognition",
-             progress=None) -> Estimate:
+             progress=None, *, config=None, reanalyse: bool = False) -> Estimate:
     """Price analysing ``paths`` (files and folders) with ``engine_name`` before doing it.
 
     Images already catalogued reuse their sha256 when size and mtime match;
-    other files are hashed (``mediaapp.ingest.hashing.sha256_file``). Each
-    (image, API) pair with a stored response for the library's current
-    parameters costs nothing. ``progress(done, total)`` is called while
-    hashing. Raises ``ValueError`` for an unknown API or an unpriced one.
+    other files are sniffed (not images are skipped) and hashed
+    (``mediaapp.ingest.hashing.sha256_file``). Each (image, API) pair with a
+    stored response for the library's current parameters costs nothing,
+    unless ``reanalyse`` (everything is bought again). ``config`` is a
+    ``CloudConfig`` to price with instead of the saved one (the settings
+    dialog's unsaved values). ``progress(done, total)`` is called per file.
+    Raises ``ValueError`` for an unknown or unpriced API or invalid saved
+    settings, ``OSError`` for an unreadable price table.
     """
+    return _estimate_files(library, _iter_paths(paths), apis, engine_name, progress, config, reanalyse)
+
+
+def needs_cloud(settings: dict) -> bool:
+    """True when an import with ``settings`` may use the ``rekognition`` engine (by default or by a folder rule)."""
+    from mediaapp.cloud.config import folder_rules
+
+    return "rekognition" in settings.get("engines", []) or any(
+        "rekognition" in engines for engines in folder_rules(settings).values())
+
+
+def estimate_import(library, paths, *, reanalyse: bool = False, progress=None) -> Estimate | None:
+    """What importing ``paths`` with the library's saved settings would cost in Rekognition calls.
+
+    Counts the files whose engines include ``rekognition``: the library's
+    default engines, or the rule of the deepest folder holding the file in
+    ``folder_engines`` (``mediaapp.cloud.config.engines_for_path``). None when
+    no file would go to Rekognition. Raises like ``estimate``.
+    """
+    from mediaapp.cloud.config import engines_for_path, folder_rules
+
+    if not needs_cloud(library.settings):
+        return None
+    rules = folder_rules(library.settings)
+    default = list(library.settings.get("engines", []))
+    files = [f for f in _iter_paths(paths) if "rekognition" in engines_for_path(f, rules, default)]
+    if not files:
+        return None
+    return _estimate_files(library, files, None, "rekognition", progress, None, reanalyse)
+
+
+def _estimate_files(library, files: list[str], apis, engine_name: str, progress, config,
+                    reanalyse: bool) -> Estimate:
     from mediaapp.cloud.config import load_config
     from mediaapp.ingest.hashing import sha256_file
+    from mediaapp.ingest.scan import sniff_format
 
-    config = load_config(library.settings)
+    config = config or load_config(library.settings)
     prices = PriceTable.load(config.prices_path)
     wanted = [Api.parse(a) for a in (apis or library.settings["apis"])]
-    params = analysis_params(library, engine_name)
-    files = _iter_paths(paths)
+    params = params_for_config(_base_params(library), config) if engine_name == "rekognition" \
+        else analysis_params(library, engine_name)
     known = library.catalog.known_files()
     shas: dict[str, int] = {}
-    est = Estimate(budget_per_run=config.budget_per_run, budget_per_month=config.budget_per_month,
-                   price_date=prices.date, price_source=prices.source)
+    est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,
+                   budget_per_month=config.budget_per_month, price_date=prices.date, price_source=prices.source)
     for i, path in enumerate(files):
         try:
             st = os.stat(path)
             state = known.get(path)
-            sha = state[2] if state and state[0] == st.st_size and state[1] == st.st_mtime_ns else sha256_file(path)
-            shas.setdefault(sha, st.st_size)
+            if state and state[0] == st.st_size and state[1] == st.st_mtime_ns:
+                shas.setdefault(state[2], st.st_size)
+            elif sniff_format(path) is not None:
+                shas.setdefault(sha256_file(path), st.st_size)
         except OSError:
             est.unreadable.append(path)
         if progress:
@@ -369,7 +552,8 @@ def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "
         for sha, size in shas.items():
             missing = False
             for api in wanted:
-                if library.catalog.cached_analysis(sha, api.value, engine_name, params.key(api)) is not None:
+                if not reanalyse and library.catalog.cached_analysis(sha, api.value, engine_name,
+                                                                     params.key(api)) is not None:
                     est.cached += 1
                     continue
                 missing = True
@@ -380,10 +564,13 @@ def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "
             if missing and config.uses_s3:
                 uploads += 1
                 est.upload_bytes += size if config.upload == "original" else min(size, 1 << 20)
-        for group in {prices.group(e) for e in per_entry}:  # tiers count a group's images together
+        for group in sorted({prices.group(e) for e in per_entry}):  # tiers count a group's images together
             used = ledger.month_calls(prices.group_entries(next(e for e in per_entry if prices.group(e) == group)))
             for entry in [e for e in per_entry if prices.group(e) == group]:
-                est.usd += prices.cost(entry, per_entry[entry], used)
+                usd = prices.cost(entry, per_entry[entry], used)
+                est.usd_by_entry[entry] = usd
+                est.price_sources[entry] = prices.source_of(entry)
+                est.usd += usd
                 used += per_entry[entry]
     finally:
         ledger.close()
@@ -391,6 +578,9 @@ def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "
         est.s3_usd = uploads * (prices.s3_put + prices.s3_head)
         if not config.delete_after:
             est.s3_usd += est.upload_bytes / 1e9 * prices.s3_storage_gb_month
+        if uploads:
+            est.price_sources["S3"] = dict(prices.s3_source)
     if engine_name != "rekognition":  # on-device engines cost nothing
         est.usd = est.s3_usd = 0.0
+        est.usd_by_entry = {e: 0.0 for e in est.usd_by_entry}
     return est

@@ -1,6 +1,9 @@
 """Stored Rekognition responses out of and into the library, so no one pays twice.
 
-Export (``export_results``) writes one JSON file per image, ``<sha256>.json``::
+Export (``export_results``) writes one JSON file per image, ``<sha256>.json``
+(``s3_bucket``/``s3_key`` only when the usage ledger records an object of
+the image in the configured bucket that was not deleted since: the key that
+really holds it, original ``.jpg``/``.png`` or ``-p<side>.jpg`` proxy)::
 
     {"format": "mediaapp.rekognition-results/1", "sha256": "<64 hex>",
      "paths": ["/photos/a.jpg"], "s3_key": "mediaapp/ab/<sha256>.jpg",
@@ -75,7 +78,7 @@ def export_results(library, directory: str | Path, engine: str = "rekognition") 
     Files are written atomically (temporary name, then rename). Raises ``OSError``.
     """
     from mediaapp.cloud.config import load_config
-    from mediaapp.storage.s3 import content_key
+    from mediaapp.cloud.cost import LEDGER_FILE, Ledger
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,13 @@ def export_results(library, directory: str | Path, engine: str = "rekognition") 
     except ValueError:
         config = None
     report = ExportReport(str(out))
+    keys: dict[str, str] = {}
+    if config is not None and config.bucket:
+        ledger = Ledger(Path(library.root) / LEDGER_FILE)
+        try:
+            keys = ledger.object_keys(config.bucket)
+        finally:
+            ledger.close()
     shas = library.catalog.all_sha256s()
     for i in range(0, len(shas), 500):
         assets = library.catalog.assets(shas[i:i + 500])
@@ -94,9 +104,9 @@ def export_results(library, directory: str | Path, engine: str = "rekognition") 
             if not responses:
                 continue
             record = {"format": EXPORT_FORMAT, "sha256": sha, "paths": asset.paths, "responses": responses}
-            if config is not None and config.bucket:
+            if sha in keys:
                 record["s3_bucket"] = config.bucket
-                record["s3_key"] = content_key(config.prefix, sha)
+                record["s3_key"] = keys[sha]
             target = out / f"{sha}.json"
             tmp = target.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")

@@ -5,7 +5,8 @@ The same keys and rules as the engine's own uploads
 HeadObject first, multipart for large files, SHA-256 checksums, SSE,
 metadata. Runs ``config.max_concurrency`` uploads at once and reports
 bytes and files as they go; a ``CancelToken`` stops it (a transfer in
-progress is aborted, nothing partial is left).
+progress is aborted, nothing partial is left). With ``config.ledger_path``
+set, each key is recorded in the usage ledger (exports name it).
 """
 
 from __future__ import annotations
@@ -48,16 +49,19 @@ def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]]
     ``on_bytes(n)`` is called per chunk sent; ``on_file(path, outcome)`` once
     per image with ``uploaded``, ``present`` or ``failed``. Raises
     ``ValueError`` when no bucket is configured; per-image failures are
-    collected in the summary.
+    collected in the summary. The keys are recorded in the ledger at
+    ``config.ledger_path`` when it is set.
     """
     from mediaapp.analysis.base import AnalysisError
     from mediaapp.analysis.rekognition import upload_image
+    from mediaapp.cloud.cost import Ledger
     from mediaapp.storage.base import StoreError
     from mediaapp.storage.s3 import S3Store, UploadCancelled
 
     if not config.bucket or config.upload == "none":
         raise ValueError("no upload configured: set a bucket and upload original or proxy (mediaapp cloud config)")
     store = S3Store.from_config(config)
+    ledger = Ledger(config.ledger_path) if config.ledger_path else None
     summary = UploadSummary()
 
     def sent(n: int) -> None:
@@ -66,8 +70,11 @@ def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]]
             on_bytes(n)
 
     def one(sha: str, path: str, taken_at: str | None) -> bool:
-        return upload_image(store, config, sha, path, name=os.path.basename(path), taken_at=taken_at,
-                            progress=sent, cancel=cancel)[1]
+        key, uploaded = upload_image(store, config, sha, path, name=os.path.basename(path), taken_at=taken_at,
+                                     progress=sent, cancel=cancel)
+        if ledger is not None:
+            ledger.record_object(config.bucket, key, sha)
+        return uploaded
 
     pending: dict = {}
     todo = iter(images)
@@ -101,5 +108,7 @@ def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]]
                         on_file(path, outcome)
     finally:
         store.close()
+        if ledger is not None:
+            ledger.close()
     summary.cancelled = bool(cancel and cancel.cancelled)
     return summary

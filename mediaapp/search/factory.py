@@ -1,24 +1,41 @@
-"""Choosing and filling a search backend.
+"""Choosing, checking and filling a search backend.
 
-``create_index`` turns the library's settings into a ``SearchIndex``;
-``reindex`` copies documents into any backend in batches with progress
-(the engine of ``mediaapp reindex --to opensearch --url URL`` and back).
+``create_index`` turns the library's index settings into a ``SearchIndex``;
+``check_connection`` is the Settings dialog's "Test connection";
+``reindex`` copies documents into any backend with progress (the engine of
+``mediaapp reindex --to opensearch|sqlite``): an OpenSearch target is
+rebuilt into a new versioned index and switched over by an alias swap, an
+SQLite target is cleared and refilled.
+
+Index settings (``settings["index"]`` of the library, see
+``mediaapp.settings``; the same keys may sit in an ``"opensearch"``
+sub-dict): ``backend`` (``sqlite`` or ``opensearch``), ``url``, ``index``
+(alias, default ``mediaapp``), ``username``, ``verify_certs`` (default
+True), ``ca_certs`` (CA bundle path), ``aws_region`` (enables AWS SigV4),
+``aws_service`` (``es`` or ``aoss``), ``timeout`` (seconds, default 10),
+``replicas``. Passwords are never stored: the basic-auth password comes from
+the environment variable ``MEDIAAPP_OPENSEARCH_PASSWORD`` (``PASSWORD_ENV``)
+unless the caller passes ``password`` explicitly.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterable
 
 from mediaapp.core.types import IndexDocument
 from mediaapp.search.base import IndexResult, SearchIndex
 
-__all__ = ["create_index", "reindex", "INDEX_FILE", "QUEUE_FILE", "KINDS"]
+__all__ = ["create_index", "open_opensearch", "opensearch_options", "check_connection", "reindex",
+           "INDEX_FILE", "QUEUE_FILE", "KINDS", "PASSWORD_ENV"]
 
 #: File names inside the library directory.
 INDEX_FILE = "index.sqlite"
 QUEUE_FILE = "index-queue.sqlite"
 KINDS = ("sqlite", "opensearch")
+#: Environment variable holding the OpenSearch basic-auth password (never written to settings.json).
+PASSWORD_ENV = "MEDIAAPP_OPENSEARCH_PASSWORD"
 
 
 def _truthy(value, default: bool) -> bool:
@@ -29,20 +46,58 @@ def _truthy(value, default: bool) -> bool:
     return bool(value)
 
 
+def opensearch_options(settings: dict | None) -> dict:
+    """Keyword arguments of ``OpenSearchIndex`` from index settings (module docstring).
+
+    ``settings`` may be the flat index settings or hold them under
+    ``"opensearch"``. The password is ``settings["password"]`` when given,
+    else ``$MEDIAAPP_OPENSEARCH_PASSWORD`` (None when unset). Raises
+    ``ValueError`` when ``url`` is missing or ``timeout``/``replicas`` are
+    not numbers.
+    """
+    opts = dict(settings or {})
+    if isinstance(opts.get("opensearch"), dict):
+        opts = dict(opts["opensearch"])
+    url = str(opts.get("url") or "").strip()
+    if not url:
+        raise ValueError("the opensearch backend needs settings['url'] (e.g. https://host:9200)")
+    replicas = opts.get("replicas")
+    return {
+        "url": url, "index": str(opts.get("index") or "mediaapp").strip(),
+        "username": opts.get("username") or None,
+        "password": opts.get("password") or os.environ.get(PASSWORD_ENV) or None,
+        "verify_certs": _truthy(opts.get("verify_certs"), True),
+        "ca_certs": opts.get("ca_certs") or None, "aws_region": opts.get("aws_region") or None,
+        "aws_service": opts.get("aws_service") or "es", "timeout": float(opts.get("timeout") or 10.0),
+        "replicas": None if replicas in (None, "") else int(replicas),
+    }
+
+
+def open_opensearch(settings: dict | None, **overrides):
+    """An ``OpenSearchIndex`` (not queued) for index settings; ``overrides`` replace options.
+
+    No network traffic happens here. Raises ``ValueError`` as ``opensearch_options``.
+    """
+    from mediaapp.search.opensearch import OpenSearchIndex
+
+    return OpenSearchIndex(**dict(opensearch_options(settings), **overrides))
+
+
 def create_index(kind: str, library_dir: Path, settings: dict | None = None) -> SearchIndex:
     """The search backend ``kind`` for the library in ``library_dir``.
 
     - ``"sqlite"``: ``SqliteIndex(library_dir / "index.sqlite")``.
-    - ``"opensearch"``: ``QueuedIndex(OpenSearchIndex(...), library_dir /
-      "index-queue.sqlite")``. ``settings`` (or its ``"opensearch"``
-      sub-dict) gives ``url`` (required), ``index`` (alias, default
-      ``mediaapp``), ``username``, ``password``, ``verify_certs`` (default
-      True), ``ca_certs`` (CA bundle path), ``aws_region`` (enables SigV4),
-      ``aws_service`` (``es`` or ``aoss``), ``timeout`` (seconds, default 10),
-      ``replicas``.
+    - ``"opensearch"``: ``QueuedIndex(OpenSearchIndex(...,
+      require_complete=True), library_dir / "index-queue.sqlite")``
+      configured by ``settings`` (module docstring; the password from
+      ``MEDIAAPP_OPENSEARCH_PASSWORD``). Its reads raise
+      ``SearchUnavailableError`` until the cluster's index was filled by a
+      reindex (so the library answers from its embedded index rather than
+      from an empty or partial one), while writes go through.
 
-    No network traffic happens here; the cluster is contacted on first use.
-    Raises ``ValueError`` for an unknown ``kind`` or a missing ``url``.
+    No network traffic happens here (nor any AWS credential lookup); the
+    cluster is contacted on first use. Raises ``ValueError`` for an unknown
+    ``kind`` or a missing ``url``.
     """
     library_dir = Path(library_dir)
     kind = (kind or "sqlite").strip().lower()
@@ -51,39 +106,56 @@ def create_index(kind: str, library_dir: Path, settings: dict | None = None) -> 
 
         return SqliteIndex(library_dir / INDEX_FILE)
     if kind == "opensearch":
-        from mediaapp.search.opensearch import OpenSearchIndex
         from mediaapp.search.queue import QueuedIndex
 
-        opts = dict(settings or {})
-        if isinstance(opts.get("opensearch"), dict):
-            opts = dict(opts["opensearch"])
-        url = opts.get("url")
-        if not url:
-            raise ValueError("the opensearch backend needs settings['url'] (e.g. https://host:9200)")
-        replicas = opts.get("replicas")
-        inner = OpenSearchIndex(
-            url=url, index=opts.get("index") or "mediaapp",
-            username=opts.get("username") or None, password=opts.get("password") or None,
-            verify_certs=_truthy(opts.get("verify_certs"), True),
-            ca_certs=opts.get("ca_certs") or None, aws_region=opts.get("aws_region") or None,
-            aws_service=opts.get("aws_service") or "es", timeout=float(opts.get("timeout") or 10.0),
-            replicas=None if replicas in (None, "") else int(replicas))
-        return QueuedIndex(inner, library_dir / QUEUE_FILE)
+        return QueuedIndex(open_opensearch(settings, require_complete=True), library_dir / QUEUE_FILE)
     raise ValueError(f"unknown search backend {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+def check_connection(settings: dict | None, timeout: float = 5.0) -> dict:
+    """Health check of the OpenSearch cluster the index settings point at; never raises.
+
+    Returns ``OpenSearchIndex.health()``'s dict (``ok``, ``status``,
+    ``version``, ``cluster``, ``index``, ``documents``, ``needs_reindex``,
+    ``reindex_reason``, ``message``); invalid settings give ``ok`` False
+    with the reason in ``message``. ``timeout`` (seconds) bounds each
+    request so a dead host answers quickly. Creates no index. Blocking: the
+    UI calls it off the GUI thread.
+    """
+    try:
+        index = open_opensearch(settings, timeout=timeout)
+    except ValueError as exc:
+        return {"ok": False, "status": "invalid", "version": "", "cluster": "", "index": "",
+                "documents": None, "needs_reindex": None, "reindex_reason": "", "message": str(exc)}
+    try:
+        return index.health()
+    finally:
+        index.close()
 
 
 def reindex(docs: Iterable[IndexDocument], target: SearchIndex, *, clear: bool = True,
             batch: int = 500, progress: Callable[[int], None] | None = None) -> IndexResult:
     """Fill ``target`` with ``docs`` (typically every document built from the catalog).
 
-    ``clear`` empties ``target`` first so assets that left the library
-    disappear; ``batch`` documents go per ``upsert``; ``progress`` gets the
-    running number of documents processed after each batch (drive a progress
-    bar with it). Returns the summed ``IndexResult``. Raises whatever
-    ``target`` raises (``SearchUnavailableError`` when it is unreachable).
+    A target with ``rebuild`` (``OpenSearchIndex``, or a ``QueuedIndex``
+    around one) is rebuilt, ``batch`` documents per bulk request: a new
+    versioned index is filled and the alias
+    swapped at the end, so searches never see a half-filled index and
+    assets that left the library disappear (``clear`` is implied). Any
+    other target is emptied first when ``clear``, filled ``batch`` documents
+    per ``upsert`` and optimised. ``progress`` gets the running number of
+    documents processed after each batch (drive a progress bar with it; an
+    exception it raises aborts the reindex, and a rebuild then leaves the
+    old index in place). Returns the summed ``IndexResult`` (per-document
+    failures in ``failed``). Raises whatever ``target`` raises
+    (``SearchUnavailableError`` when it is unreachable), ``ValueError`` for
+    ``batch`` < 1.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
+    inner = getattr(target, "inner", target)
+    if callable(getattr(inner, "rebuild", None)):
+        return target.rebuild(docs, progress=progress, batch=batch)
     if clear:
         target.clear()
     total = IndexResult()

@@ -256,6 +256,32 @@ class QueuedIndex:
             self.inner.clear()
             self._db.execute("DELETE FROM pending")
 
+    def rebuild(self, docs: Iterable[IndexDocument], progress=None, batch: int = 1000) -> IndexResult:
+        """``inner.rebuild(docs, progress, batch)``, then drop the operations queued before it started.
+
+        The rebuild re-sends every document from the catalog, so what was
+        queued before it is superseded (operations queued while it ran stay
+        and are replayed). Raises ``AttributeError`` when ``inner`` has no
+        ``rebuild`` and whatever ``inner.rebuild`` raises
+        (``SearchUnavailableError`` when the backend is unreachable; the
+        queue is then left as it was).
+        """
+        started = time.time()
+        result = self.inner.rebuild(docs, progress=progress, batch=batch)
+        with self._lock:
+            self._db.execute("DELETE FROM pending WHERE enqueued_at <= ?", (started,))
+        return result
+
+    @property
+    def needs_reindex(self) -> bool:
+        """``inner.needs_reindex`` (False for a backend without the notion)."""
+        return bool(getattr(self.inner, "needs_reindex", False))
+
+    @property
+    def reindex_reason(self) -> str:
+        """``inner.reindex_reason`` ("" for a backend without the notion)."""
+        return str(getattr(self.inner, "reindex_reason", ""))
+
     def health(self) -> dict:
         """``inner.health()`` (when it has one) plus ``pending``: the queued operation count."""
         info = self.inner.health() if hasattr(self.inner, "health") else {"ok": True}

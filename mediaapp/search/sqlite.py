@@ -48,18 +48,29 @@ confidence; faces without identity are neither persons nor tokens.
 
 Result order (the OpenSearch backend reproduces it):
 
-- ``RELEVANCE`` with text tokens: FTS5 ``bm25`` (best first), then sha256.
-  Scores differ from OpenSearch's BM25, so only the *set* is portable.
+- ``RELEVANCE`` with text tokens: the *word score*, descending, then sha256
+  ascending. The word score of an asset is the highest (float32) confidence
+  among its label and person detections at or above ``min_confidence``
+  that are one of the query's labels (by name or parent) or whose name, or
+  a label's parent, contains one of the query's words (``name_tokens``);
+  0 when there is none (the words only occur in the detected text or a
+  file name). So "dog" lists the photos most confidently labelled *Dog*
+  (or *Hot Dog*) first, then those that only mention the word. Every hit
+  contains every word (AND), so a count of matched words would not order
+  anything; this score is exact on both backends (no BM25 statistics).
 - ``RELEVANCE`` without text: the highest confidence among the query's
   matched labels (0 when the query has no labels), descending, then sha256
-  ascending. Identical on both backends.
+  ascending.
+
+Both relevance orders, and the date and path orders, are identical on
+SQLite and OpenSearch (``tests/search/test_conformance.py`` and
+``tests/search/test_differential.py`` compare them hit for hit).
 - ``DATE``: ``taken_at`` descending, assets without a date last, then sha256.
 - ``PATH``: representative path ascending (binary UTF-8 order), then sha256.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import os
@@ -81,7 +92,7 @@ from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError
 
 __all__ = [
     "SqliteIndex", "Projection", "project", "normalize_taken_at", "date_bounds",
-    "folder_prefix", "float32", "fts_match_expression", "SCHEMA_VERSION",
+    "folder_prefix", "float32", "fts_match_expression", "name_tokens", "SCHEMA_VERSION",
 ]
 
 #: Bumped whenever the table layout changes; an index with another version is rebuilt empty.
@@ -162,6 +173,17 @@ def folder_prefix(folder: str) -> str:
     """
     sep = "\\" if ("\\" in folder and "/" not in folder) else "/"
     return folder.rstrip("/\\") + sep
+
+
+def name_tokens(name: str) -> list[str]:
+    """The words of a label or person name used by the text word score.
+
+    ``tokenize(normalize_label(name))``: both backends derive a name's words
+    from its normalised key with this one function, so a query word scores
+    the same detections on SQLite and OpenSearch. Example:
+    ``name_tokens("Hot Dog") == ["hot", "dog"]``.
+    """
+    return tokenize(normalize_label(name))
 
 
 def fts_match_expression(tokens: Iterable[str]) -> str:
@@ -325,6 +347,22 @@ class _FactCache:
     size: int
 
 
+@dataclass(slots=True)
+class _OrderCache:
+    """``rank[asset id]`` = the asset's position in sha256 order (the tie-break of every order)."""
+
+    generation: int
+    rank: "np.ndarray"
+
+
+@dataclass(slots=True)
+class _WordCache:
+    """``words[token]`` = the ``(field, names.id)`` pairs whose ``name_tokens`` contain ``token``."""
+
+    generation: int
+    words: dict[str, list[tuple[str, int]]]
+
+
 class SqliteIndex:
     """``SearchIndex`` on an SQLite file (FTS5 for text), the default backend.
 
@@ -337,8 +375,11 @@ class SqliteIndex:
     Query plan: every filter (labels, text, persons, folder, dates) is one
     index range read that SQLite returns as a single packed hex string of
     asset ids; the id arrays are intersected with numpy and then ranked:
-    label confidence or bm25 in Python (a lone label reads its best rows
-    straight off the ``label_facts`` key), date/path by SQL over the ids.
+    relevance by (score, sha256 rank) with numpy, where the sha256 rank of
+    every asset id is kept in memory (8 bytes per asset, rebuilt when
+    ``meta.generation`` moves) and the word score reads the fact cache
+    below (a lone label reads its best rows straight off the
+    ``label_facts`` key); date/path by SQL over the ids.
     Facets over a filtered set count the facts of the matched ids from an
     in-memory copy of every label fact (numpy arrays, 12 bytes per fact,
     rebuilt when ``meta.generation`` moves; disabled above
@@ -355,6 +396,8 @@ class SqliteIndex:
         self.path = Path(path)
         self._facet_cache_facts = facet_cache_facts
         self._cache: _FactCache | None = None
+        self._order: _OrderCache | None = None
+        self._words: _WordCache | None = None
         self._cache_lock = threading.Lock()
         self._names: dict[tuple[str, str], int] = {}  # (field, norm) -> names.id, writer-side cache
         self._names_generation: int | None = None
@@ -638,19 +681,21 @@ class SqliteIndex:
         return ids, minimum
 
     def _candidates(self, query: Query, scores: str = ""
-                    ) -> tuple["np.ndarray | None", dict[int, float] | None]:
+                    ) -> tuple["np.ndarray | None", "np.ndarray | None"]:
         """Sorted ids matching ``query`` (None: every asset) and, on request, their scores.
 
         ``scores``: ``"label"`` for the highest matched label confidence per
-        asset, ``"text"`` for ``-bm25``, ``""`` for none.
+        asset, ``"text"`` for the word score (module docstring), ``""`` for
+        none. Scores come back as a float64 array aligned with the ids.
         """
         arrays: list = []
-        score_map = None
+        label_scores: dict[int, float] | None = None
         label_filter = self._label_filter(query)
         if label_filter is not None:
             ids, minimum = label_filter
             if not ids:
-                return np.empty(0, dtype=np.int64), {}
+                empty = np.empty(0, dtype=np.int64)
+                return empty, (np.empty(0) if scores else None)
             marks = ",".join("?" * len(ids))
             where = f"label_id IN ({marks}) AND confidence >= ?"
             grouped = query.match_all and len(ids) > 1
@@ -658,20 +703,16 @@ class SqliteIndex:
             if scores == "label":
                 agg = "MAX(confidence)" if len(ids) > 1 else "confidence"
                 group = having if grouped else (" GROUP BY asset_id" if len(ids) > 1 else "")
-                score_map = dict(self._read(
+                label_scores = dict(self._read(
                     f"SELECT asset_id, {agg} FROM label_facts WHERE {where}{group}", [*ids, minimum]))
-                arrays.append(np.fromiter(sorted(score_map), dtype=np.int64, count=len(score_map)))
+                arrays.append(np.fromiter(sorted(label_scores), dtype=np.int64, count=len(label_scores)))
             else:
                 arrays.append(self._id_array(
                     f"SELECT asset_id AS x FROM label_facts WHERE {where}{having}", [*ids, minimum]))
         tokens = tokenize(query.text)
         if tokens:
-            match = fts_match_expression(tokens)
-            if scores == "text":
-                score_map = dict(self._read("SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ?", [match]))
-                arrays.append(np.fromiter(sorted(score_map), dtype=np.int64, count=len(score_map)))
-            else:
-                arrays.append(self._id_array("SELECT rowid AS x FROM fts WHERE fts MATCH ?", [match]))
+            arrays.append(self._id_array("SELECT rowid AS x FROM fts WHERE fts MATCH ?",
+                                         [fts_match_expression(tokens)]))
         persons = list(dict.fromkeys(n for n in map(normalize_label, query.persons) if n))
         if persons:
             ids = self._lookup_ids("persons", persons)
@@ -690,14 +731,80 @@ class SqliteIndex:
                 "SELECT id AS x FROM assets WHERE taken_at >= ? AND taken_at <= ?",
                 [lower or "", upper_date or "\uffff"]))
         if not arrays:
-            return None, score_map
+            return None, None
         arrays.sort(key=len)
         ids = arrays[0]
         for other in arrays[1:]:
             if not len(ids):
                 break
             ids = np.intersect1d(ids, other, assume_unique=True)
-        return ids, score_map
+        if scores == "label" and label_scores is not None:
+            return ids, np.fromiter((label_scores[i] for i in ids.tolist()), dtype=np.float64, count=len(ids))
+        if scores == "text":
+            return ids, self._word_scores(ids, query, tokens)
+        return ids, None
+
+    def _word_ids(self, tokens: list[str]) -> tuple[list[int], list[int]]:
+        """``(label ids, person ids)`` of the names whose ``name_tokens`` contain one of ``tokens``."""
+        generation = self._generation()
+        cache = self._words
+        if cache is None or cache.generation != generation:
+            words: dict[str, list[tuple[str, int]]] = {}
+            for name_id, field_, norm in self._read("SELECT id, field, norm FROM names"):
+                for token in set(name_tokens(norm)):
+                    words.setdefault(token, []).append((field_, name_id))
+            self._words = cache = _WordCache(generation, words)
+        labels: set[int] = set()
+        persons: set[int] = set()
+        for token in set(tokens):
+            for field_, name_id in cache.words.get(token, ()):
+                (labels if field_ == "labels" else persons).add(name_id)
+        return sorted(labels), sorted(persons)
+
+    def _word_scores(self, ids: "np.ndarray", query: Query, tokens: list[str]) -> "np.ndarray":
+        """The word score (module docstring) of each of ``ids`` (sorted asset ids), as float64."""
+        out = np.zeros(len(ids), dtype=np.float64)
+        if not len(ids):
+            return out
+        minimum = float32(query.min_confidence)
+        label_ids, person_ids = self._word_ids(tokens)
+        wanted = set(label_ids)
+        labels = list(dict.fromkeys(n for n in map(normalize_label, query.labels) if n))
+        if labels:
+            wanted.update(self._lookup_ids("labels", labels))
+        if wanted:
+            cache = self._fact_cache()
+            if cache is not None:
+                inside = ids[ids < cache.size]
+                member = np.zeros(cache.size, dtype=bool)
+                member[inside] = True
+                keep = member[cache.owner] & (cache.conf >= np.float32(minimum))
+                keep &= np.isin(cache.label, np.fromiter(wanted, dtype=np.uint32, count=len(wanted)))
+                best = np.zeros(cache.size, dtype=np.float64)
+                np.maximum.at(best, cache.owner[keep].astype(np.int64), cache.conf[keep].astype(np.float64))
+                out[: len(inside)] = best[inside]  # ids are sorted, so the ones inside come first
+            else:
+                marks = ",".join("?" * len(wanted))
+                self._merge_max(out, ids, self._read(
+                    f"SELECT asset_id, MAX(confidence) FROM label_facts WHERE label_id IN ({marks})"
+                    " AND confidence >= ? GROUP BY asset_id", [*sorted(wanted), minimum]))
+        if person_ids:
+            marks = ",".join("?" * len(person_ids))
+            self._merge_max(out, ids, self._read(
+                f"SELECT asset_id, MAX(confidence) FROM person_facts WHERE person_id IN ({marks})"
+                " AND confidence >= ? GROUP BY asset_id", [*person_ids, minimum]))
+        return out
+
+    @staticmethod
+    def _merge_max(out: "np.ndarray", ids: "np.ndarray", rows: list[tuple[int, float]]) -> None:
+        """``out[k] = max(out[k], conf)`` for each ``(asset id, conf)`` row whose id is ``ids[k]``."""
+        if not rows:
+            return
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        conf = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        pos = np.searchsorted(ids, found)
+        hit = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == found)
+        np.maximum.at(out, pos[hit], conf[hit])
 
     def _rows_for(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         return {r[0]: (r[1], r[2]) for r in self._read(
@@ -712,10 +819,11 @@ class SqliteIndex:
     def search(self, query: Query) -> SearchPage:
         """The page of hits for ``query`` and the total number of matches.
 
-        ``SearchHit.score`` is ``-bm25`` with text, else the highest matched
-        label confidence (0 without labels). Raises ``ValueError`` for an
-        unparseable date bound or a negative limit/offset,
-        ``SearchUnavailableError`` when the file cannot be read.
+        ``SearchHit.score`` is the word score with text, else the highest
+        matched label confidence (0 without labels); see the module
+        docstring for the orders. Raises ``ValueError`` for an unparseable
+        date bound or a negative limit/offset, ``SearchUnavailableError``
+        when the file cannot be read.
         """
         if query.offset < 0 or (query.limit is not None and query.limit < 0):
             raise ValueError("limit and offset must not be negative")
@@ -740,8 +848,10 @@ class SqliteIndex:
         total = int(len(ids))
         if not total or query.limit == 0:
             return SearchPage([], total)
-        if scores is not None:
-            return SearchPage(self._rank(ids.tolist(), scores, query), total)
+        if relevance:
+            if scores is None:
+                scores = np.zeros(len(ids), dtype=np.float64)
+            return SearchPage(self._rank(ids, scores, query), total)
         rows = self._read(
             f"SELECT a.sha256, a.path FROM json_each(?) j JOIN assets a ON a.id = j.value"
             f" ORDER BY {order} LIMIT ? OFFSET ?", [_json_ids(ids.tolist()), limit, query.offset])
@@ -770,20 +880,45 @@ class SqliteIndex:
             rows = [r for r in rows if r[1] > boundary] + self._read(
                 "SELECT asset_id, confidence FROM label_facts WHERE label_id=? AND confidence=?",
                 [lid, boundary])
-        scores = dict(rows)
-        return SearchPage(self._rank(list(scores), scores, query), total)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        return SearchPage(self._rank(ids, scores, query), total)
 
-    def _rank(self, ids: list[int], scores: dict[int, float], query: Query) -> list[SearchHit]:
-        """Hits of ``ids`` by score descending then sha256, for the query's page."""
-        end = None if query.limit is None else query.offset + query.limit
-        scored = [(scores.get(i, 0.0), i) for i in ids]
-        if end is not None and end < len(scored):
-            cutoff = heapq.nlargest(end, (s for s, _ in scored))[-1]
-            scored = [(s, i) for s, i in scored if s >= cutoff]  # keep ties at the boundary
-        rows = self._rows_for(i for _s, i in scored)
-        ranked = sorted(((-s, rows[i][0], rows[i][1]) for s, i in scored if i in rows))
-        page = ranked[query.offset:end]
-        return [SearchHit(sha, path, -neg) for neg, sha, path in page]
+    def _sha_rank(self) -> "np.ndarray":
+        """``rank[asset id]``: each asset's position in sha256 order (cached per write generation)."""
+        generation = self._generation()  # read before the data: a racing write forces a rebuild
+        cache = self._order
+        if cache is not None and cache.generation == generation:
+            return cache.rank
+        with self._cache_lock:
+            cache = self._order
+            if cache is not None and cache.generation == generation:
+                return cache.rank
+            ordered = self._read("SELECT group_concat(printf('%016x', id), '') FROM"
+                                 " (SELECT id FROM assets ORDER BY sha256)")[0][0]
+            ids = np.frombuffer(bytes.fromhex(ordered or ""), dtype=">u8").astype(np.int64)
+            rank = np.zeros(int(ids.max()) + 1 if len(ids) else 1, dtype=np.int64)
+            rank[ids] = np.arange(len(ids), dtype=np.int64)
+            self._order = _OrderCache(generation, rank)
+            return rank
+
+    def _rank(self, ids: "np.ndarray", scores: "np.ndarray", query: Query) -> list[SearchHit]:
+        """Hits of ``ids`` by score descending then sha256 ascending, for the query's page.
+
+        ``scores`` is aligned with ``ids``. Only the page's rows are read
+        from SQLite; the order itself is a numpy sort on (score, sha256 rank).
+        """
+        end = len(ids) if query.limit is None else min(len(ids), query.offset + query.limit)
+        if end <= query.offset:
+            return []
+        rank = self._sha_rank()
+        inside = ids < len(rank)
+        ranks = np.where(inside, rank[np.where(inside, ids, 0)], len(rank))  # unknown ids (racing write) last
+        order = np.lexsort((ranks, -scores))[query.offset:end]
+        page_ids = ids[order].tolist()
+        rows = self._rows_for(page_ids)
+        return [SearchHit(rows[i][0], rows[i][1], float(scores[k]))
+                for i, k in zip(page_ids, order.tolist()) if i in rows]
 
     def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:
         """Asset counts per label (or person) among the assets matching ``query``.

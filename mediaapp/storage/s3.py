@@ -111,7 +111,8 @@ class S3Store:
 
         return cls(clients.client("s3", config), config.bucket, config.prefix, sse=config.sse,
                    kms_key_id=config.kms_key_id, multipart_threshold=int(config.multipart_threshold_mb) * MIB,
-                   multipart_chunksize=int(config.multipart_chunk_mb) * MIB)
+                   multipart_chunksize=int(config.multipart_chunk_mb) * MIB,
+                   max_concurrency=int(config.max_concurrency))
 
     # -- keys --------------------------------------------------------------------------------
     def key_for(self, sha256: str, ext: str = ".jpg", variant: str = "") -> str:
@@ -187,11 +188,18 @@ class S3Store:
         ``sha256`` is the SHA-256 hex of exactly these bytes (verified by S3
         on single-part uploads; stored as ``x-amz-meta-sha256``).
         ``progress(n)`` is called with each chunk's byte count. ``cancel``
-        is a ``CancelToken``: when set, the transfer stops and
-        ``UploadCancelled`` is raised. ``known_missing`` True skips the
-        HeadObject (the caller just checked). Raises ``StoreError`` on failure.
+        is anything with a ``cancelled`` property (a ``CancelToken``): it is
+        read after every chunk and every ``CANCEL_POLL_S`` seconds; once set,
+        the transfer is cancelled and ``UploadCancelled`` raised. A multipart
+        upload is then aborted (s3transfer's failure clean-up calls
+        AbortMultipartUpload once the part in flight ends), so no object and
+        no open multipart upload remain; a single-part PUT already on the wire
+        either completes (S3 stores whole objects only) or stores nothing.
+        ``known_missing`` True skips the HeadObject (the caller just
+        checked). Raises ``StoreError`` on failure.
         """
         from botocore.exceptions import BotoCoreError, ClientError
+        from s3transfer.exceptions import CancelledError
         from s3transfer.subscribers import BaseSubscriber
 
         found = None if known_missing else self.head(key)
@@ -205,23 +213,21 @@ class S3Store:
             def on_progress(self, future, bytes_transferred, **kwargs):
                 if progress:
                     progress(bytes_transferred)
+                if cancel is not None and cancel.cancelled:
+                    future.cancel()  # at once: the remaining parts are never sent
 
         body = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
         future = self._transfer().upload(body, self.bucket, key, extra_args=extra,
-                                         subscribers=[_Progress()] if progress else None)
+                                         subscribers=[_Progress()] if progress or cancel is not None else None)
         try:
             while not future.done():
                 if cancel is not None and cancel.cancelled:
                     future.cancel()
-                    try:
-                        future.result()
-                    except Exception:
-                        pass
-                    raise UploadCancelled(f"upload of {key} cancelled")
+                    break
                 threading.Event().wait(CANCEL_POLL_S)
             future.result()
-        except UploadCancelled:
-            raise
+        except CancelledError as exc:
+            raise UploadCancelled(f"upload of {key} cancelled") from exc
         except ClientError as exc:
             raise StoreError(explain_s3_error(exc, self.bucket, key)) from exc
         except (BotoCoreError, OSError) as exc:
@@ -252,10 +258,11 @@ class S3Store:
             self.delete_key(key)
 
     def bucket_region(self) -> str:
-        """The bucket's region. Raises ``StoreError``.
+        """The bucket's region name (e.g. ``eu-west-1``). Raises ``StoreError``.
 
         HeadBucket's ``x-amz-bucket-region`` answer first (needs only
-        s3:ListBucket), else GetBucketLocation (``us-east-1`` for its empty answer).
+        s3:ListBucket), else GetBucketLocation read with ``location_region``
+        (its legacy ``EU`` and empty answers).
         """
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -270,7 +277,7 @@ class S3Store:
             raise StoreError(explain_s3_error(exc, self.bucket, "")) from exc
         except BotoCoreError as exc:
             raise StoreError(f"cannot reach S3: {exc}") from exc
-        return answer.get("LocationConstraint") or "us-east-1"
+        return location_region(answer.get("LocationConstraint"))
 
     def close(self) -> None:
         """Stop the transfer threads."""
@@ -278,6 +285,16 @@ class S3Store:
             if self._manager is not None:
                 self._manager.shutdown()
                 self._manager = None
+
+
+#: GetBucketLocation's legacy answers and the region each means (S3 API reference, GetBucketLocation:
+#: buckets in US East (N. Virginia) have a null LocationConstraint; ``EU`` is the old name of eu-west-1).
+LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
+
+
+def location_region(constraint: str | None) -> str:
+    """The region name of a GetBucketLocation ``LocationConstraint``: ``EU`` -> ``eu-west-1``, none -> ``us-east-1``."""
+    return LEGACY_LOCATIONS.get(constraint, constraint) or "us-east-1"
 
 
 def _file_size(path: str) -> int:
@@ -308,7 +325,9 @@ S3_ERRORS = {
     "AuthorizationHeaderMalformed": "the bucket {bucket} is in another region than the one configured",
     "KMS.NotFoundException": "the KMS key for encryption was not found",
     "KMS.DisabledException": "the KMS key for encryption is disabled",
-    "BadDigest": "the bytes that reached S3 do not match their SHA-256 (corrupted in transit); it will be retried",
+    # botocore's standard/adaptive retry modes do not retry BadDigest (only its legacy mode did), so say what happens:
+    "BadDigest": "the bytes that reached S3 do not match their SHA-256 (corrupted in transit); S3 refused them "
+                 "and stored nothing: importing again sends the image again",
     "InvalidRequest": "S3 refused the request: {message}",
 }
 

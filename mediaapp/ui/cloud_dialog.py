@@ -1,22 +1,32 @@
-"""``CloudSettingsDialog``: the cloud engine's settings, the connection test and the cost estimate.
+"""``CloudSettingsDialog``: the cloud engine's settings, the engines per library and folder, the connection
+test and the cost estimate.
 
-Opened from the main window with ``CloudSettingsDialog(library, parent)``.
-Shows every ``mediaapp.cloud.config.CloudConfig`` setting plus the
-library's engines (local, rekognition or both) and analyses (labels, text,
-celebrities). "Test connection" and "Estimate" run on a background thread
-(``mediaapp.ui.background.BackgroundRunner``); their results appear in the
-dialog. "Save" validates and writes the library settings; an invalid value
-is shown, never saved. No credentials are asked for or stored: the profile
-names one of boto3's standard credential sources.
+Opened from the main window (*File → Cloud (S3 + Rekognition)…*) with
+``CloudSettingsDialog(library, parent, runner)``. Shows the
+``mediaapp.cloud.config.CloudConfig`` settings people change (the others,
+e.g. ``multipart_chunk_mb``, ``max_attempts``, ``prices_path``, and keys a
+newer version wrote, are kept as stored), the library's engine choice
+(local, Amazon Rekognition, or both), the analyses (labels, text,
+celebrities) and the per-folder engine rules (``folder_engines``: absolute
+folder -> engines; the deepest folder holding an image wins over the
+library's choice). "Test connection" and "Estimate cost…" run on a
+background thread (``mediaapp.ui.background.BackgroundRunner``) with the
+values shown, saved or not; their results appear in the dialog. "Save"
+validates (an invalid value is shown, never saved), writes the library
+settings on a background thread, then closes the dialog. No credentials
+are asked for or stored: the profile names one of boto3's standard
+credential sources.
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
+                               QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
-from mediaapp.cloud.config import SSE_MODES, UPLOAD_MODES, CloudConfig, load_config, save_config
+from mediaapp.cloud.config import (SETTINGS_KEY, SSE_MODES, UPLOAD_MODES, CloudConfig, config_with, folder_rules,
+                                   normalize_folder, save_config, save_library_choices)
 from mediaapp.core.types import Api
 from mediaapp.ui.background import BackgroundRunner
 
@@ -24,21 +34,38 @@ from mediaapp.ui.background import BackgroundRunner
 API_CHOICES = [(Api.DETECT_LABELS, "Labels"), (Api.DETECT_TEXT, "Text"),
                (Api.RECOGNIZE_CELEBRITIES, "Celebrities")]
 
+#: The engine choices offered (for the library and for each folder rule): title -> engine names.
+ENGINE_CHOICES = [("On this computer (local)", ["local"]), ("Amazon Rekognition", ["rekognition"]),
+                  ("Both (local and Rekognition)", ["local", "rekognition"])]
+
+
+def engine_combo(engines: list[str] | None) -> QComboBox:
+    """A combo box of ``ENGINE_CHOICES`` showing ``engines`` (local when they match no choice)."""
+    box = QComboBox()
+    for title, names in ENGINE_CHOICES:
+        box.addItem(title, names)
+    wanted = sorted(engines or [])
+    box.setCurrentIndex(next((i for i, (_, names) in enumerate(ENGINE_CHOICES) if sorted(names) == wanted), 0))
+    return box
+
 
 class CloudSettingsDialog(QDialog):
     """Cloud settings of ``library`` (a ``mediaapp.library.Library``), with test and estimate actions.
 
-    ``runner`` is the ``BackgroundRunner`` used for the slow actions (default: a private one).
+    ``runner`` is the ``BackgroundRunner`` for the slow actions (default: a
+    private one). ``saved`` is True once the settings were written.
     """
 
     def __init__(self, library, parent: QWidget | None = None, runner: BackgroundRunner | None = None):
         super().__init__(parent)
         self.library = library
         self.runner = runner or BackgroundRunner(max_threads=2, parent=self)
-        self.setWindowTitle("Cloud analysis (Amazon Rekognition)")
+        self.saved = False
+        self.setWindowTitle("Cloud analysis (Amazon S3 + Rekognition)")
+        self._stored = dict(library.settings.get("engine_config", {}).get(SETTINGS_KEY, {}))
         try:
-            config = load_config(library.settings)
-        except ValueError:
+            config = config_with(self._stored)
+        except (TypeError, ValueError):
             config = CloudConfig()
         layout = QVBoxLayout(self)
 
@@ -67,6 +94,9 @@ class CloudSettingsDialog(QDialog):
         self.proxy_side.setRange(64, 10000)
         self.proxy_side.setValue(int(config.proxy_max_side))
         self.proxy_side.setSuffix(" px")
+        self.proxy_quality = QSpinBox()
+        self.proxy_quality.setRange(30, 95)  # CloudConfig.validate's range
+        self.proxy_quality.setValue(int(config.proxy_quality))
         self.sse = QComboBox()
         self.sse.addItems(SSE_MODES)
         self.sse.setCurrentText(config.sse)
@@ -78,6 +108,7 @@ class CloudSettingsDialog(QDialog):
         form.addRow("Key prefix", self.prefix)
         form.addRow("Upload", self.upload)
         form.addRow("Proxy size", self.proxy_side)
+        form.addRow("Proxy JPEG quality", self.proxy_quality)
         form.addRow("Encryption", self.sse)
         form.addRow("KMS key id", self.kms_key)
         form.addRow("", self.delete_after)
@@ -85,15 +116,8 @@ class CloudSettingsDialog(QDialog):
 
         run = QGroupBox("Analysis")
         form = QFormLayout(run)
-        engines = library.settings.get("engines", ["local"])
-        self.engine_local = QCheckBox("On this computer (local)")
-        self.engine_local.setChecked("local" in engines)
-        self.engine_cloud = QCheckBox("Amazon Rekognition")
-        self.engine_cloud.setChecked("rekognition" in engines)
-        row = QHBoxLayout()
-        row.addWidget(self.engine_local)
-        row.addWidget(self.engine_cloud)
-        form.addRow("Engines", row)
+        self.engine_choice = engine_combo(library.settings.get("engines", ["local"]))
+        form.addRow("Engines", self.engine_choice)
         apis = set(library.settings.get("apis", []))
         self.api_boxes: dict[Api, QCheckBox] = {}
         row = QHBoxLayout()
@@ -121,6 +145,29 @@ class CloudSettingsDialog(QDialog):
         form.addRow("Budget per month", self.budget_month)
         layout.addWidget(run)
 
+        rules = QGroupBox("Engines per folder (the deepest folder holding an image wins)")
+        rules_layout = QVBoxLayout(rules)
+        self.rules_table = QTableWidget(0, 2)
+        self.rules_table.setObjectName("folderRules")
+        self.rules_table.setHorizontalHeaderLabels(["Folder", "Engines"])
+        self.rules_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.rules_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.rules_table.verticalHeader().hide()
+        self.rules_table.setMinimumHeight(90)
+        for folder, engines in sorted(folder_rules(library.settings).items()):
+            self.add_folder_rule(folder, engines)
+        rules_layout.addWidget(self.rules_table)
+        buttons_row = QHBoxLayout()
+        self.add_rule_button = QPushButton("Add folder…")
+        self.add_rule_button.clicked.connect(self.choose_rule_folder)
+        self.remove_rule_button = QPushButton("Remove")
+        self.remove_rule_button.clicked.connect(self.remove_selected_rules)
+        buttons_row.addWidget(self.add_rule_button)
+        buttons_row.addWidget(self.remove_rule_button)
+        buttons_row.addStretch(1)
+        rules_layout.addLayout(buttons_row)
+        layout.addWidget(rules)
+
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
         self.output.setMinimumHeight(120)
@@ -138,73 +185,115 @@ class CloudSettingsDialog(QDialog):
         self.error.setStyleSheet("color: #b00020")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
 
     # -- values --------------------------------------------------------------------------------
     def config(self) -> CloudConfig:
-        """The ``CloudConfig`` the fields describe. Raises ``ValueError`` when invalid."""
-        config = CloudConfig(
+        """The ``CloudConfig`` the fields describe, over the stored one (fields the dialog does not show keep
+        their stored values). Raises ``ValueError`` when invalid."""
+        return config_with(
+            self._stored,
             profile=self.profile.text().strip() or None, region=self.region.text().strip() or None,
             bucket=self.bucket.text().strip() or None, prefix=self.prefix.text().strip(),
             sse=self.sse.currentText(), kms_key_id=self.kms_key.text().strip() or None,
             upload=self.upload.currentText(), proxy_max_side=self.proxy_side.value(),
-            delete_after=self.delete_after.isChecked(), max_concurrency=self.concurrency.value(),
-            tps=self.tps.value(), image_properties=self.image_properties.isChecked(),
+            proxy_quality=self.proxy_quality.value(), delete_after=self.delete_after.isChecked(),
+            max_concurrency=self.concurrency.value(), tps=self.tps.value(),
+            image_properties=self.image_properties.isChecked(),
             budget_per_run=self.budget_run.value() or None, budget_per_month=self.budget_month.value() or None,
             endpoint_url=self.endpoint.text().strip() or None)
-        try:  # keep what the dialog does not show
-            stored = load_config(self.library.settings)
-            config.prices_path = stored.prices_path
-            config.max_attempts = stored.max_attempts
-        except ValueError:
-            pass
-        config.validate()
-        return config
 
     def engines(self) -> list[str]:
-        """The checked engines."""
-        return [name for name, box in (("local", self.engine_local), ("rekognition", self.engine_cloud))
-                if box.isChecked()]
+        """The library's engines chosen (``local``, ``rekognition`` or both)."""
+        return list(self.engine_choice.currentData())
 
     def apis(self) -> list[str]:
         """The checked analyses (operation names)."""
         return [api.value for api, box in self.api_boxes.items() if box.isChecked()]
 
-    # -- actions -------------------------------------------------------------------------------
-    def save(self) -> None:
-        """Validate and save; keeps the dialog open with the reason when a value is invalid."""
-        from mediaapp.settings import load_settings, save_settings
+    def folder_rules(self) -> dict[str, list[str]]:
+        """The folder rules in the table: absolute folder -> engines."""
+        out: dict[str, list[str]] = {}
+        for row in range(self.rules_table.rowCount()):
+            folder = self.rules_table.item(row, 0).text()
+            out[folder] = list(self.rules_table.cellWidget(row, 1).currentData())
+        return out
 
+    def add_folder_rule(self, folder: str, engines: list[str]) -> int:
+        """Add (or update) the rule of ``folder`` (made absolute); returns its row."""
+        folder = normalize_folder(folder)
+        for row in range(self.rules_table.rowCount()):
+            if self.rules_table.item(row, 0).text() == folder:
+                self.rules_table.setCellWidget(row, 1, engine_combo(engines))
+                return row
+        row = self.rules_table.rowCount()
+        self.rules_table.insertRow(row)
+        self.rules_table.setItem(row, 0, QTableWidgetItem(folder))
+        self.rules_table.setCellWidget(row, 1, engine_combo(engines))
+        return row
+
+    def choose_rule_folder(self) -> None:
+        """Ask for a folder and add a rule for it (Amazon Rekognition at first; change it in the table)."""
+        folder = QFileDialog.getExistingDirectory(self, "Folder with its own engines")
+        if folder:
+            self.add_folder_rule(folder, ["rekognition"])
+
+    def remove_selected_rules(self) -> None:
+        """Remove the selected rows of the folder rules."""
+        for row in sorted({i.row() for i in self.rules_table.selectedIndexes()}, reverse=True):
+            self.rules_table.removeRow(row)
+
+    # -- actions -------------------------------------------------------------------------------
+    def save(self):
+        """Validate, then write the settings on a worker and close the dialog.
+
+        An invalid value is shown and nothing is written (returns None);
+        otherwise returns the ``BackgroundTask`` of the write. A failed write
+        is shown and the dialog stays open.
+        """
         try:
             config = self.config()
-            if not self.engines():
-                raise ValueError("choose at least one engine")
             if not self.apis():
                 raise ValueError("choose at least one analysis")
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             self.error.setText(str(exc))
-            return
-        save_config(self.library, config)
-        stored = load_settings(self.library.root)
-        stored["engines"] = self.library.settings["engines"] = self.engines()
-        stored["apis"] = self.library.settings["apis"] = self.apis()
-        save_settings(self.library.root, stored)
-        self.accept()
+            return None
+        self.error.clear()
+        library, engines, apis, rules = self.library, self.engines(), self.apis(), self.folder_rules()
+
+        def write(ctx) -> None:
+            save_library_choices(library, engines=engines, apis=apis, folder_engines=rules)
+            save_config(library, config)
+
+        def written(_result) -> None:
+            self.saved = True
+            self.buttons.setEnabled(True)
+            self.accept()
+
+        def failed(exc: BaseException) -> None:
+            self.buttons.setEnabled(True)
+            self.error.setText(f"Not saved: {exc}")
+
+        self.buttons.setEnabled(False)
+        return self.runner.run(write, written, failed, label="save cloud settings")
 
     def _busy(self, busy: bool) -> None:
         self.test_button.setEnabled(not busy)
         self.estimate_button.setEnabled(not busy)
 
     def test_connection(self):
-        """Run the connection test off the GUI thread; the checks appear in the output box."""
-        from mediaapp.cloud.connection import check_connection
+        """Run the connection test with the values shown, off the GUI thread; the checks appear in the output box.
+
+        Returns the ``BackgroundTask`` (None when a value is invalid).
+        """
+        from mediaapp.cloud import connection
 
         try:
             config = self.config()
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             self.error.setText(str(exc))
             return None
         self.error.clear()
@@ -215,7 +304,8 @@ class CloudSettingsDialog(QDialog):
             self._busy(False)
             self.output.setPlainText("\n".join(f"{'✔' if c.ok else '✘'} {c.name}: {c.message}" for c in checks))
 
-        return self.runner.run(lambda ctx: check_connection(config), done, self._failed, label="test connection")
+        return self.runner.run(lambda ctx: connection.check_connection(config), done, self._failed,
+                               label="test connection")
 
     def choose_and_estimate(self) -> None:
         """Ask for a folder, then estimate it."""
@@ -224,29 +314,31 @@ class CloudSettingsDialog(QDialog):
             self.estimate([folder])
 
     def estimate(self, paths: list[str]):
-        """Estimate analysing ``paths`` with the engines and analyses checked (off the GUI thread)."""
-        from mediaapp.cloud.cost import estimate, fmt_usd
+        """Estimate analysing ``paths`` with Rekognition and the analyses and settings shown (saved or not),
+        off the GUI thread. Returns the ``BackgroundTask`` (None when a value is invalid)."""
+        from mediaapp.cloud import cost
 
+        try:
+            config = self.config()
+        except (TypeError, ValueError) as exc:
+            self.error.setText(str(exc))
+            return None
         apis = self.apis()
+        if not apis:
+            self.error.setText("choose at least one analysis")
+            return None
+        self.error.clear()
         self._busy(True)
         self.output.setPlainText("Estimating…")
         library = self.library
 
         def work(ctx):
-            return estimate(library, paths, apis, "rekognition",
-                            progress=lambda done, total: ctx.progress(f"Hashing {done}/{total}…"))
+            return cost.estimate(library, paths, apis, "rekognition", config=config,
+                                 progress=lambda done, total: ctx.progress(f"Reading {done}/{total} files…"))
 
         def done(est) -> None:
             self._busy(False)
-            lines = [f"{est.images} images, {est.calls} calls to make, {est.cached} already stored (free)",
-                     f"Rekognition {fmt_usd(est.usd)} + S3 {fmt_usd(est.s3_usd)} = {fmt_usd(est.total_usd)}",
-                     f"Prices of {est.price_date}: {est.price_source}"]
-            if est.exceeds_run_budget:
-                lines.append(f"The run budget of {fmt_usd(est.budget_per_run)} would stop the run early.")
-            if est.exceeds_month_budget:
-                lines.append(f"The month budget of {fmt_usd(est.budget_per_month)} would stop the run early "
-                             f"({fmt_usd(est.month_spent)} already spent).")
-            self.output.setPlainText("\n".join(lines))
+            self.output.setPlainText("\n".join(cost.describe_estimate(est)))
 
         return self.runner.run(work, done, self._failed, self.output.setPlainText, label="estimate")
 
@@ -258,7 +350,7 @@ class CloudSettingsDialog(QDialog):
 def _money(value: float | None) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
     box.setRange(0, 1_000_000)
-    box.setDecimals(2)
+    box.setDecimals(4)  # budgets below a cent (one image costs $0.001 or less) must survive a save
     box.setPrefix("$")
     box.setSpecialValueText("no limit")
     box.setValue(float(value or 0))

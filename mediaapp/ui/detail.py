@@ -1,9 +1,10 @@
 """The detail view of one image: the picture with every box, the detections with
-their confidences, the detected text and the metadata.
+their confidences, the detected text, the recognized celebrities and the metadata.
 
 Everything is loaded on a worker (``Library.assets``, ``Library.detections``,
-``Library.text_of`` and the image decoded as a ``QImage``); a newer request
-makes an older result stale (``Generation``).
+``Library.text_of``, ``Library.show`` for the stored RecognizeCelebrities
+responses, and the image decoded as a ``QImage``); a newer request makes an
+older result stale (``Generation``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,63 @@ from mediaapp.ui.thumbnails import load_image
 #: Longest side, in pixels, the detail image is decoded at.
 DETAIL_MAX_SIDE = 2048
 
+#: Columns of the Celebrities tab: RecognizeCelebrities' Name, MatchConfidence, Id, KnownGender, Urls, and the engine.
+CELEBRITY_COLUMNS = ["Name", "Match", "Id", "Gender", "Links", "Engine"]
+
 KIND_TITLES = {DetectionKind.LABEL: "Label", DetectionKind.FACE: "Face", DetectionKind.PERSON: "Person",
                DetectionKind.TEXT: "Text"}
+
+
+@dataclass(frozen=True)
+class Celebrity:
+    """One ``CelebrityFaces`` entry of a stored RecognizeCelebrities response.
+
+    ``name``; ``id`` (Rekognition's celebrity id, for GetCelebrityInfo);
+    ``urls`` (links to more about the person, as Rekognition gives them:
+    often without a scheme, e.g. ``www.imdb.com/name/nm0000602``);
+    ``match_confidence`` (0-100, how sure the match is; None when absent);
+    ``gender`` (``KnownGender.Type``, e.g. ``Male``; "" when absent);
+    ``engine`` that answered.
+    """
+
+    name: str
+    id: str
+    urls: tuple[str, ...]
+    match_confidence: float | None
+    gender: str
+    engine: str
+
+
+def celebrities_from(analyses: dict) -> list[Celebrity]:
+    """The celebrities of ``Library.show(path)["analyses"]`` (API name -> stored entries, newest first).
+
+    Only each engine's newest RecognizeCelebrities response counts; entries
+    keep the response's order.
+    """
+    out: list[Celebrity] = []
+    seen_engines: set[str] = set()
+    for entry in analyses.get("RecognizeCelebrities", []):
+        engine = str(entry.get("Engine", ""))
+        if engine in seen_engines:
+            continue
+        seen_engines.add(engine)
+        for face in (entry.get("Response") or {}).get("CelebrityFaces", []):
+            confidence = face.get("MatchConfidence")
+            out.append(Celebrity(str(face.get("Name", "")), str(face.get("Id", "")),
+                                 tuple(str(u) for u in face.get("Urls", [])),
+                                 float(confidence) if confidence is not None else None,
+                                 str((face.get("KnownGender") or {}).get("Type", "")), engine))
+    return out
+
+
+def _stored_analyses(library, paths: list[str]) -> dict:
+    """``Library.show(path)["analyses"]`` for the first of ``paths`` the library knows ({} when none)."""
+    for path in paths:
+        try:
+            return library.show(path).get("analyses", {})
+        except KeyError:
+            continue
+    return {}
 
 
 @dataclass
@@ -38,6 +94,7 @@ class DetailData:
     detections: list[Detection] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     image: QImage | None = None
+    celebrities: list[Celebrity] = field(default_factory=list)
 
 
 def load_detail(library, sha256: str, path: str, thumbnail_paths: tuple[str, ...] = ()) -> DetailData:
@@ -50,9 +107,10 @@ def load_detail(library, sha256: str, path: str, thumbnail_paths: tuple[str, ...
     asset = library.assets([sha256]).get(sha256)
     detections = library.detections([sha256]).get(sha256, [])
     text = library.text_of(sha256)
-    paths = [path] + [p for p in (asset.paths if asset else []) if p != path] + list(thumbnail_paths)
-    image = load_image(paths, DETAIL_MAX_SIDE)
-    return DetailData(sha256, path, asset, list(detections), list(text), image)
+    files = [path] + [p for p in (asset.paths if asset else []) if p != path]
+    celebrities = celebrities_from(_stored_analyses(library, files))
+    image = load_image(files + list(thumbnail_paths), DETAIL_MAX_SIDE)
+    return DetailData(sha256, path, asset, list(detections), list(text), image, celebrities)
 
 
 def human_size(n: int | None) -> str:
@@ -198,6 +256,12 @@ class DetailView(QWidget):
         self.meta_form = QFormLayout(self.meta)
         self.meta_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.tabs.addTab(self.meta, "Metadata")
+        self.celebrities_tree = QTreeWidget()
+        self.celebrities_tree.setObjectName("celebrities")
+        self.celebrities_tree.setHeaderLabels(CELEBRITY_COLUMNS)
+        self.celebrities_tree.setRootIsDecorated(False)
+        self.celebrities_tree.setAlternatingRowColors(True)
+        self.celebrities_tab = self.tabs.addTab(self.celebrities_tree, "Celebrities")
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -230,6 +294,7 @@ class DetailView(QWidget):
         self.canvas.set_detections([])
         self.detections_tree.clear()
         self.text_view.clear()
+        self.celebrities_tree.clear()
         self._set_metadata([])
         self.runner.run(lambda ctx: load_detail(library, sha256, path, thumbnail_paths),
                         on_success=lambda data: self._on_loaded(generation, data),
@@ -255,6 +320,7 @@ class DetailView(QWidget):
         self._fill_detections(data.detections)
         self.text_view.setPlainText("\n".join(data.text) if data.text else "")
         self.tabs.setTabText(1, f"Text ({len(data.text)})" if data.text else "Text")
+        self._fill_celebrities(data.celebrities)
         self._fill_metadata(data)
         self.loaded.emit(data.sha256)
 
@@ -295,6 +361,27 @@ class DetailView(QWidget):
         for col in range(4):
             tree.resizeColumnToContents(col)
         tree.setColumnWidth(0, min(max(tree.columnWidth(0) + 8, 160), 320))
+
+    def _fill_celebrities(self, celebrities: list[Celebrity]) -> None:
+        tree = self.celebrities_tree
+        tree.clear()
+        for celeb in celebrities:
+            match = f"{celeb.match_confidence:.1f}%" if celeb.match_confidence is not None else ""
+            item = QTreeWidgetItem([celeb.name, match, celeb.id, celeb.gender, "  ".join(celeb.urls), celeb.engine])
+            item.setIcon(0, swatch_icon(label_color(celeb.name)))
+            if celeb.urls:
+                item.setToolTip(4, "\n".join(celeb.urls))
+            tree.addTopLevelItem(item)
+        for col in range(tree.columnCount()):
+            tree.resizeColumnToContents(col)
+        self.tabs.setTabText(self.celebrities_tab, f"Celebrities ({len(celebrities)})" if celebrities
+                             else "Celebrities")
+
+    def celebrity_rows(self) -> list[list[str]]:
+        """The rows of the Celebrities tab as shown (``CELEBRITY_COLUMNS`` order), for tests and copy."""
+        tree = self.celebrities_tree
+        return [[tree.topLevelItem(i).text(c) for c in range(tree.columnCount())]
+                for i in range(tree.topLevelItemCount())]
 
     def _on_detection_selected(self, current: QTreeWidgetItem | None, _previous) -> None:
         det = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else None

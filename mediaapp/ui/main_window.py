@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
                                QMainWindow, QMessageBox, QSplitter, QStackedWidget, QStyle, QVBoxLayout, QWidget)
 
 from mediaapp.core.types import ImportReport, Query, SortOrder
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
     ``library_dir`` None opens nothing (call ``open_library``). Signals (GUI
     thread): ``libraryOpened(library)``, ``libraryFailed(message)``,
     ``importFinished(report)``, ``importFailed(message)``,
+    ``importDeclined(reason)`` (the cost was not confirmed, or the estimate was cancelled),
     ``facetsUpdated()``, ``errorsUpdated(count)``.
     """
 
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
     libraryFailed = Signal(str)
     importFinished = Signal(object)
     importFailed = Signal(str)
+    importDeclined = Signal(str)
     facetsUpdated = Signal()
     errorsUpdated = Signal(int)
 
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self._facet_generation = Generation()
         self._info_generation = Generation()
         self._import_task = None
+        self.cloud_dialog = None  # the cloud settings dialog while it is open
         self._closing = False
         self._text = ""
         self._labels: tuple[str, ...] = ()
@@ -163,6 +166,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.import_status)
 
         self._make_actions()
+        from mediaapp.ui.people_panel import install_people_panel
+        self.people_panel = install_people_panel(self)  # People dock + menu (mediaapp.ui.people_panel)
         self.restore_state()
         self._update_count()
         if library_dir is not None:
@@ -193,6 +198,9 @@ class MainWindow(QMainWindow):
                                         "Open another library folder")
         self.settings_action = self._action("&Settings…", self.edit_settings, "Ctrl+,", None,
                                             "Analysis engines, face features, search backend")
+        self.cloud_action = self._action("&Cloud (S3 + Rekognition)…", self.edit_cloud_settings, None, None,
+                                         "Amazon S3 upload and Rekognition: engines per folder, budgets, "
+                                         "connection test, cost estimate")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.find_action = self._action("&Find", self.focus_search, "Ctrl+F", None, "Focus the search bar")
         self.boxes_action = self._action("Show &boxes", self.set_show_boxes, "Ctrl+B", None,
@@ -205,8 +213,8 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About", self.about)
 
         menu = self.menuBar().addMenu("&File")
-        for a in (self.import_action, self.reanalyse_action, None, self.open_action, self.settings_action, None,
-                  self.quit_action):
+        for a in (self.import_action, self.reanalyse_action, None, self.open_action, self.settings_action,
+                  self.cloud_action, None, self.quit_action):
             menu.addSeparator() if a is None else menu.addAction(a)
         menu = self.menuBar().addMenu("&View")
         for a in (self.find_action, self.boxes_action, self.bigger_action, self.smaller_action, self.refresh_action):
@@ -380,23 +388,109 @@ class MainWindow(QMainWindow):
     def start_import(self, paths: list[str | Path], *, reanalyse: bool = False):
         """Import ``paths`` in the background with progress in the status bar.
 
-        Returns the ``BackgroundTask`` or None when no library is open or an
-        import already runs. ``importFinished(report)`` follows.
+        When the import may call Amazon Rekognition (the library's engines or
+        a folder rule name it), its cost is estimated first on a worker
+        (``mediaapp.cloud.cost.estimate_import``: images x analyses x price,
+        minus what is stored, against the run and month budgets) and
+        ``confirm_cost`` asks to proceed; nothing is imported before. Returns
+        the ``BackgroundTask`` running now (the estimate's or the import's),
+        or None when no library is open or an import already runs.
+        ``importFinished(report)`` follows an import, ``importDeclined(reason)``
+        an estimate not confirmed.
         """
         library = self.library
         if library is None or self._import_task is not None:
             self.statusBar().showMessage("An import is already running" if library else "No library open", 8000)
             return None
+        from mediaapp.cloud.cost import needs_cloud
+
         paths = [str(p) for p in paths]
         self.import_status.start("Re-analysing" if reanalyse else "Importing")
-        self.import_action.setEnabled(False)
-        self.reanalyse_action.setEnabled(False)
-        self.open_action.setEnabled(False)
-        self.settings_action.setEnabled(False)
+        for action in self._import_actions():
+            action.setEnabled(False)
         self._last_stage = None
+        if needs_cloud(library.settings):
+            return self._estimate_then_import(library, paths, reanalyse)
+        return self._run_import(library, paths, reanalyse)
+
+    def _import_actions(self) -> tuple:
+        """The actions disabled while an import (or its cost estimate) runs."""
+        return (self.import_action, self.reanalyse_action, self.open_action, self.settings_action,
+                self.cloud_action)
+
+    def _estimate_then_import(self, library, paths: list[str], reanalyse: bool):
+        from mediaapp.cloud.cost import describe_estimate, estimate_import
+
+        class Stopped(Exception):
+            """The user cancelled while the cost was being estimated."""
 
         def work(ctx):
-            return library.import_paths(paths, progress=ctx.progress, cancel=ctx.cancel, reanalyse=reanalyse)
+            def progress(done: int, total: int) -> None:
+                if ctx.cancelled:
+                    raise Stopped()
+                ctx.progress(f"estimating the Rekognition cost: reading {done}/{total} files…")
+            return estimate_import(library, paths, reanalyse=reanalyse, progress=progress)
+
+        def estimated(est) -> None:
+            if est is None or est.calls == 0:  # nothing to pay for: no question
+                self._import_task = None
+                self._run_import(library, paths, reanalyse)
+                return
+            self._decide(library, paths, reanalyse, "\n".join(describe_estimate(est)))
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, Stopped):
+                self._import_declined("Import cancelled")
+                return
+            self._decide(library, paths, reanalyse, f"The cost could not be estimated: {exc}\n"
+                                                    "The run and month budgets still apply.")
+
+        self.import_status.show_message("estimating the Rekognition cost…")
+        self._import_task = self.runner.run(work, estimated, failed, self.import_status.show_message,
+                                            label="estimate cost")
+        return self._import_task
+
+    def _decide(self, library, paths: list[str], reanalyse: bool, text: str) -> None:
+        self._import_task = None
+        if self._closing or library is not self.library:
+            self._import_declined("Import not started: the library changed")
+        elif self.confirm_cost(text):
+            self._run_import(library, paths, reanalyse)
+        else:
+            self._import_declined("Import cancelled: the Rekognition cost was not confirmed")
+
+    def _import_declined(self, reason: str) -> None:
+        self._import_ended()
+        self.statusBar().showMessage(reason, 15000)
+        self.importDeclined.emit(reason)
+
+    def confirm_cost(self, text: str) -> bool:
+        """Ask whether to import with the Rekognition cost ``text`` shown; True for Proceed (modal)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Amazon Rekognition cost",
+                          "This import calls Amazon Rekognition, which AWS bills per image and analysis.", parent=self)
+        box.setInformativeText(text)
+        proceed = box.addButton("Proceed", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.exec()
+        return box.clickedButton() is proceed
+
+    def _run_import(self, library, paths: list[str], reanalyse: bool):
+        """Start the import itself; S3 upload bytes and files join the progress line."""
+        from mediaapp.cloud.transfers import watch_uploads
+
+        def work(ctx):
+            latest: list = []
+
+            def push(progress=None) -> None:  # import thread and upload threads
+                if progress is not None:
+                    latest[:] = [progress]
+                if latest:
+                    ctx.progress((latest[0], watch.totals()))
+
+            with watch_uploads(on_bytes=lambda n: push(), on_file=lambda uploaded: push(),
+                               cancel=ctx.cancel) as watch:
+                return library.import_paths(paths, progress=push, cancel=ctx.cancel, reanalyse=reanalyse)
 
         self._import_task = self.runner.run(work, on_success=self._on_import_done, on_failure=self._on_import_failed,
                                             on_progress=self._on_import_progress, label="import")
@@ -418,8 +512,9 @@ class MainWindow(QMainWindow):
                         if folders else self.statusBar().showMessage("Nothing imported yet", 5000),
                         label="folders")
 
-    def _on_import_progress(self, progress) -> None:
-        self.import_status.update_progress(progress)
+    def _on_import_progress(self, value) -> None:
+        progress, uploads = value if isinstance(value, tuple) else (value, None)
+        self.import_status.update_progress(progress, uploads)
         if progress.stage != self._last_stage:
             if self._last_stage == "ingest":  # new files are searchable by name while they are analysed
                 self.refresh()
@@ -428,7 +523,7 @@ class MainWindow(QMainWindow):
     def _import_ended(self) -> None:
         self._import_task = None
         self.import_status.finish()
-        for action in (self.import_action, self.reanalyse_action, self.open_action, self.settings_action):
+        for action in self._import_actions():
             action.setEnabled(True)
 
     def _on_import_done(self, report: ImportReport) -> None:
@@ -520,6 +615,23 @@ class MainWindow(QMainWindow):
         self.runner.run(lambda ctx: load_settings(root), on_success=lambda s: self._show_settings(root, s),
                         label="load settings")
 
+    def edit_cloud_settings(self) -> None:
+        """Open the cloud settings dialog (S3, Rekognition, engines per folder, budgets); after a save, reopen
+        the library so the next import uses the saved settings."""
+        library = self.library
+        if library is None or self._import_task is not None:
+            return
+        from mediaapp.ui.cloud_dialog import CloudSettingsDialog
+
+        dialog = CloudSettingsDialog(library, self, self.runner)
+        self.cloud_dialog = dialog  # reachable while it is open (tests, scripting)
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted and dialog.saved:
+                self.open_library(library.root)
+        finally:
+            self.cloud_dialog = None
+            dialog.deleteLater()
+
     def _show_settings(self, root: Path, settings: dict) -> None:
         from mediaapp.ui.settings_dialog import SettingsDialog
 
@@ -583,17 +695,16 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.save_state()
         self.model.loader.cancel_all()
-        self.runner.shutdown()
+        stopped = self.runner.shutdown()
         self.model.loader.pool.waitForDone(10000)
         if self.library is not None:
-            self.library.close()
+            if stopped:  # a worker still inside the library keeps it; the catalog is crash-safe anyway
+                self.library.close()
             self.library = None
             self.model.library = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the window cancels an import (it resumes next time) and closes the library."""
-        if self._import_task is not None:
-            self.statusBar().showMessage("Stopping the import…")
-            QApplication.processEvents()
+        self.hide()  # the window goes at once; stopping the workers may take a moment longer
         self.shutdown()
         event.accept()

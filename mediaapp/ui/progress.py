@@ -1,21 +1,25 @@
-"""The import progress widget of the status bar: stage counts, a bar, Cancel."""
+"""The import progress widget of the status bar: stage counts, S3 upload bytes, a bar, Cancel."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from mediaapp.cloud.transfers import UploadTotals, format_bytes
 from mediaapp.core.types import ImportReport
 
 #: How each stage is named in the status bar.
 STAGE_NAMES = {"scan": "scanning", "ingest": "ingest", "analyse": "analyse", "index": "index", "done": "done"}
 
 
-def format_progress(stage: str, done: int, total: int, report: ImportReport | None) -> str:
+def format_progress(stage: str, done: int, total: int, report: ImportReport | None,
+                    uploads: UploadTotals | None = None) -> str:
     """One status line, e.g. ``"ingest 120/400 · imported 118 · analysed 80 · failed 3"``.
 
     ``done``/``total`` count the files (ingest) or images (analyse) of the
-    current stage; the rest are the running totals of ``report``.
+    current stage; the rest are the running totals of ``report``. With
+    ``uploads`` that saw any S3 traffic, ``"uploaded 3 files, 12.4 MiB"``
+    is added (bytes in binary units, ``mediaapp.cloud.transfers.format_bytes``).
     """
     name = STAGE_NAMES.get(stage, stage)
     parts = [f"{name} {done}/{total}" if total else name]
@@ -30,6 +34,10 @@ def format_progress(stage: str, done: int, total: int, report: ImportReport | No
             parts.append(f"analysed {report.analysed}")
         if report.cached:
             parts.append(f"cached {report.cached}")
+    if uploads is not None and (uploads.bytes_sent or uploads.files_uploaded or uploads.files_present):
+        files = uploads.files_uploaded
+        parts.append(f"uploaded {files} file{'s' if files != 1 else ''}, {format_bytes(uploads.bytes_sent)}")
+    if report is not None:
         parts.append(f"failed {len(report.failed)}")
     return " · ".join(parts)
 
@@ -82,9 +90,9 @@ class ImportStatus(QWidget):
         self.cancel.setText("Cancel")
         self.show()
 
-    def update_progress(self, progress) -> None:
-        """Show an ``ImportProgress`` (stage, done, total, report)."""
-        text = format_progress(progress.stage, progress.done, progress.total, progress.report)
+    def update_progress(self, progress, uploads: UploadTotals | None = None) -> None:
+        """Show an ``ImportProgress`` (stage, done, total, report) and the S3 ``uploads`` so far (or None)."""
+        text = format_progress(progress.stage, progress.done, progress.total, progress.report, uploads)
         self.label.setText(f"{getattr(self, 'title', 'Importing')}: {text}")
         if progress.total > 0:
             self.bar.setRange(0, progress.total)
@@ -92,6 +100,12 @@ class ImportStatus(QWidget):
             self.bar.setFormat(f"{progress.stage} %p%")
         else:
             self.bar.setRange(0, 0)
+        self.progressShown.emit(self.label.text())
+
+    def show_message(self, text: str) -> None:
+        """Show ``text`` after the title with a busy bar (a step without counts, e.g. the cost estimate)."""
+        self.label.setText(f"{getattr(self, 'title', 'Importing')}: {text}")
+        self.bar.setRange(0, 0)
         self.progressShown.emit(self.label.text())
 
     def finish(self) -> None:

@@ -1,39 +1,80 @@
-"""The Settings dialog: analysis engines and APIs, face features, the index backend.
+"""The Settings dialog: analysis engines and APIs, face features, the search index backend.
 
 It edits a copy of the library's settings dict (``mediaapp.settings``); the
 main window loads and saves it in the background with ``load_settings`` /
 ``save_settings`` and reopens the library so the new settings apply. Unknown
 keys are kept untouched.
+
+The search-index section edits ``settings["index"]`` (keys documented in
+``mediaapp.search.factory``): backend, server URL, index (alias) name, user
+name, CA bundle, TLS verification and the AWS region that turns on SigV4
+signing. The password is never shown or stored: it comes from the
+environment variable ``MEDIAAPP_OPENSEARCH_PASSWORD``. "Test connection"
+runs ``mediaapp.search.factory.check_connection`` on a background thread
+and shows the cluster's name, version and status, whether the index needs a
+reindex, or a plain-words error. "Reindex now" (and OK after switching to
+another OpenSearch target, when the user agrees) fills the index from the
+library in the background with a progress bar (``Library.reindex``: a new
+versioned index, then an alias swap), so the new backend is not empty; the
+dialog closes once it is done. The dialog reaches the library through its
+``library`` argument, else its parent's ``library`` attribute (the main
+window's); without a library it cannot reindex.
 """
 
 from __future__ import annotations
 
 import copy
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from mediaapp.core.types import Api
+from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
 #: Engines offered (name -> description); others found in the settings are kept and shown too.
 ENGINES = {"local": "On this computer (OCR, objects, faces)",
            "rekognition": "Amazon Rekognition (needs AWS credentials; costs money)"}
 #: Search backends offered.
 BACKENDS = {"sqlite": "Embedded (SQLite, in the library folder)", "opensearch": "OpenSearch server"}
+#: AWS SigV4 services: Amazon OpenSearch Service domains sign as ``es``, Serverless collections as ``aoss``.
+AWS_SERVICES = {"es": "Managed domain (es)", "aoss": "Serverless collection (aoss)"}
 API_TITLES = {Api.DETECT_LABELS.value: "Labels and objects", Api.DETECT_TEXT.value: "Text (OCR)",
               Api.RECOGNIZE_CELEBRITIES.value: "Faces and people"}
+#: Seconds each request of "Test connection" may take (a dead host answers within this).
+TEST_TIMEOUT = 5.0
+#: What the user sees about the password (the variable is read by ``mediaapp.search.factory``).
+PASSWORD_NOTE = ("The password is read from the environment variable MEDIAAPP_OPENSEARCH_PASSWORD, never "
+                 "stored here. With an AWS region, requests to Amazon OpenSearch Service are signed "
+                 "(SigV4) with your AWS credentials (profile, environment or role) instead.")
+
+
+class ReindexCancelled(Exception):
+    """Raised inside the background reindex when the user pressed Cancel; the old index stays."""
 
 
 class SettingsDialog(QDialog):
     """Edits ``settings`` (a dict shaped like ``mediaapp.settings.DEFAULTS``).
 
-    ``values()`` returns the edited copy. The dialog never writes files.
+    ``values()`` returns the edited copy; the dialog never writes files.
+    ``library`` (a ``mediaapp.library.Library``; default: ``parent.library``
+    when the parent has one) is what "Reindex now" fills the index from;
+    ``runner`` runs the connection test and the reindex off the GUI thread
+    (default: a private ``BackgroundRunner``).
     """
 
-    def __init__(self, settings: dict, parent: QWidget | None = None):
+    def __init__(self, settings: dict, parent: QWidget | None = None, library=None,
+                 runner: BackgroundRunner | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._original = copy.deepcopy(settings)
+        self.library = library if library is not None else getattr(parent, "library", None)
+        self.runner = runner or BackgroundRunner(max_threads=2, parent=self)
+        self._tests = Generation()
+        self.test_task: BackgroundTask | None = None
+        self.reindex_task: BackgroundTask | None = None
+        self._filled: dict | None = None  # the index settings a reindex from this dialog filled
         layout = QVBoxLayout(self)
 
         engines_box = QGroupBox("Analysis engines")
@@ -94,10 +135,55 @@ class SettingsDialog(QDialog):
         self.index_name = QLineEdit(str(index.get("index", "")))
         self.index_name.setPlaceholderText("mediaapp")
         index_form.addRow("Index name", self.index_name)
-        note = QLabel("Passwords are read from the environment, never stored here.")
+        self.username = QLineEdit(str(index.get("username", "") or ""))
+        self.username.setPlaceholderText("none")
+        index_form.addRow("User name", self.username)
+        self.ca_bundle = QLineEdit(str(index.get("ca_certs", "") or ""))
+        self.ca_bundle.setPlaceholderText("system certificates")
+        self.ca_browse = QPushButton("Browse…")
+        self.ca_browse.clicked.connect(self._choose_ca_bundle)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_bundle, 1)
+        ca_row.addWidget(self.ca_browse)
+        index_form.addRow("CA bundle", ca_row)
+        self.verify_tls = QCheckBox("Verify the server's TLS certificate")
+        self.verify_tls.setToolTip("Turn off only for a test cluster with a self-signed certificate")
+        self.verify_tls.setChecked(_truthy(index.get("verify_certs"), True))
+        index_form.addRow("", self.verify_tls)
+        self.aws_region = QLineEdit(str(index.get("aws_region", "") or ""))
+        self.aws_region.setPlaceholderText("none (e.g. eu-west-1 for Amazon OpenSearch Service)")
+        index_form.addRow("AWS region (SigV4)", self.aws_region)
+        self.aws_service = QComboBox()
+        for key, title in AWS_SERVICES.items():
+            self.aws_service.addItem(title, key)
+        self.aws_service.setCurrentIndex(max(0, self.aws_service.findData(index.get("aws_service") or "es")))
+        index_form.addRow("AWS service", self.aws_service)
+        note = QLabel(PASSWORD_NOTE)
         note.setWordWrap(True)
         index_form.addRow(note)
+        actions = QHBoxLayout()
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.reindex_button = QPushButton("Reindex now")
+        self.reindex_button.setToolTip("Fill the index from the library (a new index replaces the old at the end)")
+        self.reindex_button.clicked.connect(self._reindex_clicked)
+        actions.addWidget(self.test_button)
+        actions.addWidget(self.reindex_button)
+        actions.addStretch(1)
+        index_form.addRow(actions)
+        self.index_status = QLabel()
+        self.index_status.setWordWrap(True)
+        self.index_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        index_form.addRow(self.index_status)
+        self.reindex_progress = QProgressBar()
+        self.reindex_progress.setVisible(False)
+        index_form.addRow(self.reindex_progress)
         layout.addWidget(index_box)
+        self._index_widgets = [self.backend, self.url, self.index_name, self.username, self.ca_bundle,
+                               self.ca_browse, self.verify_tls, self.aws_region, self.aws_service]
+        # bound methods, not lambdas holding ``self``: no reference cycle keeps a closed dialog alive
+        for edit in (self.url, self.index_name, self.aws_region):
+            edit.textChanged.connect(self._update_enabled)
         self.backend.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
 
@@ -108,15 +194,63 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(buttons)
         layout.addLayout(row)
 
-    def _update_enabled(self) -> None:
-        remote = self.backend.currentData() != "sqlite"
-        self.url.setEnabled(remote)
-        self.index_name.setEnabled(remote)
+    def _update_enabled(self, *_changed) -> None:
+        remote = self.backend.currentData() == "opensearch"
+        busy = self.reindex_task is not None
+        for widget in self._index_widgets[1:]:
+            widget.setEnabled(remote and not busy)
+        self.backend.setEnabled(not busy)
+        self.aws_service.setEnabled(remote and not busy and bool(self.aws_region.text().strip()))
+        has_url = bool(self.url.text().strip())
+        self.test_button.setEnabled(remote and has_url and not busy and self.test_task is None)
+        self.reindex_button.setEnabled(remote and has_url and not busy and self.library is not None)
+        button = getattr(self, "ok_button", None)  # None while __init__ builds the form
+        if button is not None:
+            button.setEnabled(not busy)  # while a reindex runs, Cancel cancels it
+
+    def _reindex_clicked(self) -> None:
+        self.start_reindex(close_when_done=False)
+
+    def _choose_ca_bundle(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "CA bundle", self.ca_bundle.text(),
+                                                    "Certificates (*.pem *.crt *.cer);;All files (*)")
+        if path:
+            self.ca_bundle.setText(path)
+
+    # -- values --------------------------------------------------------------------------------
+    def index_settings(self) -> dict:
+        """The search-index settings as edited (``settings["index"]``): a new dict.
+
+        Keys left empty are dropped, ``verify_certs`` is written only when
+        off and ``aws_service`` only when SigV4 is on and not ``es``; keys the
+        dialog does not show are kept; a password is never included.
+        """
+        index = dict(self._original.get("index") or {})
+        index.pop("password", None)
+        index["backend"] = self.backend.currentData()
+        for key, edit in (("url", self.url), ("index", self.index_name), ("username", self.username),
+                          ("ca_certs", self.ca_bundle), ("aws_region", self.aws_region)):
+            text = edit.text().strip()
+            if text:
+                index[key] = text
+            else:
+                index.pop(key, None)
+        if self.verify_tls.isChecked():
+            index.pop("verify_certs", None)
+        else:
+            index["verify_certs"] = False
+        service = self.aws_service.currentData()
+        if index.get("aws_region") and service != "es":
+            index["aws_service"] = service
+        else:
+            index.pop("aws_service", None)
+        return index
 
     def values(self) -> dict:
         """The settings as edited: a new dict (the original keys not shown here are kept)."""
@@ -127,13 +261,167 @@ class SettingsDialog(QDialog):
         out["min_confidence"] = float(self.min_confidence.value())
         out["max_labels"] = self.max_labels.value() or None
         out["workers"] = self.workers.value() or None
-        index = dict(out.get("index") or {})
-        index["backend"] = self.backend.currentData()
-        for key, edit in (("url", self.url), ("index", self.index_name)):
-            text = edit.text().strip()
-            if text:
-                index[key] = text
-            else:
-                index.pop(key, None)
-        out["index"] = index
+        out["index"] = self.index_settings()
         return out
+
+    # -- test connection -----------------------------------------------------------------------
+    def test_connection(self) -> BackgroundTask | None:
+        """Check the OpenSearch cluster off the GUI thread; the outcome appears under the buttons.
+
+        Returns the background task (None when the backend is not OpenSearch or has no URL).
+        """
+        settings = self.index_settings()
+        if settings.get("backend") != "opensearch" or not settings.get("url"):
+            self.index_status.setText("Choose the OpenSearch backend and enter the server URL first.")
+            return None
+        generation = self._tests.bump()
+        self.index_status.setText(f"Testing the connection to {settings['url']}…")
+
+        def check(ctx):
+            from mediaapp.search import factory
+
+            return factory.check_connection(settings, timeout=TEST_TIMEOUT)
+
+        def done(health: dict) -> None:
+            self.test_task = None
+            self._update_enabled()
+            if self._tests.is_current(generation):
+                self.show_health(health)
+
+        def failed(exc: BaseException) -> None:
+            self.test_task = None
+            self._update_enabled()
+            if self._tests.is_current(generation):
+                self.index_status.setText(f"✘ The test failed: {exc}")
+
+        self.test_task = self.runner.run(check, done, failed, label="test search connection")
+        self._update_enabled()
+        return self.test_task
+
+    def show_health(self, health: dict) -> None:
+        """Show a ``check_connection`` result: the cluster's state, a reindex hint, or the error."""
+        if health.get("ok"):
+            text = f"✔ Connected: {health.get('message', '')}."
+            if health.get("needs_reindex") and self.library is not None:
+                text += " Press “Reindex now” to fill it from the library."
+        elif health.get("status") not in (None, "unreachable", "invalid"):
+            text = f"✘ The cluster answered but is not healthy: {health.get('message', '')}."
+        else:
+            text = f"✘ {health.get('message') or 'The server cannot be reached.'}"
+        self.index_status.setText(text)
+
+    # -- reindex -------------------------------------------------------------------------------
+    def start_reindex(self, close_when_done: bool = False) -> BackgroundTask | None:
+        """Fill the OpenSearch index the fields describe from the library, off the GUI thread.
+
+        Progress shows in the bar; Cancel stops it (the old index stays in
+        place). With ``close_when_done`` the dialog is accepted once the
+        reindex succeeded. Returns the task (None without a library or an
+        OpenSearch URL).
+        """
+        library = self.library
+        settings = self.index_settings()
+        if library is None or settings.get("backend") != "opensearch" or not settings.get("url"):
+            self.index_status.setText("Reindexing needs an open library and an OpenSearch server URL.")
+            return None
+        self.index_status.setText(f"Reindexing the library into {settings['url']}…")
+        self.reindex_progress.setRange(0, 0)  # busy until the first report
+        self.reindex_progress.setVisible(True)
+        last: dict = {}
+
+        def work(ctx):
+            from mediaapp.search import factory
+
+            target = factory.create_index("opensearch", library.root, settings)
+
+            def progress(report) -> None:
+                if ctx.cancelled:
+                    raise ReindexCancelled()
+                last["total"] = report.total
+                ctx.progress(report)
+
+            try:
+                indexed = library.reindex(target, progress=progress)
+            finally:
+                target.close()
+            return indexed, last.get("total", indexed)
+
+        def on_progress(report) -> None:
+            self.reindex_progress.setRange(0, max(1, report.total))
+            self.reindex_progress.setValue(report.done)
+
+        def done(result) -> None:
+            indexed, total = result
+            self._reindex_finished()
+            self._filled = settings
+            self.index_status.setText(f"✔ Indexed {indexed} of {total} assets into {settings['url']} "
+                                      f"(index “{settings.get('index') or 'mediaapp'}”).")
+            if close_when_done:
+                super(SettingsDialog, self).accept()
+
+        def failed(exc: BaseException) -> None:
+            self._reindex_finished()
+            if isinstance(exc, ReindexCancelled):
+                self.index_status.setText("Reindex cancelled; the index was left as it was.")
+            else:
+                self.index_status.setText(f"✘ Reindex failed, nothing was changed: {exc}")
+
+        self.reindex_task = self.runner.run(work, done, failed, on_progress, label="reindex")
+        self._update_enabled()
+        return self.reindex_task
+
+    def _reindex_finished(self) -> None:
+        self.reindex_task = None
+        self.reindex_progress.setVisible(False)
+        self._update_enabled()
+
+    def _target_changed(self) -> bool:
+        """Whether OK would point the library at an OpenSearch index other than the one it uses now."""
+        now = self.index_settings()
+        if now.get("backend") != "opensearch":
+            return False
+        before = self._original.get("index") or {}
+        if self._filled is not None and all(self._filled.get(k) == now.get(k) for k in ("url", "index")):
+            return False
+        return (before.get("backend") != "opensearch" or before.get("url") != now.get("url")
+                or (before.get("index") or "mediaapp") != (now.get("index") or "mediaapp"))
+
+    def ask_reindex(self) -> str:
+        """Ask whether to fill the new index now: ``"yes"``, ``"no"`` (switch empty) or ``"cancel"``."""
+        answer = QMessageBox.question(
+            self, "Fill the new search index?",
+            "The library will search the OpenSearch index at " + self.url.text().strip() + ". Fill it from "
+            "the library now? Without this it only holds what is imported from now on.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes)
+        return {QMessageBox.StandardButton.Yes: "yes", QMessageBox.StandardButton.No: "no"}.get(answer, "cancel")
+
+    def accept(self) -> None:
+        """OK: after switching to another OpenSearch index, offer to fill it first (in the background)."""
+        if self.reindex_task is not None:
+            return
+        if self.library is not None and self._target_changed():
+            choice = self.ask_reindex()
+            if choice == "cancel":
+                return
+            if choice == "yes":
+                self.start_reindex(close_when_done=True)
+                return
+        super().accept()
+
+    def reject(self) -> None:
+        """Cancel: stops a running reindex (the dialog stays open), else closes without changes."""
+        if self.reindex_task is not None:
+            self.reindex_task.cancel()
+            self.index_status.setText("Cancelling the reindex…")
+            return
+        super().reject()
+
+
+def _truthy(value, default: bool) -> bool:
+    """A settings flag read leniently: None gives ``default``; "0", "false", "no", "off" are False."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)

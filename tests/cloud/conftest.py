@@ -33,10 +33,10 @@ def fake_aws(monkeypatch, tmp_path):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     clients.set_client_factory(None)
-    registry._cache.clear()
+    registry.clear_engines()
     yield
     clients.set_client_factory(None)
-    registry._cache.clear()
+    registry.clear_engines()  # also closes each engine's usage ledger
 
 
 @pytest.fixture(scope="session")

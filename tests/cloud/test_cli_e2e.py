@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 
+import boto3
 import pytest
 
 from mediaapp.analysis.validate import validate_response
@@ -192,3 +193,100 @@ def test_cloud_upload_counts_files_and_bytes_and_skips_what_is_there(s3_bucket, 
     assert capsys.readouterr().out.startswith(f"uploaded 2, already there 0, failed 0, {size} bytes sent")
     assert run_cli(["--library", lib, "cloud", "upload", "--quiet", str(photos)]) == 0
     assert capsys.readouterr().out.startswith("uploaded 0, already there 2, failed 0, 0 bytes sent")
+
+
+def test_usage_says_no_calls_for_an_empty_month(tmp_path, capsys):
+    assert run_cli(["--library", str(tmp_path / "lib"), "cloud", "usage", "--month", "2020-01"]) == 0
+    assert capsys.readouterr().out.strip() == "2020-01: $0.0000 spent; no calls"
+
+
+def test_folder_rules_are_set_shown_and_removed(tmp_path, capsys):
+    lib = str(tmp_path / "lib")
+    phone = tmp_path / "phone"
+    assert run_cli(["--library", lib, "cloud", "config", "--folder", str(phone) + "/", "--engine", "rekognition",
+                    "--engine", "local"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["folder_engines"] == {str(phone): ["rekognition", "local"]} and shown["engines"] == ["local"]
+    assert run_cli(["--library", lib, "cloud", "config", "--folder", str(tmp_path / "scans"), "--engine",
+                    "local", "--engines", "rekognition"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["folder_engines"] == {str(phone): ["rekognition", "local"], str(tmp_path / "scans"): ["local"]}
+    assert shown["engines"] == ["rekognition"]
+    assert run_cli(["--library", lib, "cloud", "config"]) == 0  # shown without changes
+    assert json.loads(capsys.readouterr().out)["folder_engines"] == shown["folder_engines"]
+    assert run_cli(["--library", lib, "cloud", "config", "--remove-folder", str(phone)]) == 0
+    assert json.loads(capsys.readouterr().out)["folder_engines"] == {str(tmp_path / "scans"): ["local"]}
+
+    for argv, words in ((["--folder", str(phone), "--engine", "gpu"], "not gpu"),
+                        (["--engine", "local"], "--engine needs --folder"),
+                        (["--folder", str(phone)], "needs at least one --engine"),
+                        (["--remove-folder", str(phone)], "no folder rule for"),
+                        (["--folder", str(phone), "--engine", "local", "--sse", "AES256", "--kms-key-id", "k"],
+                         "only applies with sse aws:kms")):
+        assert run_cli(["--library", lib, "cloud", "config", *argv]) == 2
+        assert words in capsys.readouterr().err
+    saved = json.loads((tmp_path / "lib" / "settings.json").read_text())
+    assert saved["folder_engines"] == {str(tmp_path / "scans"): ["local"]}  # nothing of the refused runs
+
+
+def test_import_shows_the_upload_bytes_and_files(s3_bucket, photos, tmp_path, capsys):
+    endpoint, bucket, s3 = s3_bucket
+    lib = str(tmp_path / "lib")
+    assert run_cli(["--library", lib, "cloud", "config", "--bucket", bucket, "--region", "us-east-1",
+                    "--endpoint-url", endpoint, "--upload", "original"]) == 0
+    capsys.readouterr()
+    assert run_cli(["--library", lib, "import", "--engine", "rekognition", "--apis", "text", str(photos)]) == 0
+    captured = capsys.readouterr()
+    size = sum(p.stat().st_size for p in photos.iterdir())
+    from mediaapp.cloud.transfers import format_bytes
+
+    assert f"uploaded 2 files ({format_bytes(size)} sent)" in captured.out
+    assert "upload:" in captured.err and "files=2" in captured.err  # the bytes bar, with the file count
+    assert run_cli(["--library", lib, "import", "--engine", "rekognition", "--apis", "labels", str(photos)]) == 0
+    assert "uploaded 0 files (0 B sent), 2 already in the bucket" in capsys.readouterr().out
+
+
+def test_connection_test_explains_a_rekognition_access_denial(s3_bucket, tmp_path, capsys):
+    from botocore.stub import Stubber
+
+    endpoint, bucket, s3 = s3_bucket
+    lib = str(tmp_path / "lib")
+    assert run_cli(["--library", lib, "cloud", "config", "--bucket", bucket, "--region", "us-east-1",
+                    "--endpoint-url", endpoint]) == 0
+    capsys.readouterr()
+    rekognition = boto3.client("rekognition", region_name="us-east-1")
+    stubber = Stubber(rekognition)
+    stubber.add_client_error("detect_labels", "AccessDeniedException", "User: arn:aws:iam::123456789012:user/x is "
+                             "not authorized to perform: rekognition:DetectLabels", 400)
+    stubber.activate()
+    clients.set_client_factory(lambda service, config: rekognition if service == "rekognition"
+                               else clients.default_client(service, config))
+    assert run_cli(["--library", lib, "cloud", "test"]) == 1
+    out = capsys.readouterr().out
+    assert "OK   credentials" in out and "OK   bucket" in out
+    assert ("FAIL rekognition: your AWS identity is not allowed to call Rekognition: its IAM policy needs "
+            "rekognition:DetectLabels, rekognition:DetectText and rekognition:RecognizeCelebrities") in out
+    assert "[AccessDeniedException: User: arn:aws:iam::123456789012:user/x is not authorized" in out
+
+
+def test_connection_test_reads_the_legacy_eu_location_as_eu_west_1(tmp_path, moto_server):
+    from botocore.stub import ANY, Stubber
+
+    from mediaapp.cloud.config import CloudConfig
+    from mediaapp.cloud.connection import check_connection
+
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    rekognition = boto3.client("rekognition", region_name="eu-west-1")
+    with Stubber(s3) as s3_stub, Stubber(rekognition) as rek_stub:
+        s3_stub.add_response("head_bucket", {}, {"Bucket": "old-bucket"})
+        s3_stub.add_response("get_bucket_location", {"LocationConstraint": "EU"}, {"Bucket": "old-bucket"})
+        s3_stub.add_response("put_object", {}, {"Bucket": "old-bucket", "Key": ANY, "Body": ANY,
+                                                "ServerSideEncryption": "AES256"})
+        s3_stub.add_response("delete_object", {}, {"Bucket": "old-bucket", "Key": ANY})
+        rek_stub.add_client_error("detect_labels", "InvalidImageFormatException", "bad image")
+        clients.set_client_factory(lambda service, config: {"s3": s3, "rekognition": rekognition}.get(service)
+                                   or clients.default_client(service, config))
+        checks = check_connection(CloudConfig(bucket="old-bucket", region="eu-west-1", endpoint_url=moto_server))
+    bucket = next(c for c in checks if c.name == "bucket")
+    assert bucket.ok and bucket.message == "s3://old-bucket (eu-west-1) can be written and read"
+    assert all(c.ok for c in checks)

@@ -1,8 +1,10 @@
-"""The cloud settings dialog: values saved to the library, test and estimate off the GUI thread."""
+"""The cloud settings dialog: what it saves (and keeps), engines per library and folder, and the connection test
+and estimate running off the GUI thread with the values shown, saved or not."""
 
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 
@@ -10,58 +12,143 @@ pytest.importorskip("pytestqt")
 
 from mediaapp.cloud.config import load_config  # noqa: E402
 from mediaapp.library import Library  # noqa: E402
-from mediaapp.settings import load_settings  # noqa: E402
+from mediaapp.settings import load_settings, save_settings  # noqa: E402
 from mediaapp.ui.cloud_dialog import CloudSettingsDialog  # noqa: E402
 
 
 @pytest.fixture
 def library(tmp_path):
-    lib = Library(tmp_path / "lib", settings={"workers": 1})
+    root = tmp_path / "lib"
+    stored = load_settings(root)
+    stored["engine_config"] = {"rekognition": {"proxy_quality": 70, "multipart_threshold_mb": 32,
+                                               "multipart_chunk_mb": 16, "max_attempts": 3,
+                                               "prices_path": None, "a_key_from_a_newer_version": [1, 2]}}
+    save_settings(root, stored)
+    lib = Library(root, settings={"workers": 1})
     yield lib
     lib.close()
 
 
-def test_save_validates_and_writes_settings(qtbot, library, s3_bucket):
+def _save(qtbot, dialog):
+    task = dialog.save()
+    assert task is not None, dialog.error.text()
+    qtbot.waitUntil(lambda: task.done, timeout=30000)
+    return task
+
+
+def test_save_keeps_what_the_dialog_does_not_show(qtbot, library, s3_bucket, tmp_path):
     endpoint, bucket, s3 = s3_bucket
     dialog = CloudSettingsDialog(library)
     qtbot.addWidget(dialog)
+    assert dialog.proxy_quality.value() == 70  # shown as stored
     dialog.bucket.setText(bucket)
     dialog.region.setText("us-east-1")
     dialog.endpoint.setText(endpoint)
-    dialog.sse.setCurrentText("AES256")
-    dialog.kms_key.setText("alias/x")
-    dialog.save()
-    assert "only applies with sse aws:kms" in dialog.error.text() and dialog.result() == 0
+    dialog.kms_key.setText("alias/x")  # with sse AES256: invalid
+    before = (library.root / "settings.json").read_text()
+    assert dialog.save() is None and "only applies with sse aws:kms" in dialog.error.text()
+    assert (library.root / "settings.json").read_text() == before and dialog.result() == 0
     dialog.kms_key.clear()
     dialog.upload.setCurrentText("original")
-    dialog.engine_cloud.setChecked(True)
-    dialog.api_boxes[next(iter(dialog.api_boxes))].setChecked(False)
     dialog.budget_month.setValue(12.5)
-    dialog.save()
-    assert dialog.result() == 1
+    dialog.budget_run.setValue(0.0015)  # below a cent: must not round to "no limit"
+    _save(qtbot, dialog)
+    assert dialog.result() == 1 and dialog.saved
     stored = load_settings(library.root)
+    section = stored["engine_config"]["rekognition"]
+    assert (section["proxy_quality"], section["multipart_threshold_mb"], section["multipart_chunk_mb"],
+            section["max_attempts"], section["a_key_from_a_newer_version"]) == (70, 32, 16, 3, [1, 2])
     config = load_config(stored)
     assert (config.bucket, config.upload, config.budget_per_month, config.budget_per_run) == \
-        (bucket, "original", 12.5, None)
-    assert stored["engines"] == ["local", "rekognition"] and stored["apis"] == ["DetectText", "RecognizeCelebrities"]
+        (bucket, "original", 12.5, 0.0015)
+    assert "ledger_path" not in section
 
     again = CloudSettingsDialog(library)
     qtbot.addWidget(again)
     assert again.bucket.text() == bucket and again.budget_month.value() == 12.5
+    assert again.budget_run.value() == pytest.approx(0.0015)
     task = again.test_connection()
     qtbot.waitUntil(lambda: task.done, timeout=30000)
     text = again.output.toPlainText()
     assert text.count("✔") == 3 and f"s3://{bucket}" in text
 
 
-def test_estimate_runs_in_the_background(qtbot, library, testdata, tmp_path):
+def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
+    dialog = CloudSettingsDialog(library)
+    qtbot.addWidget(dialog)
+    assert dialog.engines() == ["local"]  # the library default
+    dialog.engine_choice.setCurrentIndex(2)
+    assert dialog.engines() == ["local", "rekognition"]
+    for api, box in dialog.api_boxes.items():
+        box.setChecked(api.value != "DetectText")
+    cloud_only = tmp_path / "phone photos"
+    local_only = tmp_path / "phone photos" / "private"
+    dialog.add_folder_rule(str(cloud_only) + "/", ["rekognition"])
+    row = dialog.add_folder_rule(str(local_only), ["local"])
+    dialog.rules_table.selectRow(row)
+    dialog.remove_selected_rules()
+    dialog.add_folder_rule(str(local_only), ["rekognition", "local"])
+    dialog.add_folder_rule(str(local_only), ["local"])  # the same folder again: updated, not duplicated
+    assert dialog.folder_rules() == {str(cloud_only): ["rekognition"], str(local_only): ["local"]}
+    _save(qtbot, dialog)
+    stored = load_settings(library.root)
+    assert stored["engines"] == ["local", "rekognition"]
+    assert stored["apis"] == ["DetectLabels", "RecognizeCelebrities"]
+    assert stored["folder_engines"] == {str(cloud_only): ["rekognition"], str(local_only): ["local"]}
+    assert library.settings["folder_engines"] == stored["folder_engines"]  # the open library sees them too
+
+    again = CloudSettingsDialog(library)
+    qtbot.addWidget(again)
+    assert again.engines() == ["local", "rekognition"] and again.folder_rules() == stored["folder_engines"]
+    for box in again.api_boxes.values():
+        box.setChecked(False)
+    assert again.save() is None and "at least one analysis" in again.error.text()
+
+
+def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, library, testdata, tmp_path,
+                                                                         monkeypatch):
+    from mediaapp.cloud import connection, cost
+
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "a.jpg")
     shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "same bytes.jpg")
+    (photos / "notes.txt").write_text("not an image: not priced")
+    seen: dict[str, tuple] = {}
+    real_check, real_estimate = connection.check_connection, cost.estimate
+
+    def check(config):
+        seen["test"] = (threading.get_ident(), config)
+        return real_check(config)
+
+    def estimate(*args, **kwargs):
+        seen["estimate"] = (threading.get_ident(), kwargs["config"])
+        return real_estimate(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "check_connection", check)
+    monkeypatch.setattr(cost, "estimate", estimate)
     dialog = CloudSettingsDialog(library)
     qtbot.addWidget(dialog)
+    dialog.region.setText("eu-west-1")  # not saved
+    dialog.budget_run.setValue(0.002)  # not saved: the estimate must use it
+    dialog.image_properties.setChecked(True)
     task = dialog.estimate([str(photos)])
     qtbot.waitUntil(lambda: task.done, timeout=30000)
+    gui = threading.get_ident()
+    thread, config = seen["estimate"]
+    assert thread != gui and config.region == "eu-west-1" and config.budget_per_run == 0.002
     text = dialog.output.toPlainText()
-    assert text.startswith("1 images, 3 calls to make, 0 already stored") and "$0.0030" in text
+    assert text.startswith("1 images x 3 analyses (DetectLabels, DetectText, RecognizeCelebrities) = 3 calls, "
+                           "minus 0 already stored (free) = 3 calls to buy")
+    assert "DetectLabels:IMAGE_PROPERTIES: 1 x $0.00075 = $0.00075" in text  # the unsaved checkbox counts
+    assert "Rekognition $0.00375 + S3 $0.0000 = $0.00375" in text
+    assert "Budget per run $0.0020: THE RUN WOULD STOP EARLY" in text
+    assert "verified: no" in text and "https://aws.amazon.com/rekognition/pricing/" in text
+    assert load_config(load_settings(library.root)).region is None  # nothing was saved
+
+    dialog.endpoint.setText("http://127.0.0.1:9")  # nothing listens there: every check fails, quickly
+    task = dialog.test_connection()
+    qtbot.waitUntil(lambda: task.done, timeout=60000)
+    thread, config = seen["test"]
+    assert thread != gui and config.region == "eu-west-1" and config.endpoint_url == "http://127.0.0.1:9"
+    assert "✘ credentials" in dialog.output.toPlainText()

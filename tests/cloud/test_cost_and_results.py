@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import pytest
@@ -93,3 +94,100 @@ def test_results_from_another_pipeline_are_matched_validated_and_searchable(tmp_
         assert estimate(lib, [photos], ["labels"], engine_name="local").usd == 0
     finally:
         lib.close()
+
+
+def test_every_bundled_price_has_a_date_a_source_url_and_says_what_was_verified():
+    data = json.loads(DEFAULT_PRICES.read_text())
+    sections = [*data["rekognition"]["groups"].values(), data["s3"]]
+    for section in sections:
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", section["date"])
+        assert section["source"].startswith("https://aws.amazon.com/")
+        assert isinstance(section["verified"], str) and section["verified"]
+    prices = PriceTable.load()
+    assert prices.source_of("DetectText")["source"].startswith("https://aws.amazon.com/rekognition/pricing/")
+    assert prices.source_of("DetectLabels:IMAGE_PROPERTIES")["verified"].startswith("no")
+    assert prices.s3_source["verified"].startswith("no")
+
+
+def test_a_user_price_table_replaces_the_bundled_one_everywhere(tmp_path, testdata):
+    from mediaapp.analysis.registry import create_engine
+
+    data = json.loads(DEFAULT_PRICES.read_text())
+    data["rekognition"]["groups"]["group2"].update(
+        date="2030-01-01", source="https://example.org/my-negotiated-prices", verified="by me",
+        tiers=[{"up_to_images": None, "usd_per_image": 0.5}])
+    mine = tmp_path / "my-prices.json"
+    mine.write_text(json.dumps(data))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "a.jpg")
+    lib = Library(tmp_path / "lib", settings={"workers": 1, "engine_config": {"rekognition": {
+        "prices_path": str(mine), "upload": "none"}}})
+    try:
+        est = estimate(lib, [photos], ["labels", "text"])
+        assert est.usd == pytest.approx(1.0) and est.price_sources["DetectLabels"]["source"] == \
+            "https://example.org/my-negotiated-prices"
+        engine = create_engine("rekognition", lib.engine_config("rekognition"))
+        assert engine.prices.price("DetectText") == 0.5  # the budget counts with the same prices
+    finally:
+        lib.close()
+
+
+def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
+    from mediaapp.cloud.config import engines_for_path, folder_rules
+    from mediaapp.cloud.cost import estimate_import, needs_cloud
+
+    photos = tmp_path / "photos"
+    (photos / "cloud" / "but not this").mkdir(parents=True)
+    shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "local.jpg")
+    shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000005.jpg", photos / "cloud" / "a.jpg")
+    shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000002.jpg", photos / "cloud" / "but not this" / "b.jpg")
+    lib = Library(tmp_path / "lib", settings={"workers": 1, "engines": ["local"], "apis": ["DetectText"]})
+    try:
+        assert not needs_cloud(lib.settings) and estimate_import(lib, [photos]) is None
+        lib.settings["folder_engines"] = {str(photos / "cloud"): ["rekognition", "local"],
+                                          str(photos / "cloud" / "but not this") + "/": ["local"]}
+        assert needs_cloud(lib.settings)
+        est = estimate_import(lib, [photos])
+        assert (est.images, est.calls, est.usd) == (1, 1, pytest.approx(0.001))  # only cloud/a.jpg
+        assert estimate_import(lib, [photos / "cloud" / "but not this"]) is None
+        # the library applies the same rules to the same files (Library.engines_for)
+        lib.import_paths([photos], engines=[])
+        rules = folder_rules(lib.settings)
+        for asset in lib.assets(lib.catalog.all_sha256s()).values():
+            assert lib.engines_for(asset) == engines_for_path(asset.paths[0], rules, ["local"])
+    finally:
+        lib.close()
+
+
+def test_a_reanalysis_estimate_counts_stored_answers_as_calls(tmp_path, testdata):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    a = shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "a.jpg")
+    sha = hashlib.sha256(open(a, "rb").read()).hexdigest()
+    lib = Library(tmp_path / "lib", settings={"workers": 1})
+    try:
+        lib.import_paths([photos], engines=[])
+        (tmp_path / "in").mkdir()
+        _write(tmp_path / "in", f"{sha}.json", sample(testdata, "awscli/detect-text.json"))
+        assert import_results(lib, [tmp_path / "in"]).stored == 1
+        assert (estimate(lib, [photos], ["text"]).calls, estimate(lib, [photos], ["text"]).cached) == (0, 1)
+        again = estimate(lib, [photos], ["text"], reanalyse=True)
+        assert (again.calls, again.cached, again.usd) == (1, 0, pytest.approx(0.001))
+    finally:
+        lib.close()
+
+
+def test_clear_engines_closes_their_ledgers_and_a_closed_ledger_reopens(tmp_path):
+    from mediaapp.analysis import registry
+
+    config = {"upload": "none", "ledger_path": str(tmp_path / "usage.sqlite")}
+    engine = registry.create_engine("rekognition", config)
+    assert registry.create_engine("rekognition", config) is engine  # cached per process
+    engine.ledger.record("DetectText", 0.001)
+    assert engine.ledger._conn is not None
+    assert registry.clear_engines() >= 1
+    assert engine.ledger._conn is None  # the SQLite connection is released
+    assert registry.create_engine("rekognition", config) is not engine
+    assert engine.ledger.month_spend() == pytest.approx(0.001)  # a straggler still works: it reopens
+    engine.close()

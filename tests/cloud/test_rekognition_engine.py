@@ -152,3 +152,147 @@ def test_month_budget_counts_earlier_runs(testdata, tmp_path):
     engine = _engine(budget_per_month=1.0, ledger_path=str(ledger_path))
     out = engine.analyse_many([Api.DETECT_LABELS], _ref(testdata), AnalysisParams())
     assert out[Api.DETECT_LABELS].code == "BudgetExceeded" and "monthly" in str(out[Api.DETECT_LABELS])
+
+
+class FakeClock:
+    """A monotonic clock that only moves when ``sleep`` is called (no real waiting)."""
+
+    def __init__(self, start: float = 100.0):
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_rate_limiter_spaces_calls_one_interval_apart():
+    clock = FakeClock()
+    limiter = rek.RateLimiter(4.0, clock=clock, sleep=clock.sleep)  # 4 calls/s: 0.25 s apart
+    starts = []
+    for _ in range(5):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert [b - a for a, b in zip(starts, starts[1:])] == pytest.approx([0.25] * 4)
+    assert clock.slept == pytest.approx([0.25] * 4) and starts[0] == 100.0  # the first call never waits
+    clock.now += 10.0  # idle time is not banked: after a pause, one call goes at once, the next waits again
+    assert limiter.acquire() == 0.0 and limiter.acquire() == pytest.approx(0.25)
+
+
+def test_rate_limiter_is_shared_fairly_by_threads():
+    import threading
+
+    lock = threading.Lock()
+    waits: list[float] = []
+    limiter = rek.RateLimiter(10.0, clock=lambda: 0.0, sleep=lambda s: None)  # time stands still: slots queue up
+
+    def worker():
+        for _ in range(5):
+            w = limiter.acquire()
+            with lock:
+                waits.append(w)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(waits) == pytest.approx([i * 0.1 for i in range(20)])  # 20 distinct slots, 0.1 s apart
+
+
+def test_clients_use_adaptive_retries_and_a_pool_for_every_thread():
+    from mediaapp.cloud import clients
+    from mediaapp.cloud.config import CloudConfig
+
+    config = CloudConfig(region="eu-west-1", max_attempts=5, max_concurrency=12, endpoint_url="http://127.0.0.1:9")
+    client = clients.default_client("rekognition", config)
+    assert client.meta.config.retries["mode"] == "adaptive"
+    assert client.meta.config.retries["total_max_attempts"] == 5
+    assert client.meta.config.max_pool_connections == 24
+    assert client.meta.region_name == "eu-west-1"
+    s3 = clients.default_client("s3", config)
+    assert s3.meta.config.s3["addressing_style"] == "path" and s3.meta.config.retries["mode"] == "adaptive"
+    # adaptive mode = retries plus botocore's client-side rate limiter, hooked on the client's events
+    hooked = client.meta.events._emitter._handlers.prefix_search("before-send.rekognition.DetectLabels")
+    assert "ClientRateLimiter" in {type(getattr(h, "__self__", None)).__name__ for h in hooked}
+
+
+def test_a_paid_answer_that_fails_validation_is_kept_and_not_bought_again(testdata, tmp_path):
+    broken = sample(testdata, "awscli/detect-text.json")
+    broken["TextDetections"][0]["Confidence"] = 250.0  # the Stubber's shape check passes; Percent is 0-100
+    stub = StubbedRekognition()
+    stub.respond("DetectText", broken)
+    ledger_path = tmp_path / "usage.sqlite"
+    engine = _engine(ledger_path=str(ledger_path))
+    engine.begin_run(1)
+    ref = _ref(testdata)
+    first = engine.analyse_many([Api.DETECT_TEXT], ref, AnalysisParams())[Api.DETECT_TEXT]
+    assert isinstance(first, AnalysisError) and first.code == "InvalidResponse"
+    assert "TextDetections[0].Confidence" in str(first) and "paid for" in str(first)
+    ledger = Ledger(ledger_path)
+    assert ledger.month_calls(["DetectText"]) == 1  # it was billed
+    kept = ledger.quarantined(ref.sha256, "DetectText", AnalysisParams().key(Api.DETECT_TEXT))
+    assert kept["response"] == broken and "Confidence" in kept["reason"]
+    again = engine.analyse_many([Api.DETECT_TEXT], ref, AnalysisParams())[Api.DETECT_TEXT]
+    assert again.code == "InvalidResponse" and "not bought again" in str(again)
+    assert len(stub.calls) == 1 and ledger.month_calls(["DetectText"]) == 1
+    engine.begin_run(1, reanalyse=True)  # an explicit re-analysis buys a new answer
+    stub.respond("DetectText", sample(testdata, "awscli/detect-text.json"))
+    fresh = engine.analyse_many([Api.DETECT_TEXT], ref, AnalysisParams())[Api.DETECT_TEXT]
+    assert fresh == sample(testdata, "awscli/detect-text.json") and len(stub.calls) == 2
+    engine.close()
+    ledger.close()
+
+
+def test_a_cancelled_run_makes_no_call(testdata):
+    from mediaapp.analysis.base import CANCELLED, AnalysisCancelled
+    from mediaapp.cloud.transfers import watch_uploads
+    from mediaapp.tasks import CancelToken
+
+    stub = StubbedRekognition()
+    engine = _engine()
+    token = CancelToken()
+    engine.begin_run(1, cancel=token)
+    token.cancel()
+    with pytest.raises(AnalysisCancelled) as raised:
+        engine.analyse_many([Api.DETECT_LABELS], _ref(testdata), AnalysisParams())
+    assert raised.value.code == CANCELLED and stub.calls == []
+    engine.begin_run(1)  # a watching caller's token counts too (the CLI and GUI imports open one)
+    other = CancelToken()
+    other.cancel()
+    with watch_uploads(cancel=other), pytest.raises(AnalysisCancelled):
+        engine.analyse_many([Api.DETECT_LABELS], _ref(testdata), AnalysisParams())
+    assert stub.calls == [] and engine.budget.reserved == pytest.approx(0.0)
+
+
+def test_bucket_in_another_region_than_rekognition_means_bytes(testdata, s3_bucket, tmp_path):
+    """A bucket in eu-west-1 cannot be read by Rekognition in us-east-1: the image goes as request Bytes, and
+    nothing is uploaded."""
+    from mediaapp.cloud import clients
+
+    endpoint, _, s3 = s3_bucket
+    s3.create_bucket(Bucket="mediaapp-far-away", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    calls: list[str] = []
+
+    def s3_client(config):
+        client = clients.default_client("s3", config)
+        client.meta.events.register("provide-client-params.s3.*", lambda model, **kw: calls.append(model.name))
+        return client
+
+    stub = StubbedRekognition(s3_factory=s3_client)
+    raw = (testdata / PHOTO).read_bytes()
+    stub.respond("DetectLabels", sample(testdata, "awscli/detect-labels.json"),
+                 {"Image": {"Bytes": raw}, "MinConfidence": 50.0})
+    engine = _engine(upload="original", bucket="mediaapp-far-away", endpoint_url=endpoint, region="us-east-1")
+    try:
+        out = engine.analyse_many([Api.DETECT_LABELS], _ref(testdata), AnalysisParams())
+        assert out[Api.DETECT_LABELS]["Labels"][0]["Name"] == "Automobile"
+        stub.stubber.assert_no_pending_responses()
+        assert "PutObject" not in calls and "CreateMultipartUpload" not in calls
+        assert s3.list_objects_v2(Bucket="mediaapp-far-away").get("KeyCount") == 0
+    finally:
+        engine.close()
+        s3.delete_bucket(Bucket="mediaapp-far-away")

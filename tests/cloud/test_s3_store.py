@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
+import boto3
 import pytest
 
-from mediaapp.storage.s3 import MIB, S3Store, UploadCancelled, sha256_from_key
+from mediaapp.storage.s3 import MIB, S3Store, UploadCancelled, explain_s3_error, location_region, sha256_from_key
 from mediaapp.tasks import CancelToken
 
 
@@ -101,3 +103,97 @@ def test_delete_removes_every_copy(s3_bucket, testdata):
     store.delete(sha)
     assert store.keys_for(sha) == []
     assert store.bucket_region() == "us-east-1"
+
+
+def test_multipart_upload_sends_each_part_with_its_own_sha256(s3_bucket, tmp_path):
+    """S3 verifies a multipart upload part by part: each UploadPart must carry the SHA-256 of exactly its bytes."""
+    endpoint, bucket, s3 = s3_bucket
+    big = tmp_path / "big.bin"
+    data = hashlib.sha256(b"seed").digest() * (11 * MIB // 32 + 1000)  # 11 MiB + a bit: parts of 5, 5 and 1+ MiB
+    big.write_bytes(data)
+    chunk = 5 * MIB
+    sent: dict[int, str] = {}
+
+    def capture(request, **kwargs):
+        number = int(re.search(r"partNumber=(\d+)", request.url).group(1))
+        headers = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        sent[number] = headers.get("x-amz-checksum-sha256")
+
+    s3.meta.events.register("before-send.s3.UploadPart", capture)
+    store = S3Store(s3, bucket, "p", sse=None, multipart_threshold=chunk, multipart_chunksize=chunk)
+    result = store.upload(store.key_for(_sha(big)), str(big), sha256=_sha(big))
+    parts = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    assert len(parts) == 3 and sorted(sent) == [1, 2, 3]
+    for number, part in enumerate(parts, 1):
+        assert sent[number] == base64.b64encode(hashlib.sha256(part).digest()).decode(), number
+    assert s3.head_object(Bucket=bucket, Key=result.key)["ETag"].strip('"').endswith("-3")
+
+
+def test_cancel_in_the_middle_of_a_multipart_upload_aborts_it(s3_bucket, tmp_path):
+    """Cancelled after some MiB went out: the part in flight ends, the rest is never sent, the upload is aborted."""
+    endpoint, bucket, s3 = s3_bucket
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (26 * MIB // 256))  # 26 MiB: six parts of 5 MiB (the last one 1 MiB)
+    sha = _sha(big)
+    store = S3Store(s3, bucket, "p", sse=None, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB,
+                    max_concurrency=1)
+    cancel = CancelToken()
+    sent: list[int] = []
+    calls: list[str] = []
+    s3.meta.events.register("provide-client-params.s3.*", lambda model, **kw: calls.append(model.name))
+
+    def progress(n: int) -> None:
+        sent.append(n)
+        if sum(sent) >= 7 * MIB:  # inside the second part
+            cancel.cancel()
+
+    with pytest.raises(UploadCancelled):
+        store.upload(store.key_for(sha), str(big), sha256=sha, progress=progress, cancel=cancel)
+    assert 7 * MIB <= sum(sent) <= 10 * MIB  # stopped mid-file: the third part never left
+    assert calls.count("UploadPart") == 2 and "CompleteMultipartUpload" not in calls
+    assert "AbortMultipartUpload" in calls
+    assert not store.exists(sha)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    store.close()
+
+
+def test_from_config_keeps_concurrency_and_part_sizes(s3_bucket):
+    from mediaapp.cloud.config import CloudConfig
+
+    endpoint, bucket, s3 = s3_bucket
+    store = S3Store.from_config(CloudConfig(bucket=bucket, endpoint_url=endpoint, max_concurrency=7,
+                                            multipart_threshold_mb=32, multipart_chunk_mb=6))
+    assert store.transfer_config.max_request_concurrency == 7
+    assert (store.transfer_config.multipart_threshold, store.transfer_config.multipart_chunksize) == (32 * MIB, 6 * MIB)
+
+
+@pytest.mark.parametrize("constraint, region", [(None, "us-east-1"), ("", "us-east-1"), ("EU", "eu-west-1"),
+                                                ("eu-west-1", "eu-west-1"), ("ap-south-1", "ap-south-1")])
+def test_get_bucket_location_legacy_answers_are_region_names(constraint, region):
+    from botocore.stub import Stubber
+
+    assert location_region(constraint) == region
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with Stubber(s3) as stub:  # a HeadBucket answer without x-amz-bucket-region: GetBucketLocation decides
+        stub.add_response("head_bucket", {}, {"Bucket": "b"})
+        stub.add_response("get_bucket_location", {"LocationConstraint": constraint} if constraint is not None else {},
+                          {"Bucket": "b"})
+        assert S3Store(s3, "b").bucket_region() == region
+
+
+def test_bucket_region_of_a_bucket_made_in_eu_west_1(s3_bucket, moto_server):
+    endpoint, _, s3 = s3_bucket
+    s3.create_bucket(Bucket="mediaapp-eu-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    try:
+        assert S3Store(s3, "mediaapp-eu-bucket").bucket_region() == "eu-west-1"
+    finally:
+        s3.delete_bucket(Bucket="mediaapp-eu-bucket")
+
+
+def test_bad_digest_is_explained_without_promising_a_retry():
+    from botocore.exceptions import ClientError
+
+    exc = ClientError({"Error": {"Code": "BadDigest", "Message": "The Content-SHA256 you specified did not match"}},
+                      "PutObject")
+    text = explain_s3_error(exc, "b", "k")
+    assert "retried" not in text and "importing again sends the image again" in text and text.endswith("[BadDigest]")

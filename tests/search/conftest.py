@@ -6,8 +6,10 @@ once per session on 127.0.0.1 and stopped afterwards) and
 ``opensearch-real`` (the cluster at ``OPENSEARCH_URL``; skipped when the
 variable is unset). A real cluster may need ``OPENSEARCH_USERNAME``,
 ``OPENSEARCH_PASSWORD``, ``OPENSEARCH_CA_CERTS`` and
-``OPENSEARCH_VERIFY_CERTS=0``; test indices are named ``mediaapp-test-*``
-and deleted afterwards.
+``OPENSEARCH_VERIFY_CERTS=0``, or ``OPENSEARCH_AWS_REGION`` (and
+``OPENSEARCH_AWS_SERVICE``, default ``es``) for SigV4 with boto3's
+credentials; test indices are named ``mediaapp-test-*`` and deleted
+afterwards.
 """
 
 from __future__ import annotations
@@ -25,13 +27,7 @@ from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, In
 BACKENDS = ("sqlite", "opensearch", "opensearch-real")
 REAL_URL = os.environ.get("OPENSEARCH_URL", "")
 REAL_SKIP = "OPENSEARCH_URL is not set: the conformance suite against a real OpenSearch cluster is skipped"
-
-
-def pytest_report_header(config):
-    """Say up front whether the real-cluster run happens."""
-    if REAL_URL:
-        return f"search: real OpenSearch runs against {REAL_URL}"
-    return f"search: {REAL_SKIP}"
+# (tests/conftest.py prints whether the real-cluster run happens in the report header of any run)
 
 
 def sha(i: int) -> str:
@@ -115,7 +111,9 @@ def open_backend(kind: str, request, workdir: Path):
         REAL_URL, index=name, replicas=0,
         username=os.environ.get("OPENSEARCH_USERNAME"), password=os.environ.get("OPENSEARCH_PASSWORD"),
         ca_certs=os.environ.get("OPENSEARCH_CA_CERTS") or None,
-        verify_certs=os.environ.get("OPENSEARCH_VERIFY_CERTS", "1") not in ("0", "false", "no"))
+        verify_certs=os.environ.get("OPENSEARCH_VERIFY_CERTS", "1") not in ("0", "false", "no"),
+        aws_region=os.environ.get("OPENSEARCH_AWS_REGION") or None,
+        aws_service=os.environ.get("OPENSEARCH_AWS_SERVICE") or "es")
 
 
 def dispose(index) -> None:

@@ -9,10 +9,13 @@ partly real Rekognition responses) and must give the same answers:
 2. a table of queries checked against ``reference_search`` /
    ``reference_facets``, a brute-force reading of the ``Query`` docstring.
 
-Order is checked wherever it is defined identically on every backend: date
-and path sorts, and relevance without text (highest matched label
-confidence, then sha256). Relevance *with* text is BM25, whose scores differ
-between FTS5 and OpenSearch, so those results are compared as sets.
+Order is checked everywhere, hit for hit: date and path sorts, relevance
+without text (highest matched label confidence, then sha256) and relevance
+with text (the word score of ``mediaapp.search.sqlite``'s docstring: the
+highest confidence among the label and person detections at or above the
+minimum that are a query label or whose name holds a query word, then
+sha256). ``test_differential.py`` adds a randomised SQLite-vs-OpenSearch
+comparison.
 """
 
 from __future__ import annotations
@@ -98,8 +101,30 @@ def reference_match(doc: IndexDocument, q: Query) -> bool:
     return True
 
 
+def _word_score(doc: IndexDocument, q: Query) -> float:
+    """The word score: best confidence >= minimum of a label/person detection matching a query label or word."""
+    words = set(tokenize(q.text))
+    labels = {normalize_label(l) for l in q.labels}
+    best = 0.0
+    for d in doc.detections:
+        if d.kind == DetectionKind.LABEL:
+            names = [d.name, *d.parents]
+        elif d.kind == DetectionKind.PERSON:
+            names = [d.name]
+        else:
+            continue
+        conf = _f32(d.confidence)
+        if conf < _f32(q.min_confidence):
+            continue
+        named = {normalize_label(n) for n in names}
+        said = {w for n in names for w in tokenize(normalize_label(n))}
+        if (d.kind == DetectionKind.LABEL and named & labels) or said & words:
+            best = max(best, conf)
+    return best
+
+
 def reference_search(docs: list[IndexDocument], q: Query) -> list[str]:
-    """All matching sha256s, in the documented order (relevance with text: sha256 order)."""
+    """All matching sha256s, in the documented order."""
     found = [d for d in docs if reference_match(d, q)]
     if q.sort == SortOrder.DATE:
         dated = sorted((d for d in found if _date(d.asset.taken_at)), key=lambda d: d.asset.sha256)
@@ -110,6 +135,8 @@ def reference_search(docs: list[IndexDocument], q: Query) -> list[str]:
         found.sort(key=lambda d: (d.asset.paths[0], d.asset.sha256))
     else:
         def score(d):
+            if tokenize(q.text):
+                return _word_score(d, q)
             confs = [_label_conf(d, l, q.min_confidence) for l in q.labels]
             return max([c for c in confs if c is not None], default=0.0)
         found.sort(key=lambda d: (-score(d), d.asset.sha256))
@@ -191,13 +218,38 @@ def test_all_of_and_any_of(library_index):
     ("Hello, Google!", S(3)), ("hello google", S(3)), ("HELLO", S(3)),
     ("google monday", []), ("brains 1882", S(1)), ("estd", S(1)),
     ("img", S(8)), ("IMG_0001", S(8)), ("dog copy", S(3)),
-    ("animal", S(3, 4, 7)), ("phone", S(2)), ("celeb a", S(5)), ("robert", S(6)),
+    ("animal", S(3, 7, 4)), ("phone", S(2)), ("celeb a", S(5)), ("robert", S(6)),
     ("face", []), ("transportation vehicle", S(1)),
+    ("jpg", S(1, 3, 4, 5, 6, 7, 8)),   # a word no label or person holds scores 0: sha256 order
+    ("pet", S(3, 4)), ("dog", S(3, 4)), ("people", S(5)),
 ])
 def test_text_tokens(library_index, text, expected):
     page = library_index.search(Query(text=text))
-    assert sorted(shas(page)) == sorted(expected)  # BM25 order differs by backend: compare sets
+    assert shas(page) == expected
     assert page.total == len(expected)
+
+
+def test_text_relevance_is_the_best_matching_detection(library_index):
+    search = library_index.search
+    # "animal" is a parent of Dog 95 (3), Bird 88 (7), Cat 60 and Dog 30 (4): the word score
+    page = search(Query(text="animal"))
+    assert [(h.sha256, round(h.score, 3)) for h in page.hits] == [(sha(3), 95.0), (sha(7), 88.0), (sha(4), 60.0)]
+    # only detections at or above the minimum count: Cat 60 stays on top of asset 4 at 50...
+    assert shas(search(Query(text="cat dog", min_confidence=50))) == S(4)
+    # ...and a word found only in detected text or a file name scores 0 (then sha256 order)
+    page = search(Query(text="jpg", folder="/lib/events"))
+    assert [(h.sha256, h.score) for h in page.hits] == [(sha(5), 0.0), (sha(6), 0.0)]
+    # a person name word scores its match confidence
+    assert search(Query(text="redford")).hits[0].score > 0
+    # a label asked for scores as well as a word: Dog 95 beats the Animal-worded Bird 88
+    assert shas(search(Query(text="jpg", labels=("Dog", "Bird"), match_all=False))) == S(3, 7, 4)
+    # pages of a text query concatenate to the full, identically ordered result
+    full = shas(search(Query(text="jpg", limit=None)))
+    assert len(full) == 7
+    assert sum((shas(search(Query(text="jpg", limit=2, offset=o))) for o in range(0, 8, 2)), []) == full
+    full = shas(search(Query(text="animal jpg", limit=None)))
+    assert full == S(3, 7, 4)
+    assert shas(search(Query(text="animal jpg", limit=1, offset=1))) == S(7)
 
 
 def test_text_without_tokens_does_not_filter(library_index):
@@ -259,7 +311,8 @@ def test_pagination(library_index):
 
 
 def test_pages_concatenate_to_the_full_result(library_index):
-    for q in (Query(sort=SortOrder.DATE), Query(labels=("Transportation", "Animal"), match_all=False)):
+    for q in (Query(sort=SortOrder.DATE), Query(labels=("Transportation", "Animal"), match_all=False),
+              Query(text="jpg")):
         full = shas(library_index.search(Query(**{**_fields(q), "limit": None})))
         pages = []
         for offset in range(0, 9, 2):
@@ -325,6 +378,9 @@ QUERIES = [
     Query(labels=("Pet",), min_confidence=55, taken_before="2020-06-30"),
     Query(labels=("Dog",), min_confidence=30.0), Query(labels=("Dog",), min_confidence=30.0001),
     Query(min_confidence=90), Query(min_confidence=52.5),
+    Query(text="jpg", min_confidence=70), Query(text="animal", labels=("Pet",), min_confidence=55),
+    Query(text="celeb", labels=("Person",)), Query(text="jpg", persons=("Robert Redford",)),
+    Query(text="car", labels=("Wheel", "Person"), match_all=True), Query(text="jpg", limit=3, offset=2),
 ]
 
 
@@ -333,10 +389,8 @@ def test_matches_reference_model(library_index, library, query):
     expected = reference_search(library, query)
     page = library_index.search(query)
     assert page.total == len(expected)
-    if query.sort == SortOrder.RELEVANCE and tokenize(query.text):
-        assert sorted(shas(page)) == sorted(expected)
-    else:
-        assert shas(page) == expected
+    end = None if query.limit is None else query.offset + query.limit
+    assert shas(page) == expected[query.offset:end]
     for field in ("labels", "persons"):
         want = reference_facets(library, query, field)
         got = library_index.facets(query, field, limit=1000)
@@ -386,3 +440,15 @@ def test_bad_document_is_reported_not_fatal(empty_index, library):
 def test_display_spelling_is_first_seen(empty_index, library):
     empty_index.upsert([library[6], library[2]])  # Bird's parent "ANIMAL" first, then Dog's "Animal"
     assert empty_index.facets(Query(labels=("animal",)))[0] == FacetCount("ANIMAL", 2)
+
+
+def test_document_the_backend_rejects_is_reported_not_raised(empty_index, library):
+    from dataclasses import replace
+
+    cat = library[3]
+    huge = IndexDocument(replace(cat.asset, size=2 ** 70), cat.detections, cat.folders, cat.text)  # > int64
+    result = empty_index.upsert([library[0], huge, library[7]])
+    assert result.indexed == 2
+    assert [sha for sha, _reason in result.failed] == [cat.asset.sha256] and result.failed[0][1]
+    assert empty_index.count() == 2
+    assert empty_index.search(Query(labels=("Cat",))).total == 0

@@ -141,6 +141,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_indices(server, alias: str) -> set[str]:
+    """Names of the concrete indices on ``server`` that start with ``alias``."""
+    return {row["index"] for row in server.request("GET", "/_cat/indices?format=json")
+            if row["index"].startswith(alias)}
+
+
 def test_opensearch_stopped_then_started(tmp_path, library):
     from osmem_server import OsmemServer
 
@@ -163,10 +169,25 @@ def test_opensearch_stopped_then_started(tmp_path, library):
         assert q.health()["ok"] is False and q.health()["pending"] == 3
 
         server = OsmemServer.start(freeze=False, japanese=False, addr=addr)  # back, but empty
-        page = q.search(Query(limit=None))  # a read replays the queue first
+        # A read replays the queue first, into a re-created empty index behind the alias (never a
+        # concrete index auto-created under the alias's name); the first three assets are gone, so
+        # the read says the backend is unusable and the library answers from SQLite instead.
+        with pytest.raises(SearchUnavailableError, match="lost its documents"):
+            q.search(Query(limit=None))
         assert q.pending_count() == 0
-        assert sorted(h.sha256 for h in page.hits) == sorted(d.asset.sha256 for d in library[3:5])
+        assert inner.alias not in server_indices(server, inner.alias)
+        assert sorted(inner.client.indices.get_alias(name=inner.alias))[0].startswith(f"{inner.alias}-v2-")
+        q.upsert(library[6:7])  # writes carry on meanwhile
+        with pytest.raises(SearchUnavailableError, match="lost its documents"):
+            q.facets(Query())
+        health = q.health()
+        assert health["ok"] is True and health["needs_reindex"] is True
+        assert "lost its documents" in health["reindex_reason"] and health["documents"] == 3
+        assert q.rebuild(library).indexed == len(library)
+        page = q.search(Query(limit=None))
+        assert sorted(h.sha256 for h in page.hits) == sorted(d.asset.sha256 for d in library)
         assert [f.name for f in q.facets(Query(labels=("Animal",)))][:1] == ["Animal"]
+        assert q.health()["needs_reindex"] is False
     finally:
         q.close()
         server.close()

@@ -235,3 +235,42 @@ def test_name_ids_survive_clear_by_another_instance(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_word_scores_without_fact_cache_agree(tmp_path):
+    lib = _random_library(80, seed=12)
+    cached, uncached = SqliteIndex(tmp_path / "a.sqlite"), SqliteIndex(tmp_path / "b.sqlite",
+                                                                        facet_cache_facts=0)
+    try:
+        cached.upsert(lib)
+        uncached.upsert(lib)
+        scored = 0
+        for q in (Query(text="l1", limit=None), Query(text="l2 jpg", min_confidence=40, limit=None),
+                  Query(text="jpg", labels=("L3", "L1"), match_all=False, limit=7, offset=3)):
+            want = [(h.sha256, h.score) for h in cached.search(q).hits]
+            assert [(h.sha256, h.score) for h in uncached.search(q).hits] == want
+            scored += sum(1 for _sha, score in want if score > 0)
+        assert scored > 10  # the word score did order these results
+    finally:
+        cached.close()
+        uncached.close()
+
+
+def test_word_score_and_sha_order_follow_writes_from_another_instance(tmp_path):
+    a = SqliteIndex(tmp_path / "shared.sqlite")
+    b = SqliteIndex(tmp_path / "shared.sqlite")
+    try:
+        a.upsert([doc("02" * 32, "/x/cat.jpg", [Detection(L, "Cat", 80)])])
+        assert [(h.sha256, h.score) for h in b.search(Query(text="jpg")).hits] == [("02" * 32, 0.0)]
+        a.upsert([doc("01" * 32, "/x/hot dog.jpg", [Detection(L, "Hot Dog", 70)]),
+                  doc("03" * 32, "/x/dog.jpg", [Detection(L, "Animal", 90)], text="dog")])
+        # new names ("hot dog") and new assets (sha256 order) are seen by the other instance
+        assert [(h.sha256, h.score) for h in b.search(Query(text="dog")).hits] == [("01" * 32, 70.0),
+                                                                                  ("03" * 32, 0.0)]
+        assert [h.sha256 for h in b.search(Query(text="jpg")).hits] == ["01" * 32, "02" * 32, "03" * 32]
+        a.clear()
+        a.upsert([doc("04" * 32, "/x/dog.jpg", [Detection(L, "Dog", 60)])])
+        assert [(h.sha256, h.score) for h in b.search(Query(text="dog")).hits] == [("04" * 32, 60.0)]
+    finally:
+        a.close()
+        b.close()

@@ -220,7 +220,16 @@ def test_settings_dialog_edits_library_settings_and_keeps_unknown_keys(qtbot):
 
 
 def test_person_facets_come_from_the_library(qtbot, window, analysed):
-    # no person is named in this library: the list must say so rather than invent names
-    qtbot.waitUntil(lambda: window.sidebar.labels.count() > 0, timeout=20000)
-    assert window.sidebar.persons.counts() == {f.name: f.count for f in
-                                               analysed.library.facets(Query(min_confidence=50.0), "persons")}
+    # name the one face of obama.jpg, then the sidebar must list exactly the library's person facet
+    people = analysed.library.people
+    (face,) = people.store.faces(sha256s=[analysed.sha_of("obama.jpg")])
+    people.name_faces([face.id], "Barack Obama")
+    try:
+        expected = {f.name: f.count for f in analysed.library.facets(Query(min_confidence=50.0), "persons")}
+        assert expected == {"Barack Obama": 1}
+        window.refresh()
+        qtbot.waitUntil(lambda: window.sidebar.persons.counts() == expected, timeout=20000)
+    finally:
+        assert people.forget_person("Barack Obama")  # the session library is shared: leave it unnamed
+    window.refresh()
+    qtbot.waitUntil(lambda: window.sidebar.persons.counts() == {}, timeout=20000)

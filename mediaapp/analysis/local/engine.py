@@ -5,15 +5,26 @@
   reported as ``Person``/``Face`` labels with Instances, the way Rekognition
   reports people.
 - RecognizeCelebrities: faces from dlib as UnrecognizedFaces, or
-  CelebrityFaces when a face matches a person the user has named.
+  CelebrityFaces when a face matches a person the user has named
+  (``people``, see ``mediaapp.analysis.local.people.recognize_faces``).
 
-Each analyser loads its model lazily, once per process.
+Besides the responses, ``analyse_with_faces`` returns one record per face
+(embedding and crop, ``mediaapp.analysis.local.face_records``) for the
+library's People feature.
+
+Each analyser loads its model lazily, once per process; engines that differ
+only in their config (e.g. the named people) share the loaded models.
 """
 
 from __future__ import annotations
 
+import base64
+import threading
+from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
+import numpy as np
 from PIL import Image
 
 from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineUnavailableError, ImageRef
@@ -27,27 +38,95 @@ ANALYSIS_MAX_SIDE = 2048
 #: Rekognition's Parents for the face-derived labels (as in its taxonomy).
 FACE_LABEL_PARENTS = {"Person": [], "Face": [{"Name": "Person"}], "Head": [{"Name": "Person"}]}
 
+#: The APIs whose answers depend on face detection (DetectLabels adds Face/Person labels).
+FACE_APIS = (Api.DETECT_LABELS, Api.RECOGNIZE_CELEBRITIES)
+
+_shared_lock = threading.Lock()
+_shared_models: dict[str, object] = {}
+
+
+def _shared(name: str, factory: Callable[[], object]) -> object:
+    """The process-wide analyser ``name``, built by ``factory`` on first use.
+
+    The registry caches one engine per distinct config, and the config
+    changes whenever the user names someone (``people``); sharing the
+    analysers keeps that from loading the OCR and object models again.
+    """
+    with _shared_lock:
+        model = _shared_models.get(name)
+        if model is None:
+            model = _shared_models[name] = factory()
+        return model
+
+
+@dataclass(frozen=True)
+class LocalParams(AnalysisParams):
+    """``AnalysisParams`` plus whether faces were detected, which is part of the cache key.
+
+    ``faces`` False appends ``Faces=off`` to the key of the face-dependent
+    APIs (``FACE_APIS``), so switching face features on or off analyses those
+    APIs again instead of reusing answers made the other way. With faces on
+    the key is the plain ``AnalysisParams`` key, so responses cached before
+    this flag existed stay valid. DetectText's key never changes.
+    """
+
+    faces: bool = True
+
+    def key(self, api: Api) -> str:
+        """The cache key of the parameters that apply to ``api`` (see the class docstring)."""
+        base = super().key(api)
+        if self.faces or api not in FACE_APIS:
+            return base
+        return f"{base};Faces=off" if base else "Faces=off"
+
+
+def decode_people(people: dict | None) -> dict[str, np.ndarray]:
+    """Named people's embeddings as ``{name: float64 array (n, 128)}``.
+
+    Each value is a list of embeddings, each either 128 numbers or the
+    base64 text of 128 little-endian float32 (the compact form
+    ``mediaapp.people.People.engine_config`` sends to worker processes).
+    Raises ``ValueError`` for a malformed embedding.
+    """
+    from mediaapp.analysis.local.face_records import embedding_from_bytes
+
+    out: dict[str, np.ndarray] = {}
+    for name, embeddings in (people or {}).items():
+        rows = [embedding_from_bytes(base64.b64decode(e)) if isinstance(e, str)
+                else np.asarray(e, dtype=np.float64).reshape(-1) for e in embeddings]
+        if rows:
+            out[str(name)] = np.stack(rows)
+    return out
+
 
 class LocalEngine(EngineBase):
     """The on-device engine (name ``local``).
 
     ``faces_enabled`` False turns every face feature off (no detection, no
-    recognition). ``people`` is an optional mapping name -> list of 128-d
-    embeddings of named people, used by RecognizeCelebrities.
+    recognition, no face records) and is part of the cache key of the
+    face-dependent APIs (``analysis_params``). ``people`` is an optional
+    mapping name -> list of 128-d embeddings of named people (see
+    ``decode_people`` for the accepted forms), used by RecognizeCelebrities;
+    it is not part of the cache key (the library names stored faces itself,
+    see ``mediaapp.people``). ``face_crops_dir``: where ``analyse_with_faces``
+    writes face crops (None: no crops).
+    Raises ``ValueError`` for malformed ``people`` embeddings.
     """
 
     name = "local"
     executor = "process"
 
-    def __init__(self, faces_enabled: bool = True, people: dict | None = None):
+    def __init__(self, faces_enabled: bool = True, people: dict | None = None, face_crops_dir: str | None = None):
         self.faces_enabled = faces_enabled
         self.people = people or {}
+        self.named = decode_people(self.people)
+        self.face_crops_dir = face_crops_dir
 
     @cached_property
     def ocr(self):
         """The rapidocr text detector (loaded on first use)."""
         from mediaapp.analysis.local.ocr import RapidOcrTextDetector
-        return RapidOcrTextDetector()
+        return _shared("ocr", RapidOcrTextDetector)
 
     @cached_property
     def faces(self):
@@ -59,7 +138,7 @@ class LocalEngine(EngineBase):
     def objects(self):
         """The COCO object detector (loaded on first use)."""
         from mediaapp.analysis.local.objects import ObjectDetector
-        return ObjectDetector()
+        return _shared("objects", ObjectDetector)
 
     def version(self, api: Api) -> str:
         """Model versions answering ``api``, joined by ``+``."""
@@ -90,6 +169,10 @@ class LocalEngine(EngineBase):
             return {Api.DETECT_LABELS: str(exc)}
         return {}
 
+    def analysis_params(self, params: AnalysisParams) -> LocalParams:
+        """``params`` with this engine's face setting added to the cache key (see ``LocalParams``)."""
+        return LocalParams(params.max_labels, params.min_confidence, dict(params.extra), faces=self.faces_enabled)
+
     def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:
         """Run one API; see ``analyse_many``."""
         result = self.analyse_many([api], image, params)[api]
@@ -104,28 +187,47 @@ class LocalEngine(EngineBase):
         that failed (the others still answer). Raises ``AnalysisError`` when
         the image cannot be decoded at all.
         """
+        return self.analyse_with_faces(apis, image, params)[0]
+
+    def analyse_with_faces(self, apis: list[Api], image: ImageRef,
+                           params: AnalysisParams) -> tuple[dict, list[dict] | None]:
+        """``analyse_many`` plus a record of every face found (embedding, crop).
+
+        Faces are detected and embedded once (``detect_and_embed``) when a
+        face-dependent API is asked for and faces are enabled; the records
+        are ``face_records.face_records`` of them, crops written below
+        ``face_crops_dir`` (named by ``image.sha256``). The second item is
+        None when no face detection ran (faces off, only DetectText asked,
+        or detection failed), and ``[]`` when it ran and found no face.
+        Raises like ``analyse_many``.
+        """
         if image.path is None:
             raise AnalysisError("the local engine needs a local file", "InvalidImageFormatException")
         try:
             img = open_rgb(image.path, max_side=ANALYSIS_MAX_SIDE)
         except (DecodeError, OSError) as exc:
             raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
-        faces: list[dict] | None = None
+        pairs: list[tuple[dict, np.ndarray]] | None = None
         out: dict = {}
         for api in apis:
             try:
                 if api is Api.DETECT_TEXT:
                     out[api] = self.ocr.detect_text(img)
                     continue
-                if faces is None:
-                    faces = self.faces.detect_faces(img) if self.faces_enabled else []
+                if pairs is None:
+                    pairs = self.faces.detect_and_embed(img) if self.faces_enabled else []
+                faces = [face for face, _ in pairs]
                 if api is Api.DETECT_LABELS:
                     out[api] = self._labels(img, faces, params)
                 else:
-                    out[api] = self._celebrities(img, faces)
+                    out[api] = self._celebrities(faces, [emb for _, emb in pairs])
             except AnalysisError as exc:
                 out[api] = exc
-        return out
+        records = None
+        if pairs is not None and self.faces_enabled:
+            from mediaapp.analysis.local.face_records import face_records
+            records = face_records(img, pairs, image.sha256, self.face_crops_dir)
+        return out, records
 
     def _labels(self, img: Image.Image, faces: list[dict], params: AnalysisParams) -> dict:
         response = self.objects.detect_labels(img, params.max_labels, params.min_confidence)
@@ -149,9 +251,12 @@ class LocalEngine(EngineBase):
         response["LabelModelVersion"] = self.version(Api.DETECT_LABELS)
         return response
 
-    def _celebrities(self, img: Image.Image, faces: list[dict]) -> dict:
-        if self.people:
-            from mediaapp.analysis.local.people import recognize
-            return recognize(img, self.faces, self.people, faces=faces)
-        return {"CelebrityFaces": [], "UnrecognizedFaces": faces}
+    def _celebrities(self, faces: list[dict], embeddings: list[np.ndarray]) -> dict:
+        """RecognizeCelebrities over detected, embedded faces: named people first, the rest unrecognized."""
+        if self.named:
+            from mediaapp.analysis.local.faces import EMBEDDING_SIZE
+            from mediaapp.analysis.local.people import recognize_faces
+            vectors = np.array(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
+            return recognize_faces(faces, vectors, self.named)
+        return {"CelebrityFaces": [], "UnrecognizedFaces": [dict(f) for f in faces]}
 

@@ -1,9 +1,9 @@
 """``mediaapp cloud config|test|upload|usage``: cloud settings, connection test, uploads, the month's spend.
 
 ``cloud config`` saves settings in the library (``engine_config.rekognition``,
-plus the library-wide ``engines`` and ``apis``); ``mediaapp import --engine
-rekognition`` then uses them. Never stores credentials: ``--profile`` names
-a profile of boto3's standard chain.
+plus the library-wide ``engines``, ``apis`` and per-folder ``folder_engines``
+rules); ``mediaapp import`` then uses them. Never stores credentials:
+``--profile`` names a profile of boto3's standard chain.
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ def register(subparsers) -> None:
     c.add_argument("--prices", dest="prices_path", metavar="FILE", help="your own price table ('' for the bundled)")
     c.add_argument("--engines", help="library default engines: local, rekognition or local,rekognition")
     c.add_argument("--apis", help="library default analyses: labels,text,celebrities")
+    c.add_argument("--folder", metavar="PATH", help="set the engines of the images under this folder "
+                   "(with --engine; the deepest folder rule wins over the library default)")
+    c.add_argument("--engine", action="append", dest="folder_engine", metavar="NAME",
+                   help="an engine for --folder: local or rekognition; repeat for both")
+    c.add_argument("--remove-folder", action="append", metavar="PATH", default=[],
+                   help="drop the rule of this folder (its images use the library default again)")
     c.set_defaults(func=run_config)
 
     t = sub.add_parser("test", help="check credentials, bucket access and Rekognition access")
@@ -62,10 +68,10 @@ def _blank_to_none(value):
 
 
 def run_config(args, ctx) -> int:
-    """Apply the given options, save, and print the settings as JSON; exit 2 for an invalid value."""
-    from mediaapp.cloud.config import load_config, save_config
-    from mediaapp.core.types import Api
-    from mediaapp.settings import load_settings, save_settings
+    """Apply the given options, save, and print the settings as JSON (with the folder rules); exit 2 for an
+    invalid value (nothing is saved then)."""
+    from mediaapp.cloud.config import (folder_rules, load_config, normalize_folder, save_config,
+                                       save_library_choices)
 
     library = ctx.library()
     try:
@@ -85,28 +91,34 @@ def run_config(args, ctx) -> int:
         if value is not None:
             setattr(config, name, value or None)
             changed = True
+    rules = None
     try:
+        if args.folder_engine and not args.folder:
+            raise ValueError("--engine needs --folder PATH (the library default is --engines)")
+        if args.folder or args.remove_folder:
+            rules = folder_rules(library.settings)
+            if args.folder:
+                if not args.folder_engine:
+                    raise ValueError("--folder needs at least one --engine NAME (or use --remove-folder)")
+                rules[normalize_folder(args.folder)] = args.folder_engine
+            for folder in args.remove_folder:
+                if rules.pop(normalize_folder(folder), None) is None:
+                    raise ValueError(f"there is no folder rule for {normalize_folder(folder)}")
+        engines = [e for e in args.engines.split(",")] if args.engines else None
+        apis = [a for a in args.apis.split(",")] if args.apis else None
+        if changed:
+            config.validate()
+        if engines is not None or apis is not None or rules is not None:
+            save_library_choices(library, engines=engines, apis=apis, folder_engines=rules)
         if changed:
             save_config(library, config)
-        if args.engines or args.apis:
-            stored = load_settings(library.root)
-            if args.engines:
-                engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-                unknown = [e for e in engines if e not in ("local", "rekognition")]
-                if unknown or not engines:
-                    raise ValueError(f"engines must be local, rekognition or both, not {args.engines!r}")
-                stored["engines"] = library.settings["engines"] = engines
-            if args.apis:
-                apis = [Api.parse(a).value for a in args.apis.split(",") if a.strip()]
-                stored["apis"] = library.settings["apis"] = apis
-            save_settings(library.root, stored)
     except ValueError as exc:
         print(f"mediaapp: {exc}", file=sys.stderr)
         return 2
     shown = config.to_dict()
     shown.pop("ledger_path", None)
     print(json.dumps({"engines": library.settings["engines"], "apis": library.settings["apis"],
-                      "rekognition": shown}, indent=2))
+                      "folder_engines": folder_rules(library.settings), "rekognition": shown}, indent=2))
     return 0
 
 
@@ -127,7 +139,7 @@ def run_test(args, ctx) -> int:
 
 
 def run_usage(args, ctx) -> int:
-    """Print this month's recorded calls and spend (from the library's usage ledger)."""
+    """Print the month's recorded calls and spend, and the paid answers kept in quarantine (usage ledger)."""
     from mediaapp.cloud.cost import LEDGER_FILE, Ledger, fmt_usd, this_month
 
     month = args.month or this_month()
@@ -135,8 +147,12 @@ def run_usage(args, ctx) -> int:
     try:
         calls = {api: ledger.month_calls([api], month) for api in
                  ("DetectLabels", "DetectText", "RecognizeCelebrities", "DetectLabels:IMAGE_PROPERTIES")}
-        print(f"{month}: {fmt_usd(ledger.month_spend(month))} spent; "
-              + ", ".join(f"{api} {n}" for api, n in calls.items() if n) or "no calls")
+        counted = ", ".join(f"{api} {n}" for api, n in calls.items() if n)
+        print(f"{month}: {fmt_usd(ledger.month_spend(month))} spent; {counted or 'no calls'}")
+        kept = ledger.quarantine_count()
+        if kept:
+            print(f"{kept} paid answers failed validation and are kept in {ledger.path} (table quarantine); "
+                  f"they are not bought again unless you re-analyse")
     finally:
         ledger.close()
     return 0
@@ -149,6 +165,7 @@ def run_upload(args, ctx) -> int:
     from tqdm import tqdm
 
     from mediaapp.cloud.config import load_config
+    from mediaapp.cloud.cost import LEDGER_FILE
     from mediaapp.cloud.upload import catalogued_images, upload_images
     from mediaapp.tasks import CancelToken
 
@@ -158,6 +175,7 @@ def run_upload(args, ctx) -> int:
     except ValueError as exc:
         print(f"mediaapp: the cloud settings are invalid: {exc}", file=sys.stderr)
         return 1
+    config.ledger_path = str(library.root / LEDGER_FILE)  # the keys written are recorded for exports
     images = catalogued_images(library, args.paths)
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())

@@ -22,8 +22,9 @@ def register(subparsers) -> None:
 
 
 def run(args, ctx) -> int:
-    """Print the estimate; exit 1 when the price table or an API name is wrong."""
-    from mediaapp.cloud.cost import estimate, fmt_usd
+    """Print the estimate (``describe_estimate``, or JSON); exit 1 when the price table, the settings or an API
+    name is wrong."""
+    from mediaapp.cloud.cost import describe_estimate, estimate
 
     apis = [a.strip() for a in args.apis.split(",") if a.strip()] if args.apis else None
     try:
@@ -34,16 +35,5 @@ def run(args, ctx) -> int:
     if args.json:
         print(json.dumps(est.to_dict(), indent=2))
         return 0
-    per_api = ", ".join(f"{api} {n}" for api, n in est.by_api.items()) or "none"
-    print(f"{est.images} images; {est.calls} calls to make ({per_api}); {est.cached} already stored (free)")
-    print(f"Rekognition {fmt_usd(est.usd)} + S3 {fmt_usd(est.s3_usd)} = {fmt_usd(est.total_usd)}")
-    print(f"prices of {est.price_date} from {est.price_source}")
-    if est.budget_per_run is not None:
-        print(f"run budget {fmt_usd(est.budget_per_run)}" + (": THE RUN WOULD STOP EARLY"
-                                                              if est.exceeds_run_budget else ""))
-    if est.budget_per_month is not None:
-        print(f"month budget {fmt_usd(est.budget_per_month)}, {fmt_usd(est.month_spent)} spent"
-              + (": THE RUN WOULD STOP EARLY" if est.exceeds_month_budget else ""))
-    for path in est.unreadable:
-        print(f"  UNREADABLE {path}")
+    print("\n".join(describe_estimate(est)))
     return 0

@@ -1,9 +1,15 @@
-"""``mediaapp import PATH...``: import files and folders with a progress bar and a summary."""
+"""``mediaapp import PATH...``: import files and folders with a progress bar and a summary.
+
+With the ``rekognition`` engine uploading to S3, a second bar counts the
+bytes sent (and the files, as its postfix), and the summary says how many
+files were uploaded; Ctrl+C also aborts the uploads in flight.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 from mediaapp.core.types import ImportReport
 from mediaapp.tasks import CancelToken
@@ -31,6 +37,8 @@ def run(args, ctx) -> int:
     """
     from tqdm import tqdm
 
+    from mediaapp.cloud.transfers import describe, watch_uploads
+
     library = ctx.library()
     apis = [a.strip() for a in args.apis.split(",")] if args.apis else None
     cancel = CancelToken()
@@ -53,14 +61,38 @@ def run(args, ctx) -> int:
         bar.n = p.done
         bar.refresh()
 
+    upload_lock = threading.Lock()
+    uploads: dict[str, tqdm] = {}
+
+    def upload_bar() -> tqdm:  # called on the engine's upload threads, with upload_lock held
+        if "bar" not in uploads:
+            uploads["bar"] = tqdm(desc="upload", unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                                  leave=False)
+        return uploads["bar"]
+
+    def on_bytes(n: int) -> None:
+        if not args.quiet:
+            with upload_lock:
+                upload_bar().update(n)
+
+    def on_file(uploaded: bool) -> None:
+        if not args.quiet:
+            totals = watch.totals()
+            with upload_lock:
+                upload_bar().set_postfix(files=totals.files_uploaded, present=totals.files_present)
+
     try:
-        report = library.import_paths(args.paths, engines=args.engines, apis=apis, progress=progress,
-                                      cancel=cancel, reanalyse=args.reanalyse)
+        with watch_uploads(on_bytes, on_file, cancel=cancel) as watch:
+            report = library.import_paths(args.paths, engines=args.engines, apis=apis, progress=progress,
+                                          cancel=cancel, reanalyse=args.reanalyse)
     finally:
-        for bar in bars.values():
+        for bar in [*bars.values(), *uploads.values()]:
             bar.close()
         signal.signal(signal.SIGINT, previous)
     print_summary(report)
+    totals = watch.totals()
+    if totals.files_uploaded or totals.files_present:
+        print(describe(totals))
     if report.cancelled:
         return 130
     return 3 if report.budget_stopped else 0

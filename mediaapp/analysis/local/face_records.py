@@ -1,0 +1,173 @@
+"""Face records: what the local engine hands back besides its Rekognition responses.
+
+A Rekognition response has no room for a face embedding, and the People
+feature needs one per face (to name it, to cluster it) plus a small picture
+of it (for the People panel). The worker process that analyses an image
+already holds it decoded, so it builds both there and returns them as plain,
+picklable data next to the responses (``ApiOutcome.extras``); the parent
+process stores them (``mediaapp.people``).
+
+One record per face, in the detector's order (largest face first)::
+
+    {"Index": int,              # position in that order, 0-based
+     "Face": ComparedFace dict, # BoundingBox (ratios), Confidence (0-100), Landmarks, Pose, Quality
+     "Embedding": bytes,        # 128 little-endian float32 (512 bytes), dlib ResNet descriptor
+     "Crop": str | None}        # crop file name relative to the crops folder, None if not written
+
+dlib computes its descriptors in 32-bit floats, so float32 storage loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from mediaapp.analysis.local.faces import EMBEDDING_SIZE
+from mediaapp.core.types import BoundingBox
+
+__all__ = ["FACE_CROP_SIDE", "CROP_MARGIN", "EMBEDDING_DTYPE", "crop_name", "embedding_to_bytes",
+           "embedding_from_bytes", "face_records", "save_face_crop"]
+
+#: Side, in pixels, of the square JPEG crop saved per face. The People panel
+#: draws faces at 96 logical pixels; 112 px keeps them sharp there while a
+#: crop stays a few KB (measured on testdata/3_faces: 3-5 KB at quality 85).
+FACE_CROP_SIDE = 112
+#: Margin added around the detector's box on each side, as a fraction of the
+#: box's larger side: the same 25% padding dlib uses for the aligned chip its
+#: embedding is computed from (``faces._descriptor``), so the crop shows what
+#: the embedding saw (forehead, chin) rather than the tight detector box.
+CROP_MARGIN = 0.25
+#: JPEG quality of the crops (Pillow's 1-95 scale); as for thumbnails.
+CROP_JPEG_QUALITY = 85
+#: On-disk dtype of embeddings: little-endian float32.
+EMBEDDING_DTYPE = np.dtype("<f4")
+
+
+def crop_name(sha256: str, index: int, example: bool = False) -> str:
+    """The crop file of face ``index`` of image ``sha256``, relative to the crops folder.
+
+    ``<first 2 hex>/<sha256>_<index>.jpg`` for library photos and
+    ``<first 2 hex>/<sha256>_x<index>.jpg`` for enrolment examples, so an
+    example photo that is also in the library never shares a file with it.
+    Raises ``ValueError`` unless ``sha256`` is 64 lowercase hex characters
+    (which also keeps the path inside the folder) and ``index`` >= 0.
+    """
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a lowercase hex SHA-256: {sha256!r}")
+    if index < 0:
+        raise ValueError(f"face index must be >= 0, got {index}")
+    return f"{sha256[:2]}/{sha256}_{'x' if example else ''}{int(index)}.jpg"
+
+
+def embedding_to_bytes(embedding: Sequence[float] | np.ndarray) -> bytes:
+    """A 128-d embedding as 512 bytes (little-endian float32).
+
+    Raises ``ValueError`` when it does not hold exactly 128 finite numbers.
+    """
+    arr = np.asarray(embedding, dtype=np.float64).reshape(-1)
+    if arr.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"an embedding must be {EMBEDDING_SIZE} finite numbers, got shape {arr.shape}")
+    return arr.astype(EMBEDDING_DTYPE).tobytes()
+
+
+def embedding_from_bytes(blob: bytes) -> np.ndarray:
+    """The float64 (128,) array stored by ``embedding_to_bytes``; ``ValueError`` for a wrong length."""
+    if len(blob) != EMBEDDING_SIZE * EMBEDDING_DTYPE.itemsize:
+        raise ValueError(f"an embedding blob is {EMBEDDING_SIZE * EMBEDDING_DTYPE.itemsize} bytes, got {len(blob)}")
+    return np.frombuffer(blob, dtype=EMBEDDING_DTYPE).astype(np.float64)
+
+
+def crop_box(box: BoundingBox, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:
+    """The square pixel box ``(left, top, right, bottom)`` cropped for a face ``box`` (ratios).
+
+    The square is centred on the face, its side the face's larger side (in
+    pixels) times ``1 + 2 * margin``; it may reach past the image edges
+    (Pillow pads such crops with black).
+    """
+    cx = (box.left + box.width / 2.0) * width
+    cy = (box.top + box.height / 2.0) * height
+    side = max(box.width * width, box.height * height, 1.0) * (1.0 + 2.0 * margin)
+    left, top = round(cx - side / 2.0), round(cy - side / 2.0)
+    size = max(1, round(side))
+    return left, top, left + size, top + size
+
+
+def save_face_crop(image: Image.Image, box: BoundingBox, path: str | os.PathLike, side: int = FACE_CROP_SIDE) -> str:
+    """Write the square crop of the face ``box`` (ratios of ``image``) as a ``side`` px JPEG at ``path``.
+
+    ``image`` is the orientation-corrected picture the box refers to. The
+    file is written atomically (temporary file + rename) and an existing one
+    is replaced. Returns the path. Raises ``OSError`` when it cannot be written.
+    """
+    target = os.fspath(path)
+    crop = image.crop(crop_box(box, image.width, image.height))
+    if crop.mode != "RGB":
+        crop = crop.convert("RGB")
+    crop = crop.resize((side, side), Image.Resampling.LANCZOS)
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".jpg")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            crop.save(fh, "JPEG", quality=CROP_JPEG_QUALITY)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def face_records(image: Image.Image, pairs: Iterable[tuple[dict, np.ndarray]], sha256: str,
+                 crops_dir: str | os.PathLike | None, example: bool = False) -> list[dict]:
+    """Build the records (see the module docstring) of faces already detected and embedded in ``image``.
+
+    ``pairs``: ``[(ComparedFace dict, embedding)]`` as returned by
+    ``DlibFaceDetector.detect_and_embed`` on this same image. ``crops_dir``:
+    where crops go (``crop_name`` below it); None writes none. A crop that
+    cannot be written leaves ``Crop`` None: the face is still recorded.
+    Raises ``ValueError`` for a malformed embedding or ``sha256``.
+    """
+    out = []
+    for index, (face, embedding) in enumerate(pairs):
+        name = None
+        if crops_dir is not None:
+            name = crop_name(sha256, index, example)
+            try:
+                save_face_crop(image, BoundingBox.from_rekognition(face["BoundingBox"]),
+                               os.path.join(os.fspath(crops_dir), name))
+            except OSError:
+                name = None
+        out.append({"Index": index, "Face": face, "Embedding": embedding_to_bytes(embedding), "Crop": name})
+    return out
+
+
+def example_faces(path: str, sha256: str, crops_dir: str | None) -> tuple[list[dict], str]:
+    """Detect and embed the faces of one enrolment photo; the task ``mediaapp people add`` runs in a worker.
+
+    Decodes ``path`` as the local engine does (``open_rgb`` at
+    ``ANALYSIS_MAX_SIDE``, orientation applied), so an example and the same
+    photo imported give the same embedding. Returns (records as
+    ``face_records`` with example crop names, the detector version).
+    Raises ``AnalysisError`` when the file cannot be decoded and
+    ``EngineUnavailableError`` when dlib or its models are missing.
+    """
+    from mediaapp.analysis.base import AnalysisError
+    from mediaapp.analysis.local.engine import ANALYSIS_MAX_SIDE
+    from mediaapp.analysis.local.faces import DlibFaceDetector
+    from mediaapp.ingest.decode import DecodeError, open_rgb
+
+    try:
+        image = open_rgb(path, max_side=ANALYSIS_MAX_SIDE)
+    except (DecodeError, OSError) as exc:
+        raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
+    detector = DlibFaceDetector()
+    return face_records(image, detector.detect_and_embed(image), sha256, crops_dir, example=True), detector.version

@@ -1,0 +1,95 @@
+"""``mediaapp people add NAME IMAGE... | list [--json] | forget NAME | forget --all``.
+
+- ``add``: enrol a person from example photos (the largest face of each);
+  every face in the library that matches is named at once, and photos
+  imported later are named as they are analysed.
+- ``list``: the people with their photo-face and photo counts and where the
+  name comes from (``local``: named in this library; ``rekognition``: Amazon
+  Rekognition's RecognizeCelebrities).
+- ``forget NAME``: delete that person's example embeddings and name; their
+  faces become unknown again. ``forget --all``: forget every face (all
+  embeddings, crops, names and local RecognizeCelebrities results).
+
+Exit status: 0 on success, 1 when nothing could be done (no face in any
+example, unknown name, face features off), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    """Add the ``people`` command and its sub-commands."""
+    p = subparsers.add_parser("people", help="name people once, find all their photos")
+    sub = p.add_subparsers(dest="people_command", metavar="ACTION")
+    add = sub.add_parser("add", help="enrol a person from example photos")
+    add.add_argument("name")
+    add.add_argument("images", nargs="+", metavar="IMAGE")
+    add.set_defaults(func=run_add)
+    ls = sub.add_parser("list", help="list named people with face and photo counts")
+    ls.add_argument("--json", action="store_true", help="print a JSON list")
+    ls.set_defaults(func=run_list)
+    forget = sub.add_parser("forget", help="forget a person (or, with --all, every face)")
+    forget.add_argument("name", nargs="?")
+    forget.add_argument("--all", action="store_true", help="forget every face, embedding, crop and name")
+    forget.set_defaults(func=run_forget)
+    p.set_defaults(func=lambda args, ctx: (p.print_help(sys.stderr), 2)[1])
+
+
+def run_add(args, ctx) -> int:
+    """Enrol ``args.name`` from ``args.images``; print what was enrolled and what matched."""
+    people = ctx.library().people
+    try:
+        report = people.enrol(args.name, args.images)
+    except (RuntimeError, ValueError) as exc:
+        print(f"mediaapp: {exc}", file=sys.stderr)
+        return 1
+    for path, reason in report.problems:
+        print(f"{path}: {reason}", file=sys.stderr)
+    if not report.enrolled:
+        print(f"mediaapp: no face to enrol {report.name!r} from", file=sys.stderr)
+        return 1
+    photos = "photo" if report.photos == 1 else "photos"
+    print(f"enrolled {report.name} from {len(report.enrolled)} example(s); {report.photos} {photos} in the "
+          "library show them")
+    return 0
+
+
+def run_list(args, ctx) -> int:
+    """Print one line per person: name, faces, photos, source (or JSON with ``--json``)."""
+    summaries = ctx.library().people.persons()
+    if args.json:
+        print(json.dumps([{"Name": s.name, "Source": s.source, "Faces": s.faces, "Photos": s.photos,
+                           "Examples": s.examples} for s in summaries], indent=2))
+        return 0
+    if not summaries:
+        print("nobody is named yet (mediaapp people add NAME IMAGE...)")
+        return 0
+    width = max(len(s.name) for s in summaries)
+    print(f"{'NAME':<{width}}  {'FACES':>5}  {'PHOTOS':>6}  SOURCE")
+    for s in summaries:
+        source = s.source + (f" ({s.examples} example{'s' if s.examples != 1 else ''})" if s.examples else "")
+        print(f"{s.name:<{width}}  {s.faces:>5}  {s.photos:>6}  {source}")
+    return 0
+
+
+def run_forget(args, ctx) -> int:
+    """Forget one person, or every face with ``--all``."""
+    people = ctx.library().people
+    if args.all:
+        if args.name:
+            print("mediaapp: give a NAME or --all, not both", file=sys.stderr)
+            return 2
+        count = people.forget_all()
+        print(f"forgot every face; {count} image(s) reindexed")
+        return 0
+    if not args.name:
+        print("mediaapp: people forget needs a NAME (or --all)", file=sys.stderr)
+        return 2
+    if not people.forget_person(args.name):
+        print(f"mediaapp: nobody called {args.name!r} in this library", file=sys.stderr)
+        return 1
+    print(f"forgot {args.name.strip()}; their faces are unknown again")
+    return 0

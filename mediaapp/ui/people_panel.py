@@ -1,0 +1,555 @@
+"""The People panel: groups of faces, named or not, and the actions that name them.
+
+Left, the groups (``GroupListModel`` in a ``QListView``): every named person,
+then the clusters of unknown faces, each with a face crop, its name (or
+``Unknown <n>``) and its face count. Right, the faces of the current group
+(``FaceListModel`` in an icon-mode ``QListView`` drawn by ``FaceDelegate``).
+Actions: name the group (every matching face follows), merge it into another
+group, move selected faces out, reject selected faces, and forget every face.
+
+Everything the panel shows comes from ``Library.people`` (``mediaapp.people``)
+through ``BackgroundRunner``; crops are decoded by a ``ThumbnailLoader`` off
+the GUI thread and drawn from a ``PixmapCache`` (no file access in paint).
+After an edit the panel reloads its groups and emits ``changed`` so the main
+window refreshes its search, its facets and its boxes.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHBoxLayout, QInputDialog, QLabel, QListView,
+                               QMessageBox, QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from mediaapp.ui.background import BackgroundRunner, Generation
+from mediaapp.ui.boxes import label_color
+from mediaapp.ui.thumbnails import PixmapCache, ThumbnailLoader
+
+#: Side, in pixels, faces are drawn at in the panel (crops are 112 px JPEGs).
+FACE_SIDE = 96
+#: Side, in pixels, of a group's crop in the group list.
+GROUP_ICON_SIDE = 40
+#: Bytes of decoded crops kept (about 650 crops of 112x112 at 32 bits).
+CROP_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class PeopleRoles(enum.IntEnum):
+    """Item data roles of the People models (besides Display, ToolTip, Decoration)."""
+
+    KEY = Qt.ItemDataRole.UserRole + 1      #: str: the group key (``person:<id>`` / ``group:<id>``)
+    GROUP = Qt.ItemDataRole.UserRole + 2    #: FaceGroup
+    FACE_ID = Qt.ItemDataRole.UserRole + 3  #: int: the face id
+    FACE = Qt.ItemDataRole.UserRole + 4     #: FaceInfo
+    PIXMAP_READY = Qt.ItemDataRole.UserRole + 5  #: bool: the crop is decoded and cached
+
+
+class _CropModel(QAbstractListModel):
+    """Shared crop handling: rows name a crop path; its pixmap is requested on first read."""
+
+    def __init__(self, loader: ThumbnailLoader, cache: PixmapCache, parent: QObject | None = None):
+        super().__init__(parent)
+        self.loader = loader
+        self.cache = cache
+        self._rows: list = []
+        self._failed: set[str] = set()
+        self._placeholder: QPixmap | None = None
+        loader.loaded.connect(self._on_loaded)
+        loader.failed.connect(self._on_failed)
+
+    def _crop_of(self, item) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        """The number of rows (0 under any valid parent: a flat list)."""
+        return 0 if parent.isValid() else len(self._rows)
+
+    def item(self, row: int):
+        """The item at ``row``; raises ``IndexError``."""
+        return self._rows[row]
+
+    def items(self) -> list:
+        """Every item, in row order."""
+        return list(self._rows)
+
+    def set_items(self, items: list) -> None:
+        """Replace the rows."""
+        self.beginResetModel()
+        self._rows = list(items)
+        self.endResetModel()
+
+    def pixmap(self, item) -> QPixmap:
+        """The cached crop of ``item``, else a grey placeholder (and a decode request is queued)."""
+        crop = self._crop_of(item)
+        if crop:
+            cached = self.cache.get(crop)
+            if cached is not None:
+                return cached
+            if crop not in self._failed:
+                self.loader.request(crop, [crop])
+        if self._placeholder is None:
+            self._placeholder = QPixmap(FACE_SIDE, FACE_SIDE)
+            self._placeholder.fill(QColor("#3a3a3a"))
+        return self._placeholder
+
+    def _on_loaded(self, key: str, image: QImage) -> None:
+        if key not in self.cache:
+            self.cache.put(key, QPixmap.fromImage(image))
+        self._changed(key)
+
+    def _on_failed(self, key: str) -> None:
+        self._failed.add(key)
+        self._changed(key)
+
+    def _changed(self, key: str) -> None:
+        for i, item in enumerate(self._rows):
+            if self._crop_of(item) == key:
+                index = self.index(i)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, PeopleRoles.PIXMAP_READY])
+
+
+class GroupListModel(_CropModel):
+    """The groups of the People panel (``FaceGroup`` rows: named persons, then unknown clusters)."""
+
+    def _crop_of(self, item) -> str | None:
+        return item.cover
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Display: title and face count; Decoration: the cover crop; see ``PeopleRoles``."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        group = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{group.title}  ({len(group.face_ids)})"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.pixmap(group).scaled(GROUP_ICON_SIDE, GROUP_ICON_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if group.name is None:
+                return f"{len(group.face_ids)} unknown faces in {group.photos} photos: name them to find them all"
+            extra = f", enrolled from {group.examples} example(s)" if group.examples else ""
+            return f"{group.name}: {len(group.face_ids)} faces in {group.photos} photos{extra}"
+        if role == PeopleRoles.KEY:
+            return group.key
+        if role == PeopleRoles.GROUP:
+            return group
+        if role == PeopleRoles.PIXMAP_READY:
+            return bool(group.cover) and group.cover in self.cache
+        return None
+
+    def row_of(self, key: str) -> int:
+        """The row of the group ``key``, or -1."""
+        return next((i for i, g in enumerate(self._rows) if g.key == key), -1)
+
+
+class FaceListModel(_CropModel):
+    """The faces of one group (``FaceInfo`` rows)."""
+
+    def _crop_of(self, item) -> str | None:
+        return item.crop
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Display: the photo's file name; Decoration: the crop; ToolTip: path, name and similarity."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        face = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(face.path) if face.path else "(not in the library)"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.pixmap(face)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            who = face.person_name or "unknown"
+            how = {"user": "named by you", "example": "enrolled example",
+                   "auto": f"similarity {face.similarity:.0f}%" if face.similarity is not None else ""}.get(
+                face.assigned_by or "", "")
+            return "\n".join(x for x in (face.path or "", f"{who} {('(' + how + ')') if how else ''}".strip()) if x)
+        if role == PeopleRoles.FACE_ID:
+            return face.id
+        if role == PeopleRoles.FACE:
+            return face
+        if role == PeopleRoles.PIXMAP_READY:
+            return bool(face.crop) and face.crop in self.cache
+        return None
+
+
+class FaceDelegate(QStyledItemDelegate):
+    """Paints a face cell: the crop, a coloured frame for named faces, the photo's name under it.
+
+    Everything comes from the model's roles; ``paint`` reads no file.
+    """
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        """Every cell: the face square plus a caption line, with padding."""
+        return QSize(FACE_SIDE + 8, FACE_SIDE + option.fontMetrics.height() + 10)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        """Paint selection, crop (or placeholder), frame and caption."""
+        painter.save()
+        cell = QRectF(option.rect)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(cell.adjusted(1, 1, -1, -1), option.palette.color(QPalette.ColorRole.Highlight))
+        target = QRectF(cell.x() + 4, cell.y() + 4, FACE_SIDE, FACE_SIDE)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
+        face = index.data(PeopleRoles.FACE)
+        if face is not None and face.person_name:
+            painter.setPen(label_color(face.person_name))
+            painter.drawRect(target.adjusted(0.5, 0.5, -0.5, -0.5))
+        text = QRectF(cell.x() + 2, target.bottom() + 3, cell.width() - 4, option.fontMetrics.height())
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(option.palette.color(role))
+        caption = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        painter.drawText(text, int(Qt.AlignmentFlag.AlignHCenter),
+                         option.fontMetrics.elidedText(caption, Qt.TextElideMode.ElideMiddle, int(text.width())))
+        painter.restore()
+
+
+class PeoplePanel(QWidget):
+    """Groups of faces and the actions on them, for the library given to ``set_library``.
+
+    Signals (GUI thread): ``groupsLoaded()`` after the group list is shown,
+    ``facesLoaded(key)`` after a group's faces are shown, ``changed()`` after
+    an edit succeeded (names, groups or search results may differ),
+    ``failed(message)`` when a background call failed.
+    """
+
+    groupsLoaded = Signal()
+    facesLoaded = Signal(str)
+    changed = Signal()
+    failed = Signal(str)
+
+    def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.library = None
+        self._groups_generation = Generation()
+        self._faces_generation = Generation()
+        self._busy = False
+        self._pending_key: str | None = None
+        self.loader = ThumbnailLoader(threads=1, max_side=FACE_SIDE * 2, parent=self)
+        self.cache = PixmapCache(CROP_CACHE_BYTES)
+
+        self.groups_model = GroupListModel(self.loader, self.cache, self)
+        self.faces_model = FaceListModel(self.loader, self.cache, self)
+        self.groups_view = QListView()
+        self.groups_view.setObjectName("peopleGroups")
+        self.groups_view.setModel(self.groups_model)
+        self.groups_view.setIconSize(QSize(GROUP_ICON_SIDE, GROUP_ICON_SIDE))
+        self.groups_view.setUniformItemSizes(True)
+        self.groups_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.groups_view.selectionModel().currentChanged.connect(self._on_group_changed)
+        self.faces_view = QListView()
+        self.faces_view.setObjectName("peopleFaces")
+        self.faces_view.setModel(self.faces_model)
+        self.faces_view.setItemDelegate(FaceDelegate(self.faces_view))
+        self.faces_view.setViewMode(QListView.ViewMode.IconMode)
+        self.faces_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.faces_view.setMovement(QListView.Movement.Static)
+        self.faces_view.setUniformItemSizes(True)
+        self.faces_view.setSpacing(2)
+        self.faces_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.faces_view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+
+        self.name_action = self._action("&Name…", self.ask_name, "Name this group; every matching face follows")
+        self.merge_action = self._action("&Merge into…", self.ask_merge, "The same person as another group")
+        self.move_out_action = self._action("Move &out", self.move_out_selected,
+                                            "The selected faces are not this person", "Ctrl+Shift+O")
+        self.reject_action = self._action("&Reject", self.reject_selected,
+                                          "The selected faces are not faces (or not wanted)", "Del")
+        self.forget_action = self._action("&Forget all faces…", self.ask_forget_all,
+                                          "Delete every face, embedding, crop and name of this library")
+        self.refresh_action = self._action("Refresh", self.refresh, "Load the groups again")
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for action in (self.name_action, self.merge_action, self.move_out_action, self.reject_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            bar.addWidget(button)
+        bar.addStretch(1)
+        for action in (self.refresh_action, self.forget_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            bar.addWidget(button)
+        self.status = QLabel()
+        self.status.setObjectName("peopleStatus")
+        self.status.setWordWrap(True)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.groups_view)
+        splitter.addWidget(self.faces_view)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([220, 420])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+        self._update_actions()
+
+    def _action(self, text: str, slot, tip: str, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self)
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # -- state ----------------------------------------------------------------------------------
+    def set_library(self, library) -> None:
+        """Show the groups of ``library`` (None: nothing); loads them in the background."""
+        self.library = library
+        self.cache.clear()
+        self.loader.cancel_all()
+        self.groups_model.set_items([])
+        self.faces_model.set_items([])
+        self.refresh()
+
+    def current_key(self) -> str | None:
+        """The key of the group shown on the right, or None."""
+        index = self.groups_view.currentIndex()
+        return index.data(PeopleRoles.KEY) if index.isValid() else None
+
+    def current_group(self):
+        """The ``FaceGroup`` shown on the right, or None."""
+        index = self.groups_view.currentIndex()
+        return index.data(PeopleRoles.GROUP) if index.isValid() else None
+
+    def selected_face_ids(self) -> list[int]:
+        """Ids of the faces selected on the right, in row order."""
+        rows = sorted(i.row() for i in self.faces_view.selectionModel().selectedIndexes())
+        return [self.faces_model.item(r).id for r in rows]
+
+    def select_group(self, key: str) -> bool:
+        """Make the group ``key`` current (its faces load); False when it is not listed."""
+        row = self.groups_model.row_of(key)
+        if row < 0:
+            return False
+        self.groups_view.setCurrentIndex(self.groups_model.index(row))
+        return True
+
+    def _update_actions(self) -> None:
+        group = self.current_group()
+        ready = self.library is not None and not self._busy
+        self.name_action.setEnabled(ready and group is not None)
+        self.merge_action.setEnabled(ready and group is not None and self.groups_model.rowCount() > 1)
+        has_faces = bool(self.faces_view.selectionModel().selectedIndexes())
+        self.move_out_action.setEnabled(ready and has_faces)
+        self.reject_action.setEnabled(ready and has_faces)
+        self.forget_action.setEnabled(ready)
+        self.refresh_action.setEnabled(self.library is not None)
+
+    # -- loading --------------------------------------------------------------------------------
+    def refresh(self, select: str | None = None) -> None:
+        """Load the groups again (reclustering new faces first); keeps (or moves to ``select``) the current group."""
+        library = self.library
+        if library is None:
+            return
+        self._pending_key = select or self.current_key()
+        generation = self._groups_generation.bump()
+        self.runner.run(lambda ctx: library.people.groups(),
+                        on_success=lambda groups: self._on_groups(generation, groups),
+                        on_failure=lambda exc: self._on_failure("Loading people", exc), label="people groups")
+
+    def _on_groups(self, generation: int, groups: list) -> None:
+        if not self._groups_generation.is_current(generation):
+            return
+        self.groups_model.set_items(groups)
+        named = sum(1 for g in groups if g.name is not None)
+        faces = sum(len(g.face_ids) for g in groups)
+        self.status.setText(f"{named} named, {len(groups) - named} unknown groups, {faces} faces" if groups else
+                            "No faces yet: import photos with face features on (Settings).")
+        key = self._pending_key
+        row = self.groups_model.row_of(key) if key else -1
+        if row < 0 and groups:
+            row = 0
+        if row >= 0:
+            self.groups_view.setCurrentIndex(self.groups_model.index(row))
+            self._load_faces(self.groups_model.item(row).key)  # reload even when the row did not change
+        else:
+            self.faces_model.set_items([])
+        self._update_actions()
+        self.groupsLoaded.emit()
+
+    def _on_group_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self._load_faces(current.data(PeopleRoles.KEY))
+        else:
+            self.faces_model.set_items([])
+        self._update_actions()
+
+    def _load_faces(self, key: str) -> None:
+        library = self.library
+        if library is None:
+            return
+        generation = self._faces_generation.bump()
+        self.runner.run(lambda ctx: library.people.faces(key),
+                        on_success=lambda faces: self._on_faces(generation, key, faces),
+                        on_failure=lambda exc: self._on_failure("Loading faces", exc), label="people faces")
+
+    def _on_faces(self, generation: int, key: str, faces: list) -> None:
+        if not self._faces_generation.is_current(generation):
+            return
+        self.faces_model.set_items(faces)
+        self._update_actions()
+        self.facesLoaded.emit(key)
+
+    def _on_failure(self, what: str, exc: BaseException) -> None:
+        message = f"{what} failed: {exc}"
+        self.status.setText(message)
+        self._busy = False
+        self._update_actions()
+        self.failed.emit(message)
+
+    # -- edits ----------------------------------------------------------------------------------
+    def _edit(self, label: str, fn, select: str | None = None) -> None:
+        """Run ``fn(people)`` in the background, then reload the groups and emit ``changed``."""
+        library = self.library
+        if library is None or self._busy:
+            return
+        self._busy = True
+        self._update_actions()
+        self.status.setText(f"{label}…")
+
+        def done(_result) -> None:
+            self._busy = False
+            self.refresh(select)
+            self.changed.emit()
+
+        self.runner.run(lambda ctx: fn(library.people), on_success=done,
+                        on_failure=lambda exc: self._on_failure(label, exc), label=label)
+
+    def name_group(self, key: str, name: str) -> None:
+        """Name the group ``key`` ``name`` (in the background; ``changed`` follows)."""
+        name = name.strip()
+        if name:
+            self._edit(f"Naming {name}", lambda people: people.name_group(key, name), select=None)
+
+    def merge_groups(self, source: str, target: str) -> None:
+        """Merge the group ``source`` into ``target`` (in the background; ``changed`` follows)."""
+        if source != target:
+            self._edit("Merging", lambda people: people.merge_groups(source, target), select=target)
+
+    def move_out(self, face_ids: list[int]) -> None:
+        """Move these faces out of their group (in the background; ``changed`` follows)."""
+        ids = list(face_ids)
+        if ids:
+            self._edit("Moving faces out", lambda people: people.move_out(ids), select=self.current_key())
+
+    def reject(self, face_ids: list[int]) -> None:
+        """Reject these faces (in the background; ``changed`` follows)."""
+        ids = list(face_ids)
+        if ids:
+            self._edit("Rejecting faces", lambda people: people.reject(ids), select=self.current_key())
+
+    def forget_all(self) -> None:
+        """Forget every face of the library, without asking (``ask_forget_all`` asks first)."""
+        self._edit("Forgetting all faces", lambda people: people.forget_all())
+
+    # -- actions with dialogs -------------------------------------------------------------------
+    def ask_name(self) -> None:
+        """Ask for the current group's name (existing names offered), then name it."""
+        group = self.current_group()
+        if group is None:
+            return
+        names = sorted({g.name for g in self.groups_model.items() if g.name}, key=str.casefold)
+        current = names.index(group.name) if group.name in names else -1
+        name, ok = QInputDialog.getItem(self, "Name this person", "Name:", names if current >= 0 else [""] + names,
+                                        max(current, 0), True)
+        if ok and name.strip():
+            self.name_group(group.key, name)
+
+    def ask_merge(self) -> None:
+        """Ask which group the current one is the same person as, then merge them."""
+        group = self.current_group()
+        if group is None:
+            return
+        others = [g for g in self.groups_model.items() if g.key != group.key]
+        titles = [f"{g.title} ({len(g.face_ids)})" for g in others]
+        choice, ok = QInputDialog.getItem(self, "Merge groups", f"{group.title} is the same person as:", titles, 0,
+                                          False)
+        if ok and choice in titles:
+            self.merge_groups(group.key, others[titles.index(choice)].key)
+
+    def move_out_selected(self) -> None:
+        """Move the selected faces out of the current group."""
+        self.move_out(self.selected_face_ids())
+
+    def reject_selected(self) -> None:
+        """Reject the selected faces."""
+        self.reject(self.selected_face_ids())
+
+    def ask_forget_all(self) -> None:
+        """Confirm, then forget every face."""
+        answer = QMessageBox.question(
+            self, "Forget all faces",
+            "Delete every face, embedding, face crop and name in this library, and the on-device face "
+            "recognition results?\n\nPhotos analysed again while face features are on (Settings) get "
+            "their faces back, unnamed.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.forget_all()
+
+
+def install_people_panel(window) -> PeoplePanel:
+    """Add the People panel to ``window`` (a ``MainWindow``) as a dock, with a People menu.
+
+    The dock (object name ``peopleDock``, hidden at first) follows the
+    window's library and imports; the panel's edits refresh the window's
+    search and facets. The menu toggles the dock (Ctrl+Shift+P) and offers
+    *Forget all faces…*. Returns the panel.
+    """
+    panel = PeoplePanel(window.runner)
+    panel.setObjectName("peoplePanel")
+    dock = QDockWidget("People", window)
+    dock.setObjectName("peopleDock")
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    dock.hide()
+    window.people_dock = dock
+    toggle = dock.toggleViewAction()
+    toggle.setText("&People panel")
+    toggle.setShortcut(QKeySequence("Ctrl+Shift+P"))
+    menu = window.menuBar().addMenu("&People")
+    menu.addAction(toggle)
+    menu.addSeparator()
+    menu.addAction(panel.forget_action)
+    help_menu = next((a for a in window.menuBar().actions() if a.text().replace("&", "") == "Help"), None)
+    if help_menu is not None:  # keep Help last
+        window.menuBar().insertMenu(help_menu, menu)
+    stale = {"groups": True}
+
+    def on_library(library) -> None:
+        panel.library = library
+        stale["groups"] = True
+        if dock.isVisible():
+            panel.set_library(library)
+            stale["groups"] = False
+
+    def on_import(_report) -> None:
+        if dock.isVisible():
+            panel.refresh()
+        else:
+            stale["groups"] = True
+
+    def on_visible(visible: bool) -> None:
+        if visible and stale["groups"] and panel.library is not None:
+            panel.set_library(panel.library)
+            stale["groups"] = False
+
+    window.libraryOpened.connect(on_library)
+    window.importFinished.connect(on_import)
+    dock.visibilityChanged.connect(on_visible)
+    panel.changed.connect(window.refresh)
+    panel.failed.connect(lambda message: window.statusBar().showMessage(message, 15000))
+    return panel

@@ -1,0 +1,169 @@
+"""The People panel driven through the main window on a real imported library (testdata/3_faces):
+name a group and find the photos, merge, move a face out, reject a face, forget every face."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QSettings
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from people_support import photos_of
+from mediaapp.core.types import DetectionKind
+from mediaapp.ui.main_window import MainWindow
+from mediaapp.ui.models import Roles
+
+pytestmark = pytest.mark.slow
+
+OBAMA = "Barack Obama"
+WAIT = 30000
+
+
+@pytest.fixture(autouse=True)
+def qsettings_dir(tmp_path):
+    """The window's QSettings in a fresh temp dir (layout, toggles)."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+
+
+@pytest.fixture
+def window(qtbot, faces_library):
+    window = MainWindow(faces_library.root)
+    qtbot.addWidget(window)
+    window.resize(760, 700)
+    window.show()
+    with qtbot.waitSignal(window.libraryOpened, timeout=WAIT):
+        pass
+    yield window
+    window.shutdown()
+
+
+def show_panel(qtbot, window):
+    """Show the People dock; returns the panel once its groups and the first group's faces are shown."""
+    panel = window.people_panel
+    with qtbot.waitSignal(panel.facesLoaded, timeout=WAIT):
+        with qtbot.waitSignal(panel.groupsLoaded, timeout=WAIT):
+            window.people_dock.show()
+    return panel
+
+
+def select_group(qtbot, panel, key: str) -> None:
+    if panel.current_key() == key:
+        return
+    with qtbot.waitSignal(panel.facesLoaded, timeout=WAIT, check_params_cb=lambda k: k == key):
+        assert panel.select_group(key)
+
+
+def select_faces(panel, face_ids) -> None:
+    view, model = panel.faces_view, panel.faces_model
+    view.clearSelection()
+    for row, face in enumerate(model.items()):
+        if face.id in face_ids:
+            view.selectionModel().select(model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    assert sorted(panel.selected_face_ids()) == sorted(face_ids)
+
+
+def edit(qtbot, panel, action, faces: bool = True) -> None:
+    """Trigger ``action``; wait until the edit is done and the groups (and, with ``faces``, the current
+    group's faces) are shown again."""
+    with qtbot.waitSignal(panel.facesLoaded, timeout=WAIT) if faces else contextlib.nullcontext():
+        with qtbot.waitSignal(panel.groupsLoaded, timeout=WAIT):
+            with qtbot.waitSignal(panel.changed, timeout=WAIT):
+                action.trigger()
+
+
+def grid_paths(qtbot, window) -> set[str]:
+    qtbot.waitUntil(lambda: not window.model.busy, timeout=WAIT)
+    return {Path(window.model.row(i).path).name for i in range(window.model.rowCount())}
+
+
+def test_name_a_group_then_find_the_photos_by_person(qtbot, window, faces_library, testdata, monkeypatch):
+    panel = show_panel(qtbot, window)
+    titles = [panel.groups_model.item(r).title for r in range(panel.groups_model.rowCount())]
+    assert len(titles) == 7 and all(t.startswith("Unknown") for t in titles)
+    key = faces_library.group_of("obama.jpg").key
+    select_group(qtbot, panel, key)
+    assert {Path(f.path).name for f in panel.faces_model.items()} == photos_of(testdata, OBAMA)
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
+    edit(qtbot, panel, panel.name_action)
+
+    group = panel.current_group()
+    assert group.name == OBAMA and len(group.face_ids) == 8
+    assert panel.groups_model.data(panel.groups_model.index(0)) == f"{OBAMA}  (8)"
+    # the sidebar's People facet lists the local name; checking it shows exactly the Obama photos
+    qtbot.waitUntil(lambda: window.sidebar.persons.counts().get(OBAMA) == 8, timeout=WAIT)
+    with qtbot.waitSignal(window.model.pageLoaded, timeout=WAIT):
+        window.sidebar.persons.set_checked([OBAMA])
+    assert grid_paths(qtbot, window) == photos_of(testdata, OBAMA)
+    # each cell draws the named box
+    for i in range(window.model.rowCount()):
+        dets = window.model.data(window.model.index(i), Roles.DETECTIONS)
+        assert [d.name for d in dets if d.kind is DetectionKind.PERSON] == [OBAMA]
+        assert all(d.box is not None for d in dets)
+    # the detail view lists the name with its engine
+    row = window.model.row_of(faces_library.sha_of("two_people.jpg"))
+    with qtbot.waitSignal(window.detail.loaded, timeout=WAIT):
+        window.open_detail(window.model.index(row))
+    tree = window.detail.detections_tree
+    items = [[tree.topLevelItem(i).text(c) for c in range(4)] for i in range(tree.topLevelItemCount())]
+    assert [OBAMA, "100.0%", "Person", "local"] in items
+
+
+def test_merge_two_groups(qtbot, window, faces_library, monkeypatch):
+    panel = show_panel(qtbot, window)
+    kit, rose = faces_library.group_of("kit_harington_john1.jpeg"), faces_library.group_of("rose_leslie_img1.jpg")
+    rows = panel.groups_model.rowCount()
+    select_group(qtbot, panel, rose.key)
+    target = f"{kit.title} ({len(kit.face_ids)})"
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda parent, title, label, items, *a: (target, True)))
+    edit(qtbot, panel, panel.merge_action)
+    assert panel.groups_model.rowCount() == rows - 1
+    assert panel.current_key() == kit.key
+    assert set(panel.current_group().face_ids) == set(kit.face_ids) | set(rose.face_ids)
+
+
+def test_move_a_wrong_face_out_of_a_person(qtbot, window, faces_library, testdata):
+    people = faces_library.library.people
+    people.name_group(faces_library.group_of("obama.jpg").key, OBAMA)
+    panel = show_panel(qtbot, window)
+    key = faces_library.group_of("obama.jpg").key
+    select_group(qtbot, panel, key)
+    wrong = faces_library.face_of("obama_small.jpg").id
+    select_faces(panel, [wrong])
+    assert panel.move_out_action.isEnabled()
+    edit(qtbot, panel, panel.move_out_action)
+    assert wrong not in {f.id for f in panel.faces_model.items()} and len(panel.faces_model.items()) == 7
+    assert faces_library.person_photos(OBAMA) == photos_of(testdata, OBAMA) - {"obama_small.jpg"}
+    # the face is listed again among the unknown groups
+    assert any(g.name is None and wrong in g.face_ids for g in panel.groups_model.items())
+
+
+def test_reject_a_face(qtbot, window, faces_library):
+    panel = show_panel(qtbot, window)
+    child = faces_library.face_of("obama_and_biden.jpg", 2)
+    key = faces_library.group_of("obama_and_biden.jpg", 2).key
+    select_group(qtbot, panel, key)
+    select_faces(panel, [child.id])
+    rows = panel.groups_model.rowCount()
+    edit(qtbot, panel, panel.reject_action)
+    assert panel.groups_model.rowCount() == rows - 1 and panel.groups_model.row_of(key) == -1
+    assert faces_library.face_of("obama_and_biden.jpg", 2).state == "rejected"
+    sha = faces_library.sha_of("obama_and_biden.jpg")
+    assert len(faces_library.library.detections([sha], [DetectionKind.FACE])[sha]) == 2
+
+
+def test_forget_all_faces_asks_then_wipes(qtbot, window, faces_library, monkeypatch):
+    faces_library.library.people.name_group(faces_library.group_of("obama.jpg").key, OBAMA)
+    panel = show_panel(qtbot, window)
+    window.refresh()  # the name was given outside the window
+    qtbot.waitUntil(lambda: OBAMA in window.sidebar.persons.counts(), timeout=WAIT)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *args, **kw: asked.append(args) or QMessageBox.StandardButton.Yes))
+    edit(qtbot, panel, panel.forget_action, faces=False)
+    assert len(asked) == 1
+    assert panel.groups_model.rowCount() == 0 and panel.faces_model.rowCount() == 0
+    qtbot.waitUntil(lambda: window.sidebar.persons.counts() == {}, timeout=WAIT)
+    assert not (faces_library.root / "faces").exists()
+    assert faces_library.library.people.store.face_count() == 0

@@ -14,68 +14,10 @@ afterwards.
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from pathlib import Path
-
 import pytest
 
-from mediaapp.core.rekognition import detected_lines, flatten
-from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument
-
-BACKENDS = ("sqlite", "opensearch", "opensearch-real")
-REAL_URL = os.environ.get("OPENSEARCH_URL", "")
-REAL_SKIP = "OPENSEARCH_URL is not set: the conformance suite against a real OpenSearch cluster is skipped"
-# (tests/conftest.py prints whether the real-cluster run happens in the report header of any run)
-
-
-def sha(i: int) -> str:
-    """The fake sha256 of library asset ``i`` (``0101...`` for 1): sorts by ``i``."""
-    return f"{i:02x}" * 32
-
-
-def _rek(testdata: Path, api: str, rel: str) -> tuple[list[Detection], dict]:
-    response = json.loads((testdata / "4_rekognition" / rel).read_text())
-    return flatten(api, response, "rekognition"), response
-
-
-def _doc(i: int, paths: list[str], taken: str | None, dets: list[Detection], text: str = "") -> IndexDocument:
-    asset = Asset(sha(i), 1000 + i, "jpeg", 640, 480, paths, taken, "Canon", f"Model {i}")
-    folders = sorted({p.rsplit("/", 1)[0] for p in paths})
-    return IndexDocument(asset, dets, folders, text)
-
-
-def build_library(testdata: Path) -> list[IndexDocument]:
-    """Eight assets, partly from real Rekognition responses (see the test module for the facts)."""
-    street_labels, _ = _rek(testdata, "DetectLabels", "awscli/detect-labels.json")
-    street_text, street_resp = _rek(testdata, "DetectText", "awscli/detect-text.json")
-    monday_text, monday_resp = _rek(testdata, "DetectText", "moto_canned/DetectText.json")
-    phone_labels, _ = _rek(testdata, "DetectLabels", "moto_canned/DetectLabels.json")
-    celebs, _ = _rek(testdata, "RecognizeCelebrities", "awscli/recognize-celebrities.json")
-    people, _ = _rek(testdata, "DetectLabels", "botocore_examples/DetectLabels.json")
-    redford, _ = _rek(testdata, "RecognizeCelebrities", "asyncaws_tests/RecognizeCelebrities.json")
-    animal = ("Animal", "Pet", "Mammal")
-    box = BoundingBox(0.1, 0.1, 0.3, 0.3)
-    L = DetectionKind.LABEL
-    return [
-        _doc(1, ["/lib/city/street.jpg"], "2021-06-01T10:00:00", street_labels + street_text,
-             "\n".join(detected_lines(street_resp))),
-        _doc(2, ["/lib/cityscape/monday.png"], None, monday_text + phone_labels,
-             "\n".join(detected_lines(monday_resp))),
-        _doc(3, ["/lib/pets/dog.jpg", "/archive/dog copy.jpg"], "2020-01-02T03:04:05",
-             [Detection(L, "Dog", 95.0, None, animal), Detection(L, "Dog", 40.0, box, animal),
-              Detection(DetectionKind.TEXT, "Hello, Google!", 97.0, box, text_type="LINE")],
-             "Hello, Google!"),
-        _doc(4, ["/lib/pets/cat.jpg"], "2020-12-31T23:30:00",
-             [Detection(L, "Cat", 60.0, None, animal), Detection(L, "Cat", 55.0, box, animal),
-              Detection(L, "Dog", 30.0, box, animal)]),
-        _doc(5, ["/lib/events/party.jpg"], "2019:07:04 18:00:00", celebs + people),
-        _doc(6, ["/lib/events/redford.jpg"], "2022-03-01T12:00:00+02:00",
-             redford + [Detection(L, "Person", 80.0)]),
-        _doc(7, ["/lib/birds/bird.jpg"], None, [Detection(L, "Bird", 88.0, None, ("ANIMAL",))]),
-        _doc(8, ["/lib/misc/IMG_0001.JPG"], None, []),
-    ]
+from mediaapp.core.types import IndexDocument
+from search_support import BACKENDS, build_library, dispose, open_backend
 
 
 @pytest.fixture(scope="session")
@@ -92,38 +34,6 @@ def osmem_base():
     server = OsmemServer.start(freeze=False, japanese=False)
     yield server
     server.close()
-
-
-def open_backend(kind: str, request, workdir: Path):
-    """A fresh, empty index of ``kind``; skips ``opensearch-real`` without ``OPENSEARCH_URL``."""
-    if kind == "sqlite":
-        from mediaapp.search.sqlite import SqliteIndex
-
-        return SqliteIndex(workdir / f"index-{uuid.uuid4().hex[:8]}.sqlite")
-    from mediaapp.search.opensearch import OpenSearchIndex
-
-    name = f"mediaapp-test-{uuid.uuid4().hex[:10]}"
-    if kind == "opensearch":
-        return OpenSearchIndex(request.getfixturevalue("osmem_base").url, index=name, replicas=0)
-    if not REAL_URL:
-        pytest.skip(REAL_SKIP)
-    return OpenSearchIndex(
-        REAL_URL, index=name, replicas=0,
-        username=os.environ.get("OPENSEARCH_USERNAME"), password=os.environ.get("OPENSEARCH_PASSWORD"),
-        ca_certs=os.environ.get("OPENSEARCH_CA_CERTS") or None,
-        verify_certs=os.environ.get("OPENSEARCH_VERIFY_CERTS", "1") not in ("0", "false", "no"),
-        aws_region=os.environ.get("OPENSEARCH_AWS_REGION") or None,
-        aws_service=os.environ.get("OPENSEARCH_AWS_SERVICE") or "es")
-
-
-def dispose(index) -> None:
-    """Delete an OpenSearch test index; close any index."""
-    if hasattr(index, "drop"):
-        try:
-            index.drop()
-        except Exception:  # noqa: BLE001 - best effort cleanup of a test index
-            pass
-    index.close()
 
 
 @pytest.fixture(params=BACKENDS)

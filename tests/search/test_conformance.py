@@ -1,6 +1,6 @@
 """One conformance suite for every search backend (SQLite, OpenSearch).
 
-Each backend indexes the same eight-asset library (``conftest.build_library``,
+Each backend indexes the same eight-asset library (``search_support.build_library``,
 partly real Rekognition responses) and must give the same answers:
 
 1. hand-written expectations for the awkward cases (label instances with
@@ -26,7 +26,7 @@ from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SortOrder
 from mediaapp.search.base import FacetCount, SearchIndex
 
-from conftest import sha
+from search_support import sha
 
 ALL = [sha(i) for i in range(1, 9)]
 

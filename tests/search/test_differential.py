@@ -24,7 +24,7 @@ import pytest
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SortOrder
 from mediaapp.search.sqlite import SqliteIndex, float32
 
-from conftest import dispose, open_backend
+from search_support import dispose, open_backend
 
 SEED = 20240605
 N_ASSETS = 60

@@ -18,7 +18,7 @@ from mediaapp.library import Library
 from mediaapp.search.queue import QueuedIndex
 from mediaapp.settings import load_settings
 
-from conftest import build_library, sha
+from search_support import build_library, sha
 
 API_OF = {DetectionKind.LABEL: Api.DETECT_LABELS, DetectionKind.TEXT: Api.DETECT_TEXT,
           DetectionKind.PERSON: Api.RECOGNIZE_CELEBRITIES, DetectionKind.FACE: Api.RECOGNIZE_CELEBRITIES}

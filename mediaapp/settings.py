@@ -44,3 +44,12 @@ def save_settings(library_dir: Path, settings: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(settings, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def flag(value, default: bool) -> bool:
+    """A boolean setting read leniently: None gives ``default``; text "0", "false", "no", "off" and "" are False."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)

@@ -12,7 +12,8 @@ tests only), so this builds its own demo folder:
 - signs and a note rendered here with Pillow and the DejaVu fonts.
 
 Then it imports the folder with the local engine into a throw-away library,
-opens the main window on a virtual screen (Xvfb via ``QT_QPA_PLATFORM=xcb``
+names the astronaut (Eileen Collins, as NASA's caption says), opens the main
+window with the People panel on a virtual screen (Xvfb via ``QT_QPA_PLATFORM=xcb``
 when ``DISPLAY`` is set, else Qt's offscreen platform), waits for the
 thumbnails and grabs the window::
 
@@ -65,20 +66,31 @@ def skimage_images(cache: Path) -> list[Path]:
 
 def render_signs(folder: Path) -> None:
     """Write the ``SIGNS`` as PNG files into ``folder``."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     for name, lines, bg, fg, size in SIGNS:
         img = Image.new("RGB", size, bg)
         draw = ImageDraw.Draw(img)
-        try:
-            font = ImageFont.truetype("DejaVuSans-Bold.ttf", size[1] // (len(lines) + 2))
-        except OSError:
-            font = ImageFont.load_default(size[1] // (len(lines) + 2))
-        y = size[1] // (len(lines) + 2)
-        for line in lines:
-            draw.text((40, y), line, fill=fg, font=font)
-            y += int(size[1] / (len(lines) + 1.2))
+        step = size[1] / (len(lines) + 1)
+        font_size = int(step * 0.7)
+        while font_size > 10:  # the largest size at which every line fits the width
+            font = _font(font_size)
+            if max(draw.textlength(line, font=font) for line in lines) <= size[0] - 80:
+                break
+            font_size -= 2
+        for i, line in enumerate(lines):
+            draw.text((40, step * (i + 0.6)), line, fill=fg, font=font)
         img.save(folder / name)
+
+
+def _font(size: int):
+    """DejaVu Sans Bold at ``size`` pixels, or Pillow's built-in font when it is not installed."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans-Bold.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size)
 
 
 def build_demo(folder: Path, cache: Path) -> None:
@@ -109,6 +121,7 @@ def main() -> int:
     from mediaapp.library import Library
     library = Library(library_dir)
     report = library.import_paths([photos])
+    library.people.enrol("Eileen Collins", [photos / "Shoots" / "astronaut.jpg"])  # NASA's caption
     library.close()
     print(f"demo library: {report.imported} images, {report.analysed} analyses, {len(report.failed)} failed")
 
@@ -121,6 +134,7 @@ def main() -> int:
     window = MainWindow(library_dir)
     window.resize(width, height)
     window.show()
+    window.people_dock.show()
 
     def grab() -> None:
         window.grab().save(str(args.out))

@@ -59,7 +59,17 @@ def save_thumbnail(img: Image.Image, dest_dir: str | Path, sha256: str,
     if max(img.size) > max_side:
         img = img.copy()
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    img = _to_srgb(img)
+    return write_jpeg(_to_srgb(img), target, JPEG_QUALITY)
+
+
+def write_jpeg(img: Image.Image, target: str | os.PathLike, quality: int) -> str:
+    """Save ``img`` (converted to RGB) as a JPEG at ``target`` atomically: temp file, then rename.
+
+    Readers never see a half-written file and a crash leaves no partial one;
+    the folder is created when missing. Returns ``target`` as a string.
+    Raises ``OSError`` when the file cannot be written.
+    """
+    target = os.fspath(target)
     if img.mode != "RGB":
         img = img.convert("RGB")
     folder = os.path.dirname(target)
@@ -67,7 +77,7 @@ def save_thumbnail(img: Image.Image, dest_dir: str | Path, sha256: str,
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".jpg")
     try:
         with os.fdopen(fd, "wb") as f:
-            img.save(f, "JPEG", quality=JPEG_QUALITY)
+            img.save(f, "JPEG", quality=quality)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:

@@ -9,7 +9,7 @@ and answers ``Query``s with the semantics documented on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Callable, Iterable, Protocol, runtime_checkable
 
 from mediaapp.core.types import IndexDocument, Query, SearchPage
 
@@ -32,6 +32,37 @@ class IndexResult:
 
     indexed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def upsert_in_batches(upsert: Callable[[list], IndexResult], docs: Iterable, batch: int,
+                      progress: Callable[[int], None] | None = None) -> IndexResult:
+    """Send ``docs`` to ``upsert`` ``batch`` documents at a time; returns the summed ``IndexResult``.
+
+    ``progress(done)`` is called with the number of documents sent after
+    each batch (an exception it raises stops the loop). Raises whatever
+    ``upsert`` raises.
+    """
+    total = IndexResult()
+    chunk: list = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        part = upsert(chunk)
+        total.indexed += part.indexed
+        total.failed.extend(part.failed)
+        done += len(chunk)
+        chunk.clear()
+        if progress:
+            progress(done)
+
+    for doc in docs:
+        chunk.append(doc)
+        if len(chunk) >= batch:
+            flush()
+    if chunk:
+        flush()
+    return total
 
 
 @runtime_checkable

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from mediaapp.core.types import IndexDocument
-from mediaapp.search.base import IndexResult, SearchIndex
+from mediaapp.search.base import IndexResult, SearchIndex, upsert_in_batches
+from mediaapp.settings import flag
 
 __all__ = ["create_index", "open_opensearch", "opensearch_options", "check_connection", "reindex",
            "INDEX_FILE", "QUEUE_FILE", "KINDS", "PASSWORD_ENV"]
@@ -36,14 +37,6 @@ QUEUE_FILE = "index-queue.sqlite"
 KINDS = ("sqlite", "opensearch")
 #: Environment variable holding the OpenSearch basic-auth password (never written to settings.json).
 PASSWORD_ENV = "MEDIAAPP_OPENSEARCH_PASSWORD"
-
-
-def _truthy(value, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)
 
 
 def opensearch_options(settings: dict | None) -> dict:
@@ -66,7 +59,7 @@ def opensearch_options(settings: dict | None) -> dict:
         "url": url, "index": str(opts.get("index") or "mediaapp").strip(),
         "username": opts.get("username") or None,
         "password": opts.get("password") or os.environ.get(PASSWORD_ENV) or None,
-        "verify_certs": _truthy(opts.get("verify_certs"), True),
+        "verify_certs": flag(opts.get("verify_certs"), True),
         "ca_certs": opts.get("ca_certs") or None, "aws_region": opts.get("aws_region") or None,
         "aws_service": opts.get("aws_service") or "es", "timeout": float(opts.get("timeout") or 10.0),
         "replicas": None if replicas in (None, "") else int(replicas),
@@ -158,26 +151,7 @@ def reindex(docs: Iterable[IndexDocument], target: SearchIndex, *, clear: bool =
         return target.rebuild(docs, progress=progress, batch=batch)
     if clear:
         target.clear()
-    total = IndexResult()
-    chunk: list[IndexDocument] = []
-    done = 0
-
-    def flush() -> None:
-        nonlocal done
-        part = target.upsert(chunk)
-        total.indexed += part.indexed
-        total.failed.extend(part.failed)
-        done += len(chunk)
-        chunk.clear()
-        if progress:
-            progress(done)
-
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) >= batch:
-            flush()
-    if chunk:
-        flush()
+    total = upsert_in_batches(target.upsert, docs, batch, progress)
     if hasattr(target, "optimize"):
         target.optimize()
     return total

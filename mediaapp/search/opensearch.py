@@ -71,7 +71,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
-from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError
+from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.sqlite import date_bounds, float32, folder_prefix, name_tokens, project
 
 __all__ = ["OpenSearchIndex", "MAPPING_VERSION", "NAMES_VERSION", "MAX_ID_BYTES", "RECHECK_SECONDS",
@@ -659,26 +659,7 @@ class OpenSearchIndex:
             shadow.names_alias = names_target
             shadow._ready = True
             shadow._require_alias = False  # it writes to the concrete indices themselves
-            result = IndexResult()
-            chunk: list[IndexDocument] = []
-            sent = 0
-
-            def flush() -> None:
-                nonlocal sent
-                part = shadow.upsert(chunk)
-                result.indexed += part.indexed
-                result.failed += part.failed
-                sent += len(chunk)
-                chunk.clear()
-                if progress:
-                    progress(sent)
-
-            for doc in docs:
-                chunk.append(doc)
-                if len(chunk) >= batch:
-                    flush()
-            if chunk:
-                flush()
+            result = upsert_in_batches(shadow.upsert, docs, batch, progress)
             self._call(lambda: client.indices.refresh(index=f"{target},{names_target}"))
             old = self._call(lambda: self._holders(self.alias))
             old_names = self._call(lambda: self._holders(self.names_alias))

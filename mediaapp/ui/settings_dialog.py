@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from mediaapp.core.types import Api
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
+from mediaapp.settings import flag
 
 #: Engines offered (name -> description); others found in the settings are kept and shown too.
 ENGINES = {"local": "On this computer (OCR, objects, faces)",
@@ -148,7 +149,7 @@ class SettingsDialog(QDialog):
         index_form.addRow("CA bundle", ca_row)
         self.verify_tls = QCheckBox("Verify the server's TLS certificate")
         self.verify_tls.setToolTip("Turn off only for a test cluster with a self-signed certificate")
-        self.verify_tls.setChecked(_truthy(index.get("verify_certs"), True))
+        self.verify_tls.setChecked(flag(index.get("verify_certs"), True))
         index_form.addRow("", self.verify_tls)
         self.aws_region = QLineEdit(str(index.get("aws_region", "") or ""))
         self.aws_region.setPlaceholderText("none (e.g. eu-west-1 for Amazon OpenSearch Service)")
@@ -416,12 +417,3 @@ class SettingsDialog(QDialog):
             self.index_status.setText("Cancelling the reindex…")
             return
         super().reject()
-
-
-def _truthy(value, default: bool) -> bool:
-    """A settings flag read leniently: None gives ``default``; "0", "false", "no", "off" are False."""
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)

@@ -7,11 +7,11 @@ window builds the ``Query`` from it and fetches the counts in the background.
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import Any, Iterable
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QRadioButton,
-                               QSlider, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QRadioButton, QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from mediaapp.search.base import FacetCount
 from mediaapp.ui.boxes import label_color, swatch_icon
@@ -108,6 +108,71 @@ class FacetList(QListWidget):
             self.checkedChanged.emit(self.checked())
 
 
+def folder_title(path: str) -> str:
+    """How the folder list names ``path``: its parent's name and its own ("photos/2019")."""
+    stripped = path.rstrip(os.sep)
+    name = os.path.basename(stripped) or path
+    parent = os.path.basename(os.path.dirname(stripped))
+    return f"{parent}/{name}" if parent else name
+
+
+class FolderListModel(QAbstractListModel):
+    """The folder filter's rows: "All folders  (N)" first, then each folder with its file count.
+
+    ``NAME_ROLE`` is the folder's path (``""`` for the All folders row),
+    ``COUNT_ROLE`` its file count (the total for the All folders row); a
+    folder's tooltip is its full path.
+    """
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._folders: list[tuple[str, int, str]] = []  # path, count, display text
+        self._total = 0
+
+    def set_folders(self, folders: list[tuple[str, int]]) -> None:
+        """Replace the folders with ``folders`` (path, file count), in the order given."""
+        rows = [(path, int(count), f"{folder_title(path)}  ({count})") for path, count in folders]
+        self.beginResetModel()
+        self._folders = rows
+        self._total = sum(count for _, count, _ in rows)
+        self.endResetModel()
+
+    def folder(self, row: int) -> str:
+        """The path of row ``row`` (``""`` for All folders and for rows out of range)."""
+        return self._folders[row - 1][0] if 1 <= row <= len(self._folders) else ""
+
+    def row_of(self, folder: str | None) -> int:
+        """The row showing ``folder`` (0, All folders, for ``""``, None or a folder not listed)."""
+        if folder:
+            for row, (path, _count, _text) in enumerate(self._folders, start=1):
+                if path == folder:
+                    return row
+        return 0
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        """The All folders row plus one row per folder (0 under any valid parent)."""
+        return 0 if parent.isValid() else len(self._folders) + 1
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Display text, tooltip, path (``NAME_ROLE``) or file count (``COUNT_ROLE``) of one row."""
+        if not index.isValid() or not 0 <= index.row() <= len(self._folders):
+            return None
+        if index.row() == 0:
+            path, count, text, tip = "", self._total, f"All folders  ({self._total})", None
+        else:
+            path, count, text = self._folders[index.row() - 1]
+            tip = path
+        if role == Qt.ItemDataRole.DisplayRole:
+            return text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tip
+        if role == NAME_ROLE:
+            return path
+        if role == COUNT_ROLE:
+            return count
+        return None
+
+
 def _heading(text: str, clear: FacetList | None = None) -> QWidget:
     row = QWidget()
     layout = QHBoxLayout(row)
@@ -145,10 +210,16 @@ class Sidebar(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
 
         layout.addWidget(_heading("Folders"))
-        self.folders = QListWidget()
+        self.folder_model = FolderListModel(self)
+        self.folders = QListView()
         self.folders.setObjectName("folders")
+        self.folders.setModel(self.folder_model)
         self.folders.setUniformItemSizes(True)
-        self.folders.currentItemChanged.connect(self._on_folder)
+        self.folders.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.folders.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.folders.selectionModel().currentChanged.connect(self._on_folder)
+        self._updating_folders = False
         layout.addWidget(self.folders, 2)
 
         self.labels = FacetList()
@@ -197,8 +268,8 @@ class Sidebar(QWidget):
     # -- state ----------------------------------------------------------------------------------
     def selected_folder(self) -> str | None:
         """The folder filter, or None for all folders."""
-        item = self.folders.currentItem()
-        folder = item.data(NAME_ROLE) if item is not None else None
+        index = self.folders.currentIndex()
+        folder = self.folder_model.folder(index.row()) if index.isValid() else ""
         return folder or None
 
     def min_confidence(self) -> int:
@@ -213,31 +284,21 @@ class Sidebar(QWidget):
     def set_folders(self, folders: list[tuple[str, int]]) -> None:
         """Show ``folders`` (path, file count); keeps the selected folder if it still exists."""
         current = self.selected_folder()
-        self.folders.blockSignals(True)
+        self._updating_folders = True
         try:
-            self.folders.clear()
-            total = sum(n for _, n in folders)
-            everything = QListWidgetItem(f"All folders  ({total})")
-            everything.setData(NAME_ROLE, "")
-            self.folders.addItem(everything)
-            select = everything
-            for path, count in folders:
-                name = os.path.basename(path.rstrip(os.sep)) or path
-                parent = os.path.basename(os.path.dirname(path.rstrip(os.sep)))
-                item = QListWidgetItem(f"{parent}/{name}  ({count})" if parent else f"{name}  ({count})")
-                item.setData(NAME_ROLE, path)
-                item.setToolTip(path)
-                self.folders.addItem(item)
-                if path == current:
-                    select = item
-            self.folders.setCurrentItem(select)
+            self.folder_model.set_folders(folders)
+            index = self.folder_model.index(self.folder_model.row_of(current))
+            self.folders.setCurrentIndex(index)
+            self.folders.scrollTo(index)
         finally:
-            self.folders.blockSignals(False)
-        if (select.data(NAME_ROLE) or None) != current:
-            self.folderChanged.emit(select.data(NAME_ROLE) or "")
+            self._updating_folders = False
+        selected = self.folder_model.folder(index.row())
+        if (selected or None) != current:
+            self.folderChanged.emit(selected)
 
-    def _on_folder(self, current: QListWidgetItem | None, _previous) -> None:
-        self.folderChanged.emit(current.data(NAME_ROLE) if current is not None else "")
+    def _on_folder(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not self._updating_folders:
+            self.folderChanged.emit(self.folder_model.folder(current.row()) if current.isValid() else "")
 
     def _emit_labels(self) -> None:
         self.labelsChanged.emit(self.labels.checked(), self.match_all.isChecked())

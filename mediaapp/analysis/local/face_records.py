@@ -21,7 +21,6 @@ nothing.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -104,26 +103,10 @@ def save_face_crop(image: Image.Image, box: BoundingBox, path: str | os.PathLike
     file is written atomically (temporary file + rename) and an existing one
     is replaced. Returns the path. Raises ``OSError`` when it cannot be written.
     """
-    target = os.fspath(path)
-    crop = image.crop(crop_box(box, image.width, image.height))
-    if crop.mode != "RGB":
-        crop = crop.convert("RGB")
-    crop = crop.resize((side, side), Image.Resampling.LANCZOS)
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".jpg")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            crop.save(fh, "JPEG", quality=CROP_JPEG_QUALITY)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+    from mediaapp.ingest.thumbnails import write_jpeg
+
+    crop = image.crop(crop_box(box, image.width, image.height)).convert("RGB")
+    return write_jpeg(crop.resize((side, side), Image.Resampling.LANCZOS), path, CROP_JPEG_QUALITY)
 
 
 def face_records(image: Image.Image, pairs: Iterable[tuple[dict, np.ndarray]], sha256: str,

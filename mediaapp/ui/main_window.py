@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, library_dir: str | Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("Media Library")
+        self.setWindowTitle("")  # the application's display name alone, until a library is open
         self.runner = BackgroundRunner(parent=self)
         self.runner.taskFailed.connect(lambda label, msg: self.statusBar().showMessage(f"{label} failed: {msg}",
                                                                                         15000))
@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
         if old is not None:
             self.runner.run(lambda ctx: old.close(), label="close library")
         ui_settings().setValue(KEY_LAST_LIBRARY, str(self.library_dir))
-        self.setWindowTitle(f"Media Library — {self.library_dir}")
+        self.setWindowTitle(str(self.library_dir))  # Qt appends the application's display name
         self.statusBar().clearMessage()
         self.close_detail()
         self.model.library = library

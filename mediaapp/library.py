@@ -37,7 +37,7 @@ from mediaapp.core.rekognition import detected_lines, flatten
 from mediaapp.core.types import (Api, Asset, Detection, DetectionKind, ImportProblem, ImportReport,
                                  IndexDocument, Query, SearchPage)
 from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
-from mediaapp.settings import load_settings
+from mediaapp.settings import engines_for_paths, load_settings
 from mediaapp.tasks import CancelToken, WorkerPool
 
 
@@ -111,6 +111,7 @@ class Library:
             self.index = create_index(backend, self.root, self.settings.get("index", {}))
         self.pool = WorkerPool(self.settings.get("workers"))
         self._import_lock = threading.Lock()
+        self._index_lock = threading.RLock()  # one search document is built and written at a time
         from mediaapp.people import People
         #: Faces, named persons and groups (``mediaapp.people``); fed by ``_store_outcomes``.
         self.people = People(self)
@@ -266,15 +267,10 @@ class Library:
         """The engines that analyse ``asset`` when a run names none: its folder's rule, else the library's.
 
         ``settings["folder_engines"]`` maps absolute folders to engine-name
-        lists; the deepest folder holding one of the asset's paths wins.
+        lists; the deepest folder holding one of the asset's paths wins
+        (``mediaapp.settings.engines_for_paths``, which the cost estimate uses too).
         """
-        rules = self.settings.get("folder_engines") or {}
-        best: tuple[int, list[str]] | None = None
-        for folder, names in rules.items():
-            root = os.path.abspath(os.path.expanduser(folder))
-            if any(_below_any(p, [root]) for p in asset.paths) and (best is None or len(root) > best[0]):
-                best = (len(root), list(names))
-        return best[1] if best else list(self.settings["engines"])
+        return engines_for_paths(asset.paths, self.settings.get("folder_engines") or {}, self.settings["engines"])
 
     def _analyse(self, shas: list[str], engines: list[str] | None, apis: list[str], report: ImportReport,
                  notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
@@ -318,18 +314,30 @@ class Library:
         refused = {} if reanalyse else self.catalog.analysis_failures(
             [a.sha256 for a in assets], engine_name, PERMANENT_ANALYSIS_ERRORS)
         jobs: list[tuple] = []
+        restored: set[str] = set()
         for asset in assets:
             missing = []
             for api in wanted:
+                key = eparams.key(api)
                 if (asset.sha256, api.value) in refused:  # the engine refused these bytes for good
                     report.failed.append(refused[(asset.sha256, api.value)])
-                elif not reanalyse and self.catalog.has_analysis(asset.sha256, api.value, engine_name,
-                                                                 eparams.key(api)):
+                elif reanalyse:
+                    missing.append(api.value)
+                elif self.catalog.current_params(asset.sha256, api.value, engine_name) == key:
                     report.cached += 1
+                elif self.catalog.restore_analysis(asset.sha256, api.value, engine_name, key):
+                    # a setting in the cache key (MinConfidence, faces on/off) is back to a value answered
+                    # before: that stored answer is current again, at no cost
+                    report.cached += 1
+                    restored.add(asset.sha256)
                 else:
                     missing.append(api.value)
             if missing:
                 jobs.append((engine_name, config, missing, self._image_ref(asset, engine), eparams))
+        if restored:
+            if engine_name == "local" and self.people.enabled:
+                self.people.store.sync_detections(restored)  # local names live in the faces table
+            self.reindex_assets(restored)
         stop = CancelToken(parent=cancel)  # a budget stop ends this engine's work, not the run
         if hasattr(engine, "begin_run"):
             # resets the per-run budget; with the token, a cancel aborts uploads in flight and buys nothing more
@@ -445,34 +453,60 @@ class Library:
         A remote index that is down queues the change durably (``QueuedIndex``).
         The assets leave the catalog's ``index_pending`` queue only once the
         embedded index has them, so a run killed before this point is
-        completed by the next ``sync_index()``. Returns False when the
-        embedded index could not be written (the assets stay pending).
+        completed by the next ``sync_index()``; an asset changed while its
+        document was being built stays queued (``Catalog.clear_pending``).
+        Builds and writes are serialised, so an older document never
+        overwrites a newer one. A document an index rejects is recorded as an
+        ``index`` error of its file (and stays queued for the embedded index).
+        Returns False when the embedded index could not be written at all.
         """
         shas = list(dict.fromkeys(sha256s))
         if not shas:
             return True
-        docs = self.index_documents(shas)
-        gone = sorted(set(shas) - {d.asset.sha256 for d in docs})
-        for index in self._indexes():
-            try:
-                if docs:
-                    index.upsert(docs)
-                if gone:
-                    index.delete(gone)
-            except SearchUnavailableError:
-                if index is self.local_index:
-                    return False  # stay pending
-        self.catalog.clear_pending(shas)
+        with self._index_lock:
+            marks = self.catalog.pending_marks(shas)
+            docs = self.index_documents(shas)
+            gone = sorted(set(shas) - {d.asset.sha256 for d in docs})
+            rejected: dict[str, str] = {}   # sha256 -> reason, from any index
+            keep: set[str] = set()           # rejected by the embedded index: stay queued
+            for index in self._indexes():
+                try:
+                    result = index.upsert(docs) if docs else None
+                    if gone:
+                        index.delete(gone)
+                except SearchUnavailableError:
+                    if index is self.local_index:
+                        return False  # stay pending
+                    continue
+                for sha, reason in (result.failed if result else []):
+                    rejected.setdefault(sha, f"{getattr(index, 'name', 'search index')}: {reason}")
+                    if index is self.local_index:
+                        keep.add(sha)
+            paths = {d.asset.sha256: d.asset.paths[0] for d in docs if d.asset.paths}
+            for sha, reason in rejected.items():
+                self.catalog.record_error(paths.get(sha, sha), "index", reason, sha256=sha)
+            self.catalog.clear_index_errors([s for s in shas if s not in rejected])
+            self.catalog.clear_pending({s: m for s, m in marks.items() if s not in keep})
         return True
 
     def sync_index(self) -> int:
-        """Bring the indexes up to date with every change the catalog queued; returns the assets processed."""
+        """Bring the indexes up to date with every change the catalog queued; returns the assets indexed.
+
+        Stops when a pass makes no progress (the embedded index is down, or
+        rejects what is left: those stay queued, with an ``index`` error).
+        """
         done = 0
-        while batch := self.catalog.pending_index(limit=500):
-            if not self.reindex_assets(batch):
-                break  # the embedded index is unavailable: the rest stays queued for later
-            done += len(batch)
-        return done
+        while True:
+            pending = self.catalog.pending_index()
+            if not pending:
+                return done
+            for i in range(0, len(pending), 500):
+                if not self.reindex_assets(pending[i:i + 500]):
+                    return done  # the embedded index is unavailable: the rest stays queued for later
+            left = set(self.catalog.pending_index())
+            done += len(set(pending) - left)
+            if left >= set(pending):
+                return done
 
     def reindex(self, target: SearchIndex | None = None, progress: ProgressCallback | None = None) -> int:
         """Rebuild ``target`` (default: the configured index) from the catalog; returns documents indexed.
@@ -483,7 +517,8 @@ class Library:
 
         total = self.catalog.asset_count()
         report = (lambda done: progress(ImportProgress("index", done, total))) if progress else None
-        return reindex(self.iter_index_documents(), target or self.index, progress=report).indexed
+        with self._index_lock:  # no other document is written meanwhile (it would land in the old index)
+            return reindex(self.iter_index_documents(), target or self.index, progress=report).indexed
 
     # -- queries -------------------------------------------------------------------------------
     def search(self, query: Query) -> SearchPage:

@@ -11,6 +11,7 @@ import copy
 import json
 import os
 from pathlib import Path
+from typing import Iterable, Mapping
 
 #: The defaults of every setting; engines are analysis-engine names, apis Rekognition operation names.
 DEFAULTS: dict = {
@@ -53,3 +54,29 @@ def flag(value, default: bool) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("0", "false", "no", "off", "")
     return bool(value)
+
+
+def engines_for_paths(paths: Iterable[str], rules: Mapping[str, Iterable[str]],
+                      default: Iterable[str]) -> list[str]:
+    """The analysis engines for one image (one sha256) stored at ``paths``, when a run names none.
+
+    ``rules`` is ``settings["folder_engines"]`` (folder -> engine names);
+    ``default`` is ``settings["engines"]``. A rule applies when one of
+    ``paths`` is its folder or lies below it; the deepest applying folder
+    (longest absolute path) wins, the first in ``rules`` order among equally
+    deep ones; with no rule applying, ``default``. Rule folders are made
+    absolute (``~`` expanded, ``os.path.abspath``: a trailing separator is
+    dropped); ``paths`` are compared as given, so pass absolute normalised
+    paths (as the catalog stores them). An empty rule means "no engine".
+    Returns a new list; no I/O. This is the rule ``Library.engines_for``
+    applies after an import, and ``mediaapp.cloud.cost.estimate_import``
+    before it.
+    """
+    paths = list(paths)
+    best_depth, best = -1, None
+    for folder, names in rules.items():
+        root = os.path.abspath(os.path.expanduser(folder))
+        below = root.rstrip(os.sep) + os.sep
+        if len(root) > best_depth and any(p == root or p.startswith(below) for p in paths):
+            best_depth, best = len(root), names
+    return list(best) if best is not None else list(default)

@@ -52,7 +52,11 @@ class ReplayEngine:
             time.sleep(self.delay)
         if image.path and Path(image.path).name in self.fail_names:
             raise AnalysisError("Request has invalid image format", "InvalidImageFormatException")
-        return json.loads(json.dumps(self.responses[api]))
+        response = json.loads(json.dumps(self.responses[api]))
+        if api is Api.DETECT_LABELS:  # as the service does: labels below MinConfidence are not returned
+            response["Labels"] = [label for label in response["Labels"]
+                                  if label["Confidence"] >= params.min_confidence]
+        return response
 
 
 def _load(path: Path) -> dict:

@@ -300,3 +300,82 @@ def test_folder_rules_choose_the_engines_per_folder(testdata, sample_folder, tmp
         assert (cars, "DetectLabels") in replay_engine.CALLS
     finally:
         lib.close()
+
+
+def test_a_change_made_while_a_document_is_built_is_indexed(testdata, sample_folder, tmp_path, monkeypatch):
+    from mediaapp.core.rekognition import flatten
+
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        lib.import_paths([sample_folder])
+        sha = sha256_of(sample_folder / "cars" / "000004.jpg")
+        text = {"TextDetections": [{"DetectedText": "Zanzibar", "Type": "LINE", "Id": 0, "Confidence": 99.0,
+                                    "Geometry": {"BoundingBox": {"Width": 0.2, "Height": 0.1, "Left": 0.1,
+                                                                 "Top": 0.1}}}]}
+        build = Library.index_documents
+
+        def racing(self, shas):
+            docs = build(self, shas)   # the document as it is now ...
+            monkeypatch.setattr(Library, "index_documents", build)
+            # ... and meanwhile the asset changes (another thread stores a new response)
+            self.catalog.store_analysis(sha256=sha, api="DetectText", engine=ENGINE, engine_version="replay-2",
+                                        params="", response=text, detections=flatten("DetectText", text, ENGINE))
+            return docs
+
+        from mediaapp.catalog.db import mark_pending
+        with lib.catalog.transaction() as conn:
+            mark_pending(conn, [sha])                   # an earlier change queued the asset
+        monkeypatch.setattr(Library, "index_documents", racing)
+        lib.reindex_assets([sha])
+        assert sha in lib.catalog.pending_index()       # the older document went in; the change stays queued
+        assert lib.search(Query(text="zanzibar")).total == 0
+        lib.sync_index()
+        assert [h.sha256 for h in lib.search(Query(text="zanzibar")).hits] == [sha]
+    finally:
+        lib.close()
+
+
+def test_a_setting_back_to_an_earlier_value_reuses_its_stored_answers(testdata, sample_folder, tmp_path):
+    def run(min_confidence):
+        lib = Library(tmp_path / "lib", settings={"engines": [ENGINE], "workers": 2, "min_confidence": min_confidence,
+                                                  "engine_config": {ENGINE: {"testdata": str(testdata)}}})
+        try:
+            report = lib.import_paths([sample_folder], apis=["labels"])
+            return report, lib.search(Query(labels=("Sidewalk",), limit=None)).total
+        finally:
+            lib.close()
+
+    report, sidewalks = run(50.0)                      # Sidewalk is answered at 56.6
+    assert report.analysed == 5 and sidewalks == 5
+    report, sidewalks = run(90.0)                      # a new MinConfidence: a new request each
+    assert report.analysed == 5 and sidewalks == 0
+    replay_engine.CALLS.clear()
+    report, sidewalks = run(50.0)                      # back: the answers stored at 50 show again, for free
+    assert replay_engine.CALLS == [] and report.cached == 5 and sidewalks == 5
+
+
+def test_a_document_the_index_rejects_is_an_error_and_stays_queued(testdata, sample_folder, tmp_path, monkeypatch):
+    from mediaapp.search.base import IndexResult
+
+    lib = open_library(tmp_path / "lib", testdata)
+    try:
+        sha = None
+        real_upsert = lib.local_index.upsert
+
+        def rejecting(docs):
+            result = real_upsert([d for d in docs if d.asset.sha256 != sha])
+            return IndexResult(result.indexed, result.failed + [(sha, "too large")] if any(
+                d.asset.sha256 == sha for d in docs) else result.failed)
+
+        sha = sha256_of(sample_folder / "cars" / "000004.jpg")
+        monkeypatch.setattr(lib.local_index, "upsert", rejecting)
+        lib.import_paths([sample_folder])
+        [error] = [e for e in lib.errors() if e.stage == "index"]
+        assert error.path.endswith("000004.jpg") and "too large" in error.message
+        assert sha in lib.catalog.pending_index() and lib.search(Query(text="000004")).total == 0
+        monkeypatch.undo()
+        lib.sync_index()
+        assert lib.search(Query(text="000004")).total == 1
+        assert lib.catalog.pending_index() == [] and [e for e in lib.errors() if e.stage == "index"] == []
+    finally:
+        lib.close()

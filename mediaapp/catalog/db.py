@@ -159,6 +159,14 @@ class Catalog:
                 out[(r["sha256"], r["stage"].split(":", 1)[1])] = ImportProblem(r["path"], r["stage"], r["message"])
         return out
 
+    def clear_index_errors(self, sha256s: Iterable[str]) -> None:
+        """Delete the ``index`` errors of these assets (their documents were written)."""
+        shas = list(dict.fromkeys(sha256s))
+        with self.transaction() as conn:
+            for chunk in _chunks(shas, 500):
+                conn.execute(f"DELETE FROM errors WHERE stage = 'index' AND sha256 IN ({','.join('?' * len(chunk))})",
+                             chunk)
+
     def forget_errors(self, paths: Iterable[str]) -> None:
         """Delete every recorded error of these paths (e.g. files that no longer exist)."""
         with self.transaction() as conn:
@@ -187,7 +195,7 @@ class Catalog:
                                      "name": os.path.basename(path), "size": size, "mtime_ns": mtime_ns,
                                      "seen_at": now_iso()}, pk="path")
             conn.execute("DELETE FROM errors WHERE path = ? AND stage NOT LIKE 'analysis:%'", (path,))
-            _mark_pending(conn, [sha256])
+            mark_pending(conn, [sha256])
             return new
 
     def remove_files(self, paths: Iterable[str]) -> list[str]:
@@ -211,7 +219,7 @@ class Catalog:
                     orphans.append(sha)
                     # Analyses and their detections stay: if the bytes come back, nothing is paid twice.
                     conn.execute("DELETE FROM assets WHERE sha256 = ?", (sha,))
-                _mark_pending(conn, [sha])
+                mark_pending(conn, [sha])
         return orphans
 
     def asset(self, sha256: str) -> Asset | None:
@@ -288,6 +296,8 @@ class Catalog:
                                         "created_at": now_iso()},
                                        pk=("sha256", "api", "engine", "engine_version", "params"))
             conn.execute("DELETE FROM detections WHERE sha256=? AND api=? AND engine=?", (sha256, api, engine))
+            conn.execute("INSERT OR REPLACE INTO current_analyses (sha256, api, engine, params, engine_version)"
+                         " VALUES (?,?,?,?,?)", (sha256, api, engine, params, engine_version))
             conn.executemany(
                 "INSERT INTO detections (sha256, api, engine, engine_version, kind, name, confidence, box_left,"
                 " box_top, box_width, box_height, parents, text_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -296,15 +306,41 @@ class Catalog:
                   json.dumps(list(d.parents)), d.text_type) for d in detections])
             conn.execute("DELETE FROM errors WHERE sha256 = ? AND stage = ? AND (engine = ? OR engine IS NULL)",
                          (sha256, f"analysis:{api}", engine))
-            _mark_pending(conn, [sha256])
+            mark_pending(conn, [sha256])
+
+    def current_params(self, sha256: str, api: str, engine: str) -> str | None:
+        """The params key of the stored response whose detections are current for (sha256, api, engine)."""
+        row = self.conn.execute("SELECT params FROM current_analyses WHERE sha256=? AND api=? AND engine=?",
+                                (sha256, api, engine)).fetchone()
+        return row[0] if row else None
+
+    def restore_analysis(self, sha256: str, api: str, engine: str, params: str) -> bool:
+        """Make the newest stored response for (sha256, api, engine, params) the current one again.
+
+        Its detections are flattened again (``mediaapp.core.rekognition.flatten``)
+        and replace the current ones, as if it had just been stored; no engine
+        runs. Used when a setting that is part of the cache key (MinConfidence,
+        faces on/off) returns to a value answered before. Returns False when no
+        such response is stored.
+        """
+        from mediaapp.core.rekognition import flatten
+
+        cached = self.cached_analysis(sha256, api, engine, params)
+        if cached is None:
+            return False
+        version, response = cached
+        self.store_analysis(sha256=sha256, api=api, engine=engine, engine_version=version, params=params,
+                            response=response, detections=flatten(api, response, engine))
+        return True
 
     # -- search-index bookkeeping ------------------------------------------------------------
     def pending_index(self, limit: int | None = None) -> list[str]:
         """Sha256s whose search documents must be rebuilt (or deleted, when the asset is gone).
 
         Every catalog change that alters a search document queues its asset
-        here in the same transaction, so an import killed before it updated
-        the indexes is finished by the next ``Library.sync_index()``.
+        here in the same transaction (``mark_pending``), so an import killed
+        before it updated the indexes is finished by the next
+        ``Library.sync_index()``.
         """
         sql = "SELECT sha256 FROM index_pending ORDER BY sha256"
         args: tuple = ()
@@ -313,17 +349,25 @@ class Catalog:
             args = (limit,)
         return [r[0] for r in self.conn.execute(sql, args)]
 
-    def mark_pending(self, sha256s: Iterable[str]) -> None:
-        """Queue these assets for re-indexing (see ``pending_index``)."""
-        with self.transaction() as conn:
-            _mark_pending(conn, sha256s)
+    def pending_marks(self, sha256s: Iterable[str]) -> dict[str, int]:
+        """Map sha256 -> the sequence number of its pending mark, for those of ``sha256s`` that have one."""
+        shas = list(dict.fromkeys(sha256s))
+        out: dict[str, int] = {}
+        for chunk in _chunks(shas, 500):
+            rows = self.conn.execute(f"SELECT sha256, seq FROM index_pending WHERE sha256 IN "
+                                     f"({','.join('?' * len(chunk))})", chunk)
+            out.update((r[0], r[1]) for r in rows)
+        return out
 
-    def clear_pending(self, sha256s: Iterable[str]) -> None:
-        """Forget that these assets need re-indexing (their documents were written)."""
-        shas = list(sha256s)
+    def clear_pending(self, marks: dict[str, int]) -> None:
+        """Drop the pending marks read by ``pending_marks`` once their documents are written.
+
+        A mark made again since (a newer sequence number: the asset changed
+        while its document was being built) stays, so the change is indexed
+        by the next ``sync_index``.
+        """
         with self.transaction() as conn:
-            for chunk in _chunks(shas, 500):
-                conn.execute(f"DELETE FROM index_pending WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk)
+            conn.executemany("DELETE FROM index_pending WHERE sha256 = ? AND seq = ?", list(marks.items()))
 
     def responses(self, sha256: str) -> dict[str, list[dict]]:
         """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
@@ -393,9 +437,19 @@ class Catalog:
             conn.execute("DELETE FROM errors")
 
 
-def _mark_pending(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
-    """Queue assets in ``index_pending`` inside the caller's transaction."""
-    conn.executemany("INSERT OR IGNORE INTO index_pending (sha256) VALUES (?)", [(s,) for s in sha256s])
+def mark_pending(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
+    """Queue assets in ``index_pending`` inside the caller's transaction (any module's catalog writes).
+
+    Each call takes the next number of the ``index_pending`` counter, so a
+    document built before this change can tell it is out of date (see
+    ``Catalog.clear_pending``).
+    """
+    rows = [(s,) for s in sha256s]
+    if not rows:
+        return
+    seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'index_pending' RETURNING value").fetchone()[0]
+    conn.executemany("INSERT INTO index_pending (sha256, seq) VALUES (?, ?)"
+                     " ON CONFLICT(sha256) DO UPDATE SET seq = excluded.seq", [(s, seq) for (s,) in rows])
 
 
 def _like_prefix(prefix: str) -> str:

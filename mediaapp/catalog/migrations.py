@@ -122,6 +122,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (face_id, person_id)
     ) WITHOUT ROWID;
     """,
+    # 3 -> 4: ordered index marks (a mark made while a document was being built is not lost) and
+    # which stored response each (sha256, api, engine) currently shows.
+    """
+    ALTER TABLE index_pending ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters (name, value) VALUES ('index_pending', 0);
+    CREATE TABLE current_analyses (   -- the response whose detections are in ``detections``
+        sha256 TEXT NOT NULL,
+        api TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        params TEXT NOT NULL,
+        engine_version TEXT NOT NULL,
+        PRIMARY KEY (sha256, api, engine)
+    );
+    INSERT INTO current_analyses (sha256, api, engine, params, engine_version)
+        SELECT sha256, api, engine, params, engine_version FROM analyses AS a
+        WHERE a.rowid = (SELECT b.rowid FROM analyses AS b
+                         WHERE b.sha256 = a.sha256 AND b.api = a.api AND b.engine = a.engine
+                         ORDER BY b.created_at DESC, b.rowid DESC LIMIT 1);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -185,18 +185,6 @@ def normalize_folder(folder: str) -> str:
     return os.path.normpath(os.path.abspath(os.path.expanduser(str(folder))))
 
 
-def engines_for_path(path: str, rules: dict[str, list[str]], default: list[str]) -> list[str]:
-    """The engines for a file at ``path``: the rule of the deepest folder in ``rules`` holding it, else ``default``."""
-    path = normalize_folder(path)
-    best, found = -1, default
-    for folder, engines in rules.items():
-        folder = normalize_folder(folder)
-        inside = path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-        if inside and len(folder) > best:
-            best, found = len(folder), engines
-    return list(found)
-
-
 def save_library_choices(library, *, engines: list[str] | None = None, apis: list[str] | None = None,
                          folder_engines: dict[str, list[str]] | None = None) -> None:
     """Save the library-wide ``engines``, ``apis`` and ``folder_engines`` (each only when given).

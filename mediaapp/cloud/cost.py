@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -499,38 +500,130 @@ def needs_cloud(settings: dict) -> bool:
 def estimate_import(library, paths, *, reanalyse: bool = False, progress=None) -> Estimate | None:
     """What importing ``paths`` with the library's saved settings would cost in Rekognition calls.
 
-    Counts the files whose engines include ``rekognition``: the library's
-    default engines, or the rule of the deepest folder holding the file in
-    ``folder_engines`` (``mediaapp.cloud.config.engines_for_path``). None when
-    no file would go to Rekognition. Raises like ``estimate``.
+    Mirrors what ``Library.import_paths(paths)`` (no ``engines`` named) will
+    do: the same files are found (``mediaapp.ingest.scan.iter_files``), the
+    same ones are ingested (new or changed, image by content, not a failure
+    recorded for the same size and mtime) or kept (catalogued with the same
+    size and mtime), catalogued paths below ``paths`` that are gone are
+    forgotten, and each image (sha256) then gets the engines the import gives
+    it: ``mediaapp.settings.engines_for_paths`` over **all** the paths the
+    catalog will hold for it (its catalogued paths plus the new ones), i.e.
+    the deepest ``folder_engines`` rule holding any of them, else
+    ``settings["engines"]``. So a new copy of a catalogued image counts as a
+    Rekognition image when another copy lies under a ``rekognition`` rule,
+    and not when a deeper rule on another copy says otherwise.
+
+    Only the files that may matter are hashed
+    (``mediaapp.ingest.hashing.sha256_file``): those whose own folder rule
+    names ``rekognition``, and those whose size equals another catalogued or
+    incoming file's (identical bytes have identical sizes; a file of a unique
+    size is alone with its sha256, so its own path decides). ``progress(done,
+    total)`` is called per file found. A file the import will fail to read
+    or decode cannot be told apart beforehand and is counted. Returns None
+    when no image would go to Rekognition (and no such file was
+    unreadable); stored answers are subtracted as in ``estimate``. Raises
+    like ``estimate``.
     """
-    from mediaapp.cloud.config import engines_for_path, folder_rules
+    from mediaapp.ingest.hashing import sha256_file
+    from mediaapp.ingest.scan import sniff_format
+    from mediaapp.settings import engines_for_paths
 
     if not needs_cloud(library.settings):
         return None
-    rules = folder_rules(library.settings)
+    rules = library.settings.get("folder_engines") or {}   # as Library.engines_for reads them
     default = list(library.settings.get("engines", []))
-    files = [f for f in _iter_paths(paths) if "rekognition" in engines_for_path(f, rules, default)]
-    if not files:
+
+    def cloud(where: list[str]) -> bool:
+        return "rekognition" in engines_for_paths(where, rules, default)
+
+    roots, entries, unreadable_dirs, missing = _scan_like_import(paths)
+    known = library.catalog.known_files()
+    failed_state = library.catalog.failed_files()
+    seen = {path for path, _size, _mtime in entries}
+    # the catalog after the import: path -> sha256 (gone paths forgotten, changed files re-assigned below)
+    final = {path: state[2] for path, state in known.items()
+             if not (_below_any(path, roots) and path not in seen and not _below_any(path, unreadable_dirs))}
+    changing = [(path, size) for path, size, mtime in entries
+                if known.get(path, (None, None))[:2] != (size, mtime) and failed_state.get(path) != (size, mtime)]
+    sizes = Counter(known[path][0] for path in final)
+    sizes.update(size for _path, size in changing)
+    touched: dict[str, int] = {}   # sha256 -> size: the images the import analyses
+    unreadable: list[str] = [p for p in missing if cloud([p])]
+    changing_paths = {path for path, _size in changing}
+    for i, (path, size, mtime) in enumerate(entries):
+        state = known.get(path)
+        if state and state[:2] == (size, mtime):
+            touched.setdefault(state[2], size)
+        elif path in changing_paths:
+            try:
+                if sniff_format(path) is not None:
+                    # the file's own catalogued row (if any) counts once more when its size did not change
+                    own = 1 + (state is not None and state[0] == size)
+                    if cloud([path]) or sizes[size] > own:
+                        sha = sha256_file(path)
+                        final[path] = sha
+                        touched.setdefault(sha, size)
+                    else:
+                        final.pop(path, None)   # alone with its bytes: its own path decides, not Rekognition
+            except OSError:
+                if cloud([path]):
+                    unreadable.append(path)
+        if progress:
+            progress(i + 1, len(entries))
+    paths_of: dict[str, list[str]] = {sha: [] for sha in touched}
+    for path, sha in final.items():
+        if sha in paths_of:
+            paths_of[sha].append(path)
+    billed = {sha: size for sha, size in touched.items() if cloud(paths_of[sha])}
+    if not billed and not unreadable:
         return None
-    return _estimate_files(library, files, None, "rekognition", progress, None, reanalyse)
+    est = _price(library, billed, None, "rekognition", None, reanalyse)
+    est.unreadable = unreadable
+    return est
+
+
+def _below_any(path: str, folders) -> bool:
+    """True when ``path`` is one of ``folders`` or lies below one (``Library.import_paths``' test)."""
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+
+
+def _scan_like_import(paths) -> tuple[list[str], list[tuple[str, int, int]], list[str], list[str]]:
+    """The files ``Library.import_paths(paths)`` finds: ``(roots, [(path, size, mtime_ns)], unreadable folders,
+    missing roots)``, where roots are ``paths`` made absolute (``~`` expanded)."""
+    from mediaapp.ingest.scan import iter_files
+
+    roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
+    entries: list[tuple[str, int, int]] = []
+    unreadable_dirs: list[str] = []
+    missing: list[str] = []
+
+    def scan_error(path: str, _message: str) -> None:
+        if os.path.isdir(path):
+            unreadable_dirs.append(path)
+
+    for root in roots:
+        try:
+            if os.path.isfile(root):
+                st = os.stat(root)
+                entries.append((root, st.st_size, st.st_mtime_ns))
+            elif os.path.isdir(root):
+                entries += [(e.path, e.size, e.mtime_ns) for e in iter_files([root], scan_error)]
+            else:
+                missing.append(root)
+        except OSError:
+            missing.append(root)
+    return roots, entries, unreadable_dirs, missing
 
 
 def _estimate_files(library, files: list[str], apis, engine_name: str, progress, config,
                     reanalyse: bool) -> Estimate:
-    from mediaapp.cloud.config import load_config
+    """``estimate`` of these files: catalogued ones (same size and mtime) by their sha256, others hashed."""
     from mediaapp.ingest.hashing import sha256_file
     from mediaapp.ingest.scan import sniff_format
 
-    config = config or load_config(library.settings)
-    prices = PriceTable.load(config.prices_path)
-    wanted = [Api.parse(a) for a in (apis or library.settings["apis"])]
-    params = params_for_config(_base_params(library), config) if engine_name == "rekognition" \
-        else analysis_params(library, engine_name)
     known = library.catalog.known_files()
     shas: dict[str, int] = {}
-    est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,
-                   budget_per_month=config.budget_per_month, price_date=prices.date, price_source=prices.source)
+    unreadable: list[str] = []
     for i, path in enumerate(files):
         try:
             st = os.stat(path)
@@ -540,9 +633,25 @@ def _estimate_files(library, files: list[str], apis, engine_name: str, progress,
             elif sniff_format(path) is not None:
                 shas.setdefault(sha256_file(path), st.st_size)
         except OSError:
-            est.unreadable.append(path)
+            unreadable.append(path)
         if progress:
             progress(i + 1, len(files))
+    est = _price(library, shas, apis, engine_name, config, reanalyse)
+    est.unreadable = unreadable
+    return est
+
+
+def _price(library, shas: dict[str, int], apis, engine_name: str, config, reanalyse: bool) -> Estimate:
+    """The ``Estimate`` of analysing the images ``shas`` (sha256 -> file size in bytes) with ``engine_name``."""
+    from mediaapp.cloud.config import load_config
+
+    config = config or load_config(library.settings)
+    prices = PriceTable.load(config.prices_path)
+    wanted = [Api.parse(a) for a in (apis or library.settings["apis"])]
+    params = params_for_config(_base_params(library), config) if engine_name == "rekognition" \
+        else analysis_params(library, engine_name)
+    est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,
+                   budget_per_month=config.budget_per_month, price_date=prices.date, price_source=prices.source)
     est.images = len(shas)
     ledger = Ledger(Path(library.root) / LEDGER_FILE)
     try:

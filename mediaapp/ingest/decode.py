@@ -112,8 +112,14 @@ def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Image.
     Raises ``DecodeError`` (unidentifiable, corrupt, or over the bomb limit)
     and ``OSError`` (missing file, permission denied, directory).
     """
+    wanted = None
+    if formats:
+        Image.init()  # Pillow registers most plugins lazily
+        # only names this Pillow knows (Pillow 13 reads MPO through its JPEG plugin; older ones
+        # register MPO separately): naming an unknown one makes Image.open raise KeyError
+        wanted = [f for f in formats if f in Image.OPEN] or None
     with _decode_errors(path, formats):
-        return Image.open(path, formats=list(formats) if formats else None)
+        return Image.open(path, formats=wanted)
 
 
 def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:

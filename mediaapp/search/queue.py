@@ -4,7 +4,12 @@ When OpenSearch is unreachable the library keeps working from the catalog:
 ``QueuedIndex`` stores every upsert/delete that failed with
 ``SearchUnavailableError`` in a small SQLite file (``index-queue.sqlite``)
 and replays them, oldest first, by ``replay()``, before the next write, and
-(at most every ``replay_interval`` seconds) before a read. Only the latest
+(at most every ``replay_interval`` seconds) before a read. After a write or
+a replay fails with ``SearchUnavailableError``, writes back off for
+``replay_interval`` seconds: they are queued without contacting the cluster
+(an unreachable host that drops packets costs one client timeout per
+interval, not one per batch); the first write after the interval replays
+the queue, then writes through. Only the latest
 operation per asset is kept: an upsert queued after a delete of the same
 sha256 replaces it and vice versa, which is what the cluster would have
 ended with. Reads are delegated and raise ``SearchUnavailableError`` while
@@ -26,7 +31,7 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SearchPage
 from mediaapp.search.base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
@@ -80,25 +85,33 @@ class QueuedIndex:
     """``SearchIndex`` wrapper that queues writes durably while ``inner`` is unavailable.
 
     ``inner``: the remote backend; ``queue_path``: the SQLite queue file
-    (created when missing); ``replay_interval``: minimum seconds between
-    replay attempts triggered by reads; ``max_attempts``: how many times a
-    document the backend rejects is retried. Thread-safe (one lock around
-    the queue connection and the replay).
+    (created when missing); ``replay_interval``: seconds (of ``clock``)
+    between replay attempts triggered by reads, and how long writes back
+    off after the backend was unavailable to a write or a replay;
+    ``max_attempts``: how many times a document the backend rejects is
+    retried; ``clock``: monotonic seconds (``time.monotonic``; tests inject
+    their own). Thread-safe (one lock around the queue connection and the
+    replay).
 
     Writes never raise ``SearchUnavailableError``: they are queued instead
     (queued documents count neither as indexed nor as failed in the
-    returned ``IndexResult``; see ``pending_count``). Reads raise it.
+    returned ``IndexResult``; see ``pending_count``), and while backing off
+    (``backing_off``) without contacting ``inner``. Reads raise it (a read
+    always asks ``inner``; its failure does not start a back-off, since
+    reads also fail on a reachable cluster that needs a reindex).
     """
 
     def __init__(self, inner: SearchIndex, queue_path: str | Path, *, replay_interval: float = 5.0,
-                 max_attempts: int = 5) -> None:
+                 max_attempts: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
         self.inner = inner
         self.name = inner.name
         self.queue_path = Path(queue_path)
         self.replay_interval = replay_interval
         self.max_attempts = max_attempts
+        self._clock = clock
         self._lock = threading.RLock()
-        self._last_attempt = 0.0
+        self._last_attempt: float | None = None   # clock() when a replay last started
+        self._unavailable_at: float | None = None  # clock() when a write or replay last failed; None once one works
         self.queue_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.queue_path, isolation_level=None, check_same_thread=False,
                                    timeout=10.0)
@@ -138,12 +151,14 @@ class QueuedIndex:
         """Send the queued operations to ``inner``, oldest first; return how many were applied.
 
         Stops at the first ``SearchUnavailableError`` and re-raises it (the
-        rest stays queued). Operations are removed only once applied, and
-        only if not re-queued meanwhile.
+        rest stays queued; writes then back off for ``replay_interval``).
+        Operations are removed only once applied, and only if not re-queued
+        meanwhile. Always contacts ``inner`` when something is queued, even
+        while backing off (an explicit replay is a deliberate retry).
         """
         applied = 0
         with self._lock:
-            self._last_attempt = time.monotonic()
+            self._last_attempt = self._clock()
             while True:
                 rows = self._db.execute(
                     "SELECT sha256, op, doc, enqueued_at FROM pending WHERE attempts < ?"
@@ -155,7 +170,7 @@ class QueuedIndex:
                 done: list[tuple[str, float]] = []
                 errors: list[tuple[str, str]] = []
                 if deletes:
-                    self.inner.delete([sha for sha, _at in deletes])
+                    self._send(lambda: self.inner.delete([sha for sha, _at in deletes]))
                     done += deletes
                 if upserts:
                     docs, stamps = [], {}
@@ -165,7 +180,7 @@ class QueuedIndex:
                             stamps[sha] = at
                         except (ValueError, KeyError, TypeError) as exc:
                             errors.append((sha, f"unreadable queued document: {exc}"))
-                    result = self.inner.upsert(docs)
+                    result = self._send(lambda: self.inner.upsert(docs))
                     failed = dict(result.failed)
                     errors += list(failed.items())
                     done += [(sha, at) for sha, at in stamps.items() if sha not in failed]
@@ -175,9 +190,27 @@ class QueuedIndex:
                                      " WHERE sha256=?", [(err, sha) for sha, err in errors])
                 self._db.execute("COMMIT")
                 applied += len(done)
+                self._unavailable_at = None  # the backend answered
+
+    def _send(self, call: Callable[[], object]):
+        """``call()`` (a request to ``inner``), noting when it raises ``SearchUnavailableError`` (re-raised)."""
+        try:
+            return call()
+        except SearchUnavailableError:
+            self._unavailable_at = self._clock()
+            raise
+
+    @property
+    def backing_off(self) -> bool:
+        """True while writes are queued without contacting ``inner``: less than ``replay_interval``
+        seconds have passed since a write or replay found it unavailable (and none has worked since)."""
+        failed = self._unavailable_at
+        return failed is not None and self._clock() - failed < self.replay_interval
 
     def _flush_before_write(self) -> bool:
-        """Replay pending work first; False when the backend is still unavailable."""
+        """Replay pending work first; False when backing off or the backend is still unavailable."""
+        if self.backing_off:
+            return False
         if not self.pending_count():
             return True
         try:
@@ -189,12 +222,14 @@ class QueuedIndex:
     # -- SearchIndex --------------------------------------------------------------
 
     def upsert(self, docs: Iterable[IndexDocument]) -> IndexResult:
-        """Index ``docs`` through ``inner``, or queue them when it is unavailable."""
+        """Index ``docs`` through ``inner``, or queue them when it is unavailable or while backing off."""
         docs = list(docs)
         with self._lock:
             if self._flush_before_write():
                 try:
-                    return self.inner.upsert(docs)
+                    result = self._send(lambda: self.inner.upsert(docs))
+                    self._unavailable_at = None
+                    return result
                 except SearchUnavailableError:
                     pass
             result = IndexResult()
@@ -209,21 +244,24 @@ class QueuedIndex:
             return result
 
     def delete(self, sha256s: Iterable[str]) -> None:
-        """Delete through ``inner``, or queue the deletes when it is unavailable."""
+        """Delete through ``inner``, or queue the deletes when it is unavailable or while backing off."""
         shas = [s for s in sha256s if s]
         if not shas:
             return
         with self._lock:
             if self._flush_before_write():
                 try:
-                    self.inner.delete(shas)
+                    self._send(lambda: self.inner.delete(shas))
+                    self._unavailable_at = None
                     return
                 except SearchUnavailableError:
                     pass
             self._enqueue([(sha, "delete", None) for sha in shas])
 
     def _before_read(self) -> None:
-        if time.monotonic() - self._last_attempt < self.replay_interval:
+        """Replay the queue before a read, at most every ``replay_interval`` and not while backing off."""
+        last = self._last_attempt
+        if (last is not None and self._clock() - last < self.replay_interval) or self.backing_off:
             return
         with self._lock:
             if self.pending_count():
@@ -253,7 +291,8 @@ class QueuedIndex:
         The queue is emptied only once the backend has been cleared.
         """
         with self._lock:
-            self.inner.clear()
+            self._send(self.inner.clear)
+            self._unavailable_at = None
             self._db.execute("DELETE FROM pending")
 
     def rebuild(self, docs: Iterable[IndexDocument], progress=None, batch: int = 1000) -> IndexResult:
@@ -267,8 +306,9 @@ class QueuedIndex:
         queue is then left as it was).
         """
         started = time.time()
-        result = self.inner.rebuild(docs, progress=progress, batch=batch)
+        result = self._send(lambda: self.inner.rebuild(docs, progress=progress, batch=batch))
         with self._lock:
+            self._unavailable_at = None
             self._db.execute("DELETE FROM pending WHERE enqueued_at <= ?", (started,))
         return result
 

@@ -13,13 +13,23 @@ library's choice). "Test connection" and "Estimate cost…" run on a
 background thread (``mediaapp.ui.background.BackgroundRunner``) with the
 values shown, saved or not; their results appear in the dialog. "Save"
 validates (an invalid value is shown, never saved), writes the library
-settings on a background thread, then closes the dialog. No credentials
-are asked for or stored: the profile names one of boto3's standard
-credential sources.
+settings on a background thread, then closes the dialog; while the write
+runs, Cancel and Esc wait for it (the caller reopens the library after a
+save, so the dialog must not close as "not saved" over a write in
+progress). No credentials are asked for or stored: the profile names one
+of boto3's standard credential sources.
+
+The runner usually outlives the dialog (it is the main window's), so the
+results of its tasks may arrive after the dialog was closed or deleted:
+closing the dialog cancels its test and estimate and drops whatever they
+deliver later.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import shiboken6
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTableWidget,
@@ -28,7 +38,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 from mediaapp.cloud.config import (SETTINGS_KEY, SSE_MODES, UPLOAD_MODES, CloudConfig, config_with, folder_rules,
                                    normalize_folder, save_config, save_library_choices)
 from mediaapp.core.types import Api
-from mediaapp.ui.background import BackgroundRunner
+from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
 #: The analyses offered, with their labels in the dialog.
 API_CHOICES = [(Api.DETECT_LABELS, "Labels"), (Api.DETECT_TEXT, "Text"),
@@ -37,6 +47,10 @@ API_CHOICES = [(Api.DETECT_LABELS, "Labels"), (Api.DETECT_TEXT, "Text"),
 #: The engine choices offered (for the library and for each folder rule): title -> engine names.
 ENGINE_CHOICES = [("On this computer (local)", ["local"]), ("Amazon Rekognition", ["rekognition"]),
                   ("Both (local and Rekognition)", ["local", "rekognition"])]
+
+
+class EstimateCancelled(Exception):
+    """Raised inside the background estimate when it was cancelled (the dialog was closed)."""
 
 
 def engine_combo(engines: list[str] | None) -> QComboBox:
@@ -53,7 +67,9 @@ class CloudSettingsDialog(QDialog):
     """Cloud settings of ``library`` (a ``mediaapp.library.Library``), with test and estimate actions.
 
     ``runner`` is the ``BackgroundRunner`` for the slow actions (default: a
-    private one). ``saved`` is True once the settings were written.
+    private one); it may outlive the dialog. ``saved`` is True once the
+    settings were written. ``save_task`` is the write in progress (None when
+    no save is running).
     """
 
     def __init__(self, library, parent: QWidget | None = None, runner: BackgroundRunner | None = None):
@@ -61,6 +77,9 @@ class CloudSettingsDialog(QDialog):
         self.library = library
         self.runner = runner or BackgroundRunner(max_threads=2, parent=self)
         self.saved = False
+        self.save_task: BackgroundTask | None = None
+        self._session = Generation()  # bumped when the dialog closes: later results are dropped
+        self._tasks: list[BackgroundTask] = []  # started by this dialog, cancelled when it closes
         self.setWindowTitle("Cloud analysis (Amazon S3 + Rekognition)")
         self._stored = dict(library.settings.get("engine_config", {}).get(SETTINGS_KEY, {}))
         try:
@@ -269,16 +288,61 @@ class CloudSettingsDialog(QDialog):
             save_config(library, config)
 
         def written(_result) -> None:
+            self.save_task = None
             self.saved = True
             self.buttons.setEnabled(True)
             self.accept()
 
         def failed(exc: BaseException) -> None:
+            self.save_task = None
             self.buttons.setEnabled(True)
             self.error.setText(f"Not saved: {exc}")
 
         self.buttons.setEnabled(False)
-        return self.runner.run(write, written, failed, label="save cloud settings")
+        self.save_task = self._run(write, written, failed, label="save cloud settings")
+        return self.save_task
+
+    @property
+    def saving(self) -> bool:
+        """True while a save is being written."""
+        return self.save_task is not None
+
+    def reject(self) -> None:
+        """Cancel or Esc: close without saving; while a save is being written, wait for it instead
+        (the dialog closes as saved once the write is done, or stays open showing why it failed)."""
+        if self.saving:
+            self.output.setPlainText("Saving… the dialog closes once the settings are written.")
+            return
+        super().reject()
+
+    def done(self, result: int) -> None:
+        """Close the dialog with ``result``: its running test and estimate are cancelled, and what any of
+        its tasks delivers from now on is dropped."""
+        self._session.bump()
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+        super().done(result)
+
+    def _run(self, work: Callable[[Any], Any], on_success: Callable[[Any], None],
+             on_failure: Callable[[BaseException], None], on_progress: Callable[[Any], None] | None = None,
+             *, label: str) -> BackgroundTask:
+        """``runner.run`` with callbacks that do nothing once the dialog was closed or deleted."""
+        session = self._session.value
+
+        def guard(callback):
+            if callback is None:
+                return None
+
+            def call(arg) -> None:
+                if self._session.is_current(session) and shiboken6.isValid(self):
+                    callback(arg)
+            return call
+
+        self._tasks = [task for task in self._tasks if not task.done]
+        task = self.runner.run(work, guard(on_success), guard(on_failure), guard(on_progress), label=label)
+        self._tasks.append(task)
+        return task
 
     def _busy(self, busy: bool) -> None:
         self.test_button.setEnabled(not busy)
@@ -304,8 +368,8 @@ class CloudSettingsDialog(QDialog):
             self._busy(False)
             self.output.setPlainText("\n".join(f"{'✔' if c.ok else '✘'} {c.name}: {c.message}" for c in checks))
 
-        return self.runner.run(lambda ctx: connection.check_connection(config), done, self._failed,
-                               label="test connection")
+        return self._run(lambda ctx: connection.check_connection(config), done, self._failed,
+                         label="test connection")
 
     def choose_and_estimate(self) -> None:
         """Ask for a folder, then estimate it."""
@@ -315,7 +379,11 @@ class CloudSettingsDialog(QDialog):
 
     def estimate(self, paths: list[str]):
         """Estimate analysing ``paths`` with Rekognition and the analyses and settings shown (saved or not),
-        off the GUI thread. Returns the ``BackgroundTask`` (None when a value is invalid)."""
+        off the GUI thread. Returns the ``BackgroundTask`` (None when a value is invalid).
+
+        Cancelling the task (closing the dialog does) stops the estimate at the next file; it then fails
+        with ``EstimateCancelled``.
+        """
         from mediaapp.cloud import cost
 
         try:
@@ -333,18 +401,24 @@ class CloudSettingsDialog(QDialog):
         library = self.library
 
         def work(ctx):
-            return cost.estimate(library, paths, apis, "rekognition", config=config,
-                                 progress=lambda done, total: ctx.progress(f"Reading {done}/{total} files…"))
+            def progress(done: int, total: int) -> None:  # called after each file
+                if ctx.cancelled:
+                    raise EstimateCancelled()
+                ctx.progress(f"Reading {done}/{total} files…")
+
+            if ctx.cancelled:
+                raise EstimateCancelled()
+            return cost.estimate(library, paths, apis, "rekognition", config=config, progress=progress)
 
         def done(est) -> None:
             self._busy(False)
             self.output.setPlainText("\n".join(cost.describe_estimate(est)))
 
-        return self.runner.run(work, done, self._failed, self.output.setPlainText, label="estimate")
+        return self._run(work, done, self._failed, self.output.setPlainText, label="estimate")
 
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
-        self.output.setPlainText(f"Failed: {exc}")
+        self.output.setPlainText("Cancelled." if isinstance(exc, EstimateCancelled) else f"Failed: {exc}")
 
 
 def _money(value: float | None) -> QDoubleSpinBox:

@@ -4,8 +4,13 @@ Fed from ``Library.errors()`` (fetched in the background by the main window);
 import failures are listed here, never shown as one dialog per file.
 
 An archive can hold thousands of broken files, so the panel is a model/view
-table: ``ProblemTableModel`` holds the rows, ``ProblemFilterProxy`` filters
-and sorts them, and a ``QTableView`` shows only what is on screen.
+table: ``ProblemTableModel`` holds and sorts the rows, ``ProblemFilterProxy``
+only filters them, and a ``QTableView`` shows only what is on screen.
+
+Sorting happens in the model with ``list.sort`` on sort keys computed once
+per refresh (casefolded text), never through the proxy: a sorting proxy
+calls ``data()`` from C++ for every comparison, which took seconds for tens
+of thousands of rows.
 """
 
 from __future__ import annotations
@@ -51,29 +56,90 @@ class _Row:
     folder: str
     haystack: str  # casefolded path, stage and reason, matched by the filter
 
+    def text(self, column: int) -> str:
+        """The displayed text of ``column``."""
+        return (self.name, self.stage, self.reason, self.folder)[column]
+
+
+def _row(problem: ImportProblem) -> _Row:
+    """The row of ``problem``, with its filter haystack computed once."""
+    folder, name = os.path.split(problem.path)  # dirname and basename in one call
+    return _Row(problem.path, problem.stage, problem.message, name or problem.path, folder,
+                "\n".join([problem.path, problem.stage, problem.message]).casefold())
+
 
 class ProblemTableModel(QAbstractTableModel):
-    """``ImportProblem``s as a flat table (File, Stage, Reason, Folder).
+    """``ImportProblem``s as a flat table (File, Stage, Reason, Folder), sortable by any column.
 
     The full path is the tooltip of the File and Folder cells and the
     ``PATH_ROLE`` data of every cell; the reason is the Reason cell's tooltip.
+
+    ``sort(column, order)`` orders the rows by the column's text without
+    regard to case; rows that compare equal keep the order given to
+    ``set_problems``, and column -1 restores that order. The sort stays in
+    effect when ``set_problems`` replaces the rows.
     """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._rows: list[_Row] = []
+        self._given: list[_Row] = []  # the order given to set_problems
+        self._rows: list[_Row] = []   # the order shown (sorted)
+        self._order: list[int] = []   # _rows[i] is _given[_order[i]]
+        self._keys: dict[int, list[str]] = {}  # column -> casefolded text of each given row, made on first sort
         self._files = 0
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
     def set_problems(self, problems: list[ImportProblem]) -> None:
-        """Replace the rows with ``problems``, in the order given."""
-        rows = []
-        for p in problems:
-            rows.append(_Row(p.path, p.stage, p.message, os.path.basename(p.path) or p.path,
-                             os.path.dirname(p.path), "\n".join([p.path, p.stage, p.message]).casefold()))
+        """Replace the rows with ``problems``, sorted as before (in the order given when unsorted)."""
+        given = [_row(p) for p in problems]
+        self._keys = {}
+        order = self._sorted_order(given, self._sort_column, self._sort_order)
         self.beginResetModel()
-        self._rows = rows
-        self._files = len({r.path for r in rows})
+        self._given = given
+        self._order = order
+        self._rows = [given[i] for i in order]
+        self._files = len({r.path for r in given})
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows by ``column`` (-1: the order given), keeping persistent indexes on their rows."""
+        column = column if 0 <= column < len(Column) else -1
+        self._sort_column, self._sort_order = column, order
+        new_order = self._sorted_order(self._given, column, order)
+        if new_order == self._order:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_order = self._order
+        self._order = new_order
+        self._rows = [self._given[i] for i in new_order]
+        persistent = self.persistentIndexList()
+        if persistent:
+            position = [0] * len(new_order)  # position[given index] = its new row
+            for row, given in enumerate(new_order):
+                position[given] = row
+            self.changePersistentIndexList(
+                persistent, [self.index(position[old_order[i.row()]], i.column()) for i in persistent])
+        self.layoutChanged.emit()
+
+    def sort_column(self) -> int:
+        """The column the rows are sorted by (-1: the order given)."""
+        return self._sort_column
+
+    def sort_order(self) -> Qt.SortOrder:
+        """The order of the sort in effect."""
+        return self._sort_order
+
+    def _sorted_order(self, rows: list[_Row], column: int, order: Qt.SortOrder) -> list[int]:
+        """Indexes into ``rows`` in display order: a stable sort of the order given, in either direction, on
+        the casefolded text of ``column`` (computed once per column and refresh)."""
+        indexes = list(range(len(rows)))
+        if column >= 0:
+            keys = self._keys.get(column)
+            if keys is None:
+                keys = self._keys[column] = [r.text(column).casefold() for r in rows]
+            indexes.sort(key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
+        return indexes
 
     def problem(self, row: int) -> tuple[str, str, str]:
         """(path, stage, reason) of source row ``row``."""
@@ -120,18 +186,24 @@ class ProblemTableModel(QAbstractTableModel):
 
 
 class ProblemFilterProxy(QSortFilterProxyModel):
-    """Filters a ``ProblemTableModel`` by a text and sorts it by any column.
+    """Filters a ``ProblemTableModel`` by a text; sorting is passed on to the model.
 
     A row is kept when the filter text (stripped, matched case-insensitively)
-    occurs in its full path, its stage or its reason. Sorting compares the
-    displayed text without regard to case; rows that compare equal keep the
-    model's order.
+    occurs in its full path, its stage or its reason. The proxy never sorts
+    by itself (it keeps the model's row order): ``sort`` asks the source
+    model to sort, which is cheap there (see ``ProblemTableModel.sort``).
     """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._needle = ""
-        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(False)  # refreshes reset the model, which re-filters anyway
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the source model by ``column`` (-1: the order given); the proxy keeps its order."""
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
 
     def set_filter_text(self, text: str) -> None:
         """Keep only rows containing ``text`` (all rows when it is blank)."""
@@ -233,7 +305,7 @@ class ErrorsPanel(QWidget):
     def set_problems(self, problems: list[ImportProblem]) -> None:
         """Show ``problems`` (newest first, as ``Library.errors()`` returns them).
 
-        The filter text and the sort column are kept.
+        The filter text and the sort column are kept (the model sorts the new rows).
         """
         self.model.set_problems(problems)
         if problems and not self._sized:

@@ -635,10 +635,13 @@ class MainWindow(QMainWindow):
     def _show_settings(self, root: Path, settings: dict) -> None:
         from mediaapp.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(settings, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        values = dialog.values()
+        dialog = SettingsDialog(settings, self, runner=self.runner)  # no thread pool of its own
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            values = dialog.values()
+        finally:
+            dialog.deleteLater()  # parented to the window: without this every use would leave one behind
         if values == settings:
             return
         from mediaapp.settings import save_settings

@@ -19,12 +19,17 @@ versioned index, then an alias swap), so the new backend is not empty; the
 dialog closes once it is done. The dialog reaches the library through its
 ``library`` argument, else its parent's ``library`` attribute (the main
 window's); without a library it cannot reindex.
+
+The runner may outlive the dialog (the main window passes its own), so the
+results of the connection test can arrive after the dialog was closed or
+deleted: they are dropped then.
 """
 
 from __future__ import annotations
 
 import copy
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
@@ -62,7 +67,8 @@ class SettingsDialog(QDialog):
     ``library`` (a ``mediaapp.library.Library``; default: ``parent.library``
     when the parent has one) is what "Reindex now" fills the index from;
     ``runner`` runs the connection test and the reindex off the GUI thread
-    (default: a private ``BackgroundRunner``).
+    (default: a private ``BackgroundRunner``; one that outlives the dialog,
+    e.g. the main window's, saves a thread pool per dialog).
     """
 
     def __init__(self, settings: dict, parent: QWidget | None = None, library=None,
@@ -73,6 +79,7 @@ class SettingsDialog(QDialog):
         self.library = library if library is not None else getattr(parent, "library", None)
         self.runner = runner or BackgroundRunner(max_threads=2, parent=self)
         self._tests = Generation()
+        self._session = Generation()  # bumped when the dialog closes: results arriving later are dropped
         self.test_task: BackgroundTask | None = None
         self.reindex_task: BackgroundTask | None = None
         self._filled: dict | None = None  # the index settings a reindex from this dialog filled
@@ -276,6 +283,7 @@ class SettingsDialog(QDialog):
             self.index_status.setText("Choose the OpenSearch backend and enter the server URL first.")
             return None
         generation = self._tests.bump()
+        session = self._session.value
         self.index_status.setText(f"Testing the connection to {settings['url']}…")
 
         def check(ctx):
@@ -284,12 +292,16 @@ class SettingsDialog(QDialog):
             return factory.check_connection(settings, timeout=TEST_TIMEOUT)
 
         def done(health: dict) -> None:
+            if not self._alive(session):
+                return
             self.test_task = None
             self._update_enabled()
             if self._tests.is_current(generation):
                 self.show_health(health)
 
         def failed(exc: BaseException) -> None:
+            if not self._alive(session):
+                return
             self.test_task = None
             self._update_enabled()
             if self._tests.is_current(generation):
@@ -329,6 +341,7 @@ class SettingsDialog(QDialog):
         self.reindex_progress.setRange(0, 0)  # busy until the first report
         self.reindex_progress.setVisible(True)
         last: dict = {}
+        session = self._session.value
 
         def work(ctx):
             from mediaapp.search import factory
@@ -348,10 +361,14 @@ class SettingsDialog(QDialog):
             return indexed, last.get("total", indexed)
 
         def on_progress(report) -> None:
+            if not self._alive(session):
+                return
             self.reindex_progress.setRange(0, max(1, report.total))
             self.reindex_progress.setValue(report.done)
 
         def done(result) -> None:
+            if not self._alive(session):
+                return
             indexed, total = result
             self._reindex_finished()
             self._filled = settings
@@ -361,6 +378,8 @@ class SettingsDialog(QDialog):
                 super(SettingsDialog, self).accept()
 
         def failed(exc: BaseException) -> None:
+            if not self._alive(session):
+                return
             self._reindex_finished()
             if isinstance(exc, ReindexCancelled):
                 self.index_status.setText("Reindex cancelled; the index was left as it was.")
@@ -417,3 +436,19 @@ class SettingsDialog(QDialog):
             self.index_status.setText("Cancelling the reindex…")
             return
         super().reject()
+
+    def done(self, result: int) -> None:
+        """Close the dialog with ``result``; its tasks are cancelled and what they deliver from now on is
+        dropped (OK and Cancel never close it while a reindex runs, so that is only a safety net)."""
+        self._session.bump()
+        for task in (self.test_task, self.reindex_task):
+            if task is not None:
+                task.cancel()
+        if self.test_task is not None:  # its result will be dropped: the button must not wait for it
+            self.test_task = None
+            self._update_enabled()
+        super().done(result)
+
+    def _alive(self, session: int) -> bool:
+        """Whether a result of work started in ``session`` may still be shown (open, not deleted)."""
+        return self._session.is_current(session) and shiboken6.isValid(self)

@@ -56,3 +56,11 @@ def test_missing_object_model_is_reported_once_and_the_rest_goes_on(monkeypatch,
     assert list(unavailable) == [Api.DETECT_LABELS]
     assert "mediaapp models fetch nanodet" in unavailable[Api.DETECT_LABELS]
     assert offline.prepare([Api.DETECT_TEXT]) == {}             # nothing else needs a download
+
+
+def test_a_file_that_cannot_be_read_is_not_called_a_bad_image(engine, tmp_path):
+    from mediaapp.analysis.base import AnalysisError
+
+    with pytest.raises(AnalysisError) as err:
+        engine.detect_text(ImageRef("2" * 64, str(tmp_path)))   # a folder: the read fails, not the decoding
+    assert err.value.code == "Unreadable"                        # retried on the next import

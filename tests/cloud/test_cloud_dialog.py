@@ -152,3 +152,165 @@ def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, l
     thread, config = seen["test"]
     assert thread != gui and config.region == "eu-west-1" and config.endpoint_url == "http://127.0.0.1:9"
     assert "✘ credentials" in dialog.output.toPlainText()
+
+
+# -- the dialog's tasks may end after the dialog: the runner is the main window's -------------------------
+
+def _delete_now(dialog) -> None:
+    """Close and delete ``dialog`` as the main window does (``deleteLater``), and run the deletion now."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    dialog.reject()
+    dialog.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture
+def runner(qapp):
+    """A runner that outlives the dialogs (like the main window's); its callback failures are recorded."""
+    from mediaapp.ui.background import BackgroundRunner
+
+    runner = BackgroundRunner(max_threads=2)
+    runner.failures = []
+    runner.taskFailed.connect(lambda label, message: runner.failures.append((label, message)))
+    yield runner
+    runner.shutdown()
+
+
+@pytest.fixture
+def gates(runner):
+    """``gates()`` makes a ``threading.Event``; all are set at teardown (before the runner waits for its workers),
+    so a failing test never leaves a worker blocked."""
+    made: list[threading.Event] = []
+
+    def make() -> threading.Event:
+        made.append(threading.Event())
+        return made[-1]
+
+    yield make
+    for event in made:
+        event.set()
+
+
+def test_a_test_ending_after_the_dialog_was_closed_is_dropped(qtbot, library, runner, gates, monkeypatch):
+    import shiboken6
+
+    from mediaapp.cloud import connection
+
+    started, release = gates(), gates()
+
+    def slow_check(config):
+        started.set()
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(connection, "check_connection", slow_check)
+    closed = CloudSettingsDialog(library, None, runner)  # closed, not deleted: its output stays as it was
+    qtbot.addWidget(closed)
+    first = closed.test_connection()
+    deleted = CloudSettingsDialog(library, None, runner)
+    second = deleted.test_connection()
+    assert started.wait(30)
+    closed.reject()
+    _delete_now(deleted)
+    assert not shiboken6.isValid(deleted)
+    release.set()
+    qtbot.waitUntil(lambda: first.done and second.done, timeout=30000)
+    assert runner.failures == []  # no "already deleted" error reported as a failed test
+    # the closed dialog's result was dropped: nothing was written into it
+    assert closed.output.toPlainText() == "Testing the connection…"
+
+
+def test_closing_the_dialog_stops_the_estimate_between_files(qtbot, library, runner, gates, testdata, tmp_path,
+                                                             monkeypatch):
+    from mediaapp.ingest import hashing
+    from mediaapp.ui.cloud_dialog import EstimateCancelled
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / name)
+    hashed: list[str] = []
+    first, release = gates(), gates()
+
+    def slow_sha(path, *args, **kwargs):  # the first file waits until the dialog was closed
+        hashed.append(str(path))
+        first.set()
+        release.wait(30)
+        return "0" * 63 + str(len(hashed))
+
+    monkeypatch.setattr(hashing, "sha256_file", slow_sha)
+    dialog = CloudSettingsDialog(library, None, runner)
+    qtbot.addWidget(dialog)
+    task = dialog.estimate([str(photos)])
+    assert first.wait(30)
+    dialog.reject()  # closing cancels the estimate
+    assert task.cancelled
+    release.set()
+    qtbot.waitUntil(lambda: task.done, timeout=30000)
+    assert isinstance(task.error, EstimateCancelled) and task.result is None
+    assert len(hashed) == 1  # the other three files were never read
+    assert runner.failures == [] and dialog.output.toPlainText() == "Estimating…"  # closed: nothing shown
+
+    hashed.clear()
+    release.clear()
+    first.clear()
+    open_dialog = CloudSettingsDialog(library, None, runner)
+    qtbot.addWidget(open_dialog)
+    task = open_dialog.estimate([str(photos)])
+    assert first.wait(30) and not open_dialog.estimate_button.isEnabled()
+    task.cancel()  # cancelled while the dialog stays open: it says so and can estimate again
+    release.set()
+    qtbot.waitUntil(lambda: task.done, timeout=30000)
+    assert len(hashed) == 1 and isinstance(task.error, EstimateCancelled)
+    assert open_dialog.output.toPlainText() == "Cancelled." and open_dialog.estimate_button.isEnabled()
+
+
+def test_esc_and_cancel_wait_for_a_save_being_written(qtbot, library, runner, gates, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialog
+
+    from mediaapp.ui import cloud_dialog
+
+    writing, release = gates(), gates()
+    real_save = cloud_dialog.save_config
+
+    def slow_save(lib, config):
+        writing.set()
+        release.wait(30)
+        real_save(lib, config)
+
+    monkeypatch.setattr(cloud_dialog, "save_config", slow_save)
+    dialog = CloudSettingsDialog(library, None, runner)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.bucket.setText("saved-while-esc")
+    task = dialog.save()
+    assert writing.wait(30)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()
+    dialog.close()
+    assert dialog.isVisible() and dialog.result() == 0  # still open, not rejected
+    assert dialog.saving and dialog.output.toPlainText().startswith("Saving…")
+    release.set()
+    qtbot.waitUntil(lambda: task.done, timeout=30000)
+    assert dialog.result() == QDialog.DialogCode.Accepted and dialog.saved and not dialog.isVisible()
+    assert not dialog.saving and runner.failures == []
+    assert load_config(load_settings(library.root)).bucket == "saved-while-esc"
+
+
+def test_after_a_failed_save_cancel_closes_the_dialog(qtbot, library, runner, monkeypatch):
+    from mediaapp.ui import cloud_dialog
+
+    def failing_save(lib, config):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cloud_dialog, "save_config", failing_save)
+    dialog = CloudSettingsDialog(library, None, runner)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    task = dialog.save()
+    qtbot.waitUntil(lambda: task.done, timeout=30000)
+    assert dialog.error.text() == "Not saved: disk full" and dialog.isVisible()
+    dialog.reject()
+    assert not dialog.isVisible() and dialog.result() == 0 and not dialog.saved

@@ -134,7 +134,8 @@ def test_a_user_price_table_replaces_the_bundled_one_everywhere(tmp_path, testda
 
 
 def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
-    from mediaapp.cloud.config import engines_for_path, folder_rules
+    from mediaapp.cloud.config import folder_rules
+    from mediaapp.settings import engines_for_paths
     from mediaapp.cloud.cost import estimate_import, needs_cloud
 
     photos = tmp_path / "photos"
@@ -155,7 +156,7 @@ def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
         lib.import_paths([photos], engines=[])
         rules = folder_rules(lib.settings)
         for asset in lib.assets(lib.catalog.all_sha256s()).values():
-            assert lib.engines_for(asset) == engines_for_path(asset.paths[0], rules, ["local"])
+            assert lib.engines_for(asset) == engines_for_paths(asset.paths[:1], rules, ["local"])
     finally:
         lib.close()
 

@@ -82,6 +82,52 @@ def test_cloud_action_opens_the_dialog_and_reopens_the_library_with_what_was_sav
     window.shutdown()
 
 
+def test_esc_while_the_cloud_settings_are_written_still_reopens_the_library_and_the_dialog_is_deleted(
+        qtbot, tmp_path, monkeypatch):
+    import threading
+
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from mediaapp.ui import cloud_dialog
+
+    writing, release = threading.Event(), threading.Event()
+    real_save = cloud_dialog.save_config
+
+    def slow_save(library, config):
+        writing.set()
+        release.wait(30)
+        real_save(library, config)
+
+    monkeypatch.setattr(cloud_dialog, "save_config", slow_save)
+    window = _window(qtbot, _root(tmp_path))
+    first = window.library
+    seen: dict = {}
+
+    def save_then_escape():
+        dialog = seen["dialog"] = window.cloud_dialog
+        dialog.bucket.setText("written-while-esc")
+        dialog.save()
+        seen["writing"] = writing.wait(30)
+        dialog.reject()  # Esc / Cancel while the write runs
+        seen["open after Esc"] = dialog.isVisible()
+        release.set()
+
+    QTimer.singleShot(0, save_then_escape)
+    try:
+        with qtbot.waitSignal(window.libraryOpened, timeout=30000):
+            window.cloud_action.trigger()
+    finally:
+        release.set()
+    assert seen["writing"] and seen["open after Esc"]
+    assert window.library is not first and window.cloud_dialog is None
+    assert window.library.settings["engine_config"]["rekognition"]["bucket"] == "written-while-esc"
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not shiboken6.isValid(seen["dialog"])  # deleted after use, not left parented to the window
+    assert window.findChildren(cloud_dialog.CloudSettingsDialog) == []
+    window.shutdown()
+
+
 def _rekognition_root(tmp_path, **cloud):
     return _root(tmp_path, engines=["rekognition"], apis=["DetectLabels", "DetectText"],
                  engine_config={"rekognition": {"upload": "none", "tps": 1000, "max_concurrency": 1,

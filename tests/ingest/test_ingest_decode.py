@@ -39,3 +39,13 @@ def test_open_rgb_contract(formats_dir):
         open_rgb(formats_dir / "broken" / "vips_truncated.jpg", 320)
     with pytest.raises(FileNotFoundError):
         open_rgb(formats_dir / "absent.jpg")
+
+
+def test_a_file_that_only_starts_like_a_jpeg_gets_a_readable_reason(tmp_path):
+    from mediaapp.ingest.worker import process_file
+
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"\xff\xd8\xff" + b"not really a jpeg at all, just text!!!!!!")  # 44 bytes
+    result = process_file(str(fake), str(tmp_path / "thumbs"))
+    assert result.error_stage == "decode"
+    assert result.error == "cannot decode JPEG image: JPEG data is corrupt or uses a variant the decoder does not support"

@@ -102,15 +102,108 @@ def test_latest_operation_per_asset_wins(tmp_path, library):
     q.close()
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_next_successful_write_replays_first(tmp_path, library):
     inner = Flaky(tmp_path / "inner.sqlite")
-    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=3600)
+    clock = Clock()
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=3600, clock=clock)
     inner.up = False
     q.upsert(library[:3])
     inner.up = True
+    clock.now += 3600  # the write back-off after the failure is over
     assert q.upsert(library[3:4]).indexed == 1
     assert q.pending_count() == 0 and inner.real.count() == 4
     assert inner.calls[-2:] == ["upsert", "upsert"]
+    q.close()
+
+
+def test_writes_back_off_after_the_backend_was_unavailable(tmp_path, library):
+    """An unreachable cluster costs one attempt per ``replay_interval``, not one per write."""
+    inner = Flaky(tmp_path / "inner.sqlite")
+    clock = Clock()
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=30, clock=clock)
+    inner.up = False
+    assert not q.backing_off
+    assert q.upsert(library[0:1]) == IndexResult(0, [])
+    assert inner.calls == ["upsert"]  # the failed write: the back-off starts now
+    assert q.backing_off
+    for i in range(1, 4):  # the import's next batches, within the interval: queued without contacting it
+        clock.now += 9
+        assert q.upsert(library[i:i + 1]) == IndexResult(0, [])
+    q.delete([library[0].asset.sha256])
+    assert inner.calls == ["upsert"]
+    assert q.pending_count() == 4  # durable: the upserts of 1..3 and the delete of 0
+    queued = QueuedIndex(Flaky(tmp_path / "other.sqlite"), tmp_path / "queue.sqlite")
+    assert sorted(op for _sha, op, *_ in queued.pending()) == ["delete", "upsert", "upsert", "upsert"]
+    queued.close()
+
+    clock.now += 4  # 31 s after the failure: the next write tries a replay first; still down
+    q.upsert(library[4:5])
+    assert inner.calls == ["upsert", "delete"]  # one replay attempt, and no write after it failed
+    assert q.backing_off and q.pending_count() == 5
+    clock.now += 29.5  # the back-off counts from the failed replay
+    q.upsert(library[5:6])
+    assert inner.calls == ["upsert", "delete"] and q.pending_count() == 6
+
+    inner.up = True
+    clock.now += 0.5  # 30 s after the failed replay
+    assert not q.backing_off
+    assert q.upsert(library[6:7]).indexed == 1  # replays the queue, then writes through
+    assert inner.calls == ["upsert", "delete", "delete", "upsert", "upsert"]
+    assert q.pending_count() == 0
+    assert sorted(h.sha256 for h in inner.real.search(Query(limit=None)).hits) == sorted(
+        d.asset.sha256 for d in library[1:7])
+
+    inner.up = False  # a write that worked ended the back-off: the next failure is seen at once
+    q.delete([library[6].asset.sha256])
+    assert inner.calls[-1] == "delete" and q.backing_off and q.pending_count() == 1
+    q.close()
+
+
+def test_reads_do_not_replay_while_writes_back_off_and_do_not_start_a_back_off(tmp_path, library):
+    inner = Flaky(tmp_path / "inner.sqlite")
+    clock = Clock()
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=30, clock=clock)
+    inner.up = False
+    q.upsert(library[:2])
+    inner.up = True
+    clock.now += 10
+    assert q.search(Query()).total == 0  # answered by the backend, without a replay before it
+    assert inner.calls == ["upsert", "search"] and q.pending_count() == 2
+    clock.now += 20  # back-off over: the read replays first
+    assert q.search(Query()).total == 2
+    assert inner.calls[2:] == ["upsert", "search"] and q.pending_count() == 0
+
+    inner.up = False  # a failed read (which a reachable cluster that needs a reindex also gives)
+    with pytest.raises(SearchUnavailableError):
+        q.count()
+    assert not q.backing_off
+    inner.up = True
+    assert q.upsert(library[2:3]).indexed == 1  # written through at once
+    q.close()
+
+
+def test_an_explicit_replay_ignores_the_back_off_and_ends_it(tmp_path, library):
+    inner = Flaky(tmp_path / "inner.sqlite")
+    clock = Clock()
+    q = QueuedIndex(inner, tmp_path / "queue.sqlite", replay_interval=30, clock=clock)
+    inner.up = False
+    q.upsert(library[:1])
+    with pytest.raises(SearchUnavailableError):
+        q.replay()  # contacts the backend even while backing off
+    assert inner.calls == ["upsert", "upsert"] and q.backing_off
+    inner.up = True
+    assert q.replay() == 1 and not q.backing_off
+    assert q.upsert(library[1:2]).indexed == 1 and inner.calls[-1] == "upsert"
     q.close()
 
 

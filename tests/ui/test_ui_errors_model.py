@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QGuiApplication
 
 from mediaapp.core.types import ImportProblem
@@ -85,6 +85,97 @@ def test_proxy_filters_on_path_stage_and_reason_without_a_view(qapp, problems):
     assert shown() == []
     proxy.set_filter_text("   ")
     assert proxy.rowCount() == N
+
+
+def test_model_sorts_itself_case_blind_and_stable_and_keeps_the_sort_on_refresh(qapp):
+    given = [ImportProblem("/b/Zeta.jpg", "ingest", "beta"), ImportProblem("/a/alpha.jpg", "analyse", "Alpha"),
+             ImportProblem("/c/zeta.jpg", "ingest", "BETA"), ImportProblem("/a/Beta.jpg", "thumbnail", "alpha")]
+    model = ProblemTableModel()
+    model.set_problems(given)
+    layouts: list[str] = []
+    model.layoutAboutToBeChanged.connect(lambda *a: layouts.append("about"))
+    model.layoutChanged.connect(lambda *a: layouts.append("changed"))
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+
+    def paths() -> list[str]:
+        return [model.problem(r)[0] for r in range(model.rowCount())]
+
+    assert model.sort_column() == -1
+    model.sort(Column.REASON, Qt.SortOrder.AscendingOrder)
+    # case ignored; equal keys keep the order given (Alpha before alpha, beta before BETA)
+    assert paths() == ["/a/alpha.jpg", "/a/Beta.jpg", "/b/Zeta.jpg", "/c/zeta.jpg"]
+    assert layouts == ["about", "changed"] and resets == []  # a layout change, not a reset
+    model.sort(Column.REASON, Qt.SortOrder.DescendingOrder)
+    assert paths() == ["/b/Zeta.jpg", "/c/zeta.jpg", "/a/alpha.jpg", "/a/Beta.jpg"]  # ties still as given
+    model.sort(Column.FILE, Qt.SortOrder.AscendingOrder)
+    assert [model.index(r, Column.FILE).data() for r in range(4)] == ["alpha.jpg", "Beta.jpg", "Zeta.jpg",
+                                                                       "zeta.jpg"]
+    assert (model.sort_column(), model.sort_order()) == (Column.FILE, Qt.SortOrder.AscendingOrder)
+
+    layouts.clear()
+    model.sort(Column.FILE, Qt.SortOrder.AscendingOrder)  # already in that order: nothing to announce
+    assert layouts == []
+
+    model.set_problems(list(reversed(given)))  # a refresh: sorted like before
+    assert [model.index(r, Column.FILE).data() for r in range(4)] == ["alpha.jpg", "Beta.jpg", "zeta.jpg",
+                                                                       "Zeta.jpg"]
+    assert model.sort_column() == Column.FILE
+    model.sort(-1, Qt.SortOrder.AscendingOrder)  # back to the order given to set_problems
+    assert paths() == [p.path for p in reversed(given)]
+
+
+class CountingModel(ProblemTableModel):
+    """Counts the ``data()`` calls (a sorting proxy makes one per comparison)."""
+
+    reads = 0
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        self.reads += 1
+        return super().data(index, role)
+
+
+def test_sorting_through_the_proxy_sorts_the_model_and_reads_no_cell(qapp, problems):
+    model = CountingModel()
+    model.set_problems(problems)
+    proxy = ProblemFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("permission")
+    model.reads = 0
+    proxy.sort(Column.REASON, Qt.SortOrder.DescendingOrder)
+    proxy.sort(Column.FOLDER, Qt.SortOrder.AscendingOrder)
+    model.set_problems(problems[:1000])  # a refresh keeps the sort without the proxy comparing cells
+    assert model.reads == 0
+    assert proxy.sortColumn() == -1 and proxy.dynamicSortFilter() is False  # the proxy only filters
+    assert model.sort_column() == Column.FOLDER
+    folders = [proxy.index(r, Column.FOLDER).data() for r in range(proxy.rowCount())]
+    assert folders == sorted(folders) and len(folders) == sum(p.message == "Permission denied"
+                                                              for p in problems[:1000])
+
+
+def test_selection_and_persistent_indexes_follow_their_rows_when_sorted(panel, problems):
+    model = panel.model
+    kept = QPersistentModelIndex(model.index(5, Column.REASON))
+    assert kept.data(PATH_ROLE) == problems[5].path
+    selection = panel.view.selectionModel()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    for row in (0, 2, 9):
+        selection.select(panel.proxy.index(row, 0), flags)
+    selection.setCurrentIndex(panel.proxy.index(2, Column.STAGE), QItemSelectionModel.SelectionFlag.NoUpdate)
+    chosen = {as_rows(problems)[row] for row in (0, 2, 9)}
+
+    panel.view.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)
+    assert panel.rows()[0][0] == problems[-1].path  # img_04989.jpg sorts last ascending
+    assert kept.isValid() and kept.data(PATH_ROLE) == problems[5].path and kept.column() == Column.REASON
+    assert kept.row() == [r[0] for r in panel.rows()].index(problems[5].path)
+    assert set(panel.selected_rows()) == chosen and len(panel.selected_rows()) == 3
+    assert panel.selected_rows() == [r for r in panel.rows() if r in chosen]  # in display order
+    current = panel.view.currentIndex()
+    assert current.data(PATH_ROLE) == problems[2].path and current.column() == Column.STAGE
+
+    panel.filter.setText("img_0000")  # rows 0 .. 9, still sorted by file, descending
+    assert [r[0] for r in panel.rows()] == [problems[i].path for i in range(9, -1, -1)]
+    assert set(panel.selected_rows()) == chosen
 
 
 # -- the panel --------------------------------------------------------------------------------------

@@ -200,3 +200,42 @@ def test_cancel_stops_a_running_reindex_and_keeps_the_old_index(qtbot, cluster, 
     assert dialog.ok_button.isEnabled() and not dialog.reindex_progress.isVisible()
     remote.drop()
     remote.close()
+
+
+def test_a_connection_test_ending_after_the_dialog_closed_is_dropped(qtbot, monkeypatch):
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from mediaapp.search import factory
+    from mediaapp.ui.background import BackgroundRunner
+
+    runner = BackgroundRunner(max_threads=2)  # outlives the dialogs, like the main window's
+    failures: list[tuple[str, str]] = []
+    runner.taskFailed.connect(lambda label, message: failures.append((label, message)))
+    started, release = threading.Event(), threading.Event()
+
+    def slow_check(settings, timeout=5.0):
+        started.set()
+        release.wait(30)
+        return {"ok": True, "message": "late answer"}
+
+    monkeypatch.setattr(factory, "check_connection", slow_check)
+    try:
+        closed = SettingsDialog(opensearch_settings("http://127.0.0.1:9"), runner=runner)
+        qtbot.addWidget(closed)
+        deleted = SettingsDialog(opensearch_settings("http://127.0.0.1:9"), runner=runner)
+        tasks = [closed.test_connection(), deleted.test_connection()]
+        assert started.wait(30)
+        closed.reject()
+        assert closed.test_button.isEnabled()  # closing forgets the test: a reopened dialog may test again
+        deleted.reject()
+        deleted.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert not shiboken6.isValid(deleted)
+        release.set()
+        qtbot.waitUntil(lambda: all(task.done for task in tasks), timeout=30000)
+        assert failures == []  # no "already deleted" error from a callback
+        assert closed.index_status.text().startswith("Testing the connection")  # the late answer was dropped
+    finally:
+        release.set()
+        runner.shutdown()

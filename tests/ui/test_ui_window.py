@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QRectF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialog
 
@@ -137,7 +138,10 @@ def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypa
     first = opened.args[0]
     assert first.settings["faces_enabled"] is True
 
+    shown: list[SettingsDialog] = []
+
     def accept_with_faces_off(dialog):
+        shown.append(dialog)
         dialog.faces.setChecked(False)
         dialog.workers.setValue(1)
         return QDialog.DialogCode.Accepted
@@ -149,4 +153,17 @@ def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypa
     assert library is not first and window.library is library
     assert library.settings["faces_enabled"] is False and library.settings["workers"] == 1
     assert load_settings(root)["faces_enabled"] is False
+
+    # each use of the dialog leaves nothing behind: deleted after exec, no thread pool of its own
+    def cancel(dialog):
+        shown.append(dialog)
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(SettingsDialog, "exec", cancel)
+    window.settings_action.trigger()
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=30000)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert [shiboken6.isValid(dialog) for dialog in shown] == [False, False]
+    assert window.findChildren(SettingsDialog) == []
+    assert all(dialog.runner is window.runner for dialog in shown)
     window.close()

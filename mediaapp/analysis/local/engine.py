@@ -205,8 +205,10 @@ class LocalEngine(EngineBase):
             raise AnalysisError("the local engine needs a local file", "InvalidImageFormatException")
         try:
             img = open_rgb(image.path, max_side=ANALYSIS_MAX_SIDE)
-        except (DecodeError, OSError) as exc:
+        except DecodeError as exc:
             raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
+        except OSError as exc:  # a share that dropped, a file locked for a moment: retried next import
+            raise AnalysisError(f"cannot read the file: {exc.strerror or exc}", "Unreadable") from exc
         pairs: list[tuple[dict, np.ndarray]] | None = None
         out: dict = {}
         for api in apis:

@@ -23,7 +23,16 @@ are derived from it by ``sync_detections``: a ``person`` row per named face
 (Name, Confidence = Similarity, box) and a ``face`` row per unknown one,
 rejected faces left out. So the user's corrections reach search, facets and
 boxes, and local names sit next to cloud names (engine ``rekognition``),
-which are never touched.
+which are never touched. The stored raw local responses name people too
+(the engine got the named people's references): ``rename_celebrities`` and
+``unname_strangers`` rewrite them when a name changes or goes.
+
+Two rows of the catalog's ``counters`` table (migration 4) belong here:
+``face_references`` counts changes to the *references* (the faces that
+define the persons: state ok, named by the user or enrolled), so a process
+can tell whether the references it holds in memory are still current
+(``references_version``); ``face_match_threshold`` holds the
+FaceMatchThreshold every face was last named with (``applied_threshold``).
 
 Every method is safe from any thread (the ``Catalog``'s per-thread
 connections); writes run in the caller's ``catalog.transaction()`` or their own.
@@ -34,16 +43,19 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from mediaapp.analysis.local.face_records import embedding_from_bytes
-from mediaapp.catalog.db import Catalog, now_iso
+from mediaapp.analysis.local.face_records import EMBEDDING_DTYPE, embedding_from_bytes
+from mediaapp.analysis.local.faces import EMBEDDING_SIZE
+from mediaapp.analysis.local.people import person_id
+from mediaapp.catalog.db import Catalog, mark_pending, now_iso
 from mediaapp.core.rekognition import UNKNOWN_FACE, flatten
 from mediaapp.core.types import Api, BoundingBox, DetectionKind
 
-__all__ = ["FaceStore", "FaceRecord", "PersonRecord", "LOCAL_ENGINE", "box_iou", "normalize_name"]
+__all__ = ["FaceStore", "FaceRecord", "PersonRecord", "EmbeddedFaces", "LOCAL_ENGINE", "REFERENCE_SOURCES",
+           "box_iou", "normalize_name"]
 
 #: The engine whose RecognizeCelebrities detections the faces table derives.
 LOCAL_ENGINE = "local"
@@ -53,7 +65,15 @@ LOCAL_ENGINE = "local"
 #: little, and two different faces of one photo practically never overlap by half.
 SAME_FACE_IOU = 0.5
 
+#: ``assigned_by`` of the faces that define a person (the references): named by the user, or enrolled.
+REFERENCE_SOURCES = ("user", "example")
+
 _CELEB = Api.RECOGNIZE_CELEBRITIES.value
+#: ``counters`` rows (see the module docstring); the threshold is kept in thousandths (counters are integers).
+_REFERENCES_COUNTER = "face_references"
+_THRESHOLD_COUNTER = "face_match_threshold"
+_THRESHOLD_SCALE = 1000
+_REFERENCE_SQL = "f.state = 'ok' AND f.person_id IS NOT NULL AND f.assigned_by IN ('user', 'example')"
 
 
 def normalize_name(name: str) -> str:
@@ -119,10 +139,27 @@ class FaceRecord:
     pose: dict
     quality: dict
 
-    def compared_face(self) -> dict:
-        """This face as a Rekognition ``ComparedFace`` dict (BoundingBox, Confidence, Landmarks, Pose, Quality)."""
-        return {"BoundingBox": self.box.to_rekognition(), "Confidence": self.confidence,
-                "Landmarks": list(self.landmarks), "Pose": dict(self.pose), "Quality": dict(self.quality)}
+
+@dataclass(frozen=True)
+class EmbeddedFaces:
+    """Faces with their embeddings, as matching needs them: parallel sequences, one item per face.
+
+    ``embeddings`` is float64 (n, 128) (the stored float32 values, exactly);
+    ``similarities`` 0-100 or None. Read by ``FaceStore.reference_faces``
+    and ``FaceStore.match_candidates`` in one query each (no JSON details).
+    """
+
+    ids: list[int]
+    sha256s: list[str]
+    origins: list[str]
+    person_ids: list[int | None]
+    assigned_by: list[str | None]
+    similarities: list[float | None]
+    embeddings: np.ndarray
+
+    def __len__(self) -> int:
+        """Number of faces."""
+        return len(self.ids)
 
 
 _FACE_COLUMNS = ("f.id, f.sha256, f.face_index, f.origin, f.box_left, f.box_top, f.box_width, f.box_height,"
@@ -137,6 +174,34 @@ def _face(row) -> FaceRecord:
                       row["assigned_by"], row["similarity"], row["group_id"], bool(row["group_locked"]),
                       row["model_version"], json.loads(row["landmarks"]), json.loads(row["pose"]),
                       json.loads(row["quality"]))
+
+
+def _is_reference(face: FaceRecord) -> bool:
+    """Whether ``face`` defines its person (see ``REFERENCE_SOURCES``)."""
+    return face.state == "ok" and face.person_id is not None and face.assigned_by in REFERENCE_SOURCES
+
+
+def _box_area(face: Mapping) -> float:
+    """Area (ratio of the image) of a ComparedFace's BoundingBox, 0 when absent."""
+    box = face.get("BoundingBox") or {}
+    return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
+
+
+def _embedded(rows: list) -> EmbeddedFaces:
+    """``EmbeddedFaces`` from rows of (id, sha256, origin, person_id, assigned_by, similarity, embedding).
+
+    Raises ``ValueError`` for an embedding blob of the wrong length.
+    """
+    size = EMBEDDING_SIZE * EMBEDDING_DTYPE.itemsize
+    blobs = [r["embedding"] for r in rows]
+    bad = next((len(b) for b in blobs if len(b) != size), None)
+    if bad is not None:
+        raise ValueError(f"an embedding blob is {size} bytes, got {bad}")
+    matrix = (np.frombuffer(b"".join(blobs), dtype=EMBEDDING_DTYPE).reshape(-1, EMBEDDING_SIZE).astype(np.float64)
+              if blobs else np.zeros((0, EMBEDDING_SIZE)))
+    return EmbeddedFaces([r["id"] for r in rows], [r["sha256"] for r in rows], [r["origin"] for r in rows],
+                         [r["person_id"] for r in rows], [r["assigned_by"] for r in rows],
+                         [r["similarity"] for r in rows], matrix)
 
 
 def _chunks(items: Sequence, size: int = 500) -> Iterator[Sequence]:
@@ -164,8 +229,10 @@ class FaceStore:
         Face, Embedding bytes, Crop). An existing face whose box overlaps a new
         one by ``SAME_FACE_IOU`` or more is updated in place and keeps its id,
         person, state, group and exclusions; other old faces are deleted; new
-        ones are inserted unknown. Returns (the face ids in the order of
-        ``records``, crop names of deleted faces no record reuses).
+        ones are inserted unknown (a reference among the old faces counts as a
+        change of the references, see ``references_version``). Returns (the
+        face ids in the order of ``records``, crop names of deleted faces no
+        record reuses).
         Raises ``ValueError`` for an ``origin`` other than photo / example.
         """
         if origin not in ("photo", "example"):
@@ -203,6 +270,8 @@ class FaceStore:
                     ids.append(int(cur.lastrowid))
             for chunk in _chunks(list(free)):
                 conn.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            if any(_is_reference(f) for f in old):  # updated in place (new embedding) or deleted
+                self._touch_references(conn)
         kept = {r.get("Crop") for r in records}
         return ids, [f.crop for f in free.values() if f.crop and f.crop not in kept]
 
@@ -211,6 +280,8 @@ class FaceStore:
         ids = list(face_ids)
         crops: list[str] = []
         with self.catalog.transaction() as conn:
+            if self._any_reference(conn, ids):
+                self._touch_references(conn)
             for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 crops += [r[0] for r in conn.execute(f"SELECT crop FROM faces WHERE id IN ({marks})"
@@ -225,12 +296,46 @@ class FaceStore:
         unlocked): a named face needs none, and one that becomes unknown is
         clustered again.
         """
+        updates = list(updates)
         with self.catalog.transaction() as conn:
+            if (any(by in REFERENCE_SOURCES for _f, _p, by, _s in updates)
+                    or self._any_reference(conn, [fid for fid, *_ in updates])):
+                self._touch_references(conn)
             conn.executemany(
                 "UPDATE faces SET group_id = CASE WHEN person_id IS ? THEN group_id ELSE NULL END,"
                 " group_locked = CASE WHEN person_id IS ? THEN group_locked ELSE 0 END,"
                 " person_id = ?, assigned_by = ?, similarity = ? WHERE id = ?",
                 [(p, p, p, by, sim, fid) for fid, p, by, sim in updates])
+
+    def assign_matches(self, updates: Iterable[tuple[int, int | None, str | None, float | None,
+                                                     int | None, str | None, float | None]]) -> list[int]:
+        """Write automatic naming planned earlier, for the faces still as they were when it was planned.
+
+        Each update is (face_id, person_id, assigned_by, similarity, and the
+        face's person_id, assigned_by and similarity when planned). A face is
+        written (as ``assign`` does: a changed person leaves its cluster) only
+        when it still exists, is ok and still has those three values; so a
+        face someone named, rejected or re-analysed meanwhile is left alone.
+        Only for unknown or automatically named faces (``assigned_by`` None or
+        ``auto`` before and after): the references do not change. Returns the
+        ids of the faces written. Raises ``ValueError`` for an update that
+        would make or unmake a reference.
+        """
+        rows = list(updates)
+        if any(by in REFERENCE_SOURCES or old in REFERENCE_SOURCES for _f, _p, by, _s, _op, old, _os in rows):
+            raise ValueError("assign_matches writes automatic names only")
+        done: list[int] = []
+        with self.catalog.transaction() as conn:
+            for fid, person, by, sim, old_person, old_by, old_sim in rows:
+                cur = conn.execute(
+                    "UPDATE faces SET group_id = CASE WHEN person_id IS ? THEN group_id ELSE NULL END,"
+                    " group_locked = CASE WHEN person_id IS ? THEN group_locked ELSE 0 END,"
+                    " person_id = ?, assigned_by = ?, similarity = ?"
+                    " WHERE id = ? AND state = 'ok' AND person_id IS ? AND assigned_by IS ? AND similarity IS ?",
+                    (person, person, person, by, sim, fid, old_person, old_by, old_sim))
+                if cur.rowcount:
+                    done.append(fid)
+        return done
 
     def set_groups(self, updates: Iterable[tuple[int, int | None, bool]]) -> None:
         """Set (face_id, group_id, locked) for each face."""
@@ -245,7 +350,10 @@ class FaceStore:
         """
         if state not in ("ok", "rejected"):
             raise ValueError(f"state must be 'ok' or 'rejected', not {state!r}")
+        face_ids = list(face_ids)
         with self.catalog.transaction() as conn:
+            if state == "rejected" and self._any_reference(conn, face_ids):
+                self._touch_references(conn)
             if state == "rejected":
                 conn.executemany("UPDATE faces SET state = 'rejected', person_id = NULL, assigned_by = NULL,"
                                  " similarity = NULL, group_id = NULL, group_locked = 0 WHERE id = ?",
@@ -301,6 +409,58 @@ class FaceStore:
             return np.zeros((0, 128))
         return np.stack([found[i] for i in ids])
 
+    def reference_faces(self, model_version: str) -> EmbeddedFaces:
+        """The references of embedding model ``model_version``, by id: the faces (photos and examples, state
+        ok) the user named or enrolled, with their embeddings. One query."""
+        rows = self.conn.execute(
+            "SELECT f.id, f.sha256, f.origin, f.person_id, f.assigned_by, f.similarity, f.embedding FROM faces f"
+            f" WHERE {_REFERENCE_SQL} AND f.model_version = ? ORDER BY f.id", (model_version,)).fetchall()
+        return _embedded(rows)
+
+    def match_candidates(self, model_version: str, face_ids: Iterable[int] | None = None) -> EmbeddedFaces:
+        """The photo faces automatic naming may name (state ok; unknown or named automatically) of embedding
+        model ``model_version``, all or those of ``face_ids``, by image then face index. One query."""
+        sql = ("SELECT f.id, f.sha256, f.origin, f.person_id, f.assigned_by, f.similarity, f.embedding FROM faces f"
+               " WHERE f.origin = 'photo' AND f.state = 'ok' AND (f.assigned_by IS NULL OR f.assigned_by = 'auto')"
+               " AND f.model_version = ?")
+        args: list = [model_version]
+        if face_ids is not None:
+            sql += " AND f.id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(list(face_ids)))
+        return _embedded(self.conn.execute(sql + " ORDER BY f.sha256, f.face_index", args).fetchall())
+
+    def references_version(self) -> int:
+        """A number that changes (in every process) whenever a reference is made, unmade, re-embedded or
+        deleted; read it in the same transaction as what it guards. 0 before the first change."""
+        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (_REFERENCES_COUNTER,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def applied_threshold(self) -> float | None:
+        """The FaceMatchThreshold (0-100, to 0.001) every face was last named with (``set_applied_threshold``),
+        or None when never recorded."""
+        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (_THRESHOLD_COUNTER,)).fetchone()
+        return int(row[0]) / _THRESHOLD_SCALE if row else None
+
+    def set_applied_threshold(self, threshold: float) -> None:
+        """Record that every face was just named with FaceMatchThreshold ``threshold`` (0-100, kept to 0.001)."""
+        with self.catalog.transaction() as conn:
+            conn.execute("INSERT INTO counters (name, value) VALUES (?, ?)"
+                         " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                         (_THRESHOLD_COUNTER, int(round(float(threshold) * _THRESHOLD_SCALE))))
+
+    def _touch_references(self, conn) -> None:
+        """Count a change of the references (``references_version``), inside the caller's transaction."""
+        conn.execute("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                     (_REFERENCES_COUNTER,))
+
+    @staticmethod
+    def _any_reference(conn, face_ids: Sequence[int]) -> bool:
+        """Whether any of ``face_ids`` is a reference now."""
+        if not face_ids:
+            return False
+        return conn.execute(f"SELECT 1 FROM faces f WHERE {_REFERENCE_SQL} AND f.id IN"
+                            " (SELECT value FROM json_each(?)) LIMIT 1", (json.dumps(list(face_ids)),)).fetchone() is not None
+
     def exclusions(self, face_ids: Iterable[int] | None = None) -> dict[int, set[int]]:
         """Map face id -> the person ids the user took it out of."""
         out: dict[int, set[int]] = {}
@@ -328,13 +488,18 @@ class FaceStore:
 
     # -- persons -------------------------------------------------------------------------------
     def persons(self) -> list[PersonRecord]:
-        """Every person with face, photo and example counts, by name (case-insensitive)."""
+        """Every person with face, photo and example counts, by name (case-insensitive).
+
+        Photo faces count only while their image is in the library (``assets``),
+        as in search and ``cloud_persons``; examples always count.
+        """
         rows = self.conn.execute(
             "SELECT p.id, p.name, p.created_at, p.source,"
             " COUNT(CASE WHEN f.origin = 'photo' THEN 1 END) AS faces,"
             " COUNT(DISTINCT CASE WHEN f.origin = 'photo' THEN f.sha256 END) AS photos,"
             " COUNT(CASE WHEN f.origin = 'example' THEN 1 END) AS examples"
             " FROM persons p LEFT JOIN faces f ON f.person_id = p.id AND f.state = 'ok'"
+            " AND (f.origin = 'example' OR f.sha256 IN (SELECT sha256 FROM assets))"
             " GROUP BY p.id ORDER BY p.name COLLATE NOCASE")
         return [PersonRecord(r["id"], r["name"], r["created_at"], r["source"], r["faces"], r["photos"],
                              r["examples"]) for r in rows]
@@ -346,6 +511,10 @@ class FaceStore:
         except ValueError:
             return None
         return next((p for p in self.persons() if p.name.casefold() == wanted), None)
+
+    def person_names(self) -> dict[int, str]:
+        """Map person id -> name, for every person (no counts: one small query)."""
+        return {r[0]: r[1] for r in self.conn.execute("SELECT id, name FROM persons")}
 
     def person_by_id(self, person_id: int) -> PersonRecord | None:
         """The person with this id, or None."""
@@ -378,12 +547,31 @@ class FaceStore:
             conn.execute("UPDATE persons SET name = ? WHERE id = ?", (clean, person_id))
 
     def delete_person(self, person_id: int) -> None:
-        """Delete a person; their faces become unknown (not clustered yet), their exclusions go."""
+        """Delete a person; their faces become unknown (not clustered yet), their exclusions go.
+
+        The stored responses are the caller's (``rename_celebrities``).
+        """
         with self.catalog.transaction() as conn:
+            self._touch_references(conn)
             conn.execute("UPDATE faces SET person_id = NULL, assigned_by = NULL, similarity = NULL, group_id = NULL,"
                          " group_locked = 0 WHERE person_id = ?", (person_id,))
             conn.execute("DELETE FROM face_exclusions WHERE person_id = ?", (person_id,))
             conn.execute("DELETE FROM persons WHERE id = ?", (person_id,))
+
+    def merge_persons(self, source: int, target: int) -> None:
+        """Make every face and exclusion of person ``source`` person ``target``'s, then delete ``source``.
+
+        Faces keep how they were named (user, example, auto); the stored
+        responses are the caller's (``rename_celebrities``). Raises
+        ``ValueError`` when ``source == target``.
+        """
+        if source == target:
+            raise ValueError("cannot merge a person into itself")
+        with self.catalog.transaction() as conn:
+            self._touch_references(conn)
+            conn.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (target, source))
+            conn.execute("UPDATE OR IGNORE face_exclusions SET person_id = ? WHERE person_id = ?", (target, source))
+            self.delete_person(source)
 
     def cloud_persons(self) -> list[tuple[str, str, int]]:
         """(name, engine, photos) of person detections made by engines other than ``local``.
@@ -397,6 +585,79 @@ class FaceStore:
             (DetectionKind.PERSON.value, LOCAL_ENGINE))
         return [(r[0], r[1], r[2]) for r in rows]
 
+    # -- stored responses ------------------------------------------------------------------------
+    def rename_celebrities(self, names: Mapping[str, str | None]) -> list[str]:
+        """Rewrite the names of the stored local RecognizeCelebrities responses (every image, every version).
+
+        ``names`` maps a name (compared after Unicode case folding) to its new
+        name, or to None to unname it: such a CelebrityFaces entry leaves the
+        response and its ``Face`` (a ComparedFace) joins UnrecognizedFaces, in
+        the detector's order (largest box first); the response stays valid
+        for botocore's RecognizeCelebrities output shape. A renamed entry gets
+        the new ``Name`` and its ``Id`` (``people.person_id``). Responses of
+        other engines (``rekognition``) are never touched. Runs in the
+        caller's transaction or its own; the caller syncs the images'
+        detections (``sync_detections``) and reindexes. Returns the images
+        whose responses changed.
+        """
+        wanted = {str(k).casefold(): v for k, v in names.items()}
+        if not wanted:
+            return []
+        # a quick textual filter (ASCII case-insensitive, raw or JSON-escaped name), then the exact check
+        needles = sorted({n for name in names for n in (str(name), json.dumps(str(name))[1:-1])})
+        where = " OR ".join(["instr(lower(response), lower(?)) > 0"] * len(needles))
+        with self.catalog.transaction() as conn:
+            rows = conn.execute(f"SELECT rowid, sha256, response FROM analyses WHERE api = ? AND engine = ? AND"
+                                f" ({where})", (_CELEB, LOCAL_ENGINE, *needles)).fetchall()
+            return self._rewrite_celebrities(conn, rows, lambda name: wanted.get(name.casefold(), name))
+
+    def unname_strangers(self, sha256s: Iterable[str]) -> list[str]:
+        """Unname, in the stored local RecognizeCelebrities responses of these images, every CelebrityFaces
+        entry whose Name no person has (any more), as ``rename_celebrities`` does with None.
+
+        A response analysed with references sent before a person was
+        forgotten or renamed (an import started earlier) would otherwise keep
+        the old name. A name a person has, written with other capitals, takes
+        the person's spelling. Returns the images whose responses changed;
+        the caller syncs and reindexes.
+        """
+        shas = list(dict.fromkeys(sha256s))
+        with self.catalog.transaction() as conn:
+            current = {r[0].casefold(): r[0] for r in conn.execute("SELECT name FROM persons")}
+            rows = []
+            for sha in shas:
+                rows += conn.execute("SELECT rowid, sha256, response FROM analyses WHERE sha256 = ? AND api = ?"
+                                     " AND engine = ?", (sha, _CELEB, LOCAL_ENGINE)).fetchall()
+            return self._rewrite_celebrities(conn, rows, lambda name: current.get(name.casefold()))
+
+    @staticmethod
+    def _rewrite_celebrities(conn, rows, new_name) -> list[str]:
+        """Apply ``new_name(name) -> name | None`` to the CelebrityFaces of these (rowid, sha256, response)
+        rows of ``analyses``; writes the changed ones; returns their images."""
+        changed: list[str] = []
+        for rowid, sha, text in rows:
+            response = json.loads(text)
+            celebrities, unrecognized, dirty = [], list(response.get("UnrecognizedFaces") or []), False
+            for entry in response.get("CelebrityFaces") or []:
+                old = str(entry.get("Name", ""))
+                new = new_name(old)
+                if new is None:
+                    unrecognized.append(entry.get("Face") or {})
+                    dirty = True
+                    continue
+                if new != old:
+                    entry = {**entry, "Name": new, "Id": person_id(new)}
+                    dirty = True
+                celebrities.append(entry)
+            if not dirty:
+                continue
+            unrecognized.sort(key=lambda f: -_box_area(f))  # stable: the detector's order, largest first
+            response["CelebrityFaces"], response["UnrecognizedFaces"] = celebrities, unrecognized
+            conn.execute("UPDATE analyses SET response = ? WHERE rowid = ?",
+                         (json.dumps(response, separators=(",", ":")), rowid))
+            changed.append(sha)
+        return list(dict.fromkeys(changed))
+
     # -- detections ----------------------------------------------------------------------------
     def sync_detections(self, sha256s: Iterable[str]) -> None:
         """Rewrite the local RecognizeCelebrities detections of these images from their faces.
@@ -407,8 +668,8 @@ class FaceStore:
         detection per unknown face (as the response's UnrecognizedFaces
         would give); rejected faces give none. Images without face rows get
         the detections of their stored response again (``flatten``), or none
-        without one. Each image is queued in ``index_pending`` in the same
-        transaction; the caller reindexes.
+        without one. The images are queued in ``index_pending`` in the same
+        transaction (``catalog.db.mark_pending``); the caller reindexes.
         """
         shas = list(dict.fromkeys(sha256s))
         with self.catalog.transaction() as conn:
@@ -444,10 +705,13 @@ class FaceStore:
                 conn.executemany(
                     "INSERT INTO detections (sha256, api, engine, engine_version, kind, name, confidence, box_left,"
                     " box_top, box_width, box_height, parents, text_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
-                conn.execute("INSERT OR IGNORE INTO index_pending (sha256) VALUES (?)", (sha,))
+            mark_pending(conn, shas)
 
     def forget_all(self) -> tuple[list[str], list[str]]:
         """Delete every face, person, exclusion, local RecognizeCelebrities response and its detections.
+
+        No local RecognizeCelebrities response is current any more
+        (``current_analyses``), so the next import analyses those images again.
 
         Returns (the images whose search documents change - queued in
         ``index_pending`` -, the crop names of the deleted faces).
@@ -464,5 +728,7 @@ class FaceStore:
             conn.execute("DELETE FROM persons")
             conn.execute("DELETE FROM detections WHERE api = ? AND engine = ?", (_CELEB, LOCAL_ENGINE))
             conn.execute("DELETE FROM analyses WHERE api = ? AND engine = ?", (_CELEB, LOCAL_ENGINE))
-            conn.executemany("INSERT OR IGNORE INTO index_pending (sha256) VALUES (?)", [(s,) for s in shas])
+            conn.execute("DELETE FROM current_analyses WHERE api = ? AND engine = ?", (_CELEB, LOCAL_ENGINE))
+            self._touch_references(conn)
+            mark_pending(conn, shas)
         return shas, crops

@@ -4,8 +4,9 @@ Left, the groups (``GroupListModel`` in a ``QListView``): every named person,
 then the clusters of unknown faces, each with a face crop, its name (or
 ``Unknown <n>``) and its face count. Right, the faces of the current group
 (``FaceListModel`` in an icon-mode ``QListView`` drawn by ``FaceDelegate``).
-Actions: name the group (every matching face follows), merge it into another
-group, move selected faces out, reject selected faces, and forget every face.
+Actions: name the group (exactly the faces shown; every matching face
+follows), merge it into another group, move selected faces out, reject
+selected faces, and forget every face.
 
 Everything the panel shows comes from ``Library.people`` (``mediaapp.people``)
 through ``BackgroundRunner``; crops are decoded by a ``ThumbnailLoader`` off
@@ -36,6 +37,13 @@ FACE_SIDE = 96
 GROUP_ICON_SIDE = 40
 #: Bytes of decoded crops kept (about 650 crops of 112x112 at 32 bits).
 CROP_CACHE_BYTES = 32 * 1024 * 1024
+
+
+def _person_key(person_id: int) -> str:
+    """The group key of a person (``mediaapp.people.group_key``)."""
+    from mediaapp.people import group_key
+
+    return group_key(person_id=person_id)
 
 
 class PeopleRoles(enum.IntEnum):
@@ -234,6 +242,7 @@ class PeoplePanel(QWidget):
         self._faces_generation = Generation()
         self._busy = False
         self._pending_key: str | None = None
+        self._faces_key: str | None = None  # the group whose faces faces_model shows
         self.loader = ThumbnailLoader(threads=1, max_side=FACE_SIDE * 2, parent=self)
         self.cache = PixmapCache(CROP_CACHE_BYTES)
 
@@ -312,6 +321,7 @@ class PeoplePanel(QWidget):
         self.cache.clear()
         self.loader.cancel_all()
         self.groups_model.set_items([])
+        self._faces_key = None
         self.faces_model.set_items([])
         self.refresh()
 
@@ -329,6 +339,13 @@ class PeoplePanel(QWidget):
         """Ids of the faces selected on the right, in row order."""
         rows = sorted(i.row() for i in self.faces_view.selectionModel().selectedIndexes())
         return [self.faces_model.item(r).id for r in rows]
+
+    def shown_face_ids(self, group) -> tuple[int, ...]:
+        """The ids of the faces shown for ``group`` (a ``FaceGroup``): those on the right when they are that
+        group's, else the group's as listed on the left."""
+        if group is not None and self._faces_key == group.key:
+            return tuple(f.id for f in self.faces_model.items())
+        return tuple(group.face_ids) if group is not None else ()
 
     def select_group(self, key: str) -> bool:
         """Make the group ``key`` current (its faces load); False when it is not listed."""
@@ -377,6 +394,7 @@ class PeoplePanel(QWidget):
             self.groups_view.setCurrentIndex(self.groups_model.index(row))
             self._load_faces(self.groups_model.item(row).key)  # reload even when the row did not change
         else:
+            self._faces_key = None
             self.faces_model.set_items([])
         self._update_actions()
         self.groupsLoaded.emit()
@@ -385,6 +403,7 @@ class PeoplePanel(QWidget):
         if current.isValid():
             self._load_faces(current.data(PeopleRoles.KEY))
         else:
+            self._faces_key = None
             self.faces_model.set_items([])
         self._update_actions()
 
@@ -400,6 +419,7 @@ class PeoplePanel(QWidget):
     def _on_faces(self, generation: int, key: str, faces: list) -> None:
         if not self._faces_generation.is_current(generation):
             return
+        self._faces_key = key
         self.faces_model.set_items(faces)
         self._update_actions()
         self.facesLoaded.emit(key)
@@ -412,8 +432,12 @@ class PeoplePanel(QWidget):
         self.failed.emit(message)
 
     # -- edits ----------------------------------------------------------------------------------
-    def _edit(self, label: str, fn, select: str | None = None) -> None:
-        """Run ``fn(people)`` in the background, then reload the groups and emit ``changed``."""
+    def _edit(self, label: str, fn, select=None) -> None:
+        """Run ``fn(people)`` in the background, then reload the groups and emit ``changed``.
+
+        ``select``: the group key to show afterwards, or a function of ``fn``'s
+        result giving it (None: keep the current group).
+        """
         library = self.library
         if library is None or self._busy:
             return
@@ -421,19 +445,31 @@ class PeoplePanel(QWidget):
         self._update_actions()
         self.status.setText(f"{label}…")
 
-        def done(_result) -> None:
+        def done(result) -> None:
             self._busy = False
-            self.refresh(select)
+            self.refresh(select(result) if callable(select) else select)
             self.changed.emit()
 
         self.runner.run(lambda ctx: fn(library.people), on_success=done,
                         on_failure=lambda exc: self._on_failure(label, exc), label=label)
 
-    def name_group(self, key: str, name: str) -> None:
-        """Name the group ``key`` ``name`` (in the background; ``changed`` follows)."""
+    def name_group(self, group, name: str, face_ids=None) -> None:
+        """Name ``group`` (a ``FaceGroup`` as shown) ``name``, in the background; ``changed`` follows.
+
+        An unknown cluster names exactly the faces shown: ``face_ids``, by
+        default ``shown_face_ids(group)``; faces a recluster moved into the
+        group since are left alone. A person's group renames the person (or
+        merges it into the person already called ``name``).
+        """
         name = name.strip()
-        if name:
-            self._edit(f"Naming {name}", lambda people: people.name_group(key, name), select=None)
+        if not name or group is None:
+            return
+        if group.person_id is not None:
+            key = group.key
+            self._edit(f"Naming {name}", lambda people: people.name_group(key, name), select=_person_key)
+        else:
+            ids = tuple(face_ids) if face_ids is not None else self.shown_face_ids(group)
+            self._edit(f"Naming {name}", lambda people: people.name_faces(ids, name), select=_person_key)
 
     def merge_groups(self, source: str, target: str) -> None:
         """Merge the group ``source`` into ``target`` (in the background; ``changed`` follows)."""
@@ -462,12 +498,13 @@ class PeoplePanel(QWidget):
         group = self.current_group()
         if group is None:
             return
+        shown = self.shown_face_ids(group)  # before the dialog: the panel may reload while it is open
         names = sorted({g.name for g in self.groups_model.items() if g.name}, key=str.casefold)
         current = names.index(group.name) if group.name in names else -1
         name, ok = QInputDialog.getItem(self, "Name this person", "Name:", names if current >= 0 else [""] + names,
                                         max(current, 0), True)
         if ok and name.strip():
-            self.name_group(group.key, name)
+            self.name_group(group, name, shown)
 
     def ask_merge(self) -> None:
         """Ask which group the current one is the same person as, then merge them."""

@@ -167,3 +167,26 @@ def test_forget_all_faces_asks_then_wipes(qtbot, window, faces_library, monkeypa
     qtbot.waitUntil(lambda: window.sidebar.persons.counts() == {}, timeout=WAIT)
     assert not (faces_library.root / "faces").exists()
     assert faces_library.library.people.store.face_count() == 0
+
+
+def test_naming_names_the_faces_shown_not_those_a_recluster_added(qtbot, window, faces_library, testdata,
+                                                                   monkeypatch):
+    people = faces_library.library.people
+    panel = show_panel(qtbot, window)
+    key = faces_library.group_of("obama.jpg").key
+    select_group(qtbot, panel, key)
+    shown = {f.id for f in panel.faces_model.items()}
+    assert {Path(f.path).name for f in panel.faces_model.items()} == photos_of(testdata, OBAMA)
+    # behind the panel's back the group grows (a recluster after an import, an edit in another window):
+    # Biden's faces join it
+    biden = faces_library.group_of("biden.jpg")
+    people.merge_groups(biden.key, key)
+    assert set(faces_library.group_of("obama.jpg").face_ids) == shown | set(biden.face_ids)
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
+    edit(qtbot, panel, panel.name_action)
+    group = panel.current_group()
+    assert group.name == OBAMA and set(group.face_ids) == shown
+    assert faces_library.person_photos(OBAMA) == photos_of(testdata, OBAMA)
+    # Biden's faces the user never saw under this group stay unknown, together
+    assert all(faces_library.face_of(name).person_name is None for name in ("biden.jpg",))
+    assert set(faces_library.group_of("biden.jpg").face_ids) == set(biden.face_ids)

@@ -1,5 +1,7 @@
 """The People service on a real imported library (testdata/3_faces): storing faces, naming, propagation,
-clustering, edits (merge, move out, reject), forgetting, and face features switched off."""
+clustering, edits (merge, move out, reject), forgetting, and face features switched off; edits matching
+outside the catalog's write lock, the references kept in memory across imports, the threshold setting,
+and counts of photos still in the library."""
 
 from __future__ import annotations
 
@@ -299,3 +301,151 @@ def test_cloud_names_live_beside_local_names(faces_library, testdata):
     assert "two_people.jpg" in lib.person_photos(OBAMA)
     listed = {(p.name, p.source, p.photos) for p in lib.library.people.persons()}
     assert listed == {(OBAMA, "local", 7), (cloud_name, "rekognition", 1)}
+
+
+def test_edits_name_the_other_faces_without_holding_the_catalog_write_lock(faces_library, testdata, monkeypatch):
+    """While an edit matches every face against the references, another writer (an import, the CLI) can
+    still write: each time similarities are computed, a second SQLite connection takes the write lock."""
+    import sqlite3
+
+    import mediaapp.people as people_module
+
+    lib = faces_library
+    people = lib.library.people
+    probes: list[bool] = []
+    similarity = people_module.distance_to_similarity
+
+    def probing(distance):
+        other = sqlite3.connect(lib.library.catalog.path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            probes.append(True)
+        except sqlite3.OperationalError:  # database is locked
+            probes.append(False)
+        finally:
+            other.close()
+        return similarity(distance)
+
+    monkeypatch.setattr(people_module, "distance_to_similarity", probing)
+    people.name_faces([lib.face_of("biden.jpg").id], BIDEN)
+    people.name_faces([lib.face_of("obama.jpg").id], OBAMA)
+    people.move_out([lib.face_of("obama_small.jpg").id])
+    people.reject([lib.face_of("obama.jpg").id])  # Obama's only reference
+    assert len(probes) >= 4 and all(probes), probes
+    # and the edits did their work
+    assert lib.person_photos(BIDEN) == photos_of(testdata, BIDEN)
+    assert lib.person_photos(OBAMA) == set()
+
+
+def test_imports_reuse_the_references_until_another_process_changes_them(faces_library, testdata, monkeypatch):
+    from mediaapp.catalog.faces import FaceStore
+    from mediaapp.library import Library
+
+    lib = faces_library
+    people = lib.library.people
+    people.name_group(lib.group_of("obama.jpg").key, OBAMA)  # reads the references once
+    reads = []
+    real = FaceStore.reference_faces
+    monkeypatch.setattr(FaceStore, "reference_faces", lambda store, version: reads.append(store) or real(store, version))
+    # another process (the CLI, a second window) names Biden in the same library
+    other = Library(lib.root)
+    try:
+        biden = next(g for g in other.people.groups() if lib.face_of("biden.jpg").id in g.face_ids)
+        other.people.name_group(biden.key, BIDEN)
+    finally:
+        other.close()
+    reads.clear()
+    report = lib.library.import_paths([lib.later])
+    assert report.analysed == 2 and report.failed == []
+    assert len(reads) == 1  # read again once, for both photos: the references had changed
+    assert "biden2.jpg" in lib.person_photos(BIDEN) and "obama2.jpg" in lib.person_photos(OBAMA)
+    assert lib.person_photos(BIDEN) == photos_of(testdata, BIDEN, exclude=())
+
+
+def test_enrolling_names_the_photos_in_search_at_once(faces_library, testdata):
+    lib = faces_library
+    report = lib.library.people.enrol(OBAMA, [testdata / "3_faces/face_recognition/obama.jpg"])
+    assert report.photos == 8
+    assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA)
+    assert lib.library.catalog.pending_index() == []  # nothing left for the next import to index
+
+
+def test_people_list_counts_photos_still_in_the_library(faces_library, testdata):
+    lib = faces_library
+    people = lib.library.people
+    people.name_group(lib.group_of("obama.jpg").key, OBAMA)
+    # the file is deleted: the next import forgets its path, and with it the asset
+    lib.library.catalog.remove_files([str(lib.photos / "obama-480p.jpg")])
+    lib.library.sync_index()
+    assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA) - {"obama-480p.jpg"}
+    assert [(p.name, p.faces, p.photos) for p in people.persons()] == [(OBAMA, 7, 7)]
+
+
+def test_naming_faces_names_exactly_those_still_there(faces_library, testdata):
+    lib = faces_library
+    people = lib.library.people
+    shown = lib.group_of("obama.jpg").face_ids  # what the user saw
+    rejected = lib.face_of("obama3.jpg")
+    people.reject([rejected.id])  # meanwhile, elsewhere
+    person = people.name_faces(shown, OBAMA)
+    assert lib.face_of("obama3.jpg").state == "rejected" and lib.face_of("obama3.jpg").person_id is None
+    named = {f.id for f in people.store.faces(person_id=person) if f.assigned_by == "user"}
+    assert named == set(shown) - {rejected.id}
+    assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA) - {"obama3.jpg"}
+    with pytest.raises(ValueError):
+        people.name_faces([rejected.id], BIDEN)
+    assert [p.name for p in people.persons()] == [OBAMA]
+
+
+def test_a_changed_match_threshold_is_applied_to_every_face(faces_library, testdata):
+    from mediaapp.library import Library
+
+    lib = faces_library
+    people = lib.library.people
+    people.name_faces([lib.face_of("obama.jpg").id], OBAMA)  # 7 more photos named automatically (similarity < 100)
+    assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA)
+    lib.library.settings["face_match_threshold"] = 100.0  # no automatic name reaches 100
+    assert [(p.name, p.faces) for p in people.persons()] == [(OBAMA, 1)]
+    assert lib.person_photos(OBAMA) == {"obama.jpg"}
+    # the threshold the faces were named with is kept in the library: a later session with another setting
+    # (settings.json edited, --library of the CLI) applies its own
+    other = Library(lib.root, settings={"face_match_threshold": DEFAULT_SIMILARITY_THRESHOLD})
+    try:
+        (group, *_) = other.people.groups()
+        assert group.name == OBAMA and group.photos == 8
+    finally:
+        other.close()
+    assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA)
+
+
+def test_an_import_names_photos_while_an_edit_holds_the_people_lock(faces_library, testdata):
+    """Naming an imported photo needs only the catalog's write transaction: an edit busy planning (or a long
+    recluster) holding ``People``'s lock does not stop the import. (The join timeout only turns a deadlock
+    into a failure; it measures nothing.)"""
+    import threading
+
+    lib = faces_library
+    people = lib.library.people
+    people.name_group(lib.group_of("obama.jpg").key, OBAMA)
+    held, release = threading.Event(), threading.Event()
+
+    def edit_in_progress() -> None:
+        with people._lock:
+            held.set()
+            release.wait()
+
+    editor = threading.Thread(target=edit_in_progress)
+    editor.start()
+    assert held.wait(60)
+    reports = []
+    importer = threading.Thread(target=lambda: reports.append(lib.library.import_paths([lib.later])))
+    importer.start()
+    importer.join(300)
+    finished = not importer.is_alive()
+    release.set()
+    editor.join()
+    importer.join()
+    assert finished, "the import waited for the People lock"
+    assert reports[0].analysed == 2 and reports[0].failed == []
+    assert "obama2.jpg" in lib.person_photos(OBAMA) and "biden2.jpg" not in lib.person_photos(OBAMA)

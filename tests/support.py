@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 #: A small, varied import set: (source under testdata, name in the import folder).

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineUnavailableError, ImageRef
+from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, ImageRef
 from mediaapp.core.types import Api
 from mediaapp.ingest.decode import DecodeError, open_rgb
 

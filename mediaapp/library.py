@@ -37,6 +37,7 @@ from mediaapp.core.rekognition import detected_lines, flatten
 from mediaapp.core.types import (Api, Asset, Detection, DetectionKind, ImportProblem, ImportReport,
                                  IndexDocument, Query, SearchPage)
 from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
+from mediaapp.paths import is_below
 from mediaapp.settings import engines_for_paths, load_settings
 from mediaapp.tasks import CancelToken, WorkerPool
 
@@ -75,11 +76,6 @@ PERMANENT_ANALYSIS_ERRORS = ("InvalidImageFormatException", "ImageTooLargeExcept
 #: File name extensions that claim to be images: such a file that is not one is reported, not skipped.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff",
                               ".webp", ".heic", ".heif", ".hif", ".avif", ".mpo"})
-
-
-def _below_any(path: str, folders: Iterable[str]) -> bool:
-    """True when ``path`` is one of ``folders`` or lies below one of them."""
-    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 class Library:
@@ -183,14 +179,14 @@ class Library:
                 # Forget vanished paths only after ingest, so a renamed or moved file keeps its asset.
                 # Files below a folder that could not be listed this time are not gone: keep them.
                 def vanished(path: str) -> bool:
-                    return path not in seen and not _below_any(path, unreadable_dirs)
+                    return path not in seen and not is_below(path, unreadable_dirs)
 
                 gone = [p for p in known if vanished(p)]
                 if gone:
                     touched.difference_update(self.catalog.remove_files(gone))
                 # Errors of files that are gone, or of folders that can be read again, are stale.
                 self.catalog.forget_errors(p for p in self.catalog.error_paths()
-                                           if _below_any(p, roots) and vanished(p) and p not in scan_failed)
+                                           if is_below(p, roots) and vanished(p) and p not in scan_failed)
                 self._analyse(sorted(touched), engines, self.settings["apis"] if apis is None else apis,
                               report, notify, cancel, reanalyse)
             self.sync_index()

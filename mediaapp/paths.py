@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable
 
 import platformdirs
 
@@ -21,3 +22,13 @@ def default_library_dir() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "library"
+
+
+def is_below(path: str, folders: Iterable[str]) -> bool:
+    """True when ``path`` is one of ``folders`` or lies below one of them.
+
+    Pure text comparison of absolute, normalised paths (as the catalog
+    stores them); a trailing separator on a folder is ignored, and
+    ``/a/bc`` is not below ``/a/b``. No file-system access.
+    """
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from mediaapp.paths import is_below
+
 #: The defaults of every setting; engines are analysis-engine names, apis Rekognition operation names.
 DEFAULTS: dict = {
     "engines": ["local"],
@@ -76,7 +78,6 @@ def engines_for_paths(paths: Iterable[str], rules: Mapping[str, Iterable[str]],
     best_depth, best = -1, None
     for folder, names in rules.items():
         root = os.path.abspath(os.path.expanduser(folder))
-        below = root.rstrip(os.sep) + os.sep
-        if len(root) > best_depth and any(p == root or p.startswith(below) for p in paths):
+        if len(root) > best_depth and any(is_below(p, (root,)) for p in paths):
             best_depth, best = len(root), names
     return list(best) if best is not None else list(default)

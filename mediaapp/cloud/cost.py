@@ -30,6 +30,7 @@ from pathlib import Path
 
 from mediaapp.analysis.base import AnalysisError, AnalysisParams
 from mediaapp.core.types import Api
+from mediaapp.paths import is_below
 
 #: The bundled price table (repository ``resources/prices.json``).
 DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "resources" / "prices.json"
@@ -542,7 +543,7 @@ def estimate_import(library, paths, *, reanalyse: bool = False, progress=None) -
     seen = {path for path, _size, _mtime in entries}
     # the catalog after the import: path -> sha256 (gone paths forgotten, changed files re-assigned below)
     final = {path: state[2] for path, state in known.items()
-             if not (_below_any(path, roots) and path not in seen and not _below_any(path, unreadable_dirs))}
+             if not (is_below(path, roots) and path not in seen and not is_below(path, unreadable_dirs))}
     changing = [(path, size) for path, size, mtime in entries
                 if known.get(path, (None, None))[:2] != (size, mtime) and failed_state.get(path) != (size, mtime)]
     sizes = Counter(known[path][0] for path in final)
@@ -580,11 +581,6 @@ def estimate_import(library, paths, *, reanalyse: bool = False, progress=None) -
     est = _price(library, billed, None, "rekognition", None, reanalyse)
     est.unreadable = unreadable
     return est
-
-
-def _below_any(path: str, folders) -> bool:
-    """True when ``path`` is one of ``folders`` or lies below one (``Library.import_paths``' test)."""
-    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 def _scan_like_import(paths) -> tuple[list[str], list[tuple[str, int, int]], list[str], list[str]]:

@@ -7,7 +7,6 @@ to an older query are dropped by generation counters.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDockWidget, QFileDialog, QHB
                                QMainWindow, QMessageBox, QSplitter, QStackedWidget, QStyle, QVBoxLayout, QWidget)
 
 from mediaapp.core.types import ImportReport, Query, SortOrder
+from mediaapp.paths import is_below
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.delegate import DEFAULT_THUMB_SIDE, ThumbnailDelegate
 from mediaapp.ui.detail import DetailView
@@ -45,7 +45,7 @@ def top_folders(folders: list[str]) -> list[str]:
     """``folders`` without those inside another listed folder (what to re-import recursively)."""
     out: list[str] = []
     for folder in sorted(set(folders)):
-        if not any(folder == kept or folder.startswith(kept.rstrip(os.sep) + os.sep) for kept in out):
+        if not is_below(folder, out):
             out.append(folder)
     return out
 

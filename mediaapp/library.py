@@ -36,6 +36,7 @@ from mediaapp.catalog.db import Catalog
 from mediaapp.core.rekognition import detected_lines, flatten
 from mediaapp.core.types import (Api, Asset, Detection, DetectionKind, ImportProblem, ImportReport,
                                  IndexDocument, Query, SearchPage)
+from mediaapp.fsio import is_private, make_private, make_private_dir, make_private_tree
 from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
 from mediaapp.paths import is_below
 from mediaapp.settings import engines_for_paths, load_settings
@@ -78,6 +79,24 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", 
                               ".webp", ".heic", ".heif", ".hif", ".avif", ".mpo"})
 
 
+def keep_private(root: Path) -> None:
+    """Create the library folder ``root`` readable by its owner only, and tighten an older library.
+
+    The library holds face embeddings and crops (biometric data, GDPR art.
+    9) and thumbnails of private photos: the folder gets mode 0700, its
+    files 0600 (``mediaapp.fsio``). A library made before this was enforced
+    is fixed once, when its ``faces`` or ``thumbnails`` folder is found
+    open to others. Raises ``FileExistsError`` when ``root`` is a file and
+    ``OSError`` when it cannot be created.
+    """
+    make_private_dir(root)
+    for name in ("faces", "thumbnails"):  # created owner-only on first write (mediaapp.fsio.atomic_writer)
+        folder = root / name
+        if folder.is_dir() and not is_private(folder):
+            make_private_tree(folder)
+    make_private(root / "settings.json")
+
+
 class Library:
     """One media library at ``root`` (created if missing).
 
@@ -90,7 +109,7 @@ class Library:
         from mediaapp.search.sqlite import SqliteIndex
 
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        keep_private(self.root)
         self.settings = load_settings(self.root)
         self.settings.update(settings or {})
         self.catalog = Catalog(self.root / "catalog.sqlite")
@@ -222,7 +241,7 @@ class Library:
     def _ingest(self, todo: list, report: ImportReport, touched: set[str], notify: ProgressCallback,
                 cancel: CancelToken) -> None:
         from mediaapp.catalog.db import UNREADABLE
-        from mediaapp.ingest.worker import process_file
+        from mediaapp.ingest.worker import job_timeout, process_file
 
         total = len(todo)
         done = 0
@@ -256,7 +275,9 @@ class Library:
             self._fail(report, item[0], "read", str(exc))
             notify(ImportProgress("ingest", done, total, item[0], report))
 
-        self.pool.run(process_file, ((e.path, thumb_dir) for e in todo), on_result, on_failure, cancel=cancel)
+        sizes = {e.path: e.size for e in todo}
+        self.pool.run(process_file, ((e.path, thumb_dir) for e in todo), on_result, on_failure, cancel=cancel,
+                      timeout=lambda item: job_timeout(sizes.get(item[0])))
         self.reindex_assets(fresh)
 
     def engines_for(self, asset: Asset) -> list[str]:
@@ -373,7 +394,10 @@ class Library:
 
         threads = getattr(engine, "max_concurrency", None) if getattr(engine, "executor", "process") == "thread" \
             else None
-        self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=stop, threads=threads)
+        from mediaapp.ingest.worker import job_timeout
+        sizes = {a.sha256: a.size for a in assets}
+        self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=stop, threads=threads,
+                      timeout=lambda item: job_timeout(sizes.get(item[3].sha256), analysis=True))
         if budget_reason is not None:
             report.budget_stopped = True
             report.failed.append(ImportProblem(engine_name, "budget", f"{budget_reason}; stopped with "

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from mediaapp.fsio import atomic_write
 from mediaapp.paths import is_below
 
 #: The defaults of every setting; engines are analysis-engine names, apis Rekognition operation names.
@@ -41,12 +42,11 @@ def load_settings(library_dir: Path) -> dict:
 
 
 def save_settings(library_dir: Path, settings: dict) -> None:
-    """Write ``settings`` to ``settings.json`` atomically (temp file + rename)."""
-    path = Path(library_dir) / "settings.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(settings, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``settings`` to ``settings.json`` atomically, owner-only (``mediaapp.fsio.atomic_write``).
+
+    Raises ``OSError`` when it cannot be written; the old file is then unchanged.
+    """
+    atomic_write(Path(library_dir) / "settings.json", json.dumps(settings, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def flag(value, default: bool) -> bool:

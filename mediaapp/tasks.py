@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable
@@ -88,19 +89,43 @@ class WorkerPool:
                 self._processes.shutdown(wait=False, cancel_futures=True)
                 self._processes = None
 
+    def _kill_pool(self, pool: Executor) -> None:
+        """Kill the worker processes of ``pool`` (a task in it hangs) and forget the pool.
+
+        ``concurrent.futures`` has no public way to stop a running task
+        before Python 3.14's ``ProcessPoolExecutor.kill_workers``; the
+        executor's process table is read where that method is missing. The
+        other tasks in flight then fail with ``BrokenProcessPool`` and are
+        re-run one at a time, as after a crash.
+        """
+        kill = getattr(pool, "kill_workers", None)
+        if kill is not None:
+            kill()
+        else:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+        self._discard_pool(pool)
+
     def run(self, fn: Callable[..., Any], items: Iterable[tuple], on_result: Callable[[tuple, Any], None],
             on_failure: Callable[[tuple, BaseException], None], *, cancel: CancelToken | None = None,
-            threads: int | None = None) -> bool:
+            threads: int | None = None, timeout: Callable[[tuple], float] | None = None) -> bool:
         """Call ``fn(*item)`` for every item; hand each result to ``on_result(item, result)``.
 
         With ``threads`` set, a thread pool of that size runs the tasks (for
         network-bound engines); otherwise the process pool. An exception in
         a task, or a crashed worker process, goes to ``on_failure(item,
-        exc)`` and the rest continue. Returns False when cancelled.
+        exc)`` and the rest continue. ``timeout(item)`` gives the seconds a
+        process task may run, counted from when the pool takes it (a task
+        queued behind one other in its worker may use part of that wait):
+        past it, the worker processes are killed, the task fails with
+        ``TimeoutError`` and the tasks beside it run again. Thread tasks
+        are not timed (a thread cannot be stopped; network engines time out
+        their own requests). Returns False when cancelled.
         """
         own_executor: Executor | None = ThreadPoolExecutor(threads) if threads else None
         limit = (threads or self.workers) * IN_FLIGHT_PER_WORKER
         pending: dict[Future, tuple[tuple, int, Executor]] = {}
+        started: dict[Future, float] = {}   # when each process task was first seen taken by the pool
         suspects: list[tuple] = []  # tasks in flight when a worker died: re-run one at a time
         iterator = iter(items)
         exhausted = False
@@ -124,6 +149,7 @@ class WorkerPool:
                     return not (cancel and cancel.cancelled)
                 done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
+                    started.pop(future, None)
                     item, attempt, executor = pending.pop(future)
                     try:
                         result = future.result()
@@ -140,9 +166,26 @@ class WorkerPool:
                         on_failure(item, exc)
                         continue
                     on_result(item, result)
+                if timeout is not None and own_executor is None:
+                    self._expire(pending, started, timeout, on_failure)
         finally:
             if own_executor is not None:
                 own_executor.shutdown(wait=True, cancel_futures=True)
+
+    def _expire(self, pending: dict[Future, tuple[tuple, int, Executor]], started: dict[Future, float],
+                timeout: Callable[[tuple], float], on_failure: Callable[[tuple, BaseException], None]) -> None:
+        """Fail the process tasks that ran past ``timeout(item)`` seconds and kill their pool."""
+        now = time.monotonic()
+        for future, (item, _attempt, executor) in list(pending.items()):
+            if future.running():
+                began = started.setdefault(future, now)
+                limit = timeout(item)
+                if now - began > limit:
+                    del pending[future]
+                    started.pop(future, None)
+                    self._kill_pool(executor)
+                    on_failure(item, TimeoutError(f"gave up after {limit:.0f} s: the file took too long to "
+                                                  "process (the worker was stopped)"))
 
     def close(self) -> None:
         """Stop the worker processes."""

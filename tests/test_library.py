@@ -178,11 +178,11 @@ def test_killed_import_resumes_without_duplicates_or_gaps(testdata, tmp_path):
         assert None not in shas
         n_assets = lib.catalog.asset_count()
         assert n_assets == len(shas)
-        rows = lib.catalog.conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+        with lib.catalog.read() as conn:
+            rows = conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+            # No duplicated detections: each asset has exactly the rows of its three responses.
+            per_asset = conn.execute("SELECT COUNT(*) FROM detections GROUP BY sha256").fetchall()
         assert partial < rows == n_assets * 3
-        # No duplicated detections: each asset has exactly the rows of its three responses.
-        per_asset = lib.catalog.conn.execute(
-            "SELECT COUNT(*) FROM detections GROUP BY sha256").fetchall()
         assert len({r[0] for r in per_asset}) == 1 and len(per_asset) == n_assets
         assert lib.search(Query(limit=None)).total == n_assets
         # ... and every asset is searchable by what its analyses found, not only listed.

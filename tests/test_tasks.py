@@ -55,3 +55,32 @@ def test_cancel_stops_submitting():
         pool.close()
     assert finished is False
     assert 3 <= len(done) < 20
+
+
+def sleep_or_square(n: int) -> int:
+    """Square ``n``; ``n == 5`` hangs (a decoder stuck on a pathological file)."""
+    import time
+    if n == 5:
+        time.sleep(3600)
+    return n * n
+
+
+def test_a_task_past_its_timeout_is_stopped_and_the_rest_goes_on():
+    import time
+
+    pool = WorkerPool(2)
+    results, failures = {}, {}
+    began = time.monotonic()
+    try:
+        finished = pool.run(sleep_or_square, [(n,) for n in range(10)],
+                            lambda item, result: results.__setitem__(item[0], result),
+                            lambda item, exc: failures.__setitem__(item[0], exc),
+                            timeout=lambda item: 3.0)
+    finally:
+        pool.close()
+    assert finished is True
+    assert time.monotonic() - began < 60
+    assert set(failures) == {5} and isinstance(failures[5], TimeoutError)
+    assert "took too long" in str(failures[5])
+    # the tasks that shared the killed workers ran again and succeeded
+    assert results == {n: n * n for n in range(10) if n != 5}

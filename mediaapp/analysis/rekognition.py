@@ -66,6 +66,7 @@ from mediaapp.cloud import clients, transfers
 from mediaapp.cloud.config import CloudConfig
 from mediaapp.cloud.cost import Budget, Ledger, PriceTable, params_for_config, priced_calls
 from mediaapp.core.types import Api
+from mediaapp.fsio import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +391,7 @@ class RekognitionEngine(EngineBase):
             key = self._upload(ref, fmt, size, dims, cancel)
             return {"S3Object": {"Bucket": self.config.bucket, "Name": key}}, key
         if fmt in READABLE_FORMATS and size <= MAX_BYTES and max(dims) <= MAX_SIDE:
-            with open(ref.path, "rb") as f:
+            with open_regular(ref.path) as f:
                 return {"Bytes": f.read()}, None
         return {"Bytes": jpeg_within(ref.path, MAX_BYTES, min(self.config.proxy_max_side, MAX_SIDE),
                                      self.config.proxy_quality)}, None

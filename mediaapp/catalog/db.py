@@ -5,8 +5,14 @@ holding those bytes; ``analyses`` keeps each raw Rekognition-shaped response
 keyed by (sha256, api, engine, engine_version, params); ``detections`` holds
 their flattened rows; ``errors`` one row per failed (path, stage).
 
-Connections are per thread (SQLite objects must not cross threads); the file
-is in WAL mode so readers never block the single writer.
+Connections are owned by a ``mediaapp.dbpool.ConnectionPool`` (one writer,
+a few lent readers, all closed by ``close()``); the file is in WAL mode so
+readers never block the single writer. The file is created readable by its
+owner only (it holds face embeddings).
+
+Paths are stored in their ``mediaapp.core.filenames.to_stored`` form, so a
+file name that is not valid UTF-8 is kept losslessly; every method takes and
+returns ordinary (``os.fsdecode``) paths.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,10 +28,16 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from mediaapp.catalog.migrations import migrate
+from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem
+from mediaapp.dbpool import ConnectionPool
+from mediaapp.fsio import create_private_file
 
 #: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
 BUSY_TIMEOUT_S = 30.0
+
+#: Reader connections kept by a catalog (the GUI's background threads, an import, the People panel).
+READERS = 4
 
 #: Error stages of the ingest pipeline: a path has at most one of them at a time.
 INGEST_STAGES = ("scan", "read", "sniff", "decode", "thumbnail")
@@ -54,73 +65,60 @@ class Catalog:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._write_lock = threading.RLock()
-        migrate(self.conn)
+        create_private_file(self.path)
+        self._pool = ConnectionPool(self.path, _setup_connection, readers=READERS, busy_timeout=BUSY_TIMEOUT_S)
+        self._db: tuple[sqlite3.Connection, sqlite_utils.Database] | None = None
+        try:
+            with self._pool.writer() as conn:
+                migrate(conn)
+        except BaseException:
+            self._pool.close()
+            raise
 
     # -- connections -------------------------------------------------------------------------
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection (autocommit mode; use ``transaction()`` to group writes)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's connection wrapped by sqlite-utils."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite_utils.Database(self.conn)
-            self._local.db = db
-        return db
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Lend a connection for reads (inside ``transaction()`` on this thread: the writer)."""
+        with self._pool.read() as conn:
+            yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Group writes into one ``BEGIN IMMEDIATE`` transaction; rolled back on any exception."""
-        with self._write_lock:
-            conn = self.conn
-            if conn.in_transaction:  # nested: join the outer transaction
-                yield conn
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        """Group writes into one ``BEGIN IMMEDIATE`` transaction; rolled back on any exception.
+
+        A nested call joins the outer transaction.
+        """
+        with self._pool.write() as conn:
+            yield conn
+
+    def _table(self, conn: sqlite3.Connection, name: str) -> sqlite_utils.db.Table:
+        """The sqlite-utils table ``name`` over the writer ``conn`` (inside ``transaction()``)."""
+        if self._db is None or self._db[0] is not conn:
+            self._db = (conn, sqlite_utils.Database(conn))
+        return self._db[1][name]
+
+    @property
+    def open_connections(self) -> int:
+        """How many SQLite connections this catalog holds open (bounded by ``READERS`` + 1)."""
+        return self._pool.open_connections
 
     def close(self) -> None:
-        """Close this thread's connection (other threads' close when they end)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-            self._local.db = None
+        """Close every connection; later calls raise ``sqlite3.ProgrammingError``."""
+        self._db = None
+        self._pool.close()
 
     # -- files and assets --------------------------------------------------------------------
     def known_files(self, under: Iterable[str] = ()) -> dict[str, tuple[int, int, str]]:
         """Map path -> (size, mtime_ns, sha256) for catalogued files (all, or below the folders ``under``)."""
-        roots = [r.rstrip(os.sep) for r in under]
+        roots = [to_stored(r.rstrip(os.sep)) for r in under]
         sql = "SELECT path, size, mtime_ns, sha256 FROM files"
-        rows: Iterable[sqlite3.Row]
+        args: list[str] = []
         if roots:
-            clauses = " OR ".join(["path = ? OR path LIKE ? ESCAPE '\\'"] * len(roots))
-            args: list[str] = []
+            sql += " WHERE " + " OR ".join(["path = ? OR path LIKE ? ESCAPE '\\'"] * len(roots))
             for r in roots:
                 args += [r, _like_prefix(r + os.sep)]
-            rows = self.conn.execute(f"{sql} WHERE {clauses}", args)
-        else:
-            rows = self.conn.execute(sql)
-        return {r["path"]: (r["size"], r["mtime_ns"], r["sha256"]) for r in rows}
+        with self.read() as conn:
+            return {from_stored(r["path"]): (r["size"], r["mtime_ns"], r["sha256"]) for r in conn.execute(sql, args)}
 
     def failed_files(self) -> dict[str, tuple[int | None, int | None]]:
         """Map path -> (size, mtime_ns) of files whose last import failed before hashing finished.
@@ -129,15 +127,17 @@ class Catalog:
         retried on every import.
         """
         marks = ",".join("?" * len(INGEST_STAGES))
-        rows = self.conn.execute(f"SELECT path, size, mtime_ns FROM errors WHERE stage IN ({marks})"
-                                 " AND code IS NOT ?", (*INGEST_STAGES, UNREADABLE))
-        return {r["path"]: (r["size"], r["mtime_ns"]) for r in rows}
+        with self.read() as conn:
+            rows = conn.execute(f"SELECT path, size, mtime_ns FROM errors WHERE stage IN ({marks})"
+                                " AND code IS NOT ?", (*INGEST_STAGES, UNREADABLE))
+            return {from_stored(r["path"]): (r["size"], r["mtime_ns"]) for r in rows}
 
     def error_paths(self) -> list[str]:
         """Every path with a recorded ingest-stage error (catalogued or not)."""
         marks = ",".join("?" * len(INGEST_STAGES))
-        return [r[0] for r in self.conn.execute(f"SELECT DISTINCT path FROM errors WHERE stage IN ({marks})",
-                                                INGEST_STAGES)]
+        with self.read() as conn:
+            return [from_stored(r[0]) for r in conn.execute(f"SELECT DISTINCT path FROM errors WHERE stage IN ({marks})",
+                                                            INGEST_STAGES)]
 
     def analysis_failures(self, sha256s: Iterable[str], engine: str,
                           codes: Iterable[str]) -> dict[tuple[str, str], ImportProblem]:
@@ -150,13 +150,15 @@ class Catalog:
         out: dict[tuple[str, str], ImportProblem] = {}
         if not code_list:
             return out
-        for chunk in _chunks(shas, 500):
-            rows = self.conn.execute(
-                f"SELECT sha256, path, stage, message FROM errors WHERE sha256 IN ({','.join('?' * len(chunk))})"
-                f" AND engine = ? AND code IN ({','.join('?' * len(code_list))}) AND stage LIKE 'analysis:%'",
-                [*chunk, engine, *code_list])
-            for r in rows:
-                out[(r["sha256"], r["stage"].split(":", 1)[1])] = ImportProblem(r["path"], r["stage"], r["message"])
+        with self.read() as conn:
+            for chunk in _chunks(shas, 500):
+                rows = conn.execute(
+                    f"SELECT sha256, path, stage, message FROM errors WHERE sha256 IN ({','.join('?' * len(chunk))})"
+                    f" AND engine = ? AND code IN ({','.join('?' * len(code_list))}) AND stage LIKE 'analysis:%'",
+                    [*chunk, engine, *code_list])
+                for r in rows:
+                    out[(r["sha256"], r["stage"].split(":", 1)[1])] = ImportProblem(
+                        from_stored(r["path"]), r["stage"], r["message"])
         return out
 
     def clear_index_errors(self, sha256s: Iterable[str]) -> None:
@@ -170,11 +172,12 @@ class Catalog:
     def forget_errors(self, paths: Iterable[str]) -> None:
         """Delete every recorded error of these paths (e.g. files that no longer exist)."""
         with self.transaction() as conn:
-            conn.executemany("DELETE FROM errors WHERE path = ?", [(p,) for p in paths])
+            conn.executemany("DELETE FROM errors WHERE path = ?", [(to_stored(p),) for p in paths])
 
     def has_asset(self, sha256: str) -> bool:
         """True when these bytes are already catalogued."""
-        return self.conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is not None
+        with self.read() as conn:
+            return conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is not None
 
     def add_file(self, *, path: str, size: int, mtime_ns: int, sha256: str, asset: dict) -> bool:
         """Record that ``path`` holds the bytes ``sha256``; create the asset row if new.
@@ -184,17 +187,18 @@ class Catalog:
         path's earlier errors. Returns True when the asset was new. Runs in
         the caller's transaction, or its own.
         """
+        stored = to_stored(path)
         with self.transaction() as conn:
             new = conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is None
             if new:
                 row = {k: asset.get(k) for k in ("format", "width", "height", "taken_at", "camera_make",
                                                  "camera_model", "gps_lat", "gps_lon", "thumbnail")}
                 row.update(sha256=sha256, size=size, added_at=now_iso())
-                self.db["assets"].insert(row)
-            self.db["files"].upsert({"path": path, "sha256": sha256, "folder": os.path.dirname(path),
-                                     "name": os.path.basename(path), "size": size, "mtime_ns": mtime_ns,
-                                     "seen_at": now_iso()}, pk="path")
-            conn.execute("DELETE FROM errors WHERE path = ? AND stage NOT LIKE 'analysis:%'", (path,))
+                self._table(conn, "assets").insert(row)
+            self._table(conn, "files").upsert({"path": stored, "sha256": sha256, "folder": os.path.dirname(stored),
+                                               "name": os.path.basename(stored), "size": size, "mtime_ns": mtime_ns,
+                                               "seen_at": now_iso()}, pk="path")
+            conn.execute("DELETE FROM errors WHERE path = ? AND stage NOT LIKE 'analysis:%'", (stored,))
             mark_pending(conn, [sha256])
             return new
 
@@ -208,7 +212,7 @@ class Catalog:
         """
         orphans: list[str] = []
         with self.transaction() as conn:
-            for path in paths:
+            for path in map(to_stored, paths):
                 conn.execute("DELETE FROM errors WHERE path = ?", (path,))
                 row = conn.execute("SELECT sha256 FROM files WHERE path = ?", (path,)).fetchone()
                 if row is None:
@@ -231,34 +235,39 @@ class Catalog:
         """Map sha256 -> Asset (with paths, sorted) for the known ones among ``sha256s``."""
         shas = list(dict.fromkeys(sha256s))
         out: dict[str, Asset] = {}
-        for chunk in _chunks(shas, 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self.conn.execute(f"SELECT * FROM assets WHERE sha256 IN ({marks})", chunk):
-                gps = (r["gps_lat"], r["gps_lon"]) if r["gps_lat"] is not None else None
-                out[r["sha256"]] = Asset(r["sha256"], r["size"], r["format"], r["width"], r["height"], [],
-                                         r["taken_at"], r["camera_make"], r["camera_model"], gps, r["thumbnail"])
-            for r in self.conn.execute(f"SELECT sha256, path FROM files WHERE sha256 IN ({marks}) ORDER BY path",
-                                       chunk):
-                out[r["sha256"]].paths.append(r["path"])
+        with self.read() as conn:
+            for chunk in _chunks(shas, 500):
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(f"SELECT * FROM assets WHERE sha256 IN ({marks})", chunk):
+                    gps = (r["gps_lat"], r["gps_lon"]) if r["gps_lat"] is not None else None
+                    out[r["sha256"]] = Asset(r["sha256"], r["size"], r["format"], r["width"], r["height"], [],
+                                             r["taken_at"], r["camera_make"], r["camera_model"], gps, r["thumbnail"])
+                for r in conn.execute(f"SELECT sha256, path FROM files WHERE sha256 IN ({marks}) ORDER BY path",
+                                      chunk):
+                    out[r["sha256"]].paths.append(from_stored(r["path"]))
         return out
 
     def sha_for_path(self, path: str) -> str | None:
         """The sha256 of the bytes catalogued at ``path``, or None."""
-        row = self.conn.execute("SELECT sha256 FROM files WHERE path = ?", (path,)).fetchone()
+        with self.read() as conn:
+            row = conn.execute("SELECT sha256 FROM files WHERE path = ?", (to_stored(path),)).fetchone()
         return row["sha256"] if row else None
 
     def all_sha256s(self) -> list[str]:
         """Every asset's sha256."""
-        return [r[0] for r in self.conn.execute("SELECT sha256 FROM assets ORDER BY sha256")]
+        with self.read() as conn:
+            return [r[0] for r in conn.execute("SELECT sha256 FROM assets ORDER BY sha256")]
 
     def folders(self) -> list[tuple[str, int]]:
         """Each folder holding catalogued files, with its file count, sorted by path."""
-        return [(r[0], r[1]) for r in
-                self.conn.execute("SELECT folder, COUNT(*) FROM files GROUP BY folder ORDER BY folder")]
+        with self.read() as conn:
+            return [(from_stored(r[0]), r[1]) for r in
+                    conn.execute("SELECT folder, COUNT(*) FROM files GROUP BY folder ORDER BY folder")]
 
     def asset_count(self) -> int:
         """Number of distinct assets."""
-        return self.conn.execute("SELECT COUNT(*) FROM assets").fetchone()[0]
+        with self.read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM assets").fetchone()[0]
 
     # -- analyses ----------------------------------------------------------------------------
     def cached_analysis(self, sha256: str, api: str, engine: str, params: str,
@@ -274,13 +283,15 @@ class Catalog:
         if engine_version is not None:
             sql += " AND engine_version=?"
             args.append(engine_version)
-        row = self.conn.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args).fetchone()
+        with self.read() as conn:
+            row = conn.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args).fetchone()
         return (row["engine_version"], json.loads(row["response"])) if row else None
 
     def has_analysis(self, sha256: str, api: str, engine: str, params: str) -> bool:
         """True when a response of any version is stored for this key (cheaper than ``cached_analysis``)."""
-        return self.conn.execute("SELECT 1 FROM analyses WHERE sha256=? AND api=? AND engine=? AND params=? LIMIT 1",
-                                 (sha256, api, engine, params)).fetchone() is not None
+        with self.read() as conn:
+            return conn.execute("SELECT 1 FROM analyses WHERE sha256=? AND api=? AND engine=? AND params=? LIMIT 1",
+                                (sha256, api, engine, params)).fetchone() is not None
 
     def store_analysis(self, *, sha256: str, api: str, engine: str, engine_version: str, params: str,
                        response: dict, detections: list[Detection]) -> None:
@@ -290,7 +301,7 @@ class Catalog:
         Clears an earlier analysis error of this API for the asset's paths.
         """
         with self.transaction() as conn:
-            self.db["analyses"].upsert({"sha256": sha256, "api": api, "engine": engine,
+            self._table(conn, "analyses").upsert({"sha256": sha256, "api": api, "engine": engine,
                                         "engine_version": engine_version, "params": params,
                                         "response": json.dumps(response, separators=(",", ":")),
                                         "created_at": now_iso()},
@@ -310,8 +321,9 @@ class Catalog:
 
     def current_params(self, sha256: str, api: str, engine: str) -> str | None:
         """The params key of the stored response whose detections are current for (sha256, api, engine)."""
-        row = self.conn.execute("SELECT params FROM current_analyses WHERE sha256=? AND api=? AND engine=?",
-                                (sha256, api, engine)).fetchone()
+        with self.read() as conn:
+            row = conn.execute("SELECT params FROM current_analyses WHERE sha256=? AND api=? AND engine=?",
+                               (sha256, api, engine)).fetchone()
         return row[0] if row else None
 
     def restore_analysis(self, sha256: str, api: str, engine: str, params: str) -> bool:
@@ -347,16 +359,18 @@ class Catalog:
         if limit is not None:
             sql += " LIMIT ?"
             args = (limit,)
-        return [r[0] for r in self.conn.execute(sql, args)]
+        with self.read() as conn:
+            return [r[0] for r in conn.execute(sql, args)]
 
     def pending_marks(self, sha256s: Iterable[str]) -> dict[str, int]:
         """Map sha256 -> the sequence number of its pending mark, for those of ``sha256s`` that have one."""
         shas = list(dict.fromkeys(sha256s))
         out: dict[str, int] = {}
-        for chunk in _chunks(shas, 500):
-            rows = self.conn.execute(f"SELECT sha256, seq FROM index_pending WHERE sha256 IN "
-                                     f"({','.join('?' * len(chunk))})", chunk)
-            out.update((r[0], r[1]) for r in rows)
+        with self.read() as conn:
+            for chunk in _chunks(shas, 500):
+                rows = conn.execute(f"SELECT sha256, seq FROM index_pending WHERE sha256 IN "
+                                    f"({','.join('?' * len(chunk))})", chunk)
+                out.update((r[0], r[1]) for r in rows)
         return out
 
     def clear_pending(self, marks: dict[str, int]) -> None:
@@ -372,8 +386,10 @@ class Catalog:
     def responses(self, sha256: str) -> dict[str, list[dict]]:
         """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
         out: dict[str, list[dict]] = {}
-        for r in self.conn.execute("SELECT * FROM analyses WHERE sha256 = ? ORDER BY api, created_at DESC, rowid DESC",
-                                   (sha256,)):
+        with self.read() as conn:
+            rows = conn.execute("SELECT * FROM analyses WHERE sha256 = ? ORDER BY api, created_at DESC, rowid DESC",
+                                (sha256,)).fetchall()
+        for r in rows:
             out.setdefault(r["api"], []).append({
                 "Engine": r["engine"], "EngineVersion": r["engine_version"], "Params": r["params"],
                 "CreatedAt": r["created_at"], "Response": json.loads(r["response"])})
@@ -385,18 +401,19 @@ class Catalog:
         shas = list(dict.fromkeys(sha256s))
         kind_values = [k.value for k in kinds] if kinds is not None else None
         out: dict[str, list[Detection]] = {s: [] for s in shas}
-        for chunk in _chunks(shas, 500):
-            sql = f"SELECT * FROM detections WHERE sha256 IN ({','.join('?' * len(chunk))}) AND confidence >= ?"
-            args: list = [*chunk, min_confidence]
-            if kind_values is not None:
-                sql += f" AND kind IN ({','.join('?' * len(kind_values))})"
-                args += kind_values
-            for r in self.conn.execute(sql + " ORDER BY id", args):
-                box = (BoundingBox(r["box_left"], r["box_top"], r["box_width"], r["box_height"])
-                       if r["box_left"] is not None else None)
-                out[r["sha256"]].append(Detection(DetectionKind(r["kind"]), r["name"], r["confidence"], box,
-                                                  tuple(json.loads(r["parents"])), r["engine"], r["api"],
-                                                  r["text_type"]))
+        with self.read() as conn:
+            for chunk in _chunks(shas, 500):
+                sql = f"SELECT * FROM detections WHERE sha256 IN ({','.join('?' * len(chunk))}) AND confidence >= ?"
+                args: list = [*chunk, min_confidence]
+                if kind_values is not None:
+                    sql += f" AND kind IN ({','.join('?' * len(kind_values))})"
+                    args += kind_values
+                for r in conn.execute(sql + " ORDER BY id", args):
+                    box = (BoundingBox(r["box_left"], r["box_top"], r["box_width"], r["box_height"])
+                           if r["box_left"] is not None else None)
+                    out[r["sha256"]].append(Detection(DetectionKind(r["kind"]), r["name"], r["confidence"], box,
+                                                      tuple(json.loads(r["parents"])), r["engine"], r["api"],
+                                                      r["text_type"]))
         return out
 
     # -- errors ------------------------------------------------------------------------------
@@ -411,6 +428,7 @@ class Catalog:
         ``InvalidImageFormatException``, ``UNREADABLE``) describe analysis
         and read failures; ``size``/``mtime_ns`` are the file's when it failed.
         """
+        path = to_stored(path)
         with self.transaction() as conn:
             if stage in INGEST_STAGES:
                 marks = ",".join("?" * len(INGEST_STAGES))
@@ -427,9 +445,10 @@ class Catalog:
         sql, args = "SELECT path, stage, message FROM errors", []
         if path is not None or sha256 is not None:
             sql += " WHERE path = ? OR sha256 = ?"
-            args = [path, sha256]
-        return [ImportProblem(r["path"], r["stage"], r["message"])
-                for r in self.conn.execute(sql + " ORDER BY id DESC", args)]
+            args = [None if path is None else to_stored(path), sha256]
+        with self.read() as conn:
+            return [ImportProblem(from_stored(r["path"]), r["stage"], r["message"])
+                    for r in conn.execute(sql + " ORDER BY id DESC", args)]
 
     def clear_errors(self) -> None:
         """Forget every recorded problem (the next import retries failed files)."""
@@ -450,6 +469,14 @@ def mark_pending(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
     seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'index_pending' RETURNING value").fetchone()[0]
     conn.executemany("INSERT INTO index_pending (sha256, seq) VALUES (?, ?)"
                      " ON CONFLICT(sha256) DO UPDATE SET seq = excluded.seq", [(s, seq) for (s,) in rows])
+
+
+def _setup_connection(conn: sqlite3.Connection) -> None:
+    """PRAGMAs and row factory of every catalog connection."""
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
 
 
 def _like_prefix(prefix: str) -> str:

@@ -34,8 +34,7 @@ can tell whether the references it holds in memory are still current
 (``references_version``); ``face_match_threshold`` holds the
 FaceMatchThreshold every face was last named with (``applied_threshold``).
 
-Every method is safe from any thread (the ``Catalog``'s per-thread
-connections); writes run in the caller's ``catalog.transaction()`` or their own.
+Every method is safe from any thread (connections lent by the ``Catalog``); writes run in the caller's ``catalog.transaction()`` or their own.
 """
 
 from __future__ import annotations
@@ -215,10 +214,15 @@ class FaceStore:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
 
-    @property
-    def conn(self):
-        """This thread's catalog connection."""
-        return self.catalog.conn
+    def _query(self, sql: str, args: Sequence = ()) -> list:
+        """All rows of one read query (on a lent catalog connection)."""
+        with self.catalog.read() as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: Sequence = ()):
+        """The first row of one read query, or None."""
+        with self.catalog.read() as conn:
+            return conn.execute(sql, args).fetchone()
 
     # -- faces: writing ------------------------------------------------------------------------
     def index_faces(self, sha256: str, records: Sequence[dict], *, origin: str, model_version: str,
@@ -392,7 +396,7 @@ class FaceStore:
                 args.append(json.dumps(list(values)))
         sql = (f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN persons p ON p.id = f.person_id"
                f" WHERE {' AND '.join(where)} ORDER BY f.sha256, f.origin, f.face_index")
-        return [_face(r) for r in self.conn.execute(sql, args)]
+        return [_face(r) for r in self._query(sql, args)]
 
     def embeddings(self, face_ids: Sequence[int]) -> np.ndarray:
         """The embeddings of ``face_ids`` as a float64 (n, 128) array, in that order.
@@ -402,7 +406,7 @@ class FaceStore:
         found: dict[int, np.ndarray] = {}
         ids = list(face_ids)
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            for r in self.conn.execute(f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
+            for r in self._query(f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
                                        chunk):
                 found[r[0]] = embedding_from_bytes(r[1])
         if not ids:
@@ -412,9 +416,9 @@ class FaceStore:
     def reference_faces(self, model_version: str) -> EmbeddedFaces:
         """The references of embedding model ``model_version``, by id: the faces (photos and examples, state
         ok) the user named or enrolled, with their embeddings. One query."""
-        rows = self.conn.execute(
+        rows = self._query(
             "SELECT f.id, f.sha256, f.origin, f.person_id, f.assigned_by, f.similarity, f.embedding FROM faces f"
-            f" WHERE {_REFERENCE_SQL} AND f.model_version = ? ORDER BY f.id", (model_version,)).fetchall()
+            f" WHERE {_REFERENCE_SQL} AND f.model_version = ? ORDER BY f.id", (model_version,))
         return _embedded(rows)
 
     def match_candidates(self, model_version: str, face_ids: Iterable[int] | None = None) -> EmbeddedFaces:
@@ -427,18 +431,18 @@ class FaceStore:
         if face_ids is not None:
             sql += " AND f.id IN (SELECT value FROM json_each(?))"
             args.append(json.dumps(list(face_ids)))
-        return _embedded(self.conn.execute(sql + " ORDER BY f.sha256, f.face_index", args).fetchall())
+        return _embedded(self._query(sql + " ORDER BY f.sha256, f.face_index", args))
 
     def references_version(self) -> int:
         """A number that changes (in every process) whenever a reference is made, unmade, re-embedded or
         deleted; read it in the same transaction as what it guards. 0 before the first change."""
-        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (_REFERENCES_COUNTER,)).fetchone()
+        row = self._one("SELECT value FROM counters WHERE name = ?", (_REFERENCES_COUNTER,))
         return int(row[0]) if row else 0
 
     def applied_threshold(self) -> float | None:
         """The FaceMatchThreshold (0-100, to 0.001) every face was last named with (``set_applied_threshold``),
         or None when never recorded."""
-        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (_THRESHOLD_COUNTER,)).fetchone()
+        row = self._one("SELECT value FROM counters WHERE name = ?", (_THRESHOLD_COUNTER,))
         return int(row[0]) / _THRESHOLD_SCALE if row else None
 
     def set_applied_threshold(self, threshold: float) -> None:
@@ -465,9 +469,9 @@ class FaceStore:
         """Map face id -> the person ids the user took it out of."""
         out: dict[int, set[int]] = {}
         if face_ids is None:
-            rows = self.conn.execute("SELECT face_id, person_id FROM face_exclusions")
+            rows = self._query("SELECT face_id, person_id FROM face_exclusions")
         else:
-            rows = self.conn.execute("SELECT face_id, person_id FROM face_exclusions WHERE face_id IN"
+            rows = self._query("SELECT face_id, person_id FROM face_exclusions WHERE face_id IN"
                                      " (SELECT value FROM json_each(?))", (json.dumps(list(face_ids)),))
         for r in rows:
             out.setdefault(r[0], set()).add(r[1])
@@ -475,16 +479,16 @@ class FaceStore:
 
     def max_group_id(self) -> int:
         """The largest group id in use (0 when none)."""
-        return int(self.conn.execute("SELECT COALESCE(MAX(group_id), 0) FROM faces").fetchone()[0])
+        return int(self._one("SELECT COALESCE(MAX(group_id), 0) FROM faces")[0])
 
     def has_ungrouped(self) -> bool:
         """True when some unknown photo face (state ok) has no group yet."""
-        return self.conn.execute("SELECT 1 FROM faces WHERE origin = 'photo' AND state = 'ok' AND person_id IS NULL"
-                                 " AND group_id IS NULL LIMIT 1").fetchone() is not None
+        return self._one("SELECT 1 FROM faces WHERE origin = 'photo' AND state = 'ok' AND person_id IS NULL"
+                         " AND group_id IS NULL LIMIT 1") is not None
 
     def face_count(self) -> int:
         """Number of face rows (photos and examples, any state)."""
-        return int(self.conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+        return int(self._one("SELECT COUNT(*) FROM faces")[0])
 
     # -- persons -------------------------------------------------------------------------------
     def persons(self) -> list[PersonRecord]:
@@ -493,7 +497,7 @@ class FaceStore:
         Photo faces count only while their image is in the library (``assets``),
         as in search and ``cloud_persons``; examples always count.
         """
-        rows = self.conn.execute(
+        rows = self._query(
             "SELECT p.id, p.name, p.created_at, p.source,"
             " COUNT(CASE WHEN f.origin = 'photo' THEN 1 END) AS faces,"
             " COUNT(DISTINCT CASE WHEN f.origin = 'photo' THEN f.sha256 END) AS photos,"
@@ -514,7 +518,7 @@ class FaceStore:
 
     def person_names(self) -> dict[int, str]:
         """Map person id -> name, for every person (no counts: one small query)."""
-        return {r[0]: r[1] for r in self.conn.execute("SELECT id, name FROM persons")}
+        return {r[0]: r[1] for r in self._query("SELECT id, name FROM persons")}
 
     def person_by_id(self, person_id: int) -> PersonRecord | None:
         """The person with this id, or None."""
@@ -578,7 +582,7 @@ class FaceStore:
 
         Counts catalogued images only; names compared ignoring ASCII case.
         """
-        rows = self.conn.execute(
+        rows = self._query(
             "SELECT MIN(d.name), d.engine, COUNT(DISTINCT d.sha256) FROM detections d"
             " JOIN assets a ON a.sha256 = d.sha256 WHERE d.kind = ? AND d.engine != ?"
             " GROUP BY d.name COLLATE NOCASE, d.engine ORDER BY MIN(d.name) COLLATE NOCASE, d.engine",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import sqlite3
 import sys
@@ -55,8 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lossless_stdout() -> None:
+    """Print file names that are not valid UTF-8 as their own bytes, as ``ls`` does into a pipe.
+
+    Python's default ``strict`` handler raises on the lone surrogates that
+    stand for such bytes (PEP 383); ``surrogateescape`` writes the original
+    bytes back, so ``mediaapp search ... | xargs`` gets names that open.
+    Human-facing lines use ``display_path`` instead.
+    """
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and (stream.encoding or "").lower().replace("-", "") == "utf8":
+        stream.reconfigure(errors="surrogateescape")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    _lossless_stdout()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from mediaapp.analysis.base import AnalysisError, AnalysisParams
 from mediaapp.core.types import Api
+from mediaapp.fsio import create_private_file
 from mediaapp.paths import is_below
 
 #: The bundled price table (repository ``resources/prices.json``).
@@ -170,6 +171,7 @@ class Ledger:
     def _db(self) -> sqlite3.Connection:
         """The open connection (opened, and the tables made, on first use). Call with ``_lock`` held."""
         if self._conn is None:
+            create_private_file(self.path)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, at TEXT NOT NULL,"

@@ -34,13 +34,16 @@ their responses wait in the catalog for the files.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mediaapp.core.rekognition import flatten
 from mediaapp.core.types import Api
+from mediaapp.fsio import atomic_write
+
+#: Mode of exported files (rw-r--r--): exports are made to be read by other tools and people.
+EXPORT_FILE_MODE = 0o644
 
 #: The ``format`` tag of exported files.
 EXPORT_FORMAT = "mediaapp.rekognition-results/1"
@@ -75,7 +78,9 @@ class ImportResultsReport:
 def export_results(library, directory: str | Path, engine: str = "rekognition") -> ExportReport:
     """Write every image's stored ``engine`` responses to ``directory`` as ``<sha256>.json``.
 
-    Files are written atomically (temporary name, then rename). Raises ``OSError``.
+    Files are written atomically with ``mediaapp.fsio.atomic_write`` (a new
+    ``O_EXCL`` temporary file, then a rename), so a symbolic link planted
+    in ``directory`` under any name is never written through. Raises ``OSError``.
     """
     from mediaapp.cloud.config import load_config
     from mediaapp.cloud.cost import LEDGER_FILE, Ledger
@@ -107,10 +112,9 @@ def export_results(library, directory: str | Path, engine: str = "rekognition") 
             if sha in keys:
                 record["s3_bucket"] = config.bucket
                 record["s3_key"] = keys[sha]
-            target = out / f"{sha}.json"
-            tmp = target.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, target)
+            # a fresh O_EXCL temporary name, then a rename: a link planted in the folder is never followed
+            atomic_write(out / f"{sha}.json", json.dumps(record, indent=1, sort_keys=True).encode("utf-8"),
+                         mode=EXPORT_FILE_MODE)
             report.images += 1
             report.responses += sum(len(v) for v in responses.values())
     return report

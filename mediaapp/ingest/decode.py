@@ -22,6 +22,7 @@ Typical use decodes a file once for both metadata and pixels::
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
+
+from mediaapp.fsio import open_regular
 
 try:  # pillow-heif registers HEIF and AVIF openers with Pillow
     import pillow_heif
@@ -100,17 +103,21 @@ def _unidentified_reason(path: str | Path, formats: Sequence[str] | None) -> str
     return f"{fmt} data is corrupt or uses a variant the decoder does not support"
 
 
-def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Image.Image:
-    """Open ``path`` lazily: parse the header, decode no pixels yet.
+@contextlib.contextmanager
+def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Iterator[Image.Image]:
+    """Open ``path`` lazily, as a context manager: parse the header, decode no pixels yet.
 
     ``formats``: Pillow format names to try (e.g. ``("JPEG",)`` from
     ``scan.sniff_format``); None tries every registered plugin. Restricting it
-    stops exotic plugins from misreading a file. The result is a Pillow image
-    whose ``size`` is the stored (pre-orientation) size in pixels; use it as a
-    context manager so the file is closed.
+    stops exotic plugins from misreading a file. Yields a Pillow image whose
+    ``size`` is the stored (pre-orientation) size in pixels; the image and
+    the file are closed when the ``with`` block ends. The file is opened with
+    ``mediaapp.fsio.open_regular``, so a FIFO or device put in the file's
+    place is refused at once instead of blocking.
 
     Raises ``DecodeError`` (unidentifiable, corrupt, or over the bomb limit)
-    and ``OSError`` (missing file, permission denied, directory).
+    and ``OSError`` (missing file, permission denied, directory, not a
+    regular file: ``fsio.NotRegularFileError``).
     """
     wanted = None
     if formats:
@@ -118,8 +125,12 @@ def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Image.
         # only names this Pillow knows (Pillow 13 reads MPO through its JPEG plugin; older ones
         # register MPO separately): naming an unknown one makes Image.open raise KeyError
         wanted = [f for f in formats if f in Image.OPEN] or None
-    with _decode_errors(path, formats):
-        return Image.open(path, formats=wanted)
+    with open_regular(path) as fp:
+        with _decode_errors(path, formats):
+            img = Image.open(fp, formats=wanted)
+        img.filename = os.fspath(path)  # as Image.open(path) would set it (read by _heif_orientation)
+        with img:
+            yield img
 
 
 def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
@@ -240,7 +251,7 @@ def _bmff_properties(path: str | Path) -> list[tuple[bytes, bytes]]:
     property layout is HEIF's, ISO/IEC 23008-12) in the first MiB of the file,
     where the ``meta`` box sits in practice. Malformed boxes end the walk.
     """
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         data = f.read(1 << 20)
     found: list[tuple[bytes, bytes]] = []
 

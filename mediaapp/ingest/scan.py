@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mediaapp.fsio import open_regular
+
 SNIFF_BYTES = 32
 """How many leading bytes ``sniff_format`` reads (more only for a long ISO-BMFF ``ftyp`` box)."""
 
@@ -161,9 +163,13 @@ def sniff_format(path: str | Path) -> str | None:
     Note that TIFF-based RAW files (DNG, NEF, CR2) carry the TIFF signature and
     are reported as ``"TIFF"``.
 
-    Raises ``OSError`` when the file cannot be opened or read.
+    The file is opened with ``mediaapp.fsio.open_regular``: a FIFO, socket or
+    device put in the place of a scanned file is refused, never waited on.
+
+    Raises ``OSError`` when the file cannot be opened or read
+    (``fsio.NotRegularFileError`` when it is not a regular file).
     """
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(SNIFF_BYTES)
         if head[4:8] == b"ftyp" and len(head) == SNIFF_BYTES:
             box = struct.unpack_from(">I", head, 0)[0]

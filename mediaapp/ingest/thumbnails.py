@@ -2,8 +2,8 @@
 
 A thumbnail lives at ``<dest_dir>/<first 2 hex of sha256>/<sha256>.jpg``, so
 identical files share one thumbnail and a thumbnail that exists is never
-rebuilt. Files are written atomically (a temporary file in the same folder,
-then ``os.replace``), so readers never see a half-written JPEG. Pixels with an
+rebuilt. Files are written atomically (``write_jpeg``), so readers never see
+a half-written JPEG. Pixels with an
 embedded ICC profile (Display P3 phone photos, Adobe RGB) are converted to
 sRGB, the colour space viewers assume for untagged JPEGs; the thumbnail
 carries no metadata.
@@ -15,11 +15,11 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageCms
 
+from mediaapp.fsio import atomic_writer
 from mediaapp.ingest.decode import open_rgb
 
 THUMB_MAX_SIDE = 320
@@ -63,29 +63,20 @@ def save_thumbnail(img: Image.Image, dest_dir: str | Path, sha256: str,
 
 
 def write_jpeg(img: Image.Image, target: str | os.PathLike, quality: int) -> str:
-    """Save ``img`` (converted to RGB) as a JPEG at ``target`` atomically: temp file, then rename.
+    """Save ``img`` (converted to RGB) as a JPEG at ``target`` atomically, readable by its owner only.
 
-    Readers never see a half-written file and a crash leaves no partial one;
-    the folder is created when missing. Returns ``target`` as a string.
-    Raises ``OSError`` when the file cannot be written.
+    Through ``mediaapp.fsio.atomic_writer``: a new temporary file in the
+    target's folder (created when missing), size-checked and ``fsync``-ed,
+    then renamed, so readers never see a half-written file and a full disk
+    leaves no truncated one under the final name. The file gets mode 0600
+    (thumbnails and face crops show the owner's photos). Returns ``target``
+    as a string. Raises ``OSError`` when the file cannot be written.
     """
     target = os.fspath(target)
     if img.mode != "RGB":
         img = img.convert("RGB")
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".jpg")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, "JPEG", quality=quality)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_writer(target) as f:
+        img.save(f, "JPEG", quality=quality)
     return target
 
 

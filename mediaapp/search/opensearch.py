@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from mediaapp.core.text import normalize_label, tokenize
+from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.sqlite import date_bounds, float32, folder_prefix, name_tokens, project
@@ -722,7 +723,7 @@ class OpenSearchIndex:
         if persons:
             filters.append({"terms": {"persons": persons}})
         if query.folder:
-            filters.append({"prefix": {"paths": folder_prefix(query.folder)}})
+            filters.append({"prefix": {"paths": folder_prefix(to_stored(query.folder))}})
         lower, upper = date_bounds(query)
         if lower is not None or upper is not None:
             rng: dict[str, str] = {}
@@ -929,7 +930,7 @@ class OpenSearchIndex:
 def _hit(h: dict) -> SearchHit:
     """A SearchHit from one OpenSearch hit (score 0 when the sort did not compute one)."""
     src = h.get("_source") or {}
-    return SearchHit(src.get("sha256", h["_id"]), src.get("path", ""), float(h.get("_score") or 0.0))
+    return SearchHit(src.get("sha256", h["_id"]), from_stored(src.get("path", "")), float(h.get("_score") or 0.0))
 
 
 def _bulk_reason(info: dict) -> str:

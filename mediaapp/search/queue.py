@@ -35,6 +35,7 @@ from typing import Callable, Iterable
 
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SearchPage
 from mediaapp.search.base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
+from mediaapp.fsio import create_private_file
 
 __all__ = ["QueuedIndex", "doc_to_json", "doc_from_json"]
 
@@ -113,6 +114,7 @@ class QueuedIndex:
         self._last_attempt: float | None = None   # clock() when a replay last started
         self._unavailable_at: float | None = None  # clock() when a write or replay last failed; None once one works
         self.queue_path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(self.queue_path)  # queued documents name files and people
         self._db = sqlite3.connect(self.queue_path, isolation_level=None, check_same_thread=False,
                                    timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -86,8 +86,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
+from mediaapp.dbpool import ConnectionPool
+from mediaapp.fsio import create_private_file
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError
 
 __all__ = [
@@ -97,6 +100,9 @@ __all__ = [
 
 #: Bumped whenever the table layout changes; an index with another version is rebuilt empty.
 SCHEMA_VERSION = 1
+
+#: Reader connections kept open (each with up to 64 MiB of page cache).
+_READERS = 4
 
 #: Rows per write transaction in ``upsert``.
 _BATCH = 500
@@ -203,6 +209,9 @@ class Projection:
     ``(display spelling, highest float32 confidence)``; label entries include
     every parent name with its child's confidence. ``tokens`` is the
     space-joined search tokens. ``taken_at`` is ``normalize_taken_at``'s form.
+    ``path``, ``paths`` and ``folders`` are in stored form
+    (``mediaapp.core.filenames.to_stored``: valid Unicode even for file
+    names that are not UTF-8); hits turn them back with ``from_stored``.
     """
 
     sha256: str
@@ -266,9 +275,10 @@ def project(doc: IndexDocument) -> Projection:
     text = _text_of(doc)
     file_names = [os.path.basename(p.replace("\\", "/")) for p in asset.paths]
     tokens = tokenize("\n".join([text, *label_words, *person_words, *file_names]))
+    stored = [to_stored(p) for p in asset.paths]
     return Projection(
-        sha256=asset.sha256, path=asset.paths[0] if asset.paths else "",
-        paths=list(asset.paths), folders=list(doc.folders),
+        sha256=asset.sha256, path=stored[0] if stored else "",
+        paths=stored, folders=[to_stored(f) for f in doc.folders],
         taken_at=normalize_taken_at(asset.taken_at), size=int(asset.size or 0),
         format=asset.format or "", camera=asset.camera,
         labels=labels, persons=persons, tokens=" ".join(tokens), text=text)
@@ -402,40 +412,32 @@ class SqliteIndex:
         self._names: dict[tuple[str, str], int] = {}  # (field, norm) -> names.id, writer-side cache
         self._names_generation: int | None = None
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
-        self._closed = False
-        with self._write_lock:
-            try:
-                self._init_schema(self._conn())
-            except sqlite3.Error as exc:
-                raise SearchUnavailableError(f"cannot open search index {self.path}: {exc}") from exc
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            create_private_file(self.path)
+        except OSError as exc:
+            raise SearchUnavailableError(f"cannot open search index {self.path}: {exc}") from exc
+        self._pool = ConnectionPool(self.path, self._setup_connection, readers=_READERS, busy_timeout=busy_timeout)
+        try:
+            with self._pool.writer() as conn:
+                self._init_schema(conn)
+        except (sqlite3.Error, OSError) as exc:
+            self._pool.close()
+            raise SearchUnavailableError(f"cannot open search index {self.path}: {exc}") from exc
 
     # -- connections ---------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not self._closed:
-            return conn
-        if self._closed:
-            raise SearchUnavailableError(f"search index {self.path} is closed")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout,
-                                   isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
-            conn.execute("PRAGMA temp_store=MEMORY")
-        except (sqlite3.Error, OSError) as exc:
-            raise SearchUnavailableError(f"cannot open search index {self.path}: {exc}") from exc
-        self._local.conn = conn
-        with self._conns_lock:
-            self._conns.append(conn)
-        return conn
+    def _setup_connection(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-65536")  # up to 64 MiB page cache per connection
+        conn.execute("PRAGMA temp_store=MEMORY")
+
+    @property
+    def open_connections(self) -> int:
+        """How many SQLite connections this index holds open (at most ``_READERS`` + 1)."""
+        return self._pool.open_connections
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         has_meta = conn.execute(
@@ -451,22 +453,13 @@ class SqliteIndex:
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('generation', '0')")
 
     def _run_write(self, work: Callable[[sqlite3.Connection], None]) -> None:
-        """Run ``work`` in one IMMEDIATE transaction under the writer lock."""
-        conn = self._conn()
-        with self._write_lock:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
+        """Run ``work`` in one IMMEDIATE transaction on the writer connection (rolled back on failure)."""
+        try:
+            with self._pool.write() as conn:
                 work(conn)
                 conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise SearchUnavailableError(f"search index {self.path}: {exc}") from exc
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        except sqlite3.Error as exc:
+            raise SearchUnavailableError(f"search index {self.path}: {exc}") from exc
 
     # -- writes --------------------------------------------------------------
 
@@ -647,8 +640,9 @@ class SqliteIndex:
 
     def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
         try:
-            return self._conn().execute(sql, tuple(params)).fetchall()
-        except sqlite3.OperationalError as exc:
+            with self._pool.read() as conn:
+                return conn.execute(sql, tuple(params)).fetchall()
+        except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
             raise SearchUnavailableError(f"search index {self.path}: {exc}") from exc
 
     def _lookup_ids(self, field_: str, norms: list[str]) -> list[int]:
@@ -721,7 +715,7 @@ class SqliteIndex:
                 f"SELECT asset_id AS x FROM person_facts WHERE person_id IN ({marks})", ids)
                 if ids else np.empty(0, dtype=np.int64))
         if query.folder:
-            prefix = folder_prefix(query.folder)
+            prefix = folder_prefix(to_stored(query.folder))
             upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
             arrays.append(self._id_array(
                 "SELECT asset_id AS x FROM asset_paths WHERE path >= ? AND path < ?", [prefix, upper]))
@@ -844,7 +838,7 @@ class SqliteIndex:
             total = self._read("SELECT COUNT(*) FROM assets")[0][0]
             rows = self._read(f"SELECT a.sha256, a.path FROM assets a ORDER BY {order} LIMIT ? OFFSET ?",
                               [limit, query.offset])
-            return SearchPage([SearchHit(sha, path, 0.0) for sha, path in rows], total)
+            return SearchPage([SearchHit(sha, from_stored(path), 0.0) for sha, path in rows], total)
         total = int(len(ids))
         if not total or query.limit == 0:
             return SearchPage([], total)
@@ -855,7 +849,7 @@ class SqliteIndex:
         rows = self._read(
             f"SELECT a.sha256, a.path FROM json_each(?) j JOIN assets a ON a.id = j.value"
             f" ORDER BY {order} LIMIT ? OFFSET ?", [_json_ids(ids.tolist()), limit, query.offset])
-        return SearchPage([SearchHit(sha, path, 0.0) for sha, path in rows], total)
+        return SearchPage([SearchHit(sha, from_stored(path), 0.0) for sha, path in rows], total)
 
     def _search_one_label(self, query: Query) -> SearchPage:
         """Relevance page of a query with a single label and nothing else, read off the index.
@@ -917,7 +911,7 @@ class SqliteIndex:
         order = np.lexsort((ranks, -scores))[query.offset:end]
         page_ids = ids[order].tolist()
         rows = self._rows_for(page_ids)
-        return [SearchHit(rows[i][0], rows[i][1], float(scores[k]))
+        return [SearchHit(rows[i][0], from_stored(rows[i][1]), float(scores[k]))
                 for i, k in zip(page_ids, order.tolist()) if i in rows]
 
     def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:
@@ -1037,12 +1031,5 @@ class SqliteIndex:
         return [r[0] for r in self._read("SELECT sha256 FROM assets ORDER BY sha256")]
 
     def close(self) -> None:
-        """Close every thread's connection; later calls raise ``SearchUnavailableError``."""
-        self._closed = True
-        with self._conns_lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        """Close every connection; later calls raise ``SearchUnavailableError``."""
+        self._pool.close()

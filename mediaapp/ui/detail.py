@@ -9,6 +9,7 @@ older result stale (``Generation``).
 
 from __future__ import annotations
 
+import html
 import os
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QSplitter,
                                QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from mediaapp.core.filenames import display_path
 from mediaapp.core.types import Asset, Detection, DetectionKind
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.boxes import BoxSpec, box_specs, boxed, fit_rect, label_color, paint_boxes, swatch_icon
@@ -288,8 +290,8 @@ class DetailView(QWidget):
     def show_row(self, library, sha256: str, path: str, thumbnail_paths: tuple[str, ...] = ()) -> int:
         """Load and show one asset; returns the request's generation."""
         generation = self.generation.bump()
-        self.title.setText(f"<b>{os.path.basename(path)}</b>")
-        self.title.setToolTip(path)
+        self.title.setText(f"<b>{html.escape(display_path(os.path.basename(path)))}</b>")
+        self.title.setToolTip(display_path(path))
         self.canvas.set_image(None, None, "Loading…")
         self.canvas.set_detections([])
         self.detections_tree.clear()
@@ -399,7 +401,7 @@ class DetailView(QWidget):
 
     def _fill_metadata(self, data: DetailData) -> None:
         a = data.asset
-        rows: list[tuple[str, str]] = [("File", data.path)]
+        rows: list[tuple[str, str]] = [("File", display_path(data.path))]
         if a is not None:
             rows += [("Format", a.format or ""), ("Dimensions", f"{a.width} × {a.height} px"),
                      ("Size", human_size(a.size))]
@@ -411,7 +413,7 @@ class DetailView(QWidget):
                 rows.append(("GPS", f"{a.gps[0]:.5f}, {a.gps[1]:.5f}"))
             others = [p for p in a.paths if p != data.path]
             if others:
-                rows.append(("Also at", "\n".join(others)))
+                rows.append(("Also at", "\n".join(map(display_path, others))))
             rows.append(("SHA-256", a.sha256))
         self._set_metadata(rows)
 

@@ -26,6 +26,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
                                QToolButton, QVBoxLayout, QWidget)
 
+from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportProblem
 
 #: Item data role holding the problem's full path (a str), in every column.
@@ -63,9 +64,10 @@ class _Row:
 
 def _row(problem: ImportProblem) -> _Row:
     """The row of ``problem``, with its filter haystack computed once."""
-    folder, name = os.path.split(problem.path)  # dirname and basename in one call
-    return _Row(problem.path, problem.stage, problem.message, name or problem.path, folder,
-                "\n".join([problem.path, problem.stage, problem.message]).casefold())
+    shown = display_path(problem.path)  # Qt text cannot hold undecodable bytes
+    folder, name = os.path.split(shown)  # dirname and basename in one call
+    return _Row(problem.path, problem.stage, problem.message, name or shown, folder,
+                "\n".join([shown, problem.stage, problem.message]).casefold())
 
 
 class ProblemTableModel(QAbstractTableModel):
@@ -171,7 +173,7 @@ class ProblemTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (r.name, r.stage, r.reason, r.folder)[column]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return r.reason if column == Column.REASON else r.path
+            return r.reason if column == Column.REASON else display_path(r.path)
         if role == PATH_ROLE:
             return r.path
         return None

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
+from mediaapp.core.filenames import display_path
 from mediaapp.core.types import Asset, Detection, Query, SearchHit
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.thumbnails import THUMBNAIL_MAX_SIDE, PixmapCache, ThumbnailLoader
@@ -250,9 +251,9 @@ class AssetListModel(QAbstractListModel):
             return None
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(row.path)
+            return display_path(os.path.basename(row.path))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.path
+            return display_path(row.path)
         if role == Roles.SHA256:
             return row.sha256
         if role == Roles.PATH:

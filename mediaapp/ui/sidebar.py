@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QRadioButton, QSlider, QToolButton, QVBoxLayout, QWidget)
 
+from mediaapp.core.filenames import display_path
 from mediaapp.search.base import FacetCount
 from mediaapp.ui.boxes import label_color, swatch_icon
 
@@ -131,7 +132,7 @@ class FolderListModel(QAbstractListModel):
 
     def set_folders(self, folders: list[tuple[str, int]]) -> None:
         """Replace the folders with ``folders`` (path, file count), in the order given."""
-        rows = [(path, int(count), f"{folder_title(path)}  ({count})") for path, count in folders]
+        rows = [(path, int(count), f"{display_path(folder_title(path))}  ({count})") for path, count in folders]
         self.beginResetModel()
         self._folders = rows
         self._total = sum(count for _, count, _ in rows)
@@ -161,7 +162,7 @@ class FolderListModel(QAbstractListModel):
             path, count, text, tip = "", self._total, f"All folders  ({self._total})", None
         else:
             path, count, text = self._folders[index.row() - 1]
-            tip = path
+            tip = display_path(path)
         if role == Qt.ItemDataRole.DisplayRole:
             return text
         if role == Qt.ItemDataRole.ToolTipRole:

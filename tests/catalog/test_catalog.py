@@ -17,8 +17,9 @@ def _asset():
 
 def test_schema_version_and_wal(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    assert cat.conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
-    assert cat.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with cat.read() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # Re-opening migrates nothing and keeps the data.
     cat.add_file(path="/x/a.jpg", size=10, mtime_ns=1, sha256=SHA, asset=_asset())
     cat.close()

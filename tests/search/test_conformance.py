@@ -452,3 +452,25 @@ def test_document_the_backend_rejects_is_reported_not_raised(empty_index, librar
     assert [sha for sha, _reason in result.failed] == [cat.asset.sha256] and result.failed[0][1]
     assert empty_index.count() == 2
     assert empty_index.search(Query(labels=("Cat",))).total == 0
+
+
+def test_file_names_that_are_not_utf8_are_kept_exactly(empty_index):
+    """A Latin-1 file name (``os.fsdecode`` gives lone surrogates) is stored, found and returned unchanged."""
+    import os
+
+    from mediaapp.core.types import Asset, Detection
+
+    folder = os.fsdecode(b"/lib/\xe9t\xe9")
+    latin1 = folder + os.fsdecode(b"/caf\xe9.jpg")
+    literal = "/lib/plain/\ufffdDCE9.jpg"  # a real name that looks like the stored escape
+    docs = [IndexDocument(Asset(sha(1), 10, "jpeg", 4, 3, [latin1]), [Detection(DetectionKind.LABEL, "Dog", 90.0)],
+                          [folder]),
+            IndexDocument(Asset(sha(2), 10, "jpeg", 4, 3, [literal]), [Detection(DetectionKind.LABEL, "Dog", 80.0)],
+                          ["/lib/plain"])]
+    result = empty_index.upsert(docs)
+    assert result.failed == [] and result.indexed == 2
+    assert [(h.sha256, h.path) for h in empty_index.search(Query(labels=("Dog",))).hits] == \
+        [(sha(1), latin1), (sha(2), literal)]
+    assert [h.path for h in empty_index.search(Query(folder=folder)).hits] == [latin1]
+    assert [h.path for h in empty_index.search(Query(folder="/lib/plain")).hits] == [literal]
+    assert [h.path for h in empty_index.search(Query(text="caf")).hits] == [latin1]

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from mediaapp.core.types import Asset, Detection, DetectionKind, IndexDocument, Query
+from mediaapp.search import sqlite as sqlite_backend
 from mediaapp.search.base import SearchUnavailableError
 from mediaapp.search.sqlite import (
     SqliteIndex, date_bounds, float32, folder_prefix, fts_match_expression, normalize_taken_at, project)
@@ -99,7 +100,7 @@ def test_wal_mode_and_busy_timeout(index):
     conn = sqlite3.connect(index.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
-    assert index._conn().execute("PRAGMA busy_timeout").fetchone()[0] == 10000
+    assert index._read("PRAGMA busy_timeout")[0][0] == 10000
 
 
 def test_threads_read_and_write_concurrently(index):
@@ -130,7 +131,8 @@ def test_threads_read_and_write_concurrently(index):
     assert errors == []
     assert index.count() == 60
     assert index.search(Query(labels=("label1",))).total == 21
-    assert len(index._conns) >= 5  # one connection per thread
+    # five threads shared the pool's connections: at most the readers plus the writer were opened
+    assert 2 <= index.open_connections <= sqlite_backend._READERS + 1
 
 
 def _random_library(n: int, seed: int) -> list[IndexDocument]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.core.filenames import display_path
+
 
 def register(subparsers) -> None:
     """Add the ``cloud`` command and its sub-commands."""
@@ -195,5 +197,5 @@ def run_upload(args, ctx) -> int:
     print(f"uploaded {summary.uploaded}, already there {summary.present}, failed {len(summary.failed)}, "
           f"{summary.bytes_sent} bytes sent" + (" (cancelled)" if summary.cancelled else ""))
     for path, reason in summary.failed:
-        print(f"  FAILED {path}: {reason}")
+        print(f"  FAILED {display_path(path)}: {reason}")
     return 130 if summary.cancelled else 0

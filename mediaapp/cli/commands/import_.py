@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportReport
 from mediaapp.tasks import CancelToken
 
@@ -104,4 +105,4 @@ def print_summary(report: ImportReport) -> None:
           f"not images {report.skipped}, analysed {report.analysed}, cached {report.cached}, failed {len(report.failed)}"
           + (" (cancelled)" if report.cancelled else "") + (" (stopped by the budget)" if report.budget_stopped else ""))
     for problem in report.failed:
-        print(f"  FAILED {problem.path}: {problem.stage}: {problem.message}")
+        print(f"  FAILED {display_path(problem.path)}: {problem.stage}: {problem.message}")

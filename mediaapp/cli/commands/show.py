@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.core.filenames import display_path
+
 
 def register(subparsers) -> None:
     """Add the ``show`` command."""
@@ -26,7 +28,7 @@ def run(args, ctx) -> int:
         print(json.dumps(record, indent=2, default=str))
         return 0
     asset = record.get("asset") or {}
-    print(f"{record['path']}\n  sha256 {record['sha256']}")
+    print(f"{display_path(record['path'])}\n  sha256 {record['sha256']}")
     if asset:
         print(f"  {asset['format']} {asset['width']}x{asset['height']}, taken {asset['taken_at'] or '-'}")
     labels = record.get("DetectLabels", {}).get("Labels", [])

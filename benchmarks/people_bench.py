@@ -105,7 +105,8 @@ def _timed_catalog(path: Path):
         @contextlib.contextmanager
         def transaction(self):
             """``Catalog.transaction``, timed when it is the outermost one."""
-            outer = not self.conn.in_transaction
+            with self.read() as conn:  # inside a transaction of this thread: the writer connection
+                outer = not conn.in_transaction
             start = time.perf_counter()
             with super().transaction() as conn:
                 yield conn

@@ -172,8 +172,11 @@ def make_private_tree(folder: str | os.PathLike) -> int:
     """Make ``folder`` and everything below it owner-only (folders 0700, files lose group/other bits).
 
     For libraries made before mediaapp kept them private; returns how many
-    entries were changed. Unreadable entries are skipped; never raises.
+    entries were changed. Symbolic links (``folder`` itself included) are
+    never followed or changed. Unreadable entries are skipped; never raises.
     """
+    if os.path.islink(folder):  # never follow a link out of the library
+        return 0
     changed = 0
     for root, dirs, files in os.walk(folder):
         for name in (*dirs, *files):

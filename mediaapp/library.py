@@ -86,15 +86,17 @@ def keep_private(root: Path) -> None:
     9) and thumbnails of private photos: the folder gets mode 0700, its
     files 0600 (``mediaapp.fsio``). A library made before this was enforced
     is fixed once, when its ``faces`` or ``thumbnails`` folder is found
-    open to others. Raises ``FileExistsError`` when ``root`` is a file and
+    open to others; symbolic links are never followed (a folder kept
+    elsewhere is left as its owner set it). Raises ``FileExistsError`` when ``root`` is a file and
     ``OSError`` when it cannot be created.
     """
     make_private_dir(root)
     for name in ("faces", "thumbnails"):  # created owner-only on first write (mediaapp.fsio.atomic_writer)
         folder = root / name
-        if folder.is_dir() and not is_private(folder):
+        if folder.is_dir() and not folder.is_symlink() and not is_private(folder):
             make_private_tree(folder)
-    make_private(root / "settings.json")
+    if not (root / "settings.json").is_symlink():
+        make_private(root / "settings.json")
 
 
 class Library:

@@ -10,6 +10,7 @@ fails only the task it was running: the pool is rebuilt and the rest goes on.
 from __future__ import annotations
 
 import multiprocessing
+import itertools
 import os
 import threading
 import time
@@ -115,19 +116,21 @@ class WorkerPool:
         network-bound engines); otherwise the process pool. An exception in
         a task, or a crashed worker process, goes to ``on_failure(item,
         exc)`` and the rest continue. ``timeout(item)`` gives the seconds a
-        process task may run, counted from when the pool takes it (a task
-        queued behind one other in its worker may use part of that wait):
-        past it, the worker processes are killed, the task fails with
-        ``TimeoutError`` and the tasks beside it run again. Thread tasks
-        are not timed (a thread cannot be stopped; network engines time out
-        their own requests). Returns False when cancelled.
+        process task may run, counted from when a worker process is free to
+        run it (see ``_expire``): past it, the worker processes are killed,
+        the task fails with ``TimeoutError`` and the tasks beside it run
+        again. Thread tasks are not timed (a thread cannot be stopped;
+        network engines time out their own requests). Returns False when
+        cancelled.
         """
         own_executor: Executor | None = ThreadPoolExecutor(threads) if threads else None
         limit = (threads or self.workers) * IN_FLIGHT_PER_WORKER
         pending: dict[Future, tuple[tuple, int, Executor]] = {}
-        started: dict[Future, float] = {}   # when each process task was first seen taken by the pool
+        started: dict[Future, float] = {}   # when each process task was first known to have a worker
+        order: dict[Future, int] = {}       # submission order
         suspects: list[tuple] = []  # tasks in flight when a worker died: re-run one at a time
         iterator = iter(items)
+        counter = itertools.count()
         exhausted = False
         try:
             while True:
@@ -136,7 +139,9 @@ class WorkerPool:
                     if not pending and suspects:
                         executor = own_executor or self.processes()
                         item = suspects.pop(0)
-                        pending[executor.submit(fn, *item)] = (item, 1, executor)
+                        future = executor.submit(fn, *item)
+                        pending[future] = (item, 1, executor)
+                        order[future] = next(counter)
                 else:
                     while len(pending) < limit and not exhausted and not (cancel and cancel.cancelled):
                         item = next(iterator, None)
@@ -144,12 +149,15 @@ class WorkerPool:
                             exhausted = True
                             break
                         executor = own_executor or self.processes()
-                        pending[executor.submit(fn, *item)] = (item, 0, executor)
+                        future = executor.submit(fn, *item)
+                        pending[future] = (item, 0, executor)
+                        order[future] = next(counter)
                 if not pending:
                     return not (cancel and cancel.cancelled)
                 done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
                     started.pop(future, None)
+                    order.pop(future, None)
                     item, attempt, executor = pending.pop(future)
                     try:
                         result = future.result()
@@ -167,25 +175,44 @@ class WorkerPool:
                         continue
                     on_result(item, result)
                 if timeout is not None and own_executor is None:
-                    self._expire(pending, started, timeout, on_failure)
+                    self._expire(pending, started, order, timeout, on_failure)
         finally:
             if own_executor is not None:
                 own_executor.shutdown(wait=True, cancel_futures=True)
 
     def _expire(self, pending: dict[Future, tuple[tuple, int, Executor]], started: dict[Future, float],
-                timeout: Callable[[tuple], float], on_failure: Callable[[tuple, BaseException], None]) -> None:
-        """Fail the process tasks that ran past ``timeout(item)`` seconds and kill their pool."""
+                order: dict[Future, int], timeout: Callable[[tuple], float],
+                on_failure: Callable[[tuple, BaseException], None]) -> None:
+        """Fail the process tasks that ran past ``timeout(item)`` seconds and kill their pool.
+
+        ``ProcessPoolExecutor`` marks a task running when it enters the
+        pool's call queue, which holds one task more than there are workers,
+        and workers take tasks from it in submission order. So among the
+        running tasks of the current pool, the ``workers`` oldest ones are
+        the ones executing: a task's clock starts when it is one of those,
+        never while it still waits for a worker.
+        """
         now = time.monotonic()
-        for future, (item, _attempt, executor) in list(pending.items()):
-            if future.running():
-                began = started.setdefault(future, now)
-                limit = timeout(item)
-                if now - began > limit:
-                    del pending[future]
-                    started.pop(future, None)
-                    self._kill_pool(executor)
-                    on_failure(item, TimeoutError(f"gave up after {limit:.0f} s: the file took too long to "
-                                                  "process (the worker was stopped)"))
+        with self._lock:
+            current = self._processes
+        running = sorted((f for f, (_, _, ex) in pending.items() if ex is current and f.running()),
+                         key=lambda f: order.get(f, 0))
+        for future in running[:self.workers]:
+            started.setdefault(future, now)
+        for future in running[:self.workers]:
+            item, _attempt, executor = pending[future]
+            limit = timeout(item)
+            if now - started[future] > limit:
+                del pending[future]
+                started.pop(future, None)
+                order.pop(future, None)
+                for other, (_, _, ex) in pending.items():  # they fail with BrokenProcessPool and run again
+                    if ex is executor:
+                        started.pop(other, None)
+                self._kill_pool(executor)
+                on_failure(item, TimeoutError(f"gave up after {limit:.0f} s: the file took too long to "
+                                              "process (the worker was stopped)"))
+                return
 
     def close(self) -> None:
         """Stop the worker processes."""

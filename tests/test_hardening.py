@@ -143,7 +143,9 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang_the_import(testd
 
 # -- export never writes through a planted link ------------------------------------------------------
 
-def test_export_does_not_follow_a_link_planted_in_the_target_folder(testdata, tmp_path):
+@pytest.mark.parametrize("planted", ["{sha}.json.tmp", ".{sha}.json.tmp", "{sha}.json"])
+def test_export_never_writes_through_a_link_planted_in_the_target_folder(testdata, tmp_path, planted):
+    """A link at the old temporary name, at a guess of the new one, or at the final name itself."""
     from mediaapp.cloud.results import export_results
     from support import sha256_of
 
@@ -155,8 +157,7 @@ def test_export_does_not_follow_a_link_planted_in_the_target_folder(testdata, tm
     victim.write_text("precious")
     out = tmp_path / "export"
     out.mkdir()
-    for name in (f"{sha}.json.tmp", f".{sha}.json.tmp"):
-        os.symlink(victim, out / name)
+    os.symlink(victim, out / planted.format(sha=sha))
     lib = open_library(tmp_path / "lib", testdata)
     try:
         lib.import_paths([folder])
@@ -165,31 +166,9 @@ def test_export_does_not_follow_a_link_planted_in_the_target_folder(testdata, tm
         lib.close()
     assert report.images == 1
     assert victim.read_text() == "precious"
+    assert not (out / f"{sha}.json").is_symlink()
     assert json.loads((out / f"{sha}.json").read_text())["sha256"] == sha
     assert not any(p.name.endswith(".tmp") and not p.is_symlink() for p in out.iterdir())
-
-
-def test_export_replaces_a_link_at_the_final_name_instead_of_writing_through_it(testdata, tmp_path):
-    from mediaapp.cloud.results import export_results
-    from support import sha256_of
-
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    shutil.copy(testdata / PHOTO, folder)
-    sha = sha256_of(folder / Path(PHOTO).name)
-    victim = tmp_path / "victim.txt"
-    victim.write_text("precious")
-    out = tmp_path / "export"
-    out.mkdir()
-    os.symlink(victim, out / f"{sha}.json")
-    lib = open_library(tmp_path / "lib", testdata)
-    try:
-        lib.import_paths([folder])
-        export_results(lib, out, engine=ENGINE)
-    finally:
-        lib.close()
-    assert victim.read_text() == "precious"
-    assert not (out / f"{sha}.json").is_symlink()
 
 
 # -- face data and the rest of the library are private ---------------------------------------------
@@ -252,3 +231,52 @@ def test_an_older_open_library_is_tightened_when_opened(testdata, tmp_path):
     assert _mode(root / "faces") == 0o700 and _mode(crop.parent) == 0o700
     assert _mode(crop) == 0o600
     assert _mode(root / "catalog.sqlite") == 0o600
+
+
+def test_a_name_holding_the_escape_character_survives_the_upgrade(testdata, tmp_path):
+    """A catalog from before the stored form (schema 4) with a file named with U+FFFD opens, finds and keeps it."""
+    import sqlite3
+
+    from mediaapp.catalog import migrations
+    from support import sha256_of
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    name = "caf\ufffd.jpg"                      # left behind by some broken conversion
+    shutil.copy(testdata / PHOTO, folder / name)
+    root = tmp_path / "lib"
+    lib = open_library(root, testdata)
+    lib.import_paths([folder])
+    lib.close()
+    # write the row back as schema 4 stored it (unescaped), and go back to schema 4
+    db = sqlite3.connect(root / "catalog.sqlite")
+    stored = str(folder / name).replace("\ufffd", "\ufffd\ufffd")
+    db.execute("UPDATE files SET path = ?, name = ? WHERE path = ?", (str(folder / name), name, stored))
+    assert db.execute("SELECT COUNT(*) FROM files WHERE path = ?", (str(folder / name),)).fetchone()[0] == 1
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+
+    lib = open_library(root, testdata)
+    try:
+        with lib.catalog.read() as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
+        assert lib.catalog.sha_for_path(str(folder / name)) == sha256_of(folder / name)
+        assert [h.path for h in lib.search(Query(folder=str(folder))).hits] == [str(folder / name)]
+        assert lib.import_paths([folder]).unchanged == 1      # not taken for a new file
+    finally:
+        lib.close()
+
+
+@posix_only
+def test_tightening_never_follows_a_link_out_of_the_library(testdata, tmp_path):
+    outside = tmp_path / "shared-thumbs"
+    outside.mkdir()
+    (outside / "a.jpg").write_bytes(b"x")
+    os.chmod(outside, 0o755)
+    os.chmod(outside / "a.jpg", 0o644)
+    root = tmp_path / "lib"
+    root.mkdir()
+    os.symlink(outside, root / "thumbnails")
+    open_library(root, testdata).close()
+    assert _mode(outside) == 0o755 and _mode(outside / "a.jpg") == 0o644

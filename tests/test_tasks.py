@@ -84,3 +84,25 @@ def test_a_task_past_its_timeout_is_stopped_and_the_rest_goes_on():
     assert "took too long" in str(failures[5])
     # the tasks that shared the killed workers ran again and succeeded
     assert results == {n: n * n for n in range(10) if n != 5}
+
+
+def sleep_then_square(n: int, seconds: float) -> int:
+    """Square ``n`` after ``seconds`` of (healthy) work."""
+    import time
+    time.sleep(seconds)
+    return n * n
+
+
+def test_time_waiting_for_a_free_worker_does_not_count_against_the_timeout():
+    """With one worker busy for 4 s, a quick task queued behind it must not time out at 2 s."""
+    pool = WorkerPool(1)
+    results, failures = {}, {}
+    try:
+        pool.run(sleep_then_square, [(1, 4.0), (2, 0.1), (3, 0.1)],
+                 lambda item, result: results.__setitem__(item[0], result),
+                 lambda item, exc: failures.__setitem__(item[0], exc),
+                 timeout=lambda item: 2.0 if item[1] < 1 else 10.0)
+    finally:
+        pool.close()
+    assert failures == {}
+    assert results == {1: 1, 2: 4, 3: 9}

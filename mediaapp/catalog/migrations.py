@@ -142,6 +142,22 @@ MIGRATIONS: list[str] = [
                          WHERE b.sha256 = a.sha256 AND b.api = a.api AND b.engine = a.engine
                          ORDER BY b.created_at DESC, b.rowid DESC LIMIT 1);
     """,
+    # 4 -> 5: paths are stored in ``mediaapp.core.filenames.to_stored`` form, which doubles the escape
+    # character U+FFFD (char(65533)); a name that already held one is rewritten so, and its asset is
+    # queued for the search indexes (their documents carry stored paths too).
+    """
+    INSERT INTO index_pending (sha256, seq)
+        SELECT DISTINCT sha256, (SELECT value + 1 FROM counters WHERE name = 'index_pending') FROM files
+        WHERE instr(path, char(65533)) > 0
+        ON CONFLICT (sha256) DO UPDATE SET seq = excluded.seq;
+    UPDATE counters SET value = value + 1 WHERE name = 'index_pending';
+    UPDATE files SET path = replace(path, char(65533), char(65533) || char(65533)),
+                     folder = replace(folder, char(65533), char(65533) || char(65533)),
+                     name = replace(name, char(65533), char(65533) || char(65533))
+        WHERE instr(path, char(65533)) > 0;
+    UPDATE errors SET path = replace(path, char(65533), char(65533) || char(65533))
+        WHERE instr(path, char(65533)) > 0;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -65,7 +65,7 @@ def _lossless_stdout() -> None:
     Human-facing lines use ``display_path`` instead.
     """
     stream = sys.stdout
-    if isinstance(stream, io.TextIOWrapper) and (stream.encoding or "").lower().replace("-", "") == "utf8":
+    if isinstance(stream, io.TextIOWrapper):
         stream.reconfigure(errors="surrogateescape")
 
 

@@ -69,9 +69,10 @@ def to_stored(path: str) -> str:
 def from_stored(text: str) -> str:
     """The path whose stored form is ``text`` (the inverse of ``to_stored``).
 
-    Raises ``ValueError`` when ``text`` holds an ``ESCAPE`` that is neither
-    doubled nor followed by the four hex digits of a surrogate (text that
-    ``to_stored`` never produces).
+    Lenient: an ``ESCAPE`` that is neither doubled nor followed by the four
+    hex digits of a surrogate (text ``to_stored`` never produces, such as a
+    name with U+FFFD written by an older mediaapp into a search index) is
+    kept as it is. Never raises.
     """
     if ESCAPE not in text:
         return text
@@ -92,7 +93,8 @@ def from_stored(text: str) -> str:
             out.append(chr(int(digits, 16)))
             i += 5
             continue
-        raise ValueError(f"not a stored path: bad escape at character {i} of {text!r}")
+        out.append(ch)
+        i += 1
     return "".join(out)
 
 

@@ -71,7 +71,8 @@ def _ascii_metadata(metadata: dict | None) -> dict[str, str]:
         if v is None:
             continue
         text = str(v)
-        out[k] = text if text.isascii() else urllib.parse.quote(text, safe=" /:-_.,()")
+        # surrogateescape: a file name that is not UTF-8 keeps its own bytes (%E9), never raises
+        out[k] = text if text.isascii() else urllib.parse.quote(text, safe=" /:-_.,()", errors="surrogateescape")
     return out
 
 

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportProblem
 
-#: Item data role holding the problem's full path (a str), in every column.
+#: Item data role holding the problem's full path (a str), in every column. Qt strings drop the odd
+#: bytes of a name that is not UTF-8: code that needs the exact path uses ``ProblemTableModel.problem``.
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 #: Width given to the Reason column when the table is filled (reasons are long).
@@ -333,7 +334,8 @@ class ErrorsPanel(QWidget):
 
         Nothing is copied (and ``""`` returned) when no row is selected.
         """
-        text = "\n".join("\t".join(row) for row in self.selected_rows())
+        text = "\n".join("\t".join((display_path(path), stage, reason))
+                          for path, stage, reason in self.selected_rows())
         if text:
             QGuiApplication.clipboard().setText(text)
         return text

@@ -32,7 +32,8 @@ class Roles(enum.IntEnum):
     """Item data roles of ``AssetListModel`` (besides Display, ToolTip, Decoration)."""
 
     SHA256 = Qt.ItemDataRole.UserRole + 1   #: str, the asset's sha256
-    PATH = Qt.ItemDataRole.UserRole + 2     #: str, the hit's representative file path
+    PATH = Qt.ItemDataRole.UserRole + 2     #: str, the hit's representative file path (Qt drops the odd
+    #: bytes of a name that is not UTF-8; ``row_at(row).path`` is exact)
     THUMBNAIL = Qt.ItemDataRole.UserRole + 3  #: QPixmap: the thumbnail, or the placeholder
     THUMBNAIL_READY = Qt.ItemDataRole.UserRole + 4  #: bool: True once the real thumbnail is cached
     DETECTIONS = Qt.ItemDataRole.UserRole + 5  #: list[Detection]: boxes to draw for the query

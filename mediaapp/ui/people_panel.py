@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHBoxLayout, QInp
                                QMessageBox, QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QToolButton, QVBoxLayout, QWidget)
 
+from mediaapp.core.filenames import display_path
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.boxes import label_color
 from mediaapp.ui.thumbnails import PixmapCache, ThumbnailLoader
@@ -166,7 +167,7 @@ class FaceListModel(_CropModel):
             return None
         face = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(face.path) if face.path else "(not in the library)"
+            return display_path(os.path.basename(face.path)) if face.path else "(not in the library)"
         if role == Qt.ItemDataRole.DecorationRole:
             return self.pixmap(face)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -174,7 +175,7 @@ class FaceListModel(_CropModel):
             how = {"user": "named by you", "example": "enrolled example",
                    "auto": f"similarity {face.similarity:.0f}%" if face.similarity is not None else ""}.get(
                 face.assigned_by or "", "")
-            return "\n".join(x for x in (face.path or "", f"{who} {('(' + how + ')') if how else ''}".strip()) if x)
+            return "\n".join(x for x in (display_path(face.path or ""), f"{who} {('(' + how + ')') if how else ''}".strip()) if x)
         if role == PeopleRoles.FACE_ID:
             return face.id
         if role == PeopleRoles.FACE:

@@ -200,7 +200,7 @@ class Sidebar(QWidget):
     moved by keyboard).
     """
 
-    folderChanged = Signal(str)
+    folderChanged = Signal(object)  # str; ``object`` so a name that is not UTF-8 crosses Qt intact
     labelsChanged = Signal(tuple, bool)
     personsChanged = Signal(tuple)
     confidenceChanged = Signal(int)

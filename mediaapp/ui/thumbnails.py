@@ -14,8 +14,10 @@ import threading
 from collections import OrderedDict
 from typing import Sequence
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+from mediaapp.fsio import open_regular
 
 #: Longest side, in pixels, thumbnails are decoded at (the grid draws them at most this big).
 THUMBNAIL_MAX_SIDE = 256
@@ -30,26 +32,48 @@ def load_image(paths: Sequence[str], max_side: int = THUMBNAIL_MAX_SIDE) -> QIma
 
     EXIF orientation is applied. Returns an ``RGB32``/``ARGB32_Premultiplied``
     ``QImage`` (cheap to turn into a pixmap), or None when no path can be
-    decoded. Safe on any thread (``QImage`` is not a GUI-thread-only class);
-    never call it on the GUI thread, it reads files.
+    decoded. The bytes are read by Python with ``mediaapp.fsio.open_regular``
+    and decoded from memory: Qt's own file names cannot hold bytes that are
+    not UTF-8, and a FIFO put in a file's place must not block a thread.
+    Safe on any thread (``QImage`` is not a GUI-thread-only class); never
+    call it on the GUI thread, it reads files.
     """
     for path in paths:
         if not path:
             continue
-        reader = QImageReader(path)
+        try:
+            with open_regular(path) as f:
+                data = f.read()
+        except OSError:
+            continue
+        image = _decode(data, max_side)
+        if image is not None:
+            return image
+    return None
+
+
+def _decode(data: bytes, max_side: int) -> QImage | None:
+    """Decode encoded image ``data`` scaled to fit ``max_side``; None when Qt cannot read it."""
+    array = QByteArray(data)
+    buffer = QBuffer(array)
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
+    try:
         reader.setAutoTransform(True)
         size = reader.size()
         if size.isValid() and (size.width() > max_side or size.height() > max_side):
             reader.setScaledSize(size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio))
         image = reader.read()
-        if image.isNull():
-            continue
-        if max(image.width(), image.height()) > max_side:  # readers that ignore setScaledSize
-            image = image.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
-        fmt = QImage.Format.Format_ARGB32_Premultiplied if image.hasAlphaChannel() else QImage.Format.Format_RGB32
-        return image.convertToFormat(fmt)
-    return None
+    finally:
+        reader.setDevice(None)  # the reader must not outlive its buffer (Qt does not own it)
+        buffer.close()
+    if image.isNull():
+        return None
+    if max(image.width(), image.height()) > max_side:  # readers that ignore setScaledSize
+        image = image.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    fmt = QImage.Format.Format_ARGB32_Premultiplied if image.hasAlphaChannel() else QImage.Format.Format_RGB32
+    return image.convertToFormat(fmt)
 
 
 class PixmapCache:

@@ -197,3 +197,12 @@ def test_bad_digest_is_explained_without_promising_a_retry():
                       "PutObject")
     text = explain_s3_error(exc, "b", "k")
     assert "retried" not in text and "importing again sends the image again" in text and text.endswith("[BadDigest]")
+
+
+def test_metadata_of_a_file_name_that_is_not_utf8_keeps_its_bytes():
+    import os
+
+    from mediaapp.storage.s3 import _ascii_metadata
+
+    assert _ascii_metadata({"name": os.fsdecode(b"caf\xe9.jpg"), "plain": "a.jpg", "gone": None}) == \
+        {"name": "caf%E9.jpg", "plain": "a.jpg"}

@@ -9,8 +9,8 @@ fails only the task it was running: the pool is rebuilt and the rest goes on.
 
 from __future__ import annotations
 
-import multiprocessing
 import itertools
+import multiprocessing
 import os
 import threading
 import time

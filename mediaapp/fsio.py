@@ -84,8 +84,8 @@ def atomic_writer(target: str | os.PathLike, mode: int = PRIVATE_FILE_MODE) -> I
     """Write ``target`` atomically: yields a binary file object; on success it replaces ``target``.
 
     The temporary file (``.<name>.<random>.tmp`` in the target's folder, which
-    is created owner-only when missing) is made with ``O_EXCL``, gets ``mode`` (default
-    owner-only), and is flushed and ``fsync``-ed before the rename, so a
+    is created owner-only when missing) is made with ``O_EXCL``, gets
+    ``mode`` (default owner-only), and is flushed and ``fsync``-ed before the rename, so a
     short write (a full disk) raises instead of leaving a truncated file
     under the final name. On any exception the temporary file is removed and
     ``target`` is left as it was. Raises ``OSError``.
@@ -141,7 +141,7 @@ def atomic_write(target: str | os.PathLike, data: bytes, mode: int = PRIVATE_FIL
 def make_private_dir(path: str | os.PathLike) -> Path:
     """Create folder ``path`` (and missing parents) readable by its owner only; tighten it if it exists.
 
-    New folders get ``PRIVATE_DIR_MODE`` whatever the umask; an existing one
+    New folders (missing parents too) get ``PRIVATE_DIR_MODE`` whatever the umask; an existing one
     owned by this user loses group and other permissions. Returns the path.
     Raises ``FileExistsError`` when ``path`` exists and is not a folder,
     and ``OSError`` when it cannot be created.
@@ -149,7 +149,7 @@ def make_private_dir(path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(p))
-    p.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    _makedirs_private(os.fspath(p))
     make_private(p)
     return p
 

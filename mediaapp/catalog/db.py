@@ -31,7 +31,6 @@ from mediaapp.catalog.migrations import migrate
 from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem
 from mediaapp.dbpool import ConnectionPool
-from mediaapp.fsio import create_private_file
 
 #: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
 BUSY_TIMEOUT_S = 30.0
@@ -64,8 +63,6 @@ class Catalog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        create_private_file(self.path)
         self._pool = ConnectionPool(self.path, _setup_connection, readers=READERS, busy_timeout=BUSY_TIMEOUT_S)
         self._db: tuple[sqlite3.Connection, sqlite_utils.Database] | None = None
         try:
@@ -302,10 +299,10 @@ class Catalog:
         """
         with self.transaction() as conn:
             self._table(conn, "analyses").upsert({"sha256": sha256, "api": api, "engine": engine,
-                                        "engine_version": engine_version, "params": params,
-                                        "response": json.dumps(response, separators=(",", ":")),
-                                        "created_at": now_iso()},
-                                       pk=("sha256", "api", "engine", "engine_version", "params"))
+                                                  "engine_version": engine_version, "params": params,
+                                                  "response": json.dumps(response, separators=(",", ":")),
+                                                  "created_at": now_iso()},
+                                                 pk=("sha256", "api", "engine", "engine_version", "params"))
             conn.execute("DELETE FROM detections WHERE sha256=? AND api=? AND engine=?", (sha256, api, engine))
             conn.execute("INSERT OR REPLACE INTO current_analyses (sha256, api, engine, params, engine_version)"
                          " VALUES (?,?,?,?,?)", (sha256, api, engine, params, engine_version))

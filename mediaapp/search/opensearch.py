@@ -69,8 +69,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.filenames import from_stored, to_stored
+from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.sqlite import date_bounds, float32, folder_prefix, name_tokens, project

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SearchPage
-from mediaapp.search.base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
 from mediaapp.fsio import create_private_file
+from mediaapp.search.base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
 
 __all__ = ["QueuedIndex", "doc_to_json", "doc_from_json"]
 

@@ -90,7 +90,6 @@ from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
 from mediaapp.dbpool import ConnectionPool
-from mediaapp.fsio import create_private_file
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError
 
 __all__ = [
@@ -412,12 +411,11 @@ class SqliteIndex:
         self._names: dict[tuple[str, str], int] = {}  # (field, norm) -> names.id, writer-side cache
         self._names_generation: int | None = None
         self._busy_timeout = busy_timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            create_private_file(self.path)
+            self._pool = ConnectionPool(self.path, self._setup_connection, readers=_READERS,
+                                        busy_timeout=busy_timeout)
         except OSError as exc:
             raise SearchUnavailableError(f"cannot open search index {self.path}: {exc}") from exc
-        self._pool = ConnectionPool(self.path, self._setup_connection, readers=_READERS, busy_timeout=busy_timeout)
         try:
             with self._pool.writer() as conn:
                 self._init_schema(conn)

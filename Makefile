@@ -17,9 +17,11 @@ run: $(STAMP)
 	@packaging/system-deps.sh run
 	$(PY) main.py $(ARGS)
 
-## make test: the whole suite (layer contracts + pytest)
+## make test: the whole suite (lint, types, import contracts, pytest)
 test: $(STAMP)
 	@packaging/system-deps.sh test
+	$(VENV)/bin/ruff check mediaapp tests benchmarks tools
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -101,7 +101,7 @@ def _analysers(model: str | None, threads: int | None, only: tuple[str, ...] = (
             continue
         try:
             out.append((name, factory()))
-        except Exception as exc:  # noqa: BLE001 - report and carry on
+        except Exception as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
     return out
 

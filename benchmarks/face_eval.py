@@ -41,9 +41,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mediaapp.analysis.local.faces import DlibFaceDetector  # noqa: E402
-from mediaapp.analysis.local.people import (  # noqa: E402
-    DEFAULT_CLUSTER_DISTANCE, DEFAULT_SIMILARITY_THRESHOLD, cluster_faces,
-    distance_to_similarity, recognize_faces, similarity_to_distance)
+from mediaapp.analysis.local.recognition import (  # noqa: E402
+    DEFAULT_CLUSTER_DISTANCE,
+    DEFAULT_SIMILARITY_THRESHOLD,
+    cluster_faces,
+    distance_to_similarity,
+    recognize_faces,
+    similarity_to_distance,
+)
 from mediaapp.ingest.decode import open_rgb  # noqa: E402
 
 # Names of the faces, left to right, in the photos that show several people

@@ -28,8 +28,8 @@ the user (``catalog-refs / 5`` persons, five faces each), then one
 For the setup, 4 and 5 the longest catalog write transaction
 (``Catalog.transaction``, the lock that imports, the CLI and every other
 writer wait for) is printed beside the wall time. Reindexing the search
-documents is the library's part and is not included (a stub records what
-would be reindexed). Reclustering (``People.recluster``, after move out,
+documents is the change feed's consumer's part and is not included (the
+benchmark's ``changed`` callback does nothing). Reclustering (``People.recluster``, after move out,
 forget and enrol) is not timed here either: section 3 times its core.
 
 The embeddings are synthetic: one random unit centre per person, faces at a
@@ -46,13 +46,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mediaapp.people import assign_faces, stable_groups  # noqa: E402
+from mediaapp.services.face_matching import assign_faces, stable_groups  # noqa: E402
 
 #: Faces per synthetic photo in the catalog part.
 FACES_PER_PHOTO = 2
@@ -78,21 +79,6 @@ def timed(label: str, fn, extra=None) -> float:
     return seconds
 
 
-class _StubLibrary:
-    """What ``People`` needs of a ``Library``: the catalog, a root, settings, and reindexing (recorded only)."""
-
-    def __init__(self, catalog, root: Path):
-        self.catalog = catalog
-        self.root = root
-        self.settings: dict = {}
-        self.reindexed = 0
-
-    def reindex_assets(self, sha256s) -> bool:
-        """Count the images a library would reindex; always succeeds."""
-        self.reindexed += len(set(sha256s))
-        return True
-
-
 def _timed_catalog(path: Path):
     """A ``Catalog`` whose outermost write transactions are timed (``held``: seconds, in order)."""
     from mediaapp.catalog.db import Catalog
@@ -100,7 +86,7 @@ def _timed_catalog(path: Path):
     class TimedCatalog(Catalog):
         """A ``Catalog`` recording how long each outermost write transaction held the lock (seconds)."""
 
-        held: list[float] = []
+        held: ClassVar[list[float]] = []
 
         @contextlib.contextmanager
         def transaction(self):
@@ -118,7 +104,7 @@ def _timed_catalog(path: Path):
 
 def _record(index: int, embedding: np.ndarray) -> dict:
     """A face record as the local engine hands it over (``analysis.local.face_records``), no crop."""
-    from mediaapp.analysis.local.face_records import embedding_to_bytes
+    from mediaapp.core.faces import embedding_to_bytes
 
     box = {"Width": 0.2, "Height": 0.2, "Left": 0.1 + 0.4 * index, "Top": 0.1}
     face = {"BoundingBox": box, "Confidence": 99.0,
@@ -131,7 +117,7 @@ def catalog_bench(faces: int, refs: int, images: int, rng: np.random.Generator) 
     """Sections 4 and 5 of the module docstring."""
     from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION
     from mediaapp.analysis.worker import ApiOutcome
-    from mediaapp.people import People
+    from mediaapp.services.people import People
 
     named = max(1, refs // REFS_PER_NAMED)
     photos = faces // FACES_PER_PHOTO
@@ -142,8 +128,7 @@ def catalog_bench(faces: int, refs: int, images: int, rng: np.random.Generator) 
     with tempfile.TemporaryDirectory(prefix="people-bench-") as tmp:
         root = Path(tmp)
         catalog = _timed_catalog(root / "catalog.sqlite")
-        library = _StubLibrary(catalog, root)
-        people = People(library)
+        people = People(catalog, root / "faces", dict, None, lambda: None)  # no enrolment: no worker pool
         store = people.store
         start = time.perf_counter()
         with catalog.transaction():

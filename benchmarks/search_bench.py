@@ -59,14 +59,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mediaapp.core.types import (  # noqa: E402
-    Asset, Detection, DetectionKind, IndexDocument, Query, SortOrder)
-from mediaapp.search.base import SearchIndex  # noqa: E402
+from mediaapp.core.types import Asset, Detection, DetectionKind, IndexDocument, Query, SortOrder
+from mediaapp.search.base import SearchIndex
 
 SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 N_LABELS = 1000

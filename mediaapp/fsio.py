@@ -24,12 +24,23 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
-__all__ = ["NotRegularFileError", "open_regular", "atomic_write", "atomic_writer", "PRIVATE_DIR_MODE",
-           "PRIVATE_FILE_MODE", "make_private_dir", "make_private", "create_private_file", "make_private_tree",
-           "is_private"]
+__all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "NotRegularFileError",
+    "atomic_write",
+    "atomic_writer",
+    "create_private_file",
+    "is_private",
+    "make_private",
+    "make_private_dir",
+    "make_private_tree",
+    "open_regular",
+]
 
 #: rwx------: library folders (catalog, faces, thumbnails) are their owner's only.
 PRIVATE_DIR_MODE = 0o700

@@ -25,20 +25,30 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from mediaapp.analysis.base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
 from mediaapp.analysis.registry import create_engine
 from mediaapp.analysis.worker import ApiOutcome, analyse_image
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.rekognition import detected_lines, flatten
-from mediaapp.core.types import (Api, Asset, Detection, DetectionKind, ImportProblem, ImportReport,
-                                 IndexDocument, Query, SearchPage)
+from mediaapp.core.types import (
+    Api,
+    Asset,
+    Detection,
+    DetectionKind,
+    ImportProblem,
+    ImportReport,
+    IndexDocument,
+    Query,
+    SearchPage,
+)
 from mediaapp.fsio import is_private, make_private, make_private_dir, make_private_tree
-from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
 from mediaapp.paths import is_below
+from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
+from mediaapp.services.people import People
 from mediaapp.settings import engines_for_paths, load_settings
 from mediaapp.tasks import CancelToken, WorkerPool
 
@@ -129,9 +139,9 @@ class Library:
         self.pool = WorkerPool(self.settings.get("workers"))
         self._import_lock = threading.Lock()
         self._index_lock = threading.RLock()  # one search document is built and written at a time
-        from mediaapp.people import People
-        #: Faces, named persons and groups (``mediaapp.people``); fed by ``_store_outcomes``.
-        self.people = People(self)
+        #: Faces, named persons and groups (``mediaapp.services.people``); fed by ``_store_outcomes``. Its
+        #: edits mark the changed images in the catalog's change feed; ``sync_index`` indexes them.
+        self.people = People(self.catalog, self.root / "faces", lambda: self.settings, self.pool, self.sync_index)
         self.sync_index()  # index changes a killed run left queued (usually none)
 
     # -- import --------------------------------------------------------------------------------
@@ -378,7 +388,8 @@ class Library:
             elif not cancelled:
                 finished += 1
             # a cancelled image is no fault of the image: no error row, the next import analyses it
-            self._store_outcomes(ref, item[0], [o for o in outcomes if o.error_code not in (BUDGET_EXCEEDED, CANCELLED)],
+            kept = [o for o in outcomes if o.error_code not in (BUDGET_EXCEEDED, CANCELLED)]
+            self._store_outcomes(ref, item[0], kept,
                                  item[4], report)
             indexed.add(ref.sha256)
             if len(indexed) >= INDEX_BATCH:

@@ -8,8 +8,8 @@ dir (``~/.local/share/mediaapp/library`` on Linux) and can be moved with
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import platformdirs
 

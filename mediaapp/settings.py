@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from mediaapp.fsio import atomic_write
 from mediaapp.paths import is_below
@@ -71,7 +71,7 @@ def engines_for_paths(paths: Iterable[str], rules: Mapping[str, Iterable[str]],
     dropped); ``paths`` are compared as given, so pass absolute normalised
     paths (as the catalog stores them). An empty rule means "no engine".
     Returns a new list; no I/O. This is the rule ``Library.engines_for``
-    applies after an import, and ``mediaapp.cloud.cost.estimate_import``
+    applies after an import, and ``mediaapp.services.estimate.estimate_import``
     before it.
     """
     paths = list(paths)

@@ -14,9 +14,10 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable
+from typing import Any
 
 #: Tasks kept in flight per worker: enough to keep workers busy, few enough to cancel fast.
 IN_FLIGHT_PER_WORKER = 2
@@ -30,7 +31,7 @@ class CancelToken:
     reached) without stopping the whole run.
     """
 
-    def __init__(self, parent: "CancelToken | None" = None) -> None:
+    def __init__(self, parent: CancelToken | None = None) -> None:
         self._event = threading.Event()
         self._parent = parent
 

@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 import replay_engine
+
 from mediaapp.cli.main import main
 from mediaapp.core.types import Query
 from mediaapp.fsio import NotRegularFileError
@@ -146,8 +146,9 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang_the_import(testd
 @pytest.mark.parametrize("planted", ["{sha}.json.tmp", ".{sha}.json.tmp", "{sha}.json"])
 def test_export_never_writes_through_a_link_planted_in_the_target_folder(testdata, tmp_path, planted):
     """A link at the old temporary name, at a guess of the new one, or at the final name itself."""
-    from mediaapp.cloud.results import export_results
     from support import sha256_of
+
+    from mediaapp.services.results import export_results
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -237,8 +238,9 @@ def test_a_name_holding_the_escape_character_survives_the_upgrade(testdata, tmp_
     """A catalog from before the stored form (schema 4) with a file named with U+FFFD opens, finds and keeps it."""
     import sqlite3
 
-    from mediaapp.catalog import migrations
     from support import sha256_of
+
+    from mediaapp.catalog import migrations
 
     folder = tmp_path / "photos"
     folder.mkdir()

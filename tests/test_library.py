@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 import replay_engine
 from support import sha256_of
+
 from mediaapp.core.types import Query
 from mediaapp.library import Library
 

@@ -28,9 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "models"))
 
+from reference_input import REFERENCE_IMAGES, reference_input  # noqa: E402
+
 from mediaapp.models import all_models, default_model_dir  # noqa: E402
 from mediaapp.models.fetch import fetch_sources, sources_dir  # noqa: E402
-from reference_input import REFERENCE_IMAGES, reference_input  # noqa: E402
 
 SAMPLES = 40
 

@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 #: Sample images of scikit-image's wheel used for the demo (all public domain or CC0, see above).
-SKIMAGE_FILES = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg", "clock_motion.png"]
+SKIMAGE_FILES = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg",
+                 "clock_motion.png"]
 
 #: Rendered text images: (file name, lines, background, foreground, size).
 SIGNS = [

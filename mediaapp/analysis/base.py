@@ -9,77 +9,28 @@ against botocore's service model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from mediaapp.core.types import Api
+from mediaapp.core.analysis import (
+    CANCELLED,
+    AnalysisCancelled,
+    AnalysisError,
+    AnalysisParams,
+    EngineUnavailableError,
+    ImageRef,
+)
+from mediaapp.core.types import Api, Json
 
-
-class AnalysisError(Exception):
-    """An engine could not analyse one image; the message is shown to the user.
-
-    ``code`` is a short machine-readable reason (for Rekognition, the service
-    error code such as ``InvalidImageFormatException``).
-    """
-
-    def __init__(self, message: str, code: str = "AnalysisError"):
-        super().__init__(message)
-        self.code = code
-
-
-class EngineUnavailableError(AnalysisError):
-    """The engine (or one of its models) cannot run here: missing weights, no credentials."""
-
-
-#: The ``code`` of ``AnalysisCancelled``: the user stopped the run; not a fault of the image (no error row).
-CANCELLED = "Cancelled"
-
-
-class AnalysisCancelled(AnalysisError):
-    """The run was cancelled while this image was being prepared (e.g. its upload was aborted).
-
-    Nothing was bought; the image is analysed by the next import. Callers
-    should not record it as a failure (``code`` is ``CANCELLED``).
-    """
-
-    def __init__(self, message: str = "cancelled"):
-        super().__init__(message, CANCELLED)
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """The image to analyse.
-
-    ``sha256`` identifies the bytes; ``path`` is a local file holding them.
-    ``s3_object`` is Rekognition's ``{"Bucket": ..., "Name": ...}`` when the
-    bytes are also in S3. Engines read what they support; local engines use
-    ``mediaapp.ingest.decode.open_rgb(ref.path)``.
-    """
-
-    sha256: str
-    path: str | None = None
-    s3_object: dict | None = None
-
-
-@dataclass(frozen=True)
-class AnalysisParams:
-    """Request parameters that change an answer, and so are part of the cache key.
-
-    ``max_labels``: DetectLabels MaxLabels (None = engine default);
-    ``min_confidence``: DetectLabels MinConfidence, 0-100.
-    """
-
-    max_labels: int | None = None
-    min_confidence: float = 50.0
-    extra: dict = field(default_factory=dict)
-
-    def key(self, api: Api) -> str:
-        """A stable text key of the parameters that apply to ``api``."""
-        if api is Api.DETECT_LABELS:
-            parts = [f"MaxLabels={self.max_labels}", f"MinConfidence={self.min_confidence:g}"]
-            parts += [f"{k}={self.extra[k]}" for k in sorted(self.extra)]
-            return ";".join(parts)
-        return ""
+__all__ = [
+    "CANCELLED",
+    "AnalysisCancelled",
+    "AnalysisEngine",
+    "AnalysisError",
+    "AnalysisParams",
+    "EngineBase",
+    "EngineUnavailableError",
+    "ImageRef",
+]
 
 
 @runtime_checkable
@@ -100,16 +51,16 @@ class AnalysisEngine(Protocol):
     def version(self, api: Api) -> str:
         """The model version string for ``api``."""
 
-    def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:
+    def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> Json:
         """Run ``api`` on ``image`` and return the Rekognition-shaped response dict."""
 
-    def detect_labels(self, image: ImageRef, params: AnalysisParams | None = None) -> dict:
+    def detect_labels(self, image: ImageRef, params: AnalysisParams | None = None) -> Json:
         """A DetectLabels response (Labels with Confidence 0-100, Instances, Parents, Categories)."""
 
-    def detect_text(self, image: ImageRef) -> dict:
+    def detect_text(self, image: ImageRef) -> Json:
         """A DetectText response (TextDetections: LINEs and WORDs with Geometry in ratios)."""
 
-    def recognize_celebrities(self, image: ImageRef) -> dict:
+    def recognize_celebrities(self, image: ImageRef) -> Json:
         """A RecognizeCelebrities response (CelebrityFaces and UnrecognizedFaces)."""
 
 
@@ -121,18 +72,18 @@ class EngineBase:
     50). Each method raises what ``analyse`` raises.
     """
 
-    def detect_labels(self, image: ImageRef, params: AnalysisParams | None = None) -> dict:
+    def detect_labels(self, image: ImageRef, params: AnalysisParams | None = None) -> Json:
         """Run DetectLabels on ``image``; returns its response dict."""
         return self.analyse(Api.DETECT_LABELS, image, params or AnalysisParams())
 
-    def detect_text(self, image: ImageRef) -> dict:
+    def detect_text(self, image: ImageRef) -> Json:
         """Run DetectText on ``image``; returns its response dict."""
         return self.analyse(Api.DETECT_TEXT, image, AnalysisParams())
 
-    def recognize_celebrities(self, image: ImageRef) -> dict:
+    def recognize_celebrities(self, image: ImageRef) -> Json:
         """Run RecognizeCelebrities on ``image``; returns its response dict."""
         return self.analyse(Api.RECOGNIZE_CELEBRITIES, image, AnalysisParams())
 
-    def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:  # pragma: no cover - abstract
+    def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> Json:  # pragma: no cover - abstract
         """Run ``api`` on ``image``; subclasses implement it."""
         raise NotImplementedError

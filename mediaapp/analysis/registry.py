@@ -14,7 +14,7 @@ import importlib
 import json
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from mediaapp.analysis.base import AnalysisEngine, EngineUnavailableError
 
@@ -79,6 +79,6 @@ def clear_engines() -> int:
         if close is not None:
             try:
                 close()
-            except Exception:  # noqa: BLE001 - closing must not stop the library from closing
+            except Exception:
                 log.exception("closing the %s engine failed", getattr(engine, "name", "?"))
     return len(engines)

@@ -8,7 +8,7 @@ threads of the importing process):
    quarantine and answers ``AnalysisError(code="InvalidResponse")`` at once
    (unless the run re-analyses: ``begin_run(reanalyse=True)``). The price of
    each other API is *reserved* against the run and month budgets
-   (``mediaapp.cloud.cost.Budget``); an API that would pass a budget
+   (``mediaapp.cloud.pricing.Budget``); an API that would pass a budget
    answers ``AnalysisError(code="BudgetExceeded")`` without any call, and the
    library stops the run.
 2. The image is made available to the service. With a bucket configured and
@@ -60,11 +60,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mediaapp.analysis.base import (AnalysisCancelled, AnalysisError, AnalysisParams, EngineBase,
-                                    EngineUnavailableError, ImageRef)
+from mediaapp.analysis.base import (
+    AnalysisCancelled,
+    AnalysisError,
+    AnalysisParams,
+    EngineBase,
+    EngineUnavailableError,
+    ImageRef,
+)
 from mediaapp.cloud import clients, transfers
 from mediaapp.cloud.config import CloudConfig
-from mediaapp.cloud.cost import Budget, Ledger, PriceTable, params_for_config, priced_calls
+from mediaapp.cloud.pricing import Budget, Ledger, PriceTable, params_for_config, priced_calls
 from mediaapp.core.types import Api
 from mediaapp.fsio import open_regular
 
@@ -335,8 +341,8 @@ class RekognitionEngine(EngineBase):
         return clients.client("rekognition", self.config)
 
     def _call(self, api: Api, request_image: dict, params: AnalysisParams) -> dict:
-        from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
-                                         NoCredentialsError)
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         kwargs: dict = {"Image": request_image}
         client = self._client()

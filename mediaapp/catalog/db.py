@@ -20,17 +20,20 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TypeVar, cast
 
 import sqlite_utils
 
 from mediaapp.catalog.migrations import migrate
 from mediaapp.core.filenames import from_stored, to_stored
-from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem
+from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem, Json
 from mediaapp.dbpool import ConnectionPool
+
+_T = TypeVar("_T")
 
 #: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
 BUSY_TIMEOUT_S = 30.0
@@ -48,7 +51,7 @@ UNREADABLE = "Unreadable"
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601 text with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Catalog:
@@ -92,7 +95,7 @@ class Catalog:
         """The sqlite-utils table ``name`` over the writer ``conn`` (inside ``transaction()``)."""
         if self._db is None or self._db[0] is not conn:
             self._db = (conn, sqlite_utils.Database(conn))
-        return self._db[1][name]
+        return cast(sqlite_utils.db.Table, self._db[1][name])  # callers name tables, never views
 
     @property
     def open_connections(self) -> int:
@@ -133,7 +136,8 @@ class Catalog:
         """Every path with a recorded ingest-stage error (catalogued or not)."""
         marks = ",".join("?" * len(INGEST_STAGES))
         with self.read() as conn:
-            return [from_stored(r[0]) for r in conn.execute(f"SELECT DISTINCT path FROM errors WHERE stage IN ({marks})",
+            return [from_stored(r[0]) for r in conn.execute(
+                f"SELECT DISTINCT path FROM errors WHERE stage IN ({marks})",
                                                             INGEST_STAGES)]
 
     def analysis_failures(self, sha256s: Iterable[str], engine: str,
@@ -176,7 +180,7 @@ class Catalog:
         with self.read() as conn:
             return conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is not None
 
-    def add_file(self, *, path: str, size: int, mtime_ns: int, sha256: str, asset: dict) -> bool:
+    def add_file(self, *, path: str, size: int, mtime_ns: int, sha256: str, asset: Json) -> bool:
         """Record that ``path`` holds the bytes ``sha256``; create the asset row if new.
 
         ``asset`` holds the asset columns (format, width, height, taken_at,
@@ -264,11 +268,11 @@ class Catalog:
     def asset_count(self) -> int:
         """Number of distinct assets."""
         with self.read() as conn:
-            return conn.execute("SELECT COUNT(*) FROM assets").fetchone()[0]
+            return cast(int, conn.execute("SELECT COUNT(*) FROM assets").fetchone()[0])
 
     # -- analyses ----------------------------------------------------------------------------
     def cached_analysis(self, sha256: str, api: str, engine: str, params: str,
-                        engine_version: str | None = None) -> tuple[str, dict] | None:
+                        engine_version: str | None = None) -> tuple[str, Json] | None:
         """The stored (engine_version, response) for this key, or None.
 
         With ``engine_version`` None, the newest stored version answers: a
@@ -276,7 +280,7 @@ class Catalog:
         asked for explicitly by passing the new version.
         """
         sql = "SELECT engine_version, response FROM analyses WHERE sha256=? AND api=? AND engine=? AND params=?"
-        args: list = [sha256, api, engine, params]
+        args: list[object] = [sha256, api, engine, params]
         if engine_version is not None:
             sql += " AND engine_version=?"
             args.append(engine_version)
@@ -291,7 +295,7 @@ class Catalog:
                                 (sha256, api, engine, params)).fetchone() is not None
 
     def store_analysis(self, *, sha256: str, api: str, engine: str, engine_version: str, params: str,
-                       response: dict, detections: list[Detection]) -> None:
+                       response: Json, detections: list[Detection]) -> None:
         """Store a response and make its detections the current ones for (sha256, api, engine).
 
         One transaction: the old detections stay until the new ones are written.
@@ -352,7 +356,7 @@ class Catalog:
         ``Library.sync_index()``.
         """
         sql = "SELECT sha256 FROM index_pending ORDER BY sha256"
-        args: tuple = ()
+        args: tuple[int, ...] = ()
         if limit is not None:
             sql += " LIMIT ?"
             args = (limit,)
@@ -380,9 +384,9 @@ class Catalog:
         with self.transaction() as conn:
             conn.executemany("DELETE FROM index_pending WHERE sha256 = ? AND seq = ?", list(marks.items()))
 
-    def responses(self, sha256: str) -> dict[str, list[dict]]:
+    def responses(self, sha256: str) -> dict[str, list[Json]]:
         """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
-        out: dict[str, list[dict]] = {}
+        out: dict[str, list[Json]] = {}
         with self.read() as conn:
             rows = conn.execute("SELECT * FROM analyses WHERE sha256 = ? ORDER BY api, created_at DESC, rowid DESC",
                                 (sha256,)).fetchall()
@@ -401,7 +405,7 @@ class Catalog:
         with self.read() as conn:
             for chunk in _chunks(shas, 500):
                 sql = f"SELECT * FROM detections WHERE sha256 IN ({','.join('?' * len(chunk))}) AND confidence >= ?"
-                args: list = [*chunk, min_confidence]
+                args: list[object] = [*chunk, min_confidence]
                 if kind_values is not None:
                     sql += f" AND kind IN ({','.join('?' * len(kind_values))})"
                     args += kind_values
@@ -463,7 +467,8 @@ def mark_pending(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
     rows = [(s,) for s in sha256s]
     if not rows:
         return
-    seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'index_pending' RETURNING value").fetchone()[0]
+    seq = conn.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'index_pending' RETURNING value").fetchone()[0]
     conn.executemany("INSERT INTO index_pending (sha256, seq) VALUES (?, ?)"
                      " ON CONFLICT(sha256) DO UPDATE SET seq = excluded.seq", [(s, seq) for (s,) in rows])
 
@@ -481,6 +486,6 @@ def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]

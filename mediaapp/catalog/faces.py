@@ -34,27 +34,36 @@ can tell whether the references it holds in memory are still current
 (``references_version``); ``face_match_threshold`` holds the
 FaceMatchThreshold every face was last named with (``applied_threshold``).
 
-Every method is safe from any thread (connections lent by the ``Catalog``); writes run in the caller's ``catalog.transaction()`` or their own.
+Every method is safe from any thread (connections lent by the ``Catalog``); writes run in the caller's
+``catalog.transaction()`` or their own.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from mediaapp.analysis.local.face_records import EMBEDDING_DTYPE, embedding_from_bytes
-from mediaapp.analysis.local.faces import EMBEDDING_SIZE
-from mediaapp.analysis.local.people import person_id
 from mediaapp.catalog.db import Catalog, mark_pending, now_iso
+from mediaapp.core.faces import EMBEDDING_DTYPE, EMBEDDING_SIZE, embedding_from_bytes, person_id
 from mediaapp.core.rekognition import UNKNOWN_FACE, flatten
-from mediaapp.core.types import Api, BoundingBox, DetectionKind
+from mediaapp.core.types import Api, BoundingBox, DetectionKind, Json
 
-__all__ = ["FaceStore", "FaceRecord", "PersonRecord", "EmbeddedFaces", "LOCAL_ENGINE", "REFERENCE_SOURCES",
-           "box_iou", "normalize_name"]
+__all__ = [
+    "LOCAL_ENGINE",
+    "REFERENCE_SOURCES",
+    "EmbeddedFaces",
+    "FaceRecord",
+    "FaceStore",
+    "PersonRecord",
+    "box_iou",
+    "normalize_name",
+]
 
 #: The engine whose RecognizeCelebrities detections the faces table derives.
 LOCAL_ENGINE = "local"
@@ -134,9 +143,9 @@ class FaceRecord:
     group_id: int | None
     group_locked: bool
     model_version: str
-    landmarks: list
-    pose: dict
-    quality: dict
+    landmarks: list[Json]
+    pose: dict[str, float]
+    quality: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ _FACE_COLUMNS = ("f.id, f.sha256, f.face_index, f.origin, f.box_left, f.box_top,
                  " f.group_id, f.group_locked, f.model_version, f.landmarks, f.pose, f.quality")
 
 
-def _face(row) -> FaceRecord:
+def _face(row: sqlite3.Row) -> FaceRecord:
     return FaceRecord(row["id"], row["sha256"], row["face_index"], row["origin"],
                       BoundingBox(row["box_left"], row["box_top"], row["box_width"], row["box_height"]),
                       row["confidence"], row["crop"], row["state"], row["person_id"], row["person_name"],
@@ -180,13 +189,13 @@ def _is_reference(face: FaceRecord) -> bool:
     return face.state == "ok" and face.person_id is not None and face.assigned_by in REFERENCE_SOURCES
 
 
-def _box_area(face: Mapping) -> float:
+def _box_area(face: Mapping[str, Any]) -> float:
     """Area (ratio of the image) of a ComparedFace's BoundingBox, 0 when absent."""
     box = face.get("BoundingBox") or {}
     return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
 
 
-def _embedded(rows: list) -> EmbeddedFaces:
+def _embedded(rows: list[sqlite3.Row]) -> EmbeddedFaces:
     """``EmbeddedFaces`` from rows of (id, sha256, origin, person_id, assigned_by, similarity, embedding).
 
     Raises ``ValueError`` for an embedding blob of the wrong length.
@@ -203,7 +212,10 @@ def _embedded(rows: list) -> EmbeddedFaces:
                          [r["similarity"] for r in rows], matrix)
 
 
-def _chunks(items: Sequence, size: int = 500) -> Iterator[Sequence]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -214,18 +226,18 @@ class FaceStore:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
 
-    def _query(self, sql: str, args: Sequence = ()) -> list:
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         """All rows of one read query (on a lent catalog connection)."""
         with self.catalog.read() as conn:
             return conn.execute(sql, args).fetchall()
 
-    def _one(self, sql: str, args: Sequence = ()):
+    def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
         """The first row of one read query, or None."""
         with self.catalog.read() as conn:
-            return conn.execute(sql, args).fetchone()
+            return cast("sqlite3.Row | None", conn.execute(sql, args).fetchone())
 
     # -- faces: writing ------------------------------------------------------------------------
-    def index_faces(self, sha256: str, records: Sequence[dict], *, origin: str, model_version: str,
+    def index_faces(self, sha256: str, records: Sequence[Json], *, origin: str, model_version: str,
                     detector_version: str) -> tuple[list[int], list[str]]:
         """Make ``records`` the faces of image ``sha256`` with this ``origin``; like Rekognition's IndexFaces.
 
@@ -271,7 +283,7 @@ class FaceStore:
                         " landmarks, pose, quality, embedding, model_version, detector_version, crop, sha256,"
                         " origin, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, sha256, origin, now))
-                    ids.append(int(cur.lastrowid))
+                    ids.append(int(cast(int, cur.lastrowid)))  # set by the INSERT
             for chunk in _chunks(list(free)):
                 conn.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             if any(_is_reference(f) for f in old):  # updated in place (new embedding) or deleted
@@ -380,7 +392,7 @@ class FaceStore:
         ``assigned_by`` keeps faces named that way (``user``, ``example``, ``auto``).
         """
         where = [f"f.state IN ({','.join('?' * len(states))})"]
-        args: list = list(states)
+        args: list[object] = list(states)
         if origin is not None:
             where.append("f.origin = ?")
             args.append(origin)
@@ -427,7 +439,7 @@ class FaceStore:
         sql = ("SELECT f.id, f.sha256, f.origin, f.person_id, f.assigned_by, f.similarity, f.embedding FROM faces f"
                " WHERE f.origin = 'photo' AND f.state = 'ok' AND (f.assigned_by IS NULL OR f.assigned_by = 'auto')"
                " AND f.model_version = ?")
-        args: list = [model_version]
+        args: list[object] = [model_version]
         if face_ids is not None:
             sql += " AND f.id IN (SELECT value FROM json_each(?))"
             args.append(json.dumps(list(face_ids)))
@@ -450,20 +462,22 @@ class FaceStore:
         with self.catalog.transaction() as conn:
             conn.execute("INSERT INTO counters (name, value) VALUES (?, ?)"
                          " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                         (_THRESHOLD_COUNTER, int(round(float(threshold) * _THRESHOLD_SCALE))))
+                         (_THRESHOLD_COUNTER, round(float(threshold) * _THRESHOLD_SCALE)))
 
-    def _touch_references(self, conn) -> None:
+    def _touch_references(self, conn: sqlite3.Connection) -> None:
         """Count a change of the references (``references_version``), inside the caller's transaction."""
-        conn.execute("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+        conn.execute("INSERT INTO counters (name, value) VALUES (?, 1)"
+                     " ON CONFLICT(name) DO UPDATE SET value = value + 1",
                      (_REFERENCES_COUNTER,))
 
     @staticmethod
-    def _any_reference(conn, face_ids: Sequence[int]) -> bool:
+    def _any_reference(conn: sqlite3.Connection, face_ids: Sequence[int]) -> bool:
         """Whether any of ``face_ids`` is a reference now."""
         if not face_ids:
             return False
-        return conn.execute(f"SELECT 1 FROM faces f WHERE {_REFERENCE_SQL} AND f.id IN"
-                            " (SELECT value FROM json_each(?)) LIMIT 1", (json.dumps(list(face_ids)),)).fetchone() is not None
+        row = conn.execute(f"SELECT 1 FROM faces f WHERE {_REFERENCE_SQL} AND f.id IN"
+                           " (SELECT value FROM json_each(?)) LIMIT 1", (json.dumps(list(face_ids)),)).fetchone()
+        return row is not None
 
     def exclusions(self, face_ids: Iterable[int] | None = None) -> dict[int, set[int]]:
         """Map face id -> the person ids the user took it out of."""
@@ -479,7 +493,7 @@ class FaceStore:
 
     def max_group_id(self) -> int:
         """The largest group id in use (0 when none)."""
-        return int(self._one("SELECT COALESCE(MAX(group_id), 0) FROM faces")[0])
+        return int(cast(sqlite3.Row, self._one("SELECT COALESCE(MAX(group_id), 0) FROM faces"))[0])  # always one row
 
     def has_ungrouped(self) -> bool:
         """True when some unknown photo face (state ok) has no group yet."""
@@ -488,7 +502,7 @@ class FaceStore:
 
     def face_count(self) -> int:
         """Number of face rows (photos and examples, any state)."""
-        return int(self._one("SELECT COUNT(*) FROM faces")[0])
+        return int(cast(sqlite3.Row, self._one("SELECT COUNT(*) FROM faces"))[0])  # always one row
 
     # -- persons -------------------------------------------------------------------------------
     def persons(self) -> list[PersonRecord]:
@@ -536,7 +550,7 @@ class FaceStore:
                 return existing.id
             cur = conn.execute("INSERT INTO persons (name, created_at, source) VALUES (?, ?, ?)",
                                (clean, now_iso(), source))
-            return int(cur.lastrowid)
+            return int(cast(int, cur.lastrowid))  # set by the INSERT
 
     def rename_person(self, person_id: int, name: str) -> None:
         """Give person ``person_id`` a new name.
@@ -635,7 +649,8 @@ class FaceStore:
             return self._rewrite_celebrities(conn, rows, lambda name: current.get(name.casefold()))
 
     @staticmethod
-    def _rewrite_celebrities(conn, rows, new_name) -> list[str]:
+    def _rewrite_celebrities(conn: sqlite3.Connection, rows: Iterable[sqlite3.Row],
+                             new_name: Callable[[str], str | None]) -> list[str]:
         """Apply ``new_name(name) -> name | None`` to the CelebrityFaces of these (rowid, sha256, response)
         rows of ``analyses``; writes the changed ones; returns their images."""
         changed: list[str] = []

@@ -170,7 +170,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     bump, so an interrupted migration leaves the previous version intact.
     Raises ``RuntimeError`` when the database is newer than this program.
     """
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > LATEST:
         raise RuntimeError(f"catalog schema version {current} is newer than this mediaapp ({LATEST}); upgrade mediaapp")
     for version in range(current, LATEST):

@@ -9,7 +9,7 @@ throttles). Tests replace the factory with ``set_client_factory`` so that a
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from mediaapp.cloud.config import CloudConfig
 

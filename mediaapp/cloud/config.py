@@ -78,7 +78,7 @@ class CloudConfig:
     prices_path: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "CloudConfig":
+    def from_dict(cls, data: dict | None) -> CloudConfig:
         """Build from a settings dict; unknown keys are ignored. Raises ``ValueError`` when invalid."""
         known = {f.name for f in fields(cls)}
         config = cls(**{k: v for k, v in (data or {}).items() if k in known})

@@ -24,12 +24,12 @@ No Qt and no boto3 here: the UI and the CLI both import it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 _lock = threading.Lock()
-_watches: list["UploadWatch"] = []
+_watches: list[UploadWatch] = []
 
 
 @dataclass(frozen=True)

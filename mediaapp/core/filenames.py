@@ -25,7 +25,7 @@ working on stored text.
 
 from __future__ import annotations
 
-__all__ = ["ESCAPE", "to_stored", "from_stored", "display_path"]
+__all__ = ["ESCAPE", "display_path", "from_stored", "to_stored"]
 
 #: The escape character of stored paths: U+FFFD REPLACEMENT CHARACTER.
 ESCAPE = "\ufffd"

@@ -7,13 +7,13 @@ Rekognition's; see the API reference of each operation.
 
 from __future__ import annotations
 
-from mediaapp.core.types import Api, BoundingBox, Detection, DetectionKind
+from mediaapp.core.types import Api, BoundingBox, Detection, DetectionKind, Json
 
 #: The name given to a face without a known identity (RecognizeCelebrities UnrecognizedFaces).
 UNKNOWN_FACE = "Face"
 
 
-def flatten(api: Api | str, response: dict, source: str = "local") -> list[Detection]:
+def flatten(api: Api | str, response: Json, source: str = "local") -> list[Detection]:
     """Flatten one response into detections.
 
     - DetectLabels: one row per label with ``box=None`` and the label's
@@ -37,7 +37,7 @@ def flatten(api: Api | str, response: dict, source: str = "local") -> list[Detec
     return _flatten_celebrities(response, source)
 
 
-def _flatten_labels(response: dict, source: str) -> list[Detection]:
+def _flatten_labels(response: Json, source: str) -> list[Detection]:
     out: list[Detection] = []
     api = Api.DETECT_LABELS.value
     for label in response.get("Labels", []):
@@ -54,7 +54,7 @@ def _flatten_labels(response: dict, source: str) -> list[Detection]:
     return out
 
 
-def _flatten_text(response: dict, source: str) -> list[Detection]:
+def _flatten_text(response: Json, source: str) -> list[Detection]:
     out: list[Detection] = []
     api = Api.DETECT_TEXT.value
     for det in response.get("TextDetections", []):
@@ -65,7 +65,7 @@ def _flatten_text(response: dict, source: str) -> list[Detection]:
     return out
 
 
-def _flatten_celebrities(response: dict, source: str) -> list[Detection]:
+def _flatten_celebrities(response: Json, source: str) -> list[Detection]:
     out: list[Detection] = []
     api = Api.RECOGNIZE_CELEBRITIES.value
     for celeb in response.get("CelebrityFaces", []):
@@ -79,6 +79,6 @@ def _flatten_celebrities(response: dict, source: str) -> list[Detection]:
     return out
 
 
-def detected_lines(response: dict) -> list[str]:
+def detected_lines(response: Json) -> list[str]:
     """The LINE texts of a DetectText response, in response order."""
     return [d["DetectedText"] for d in response.get("TextDetections", []) if d.get("Type") == "LINE"]

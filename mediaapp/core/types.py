@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
+
+#: A decoded JSON object (a Rekognition response, an OpenSearch request or answer, a stored document).
+Json = dict[str, Any]
 
 
 class Api(str, enum.Enum):
@@ -23,7 +27,7 @@ class Api(str, enum.Enum):
     RECOGNIZE_CELEBRITIES = "RecognizeCelebrities"
 
     @classmethod
-    def parse(cls, name: str) -> "Api":
+    def parse(cls, name: str) -> Api:
         """Return the Api for ``name``.
 
         Accepts the operation name (``DetectLabels``) or the short CLI form
@@ -68,7 +72,7 @@ class BoundingBox:
     height: float
 
     @classmethod
-    def from_rekognition(cls, box: dict) -> "BoundingBox":
+    def from_rekognition(cls, box: Json) -> BoundingBox:
         """Build from a Rekognition ``BoundingBox`` dict (keys Left, Top, Width, Height).
 
         Raises ``KeyError`` when a key is missing.
@@ -76,12 +80,12 @@ class BoundingBox:
         return cls(float(box["Left"]), float(box["Top"]),
                    float(box["Width"]), float(box["Height"]))
 
-    def to_rekognition(self) -> dict:
+    def to_rekognition(self) -> Json:
         """Return the Rekognition dict form ``{"Width", "Height", "Left", "Top"}``."""
         return {"Width": self.width, "Height": self.height,
                 "Left": self.left, "Top": self.top}
 
-    def clamped(self) -> "BoundingBox":
+    def clamped(self) -> BoundingBox:
         """Return the box clipped to the unit square (width/height never negative)."""
         left = min(max(self.left, 0.0), 1.0)
         top = min(max(self.top, 0.0), 1.0)
@@ -238,7 +242,8 @@ class ImportReport:
 
     ``imported``: new files whose bytes were new; ``duplicates``: new paths
     whose bytes were already known; ``unchanged``: paths skipped by the
-    size+mtime check; ``skipped``: files that are not images (by content and name); ``analysed``: (asset, api) analyses run (cache misses);
+    size+mtime check; ``skipped``: files that are not images (by content and name); ``analysed``: (asset, api)
+    analyses run (cache misses);
     ``cached``: analyses answered from the catalog; ``failed``: problems;
     ``cancelled``: the user stopped the run; ``budget_stopped``: an engine
     refused to spend more (its budget), the other engines went on.

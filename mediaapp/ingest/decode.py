@@ -177,6 +177,10 @@ def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
         return out
 
 
+#: Longest side (pixels) images are decoded at for analysis (``open_rgb(path, ANALYSIS_MAX_SIDE)``).
+#: The analysers downscale further as their models need; 2048 keeps small text legible.
+ANALYSIS_MAX_SIDE = 2048
+
 # EXIF Orientation (TIFF/EP, EXIF 2.3 tag 0x0112) -> the transpose that displays it.
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,

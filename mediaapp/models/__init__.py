@@ -12,16 +12,43 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mediaapp.models.fetch import (FetchError, Progress, convert_model, fetch_sources, file_lock, is_cached,
-                                   model_path, sources_present)
-from mediaapp.models.manifest import (ManifestError, ModelSpec, Taxonomy, all_models, default_model_name,
-                                      get_model, load_taxonomy)
+from mediaapp.models.fetch import (
+    FetchError,
+    Progress,
+    convert_model,
+    fetch_sources,
+    file_lock,
+    is_cached,
+    model_path,
+    sources_present,
+)
+from mediaapp.models.manifest import (
+    ManifestError,
+    ModelSpec,
+    Taxonomy,
+    all_models,
+    default_model_name,
+    get_model,
+    load_taxonomy,
+)
 
 #: Environment variable overriding the model cache directory.
 MODELS_ENV = "MEDIAAPP_MODELS"
 
-__all__ = ["FetchError", "ManifestError", "ModelSpec", "Taxonomy", "default_model_dir", "default_model_name",
-           "ensure_model", "get_model", "list_models", "load_taxonomy", "missing_model_message", "MODELS_ENV"]
+__all__ = [
+    "MODELS_ENV",
+    "FetchError",
+    "ManifestError",
+    "ModelSpec",
+    "Taxonomy",
+    "default_model_dir",
+    "default_model_name",
+    "ensure_model",
+    "get_model",
+    "list_models",
+    "load_taxonomy",
+    "missing_model_message",
+]
 
 
 def default_model_dir() -> Path:

@@ -20,6 +20,7 @@ may start at once).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -29,9 +30,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 from mediaapp.models.manifest import ModelSpec, PackageSpec
 
@@ -117,7 +118,7 @@ def file_lock(path: Path, timeout: float = 1800.0):
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise FetchError(f"timed out waiting for another process to finish fetching ({path})")
+                    raise FetchError(f"timed out waiting for another process to finish fetching ({path})") from None
                 time.sleep(0.2)
         yield
     finally:
@@ -197,7 +198,7 @@ def extract_members(tgz: Path, members: dict[str, str], dest: Path, progress: Pr
                 digest = hashlib.sha256()
                 tmp = target.with_suffix(target.suffix + ".part")
                 with open(tmp, "wb") as out:
-                    for chunk in iter(lambda: src.read(1 << 20), b""):
+                    for chunk in iter(functools.partial(src.read, 1 << 20), b""):
                         digest.update(chunk)
                         out.write(chunk)
                 if digest.hexdigest() != wanted[info.name]:

@@ -8,8 +8,9 @@ and answers ``Query``s with the semantics documented on
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from mediaapp.core.types import IndexDocument, Query, SearchPage
 
@@ -34,7 +35,7 @@ class IndexResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def upsert_in_batches(upsert: Callable[[list], IndexResult], docs: Iterable, batch: int,
+def upsert_in_batches(upsert: Callable[[list[IndexDocument]], IndexResult], docs: Iterable[IndexDocument], batch: int,
                       progress: Callable[[int], None] | None = None) -> IndexResult:
     """Send ``docs`` to ``upsert`` ``batch`` documents at a time; returns the summed ``IndexResult``.
 
@@ -43,7 +44,7 @@ def upsert_in_batches(upsert: Callable[[list], IndexResult], docs: Iterable, bat
     ``upsert`` raises.
     """
     total = IndexResult()
-    chunk: list = []
+    chunk: list[IndexDocument] = []
     done = 0
 
     def flush() -> None:
@@ -100,3 +101,14 @@ class SearchIndex(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+class RebuildableIndex(SearchIndex, Protocol):
+    """A backend that can be rebuilt into a fresh index and switched over (``OpenSearchIndex``, ``QueuedIndex``).
+
+    Typing aid only: callers check ``rebuild`` with ``getattr``/``callable`` before using it.
+    """
+
+    def rebuild(self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None,
+                batch: int = 1000) -> IndexResult:
+        """Fill a fresh index with ``docs`` (``batch`` per request, ``progress(done)`` after each) and switch to it."""

@@ -21,15 +21,28 @@ unless the caller passes ``password`` explicitly.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
-from mediaapp.core.types import IndexDocument
-from mediaapp.search.base import IndexResult, SearchIndex, upsert_in_batches
+from mediaapp.core.types import IndexDocument, Json
+from mediaapp.search.base import IndexResult, RebuildableIndex, SearchIndex, upsert_in_batches
 from mediaapp.settings import flag
 
-__all__ = ["create_index", "open_opensearch", "opensearch_options", "check_connection", "reindex",
-           "INDEX_FILE", "QUEUE_FILE", "KINDS", "PASSWORD_ENV"]
+if TYPE_CHECKING:
+    from mediaapp.search.opensearch import OpenSearchIndex
+
+__all__ = [
+    "INDEX_FILE",
+    "KINDS",
+    "PASSWORD_ENV",
+    "QUEUE_FILE",
+    "check_connection",
+    "create_index",
+    "open_opensearch",
+    "opensearch_options",
+    "reindex",
+]
 
 #: File names inside the library directory.
 INDEX_FILE = "index.sqlite"
@@ -39,7 +52,7 @@ KINDS = ("sqlite", "opensearch")
 PASSWORD_ENV = "MEDIAAPP_OPENSEARCH_PASSWORD"
 
 
-def opensearch_options(settings: dict | None) -> dict:
+def opensearch_options(settings: Json | None) -> Json:
     """Keyword arguments of ``OpenSearchIndex`` from index settings (module docstring).
 
     ``settings`` may be the flat index settings or hold them under
@@ -66,7 +79,7 @@ def opensearch_options(settings: dict | None) -> dict:
     }
 
 
-def open_opensearch(settings: dict | None, **overrides):
+def open_opensearch(settings: Json | None, **overrides: Any) -> OpenSearchIndex:
     """An ``OpenSearchIndex`` (not queued) for index settings; ``overrides`` replace options.
 
     No network traffic happens here. Raises ``ValueError`` as ``opensearch_options``.
@@ -76,7 +89,7 @@ def open_opensearch(settings: dict | None, **overrides):
     return OpenSearchIndex(**dict(opensearch_options(settings), **overrides))
 
 
-def create_index(kind: str, library_dir: Path, settings: dict | None = None) -> SearchIndex:
+def create_index(kind: str, library_dir: Path, settings: Json | None = None) -> SearchIndex:
     """The search backend ``kind`` for the library in ``library_dir``.
 
     - ``"sqlite"``: ``SqliteIndex(library_dir / "index.sqlite")``.
@@ -105,7 +118,7 @@ def create_index(kind: str, library_dir: Path, settings: dict | None = None) -> 
     raise ValueError(f"unknown search backend {kind!r}; expected one of {', '.join(KINDS)}")
 
 
-def check_connection(settings: dict | None, timeout: float = 5.0) -> dict:
+def check_connection(settings: Json | None, timeout: float = 5.0) -> Json:
     """Health check of the OpenSearch cluster the index settings point at; never raises.
 
     Returns ``OpenSearchIndex.health()``'s dict (``ok``, ``status``,
@@ -148,7 +161,7 @@ def reindex(docs: Iterable[IndexDocument], target: SearchIndex, *, clear: bool =
         raise ValueError("batch must be at least 1")
     inner = getattr(target, "inner", target)
     if callable(getattr(inner, "rebuild", None)):
-        return target.rebuild(docs, progress=progress, batch=batch)
+        return cast(RebuildableIndex, target).rebuild(docs, progress=progress, batch=batch)
     if clear:
         target.clear()
     total = upsert_in_batches(target.upsert, docs, batch, progress)

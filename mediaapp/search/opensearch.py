@@ -66,17 +66,32 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.text import normalize_label, tokenize
-from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
+from mediaapp.core.types import DetectionKind, IndexDocument, Json, Query, SearchHit, SearchPage, SortOrder
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.sqlite import date_bounds, float32, folder_prefix, name_tokens, project
 
-__all__ = ["OpenSearchIndex", "MAPPING_VERSION", "NAMES_VERSION", "MAX_ID_BYTES", "RECHECK_SECONDS",
-           "index_body", "to_source", "name_doc_id", "describe_error"]
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "MAPPING_VERSION",
+    "MAX_ID_BYTES",
+    "NAMES_VERSION",
+    "RECHECK_SECONDS",
+    "OpenSearchIndex",
+    "describe_error",
+    "index_body",
+    "name_doc_id",
+    "to_source",
+]
 
 #: Version of ``index_body``; bump it on any mapping change (then ``rebuild``). 2 added ``detections.words``.
 MAPPING_VERSION = 2
@@ -95,7 +110,7 @@ _TOKENS_ANALYZER = "mediaapp_tokens"
 _INDEX_MISSING = "index_not_found_exception"
 
 
-def index_body(shards: int = 1, replicas: int | None = None, complete: bool = False) -> dict:
+def index_body(shards: int = 1, replicas: int | None = None, complete: bool = False) -> Json:
     """Settings and mappings of the asset index (see the module docstring).
 
     ``replicas`` None leaves the cluster default (use 0 on a single node).
@@ -143,7 +158,7 @@ def index_body(shards: int = 1, replicas: int | None = None, complete: bool = Fa
     }
 
 
-def _names_body(replicas: int | None = None) -> dict:
+def _names_body(replicas: int | None = None) -> Json:
     settings: dict[str, Any] = {"number_of_shards": 1}
     if replicas is not None:
         settings["number_of_replicas"] = replicas
@@ -166,7 +181,7 @@ def name_doc_id(field: str, norm: str) -> str:
     return f"{field}#sha256:{hashlib.sha256(norm.encode('utf-8')).hexdigest()}"
 
 
-def to_source(doc: IndexDocument) -> dict:
+def to_source(doc: IndexDocument) -> Json:
     """The ``_source`` indexed for ``doc`` (projection shared with SQLite).
 
     Raises ``ValueError`` when the asset has no sha256.
@@ -199,7 +214,7 @@ def to_source(doc: IndexDocument) -> dict:
 
 def _make_client(url: str, username: str | None, password: str | None, verify_certs: bool,
                  ca_certs: str | None, aws_region: str | None, aws_service: str,
-                 timeout: float):
+                 timeout: float) -> OpenSearch:
     """An ``opensearchpy.OpenSearch`` client for these options (no network traffic).
 
     Raises ``SearchUnavailableError`` when AWS SigV4 is asked for
@@ -229,7 +244,7 @@ def _make_client(url: str, username: str | None, password: str | None, verify_ce
         kwargs["http_auth"] = (username, password or "")
     try:
         return OpenSearch(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - ImproperlyConfigured, ValueError for a bad URL...
+    except Exception as exc:
         raise SearchUnavailableError(f"OpenSearch at {url}: invalid connection settings: {exc}") from exc
 
 
@@ -289,7 +304,7 @@ def _unavailable_exc(exc: BaseException) -> bool:
     return not isinstance(status, int) or status >= 500 or status == 429
 
 
-def _index_missing(info: dict) -> bool:
+def _index_missing(info: Json) -> bool:
     """Whether a bulk/mget item failed because its index (or alias) does not exist."""
     err = info.get("error")
     return isinstance(err, dict) and err.get("type") == _INDEX_MISSING
@@ -354,7 +369,7 @@ class OpenSearchIndex:
     # -- plumbing -------------------------------------------------------------
 
     @property
-    def client(self):
+    def client(self) -> Any:
         """The underlying ``opensearchpy.OpenSearch`` client, created on first use.
 
         Raises ``SearchUnavailableError`` when it cannot be created (SigV4
@@ -366,7 +381,7 @@ class OpenSearchIndex:
                     self._client = _make_client(*self._client_args)
         return self._client
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[..., _T]) -> _T:
         """Run ``fn`` translating every opensearch-py error into ``SearchUnavailableError``.
 
         A 404 ``index_not_found_exception`` marks the index lost; connection,
@@ -440,20 +455,20 @@ class OpenSearchIndex:
         self._seen = name
         self._ready = True
 
-    def _meta(self, concrete: str) -> dict:
-        mapping = self.client.indices.get_mapping(index=concrete)
+    def _meta(self, concrete: str) -> Json:
+        mapping: dict[str, Json] = self.client.indices.get_mapping(index=concrete)
         return (next(iter(mapping.values()), {}).get("mappings") or {}).get("_meta") or {}
 
-    def _ensure_alias(self, alias: str, version: int, body: dict) -> str:
+    def _ensure_alias(self, alias: str, version: int, body: Json) -> str:
         """The concrete index behind ``alias``, creating ``<alias>-v<version>-...`` when missing."""
         from opensearchpy import exceptions as ex
 
         client = self.client
         if client.indices.exists_alias(name=alias):
-            return sorted(client.indices.get_alias(name=alias))[0]
+            return cast(str, sorted(client.indices.get_alias(name=alias))[0])
         if client.indices.exists(index=alias):
             if client.indices.exists_alias(name=alias):  # another process made it meanwhile
-                return sorted(client.indices.get_alias(name=alias))[0]
+                return cast(str, sorted(client.indices.get_alias(name=alias))[0])
             raise SearchUnavailableError(
                 f"OpenSearch at {self.url}: {alias!r} is a concrete index, not an alias; "
                 "delete it or choose another index name")
@@ -489,7 +504,7 @@ class OpenSearchIndex:
 
     # -- writes ---------------------------------------------------------------
 
-    def _name_actions(self, source: dict, doc: IndexDocument) -> Iterator[dict]:
+    def _name_actions(self, source: Json, doc: IndexDocument) -> Iterator[Json]:
         proj_labels: dict[str, str] = {}
         for det in doc.detections:
             if det.kind == DetectionKind.LABEL:
@@ -505,8 +520,8 @@ class OpenSearchIndex:
             yield {"_op_type": "create", "_index": self.names_alias, "_id": key,
                    "_source": {"field": field_, "norm": norm, "display": display}}
 
-    def _bulk(self, actions: Iterable[dict], chunk_size: int, max_retries: int
-              ) -> Iterator[tuple[bool, str, dict]]:
+    def _bulk(self, actions: Iterable[Json], chunk_size: int, max_retries: int
+              ) -> Iterator[tuple[bool, str, Json]]:
         """``(ok, op, info)`` per action of a streaming bulk; raises the error when the cluster is unavailable.
 
         A whole request the server rejects with another 4xx (e.g. 413 too
@@ -544,7 +559,7 @@ class OpenSearchIndex:
             return result
         lost: list[str] = []
 
-        def actions() -> Iterator[dict]:
+        def actions() -> Iterator[Json]:
             for doc in docs:
                 sha = getattr(getattr(doc, "asset", None), "sha256", "") or ""
                 try:
@@ -673,7 +688,7 @@ class OpenSearchIndex:
             for name in created:
                 try:
                     client.indices.delete(index=name, ignore=[404])
-                except Exception:  # noqa: BLE001 - best effort: the original error matters
+                except Exception:
                     pass
             raise
         for o in (*old, *old_names):
@@ -687,25 +702,25 @@ class OpenSearchIndex:
 
     # -- reads ----------------------------------------------------------------
 
-    def _filter_query(self, query: Query) -> dict:
+    def _filter_query(self, query: Query) -> Json:
         """The query for ``query`` with its scoring.
 
         Scoring: with text, the word score (should clause; assets with no
         matching detection score 0); else with labels the highest matched
         label confidence (must clause that also filters); else a constant 0.
         """
-        filters: list[dict] = []
+        filters: list[Json] = []
         tokens = tokenize(query.text)
         labels = list(dict.fromkeys(l for l in map(normalize_label, query.labels) if l))
         minimum = float32(query.min_confidence)
 
-        def det_filter(keys: list[str]) -> dict:
+        def det_filter(keys: list[str]) -> Json:
             return {"bool": {"filter": [
                 {"term": {"detections.kind": DetectionKind.LABEL.value}},
                 {"terms": {"detections.keys": keys}},
                 {"range": {"detections.confidence": {"gte": minimum}}}]}}
 
-        def by_confidence(match: dict) -> dict:
+        def by_confidence(match: Json) -> Json:
             return {"nested": {"path": "detections", "score_mode": "max", "query": {
                 "function_score": {"query": match,
                                    "field_value_factor": {"field": "detections.confidence", "missing": 0},
@@ -734,7 +749,7 @@ class OpenSearchIndex:
             filters.append({"range": {"taken_at": rng}})
         if tokens:
             words = list(dict.fromkeys(tokens))
-            either = [{"bool": {"filter": [
+            either: list[Json] = [{"bool": {"filter": [
                 {"terms": {"detections.kind": [DetectionKind.LABEL.value, DetectionKind.PERSON.value]}},
                 {"terms": {"detections.words": words}}]}}]
             if labels:
@@ -748,7 +763,7 @@ class OpenSearchIndex:
         return {"constant_score": {"filter": {"bool": {"filter": filters}}, "boost": 0.0}}
 
     @staticmethod
-    def _sort(query: Query) -> list:
+    def _sort(query: Query) -> list[Json]:
         if query.sort == SortOrder.DATE:
             return [{"taken_at": {"order": "desc", "missing": "_last"}}, {"sha256": "asc"}]
         if query.sort == SortOrder.PATH:
@@ -775,9 +790,9 @@ class OpenSearchIndex:
         if end is not None and end <= MAX_WINDOW:
             body = dict(base, **{"from": query.offset, "size": query.limit})
             resp = self._call(lambda: self.client.search(index=self.alias, body=body))
-            hits = [_hit(h) for h in resp["hits"]["hits"]]
+            hits: list[SearchHit] = [_hit(h) for h in resp["hits"]["hits"]]
             return SearchPage(hits, resp["hits"]["total"]["value"])
-        hits: list[SearchHit] = []
+        hits = []
         total = 0
         after = None
         position = 0
@@ -867,7 +882,7 @@ class OpenSearchIndex:
         self._check_readable()
         return int(self._call(lambda: self.client.count(index=self.alias))["count"])
 
-    def health(self) -> dict:
+    def health(self) -> Json:
         """A health check for the settings page and ``mediaapp reindex``; never raises, creates nothing.
 
         Returns ``{"ok": bool, "status": "green|yellow|red|unreachable",
@@ -884,7 +899,7 @@ class OpenSearchIndex:
         try:
             info = self._call(lambda: self.client.info())
             health = self._call(lambda: self.client.cluster.health())
-        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        except Exception as exc:
             out["message"] = str(exc) if isinstance(exc, SearchUnavailableError) else \
                 f"OpenSearch at {self.url}: {describe_error(exc)}"
             return out
@@ -904,7 +919,7 @@ class OpenSearchIndex:
             else:
                 needs, reason = True, f"the index {where} does not exist yet"
             out.update(needs_reindex=needs, reindex_reason=reason)
-        except Exception as exc:  # noqa: BLE001 - reported, health never raises
+        except Exception as exc:
             out["reindex_reason"] = f"could not read the index: {describe_error(exc)}"
         text = (f"{info.get('version', {}).get('distribution', 'opensearch')} {version}, "
                 f"cluster “{cluster}” is {status}")
@@ -923,17 +938,18 @@ class OpenSearchIndex:
             return
         try:
             self._client.close()
-        except Exception:  # noqa: BLE001 - closing must not fail
+        except Exception:
             pass
 
 
-def _hit(h: dict) -> SearchHit:
+def _hit(h: Json) -> SearchHit:
     """A SearchHit from one OpenSearch hit (score 0 when the sort did not compute one)."""
-    src = h.get("_source") or {}
-    return SearchHit(src.get("sha256", h["_id"]), from_stored(src.get("path", "")), float(h.get("_score") or 0.0))
+    src: Json = h.get("_source") or {}
+    return SearchHit(cast(str, src.get("sha256", h["_id"])), from_stored(src.get("path", "")),
+                     float(h.get("_score") or 0.0))
 
 
-def _bulk_reason(info: dict) -> str:
+def _bulk_reason(info: Json) -> str:
     err = info.get("error")
     if isinstance(err, dict):
         reason = f"{info.get('status')} {err.get('type')}: {err.get('reason')}"

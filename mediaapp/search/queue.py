@@ -25,19 +25,23 @@ most ``max_attempts`` times, so nothing is silently lost.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TypeVar, cast
 
-from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SearchPage
+from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Json, Query, SearchPage
 from mediaapp.fsio import create_private_file
-from mediaapp.search.base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
+from mediaapp.search.base import FacetCount, IndexResult, RebuildableIndex, SearchIndex, SearchUnavailableError
 
-__all__ = ["QueuedIndex", "doc_to_json", "doc_from_json"]
+_T = TypeVar("_T")
+
+__all__ = ["QueuedIndex", "doc_from_json", "doc_to_json"]
 
 
 def doc_to_json(doc: IndexDocument) -> str:
@@ -141,7 +145,7 @@ class QueuedIndex:
     def pending_count(self) -> int:
         """Number of queued operations waiting for the backend."""
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+            return cast(int, self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
 
     def pending(self) -> list[tuple[str, str, float, int, str | None]]:
         """Queued ``(sha256, op, enqueued_at, attempts, last_error)`` rows, oldest first."""
@@ -172,7 +176,7 @@ class QueuedIndex:
                 done: list[tuple[str, float]] = []
                 errors: list[tuple[str, str]] = []
                 if deletes:
-                    self._send(lambda: self.inner.delete([sha for sha, _at in deletes]))
+                    self._send(functools.partial(self.inner.delete, [sha for sha, _at in deletes]))
                     done += deletes
                 if upserts:
                     docs, stamps = [], {}
@@ -182,7 +186,7 @@ class QueuedIndex:
                             stamps[sha] = at
                         except (ValueError, KeyError, TypeError) as exc:
                             errors.append((sha, f"unreadable queued document: {exc}"))
-                    result = self._send(lambda: self.inner.upsert(docs))
+                    result = self._send(functools.partial(self.inner.upsert, docs))
                     failed = dict(result.failed)
                     errors += list(failed.items())
                     done += [(sha, at) for sha, at in stamps.items() if sha not in failed]
@@ -194,7 +198,7 @@ class QueuedIndex:
                 applied += len(done)
                 self._unavailable_at = None  # the backend answered
 
-    def _send(self, call: Callable[[], object]):
+    def _send(self, call: Callable[[], _T]) -> _T:
         """``call()`` (a request to ``inner``), noting when it raises ``SearchUnavailableError`` (re-raised)."""
         try:
             return call()
@@ -229,13 +233,13 @@ class QueuedIndex:
         with self._lock:
             if self._flush_before_write():
                 try:
-                    result = self._send(lambda: self.inner.upsert(docs))
+                    result = self._send(functools.partial(self.inner.upsert, docs))
                     self._unavailable_at = None
                     return result
                 except SearchUnavailableError:
                     pass
             result = IndexResult()
-            rows = []
+            rows: list[tuple[str, str, str | None]] = []
             for doc in docs:
                 sha = getattr(getattr(doc, "asset", None), "sha256", "") or ""
                 if not sha:
@@ -297,7 +301,8 @@ class QueuedIndex:
             self._unavailable_at = None
             self._db.execute("DELETE FROM pending")
 
-    def rebuild(self, docs: Iterable[IndexDocument], progress=None, batch: int = 1000) -> IndexResult:
+    def rebuild(self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None,
+                batch: int = 1000) -> IndexResult:
         """``inner.rebuild(docs, progress, batch)``, then drop the operations queued before it started.
 
         The rebuild re-sends every document from the catalog, so what was
@@ -308,7 +313,7 @@ class QueuedIndex:
         queue is then left as it was).
         """
         started = time.time()
-        result = self._send(lambda: self.inner.rebuild(docs, progress=progress, batch=batch))
+        result = self._send(lambda: cast(RebuildableIndex, self.inner).rebuild(docs, progress=progress, batch=batch))
         with self._lock:
             self._unavailable_at = None
             self._db.execute("DELETE FROM pending WHERE enqueued_at <= ?", (started,))
@@ -324,7 +329,7 @@ class QueuedIndex:
         """``inner.reindex_reason`` ("" for a backend without the notion)."""
         return str(getattr(self.inner, "reindex_reason", ""))
 
-    def health(self) -> dict:
+    def health(self) -> Json:
         """``inner.health()`` (when it has one) plus ``pending``: the queued operation count."""
         info = self.inner.health() if hasattr(self.inner, "health") else {"ok": True}
         return dict(info, pending=self.pending_count())

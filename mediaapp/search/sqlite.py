@@ -79,10 +79,11 @@ import sqlite3
 import struct
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,8 +94,16 @@ from mediaapp.dbpool import ConnectionPool
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError
 
 __all__ = [
-    "SqliteIndex", "Projection", "project", "normalize_taken_at", "date_bounds",
-    "folder_prefix", "float32", "fts_match_expression", "name_tokens", "SCHEMA_VERSION",
+    "SCHEMA_VERSION",
+    "Projection",
+    "SqliteIndex",
+    "date_bounds",
+    "float32",
+    "folder_prefix",
+    "fts_match_expression",
+    "name_tokens",
+    "normalize_taken_at",
+    "project",
 ]
 
 #: Bumped whenever the table layout changes; an index with another version is rebuilt empty.
@@ -121,7 +130,7 @@ def float32(value: float) -> float:
     same way in SQLite keeps ``>= min_confidence`` comparisons and confidence
     orderings identical on both backends.
     """
-    return struct.unpack("<f", struct.pack("<f", float(value)))[0]
+    return cast(float, struct.unpack("<f", struct.pack("<f", float(value)))[0])
 
 
 def normalize_taken_at(value: str | None) -> str | None:
@@ -252,7 +261,7 @@ def project(doc: IndexDocument) -> Projection:
     label_words: list[str] = []
     person_words: list[str] = []
 
-    def add(target: dict, words: list[str], name: str, conf: float) -> None:
+    def add(target: dict[str, tuple[str, float]], words: list[str], name: str, conf: float) -> None:
         key = normalize_label(name)
         if not key:
             return
@@ -350,9 +359,9 @@ class _FactCache:
     """Every label fact in memory: ``owner[i]`` (asset id) has ``label[i]`` at ``conf[i]``."""
 
     generation: int
-    owner: "np.ndarray"
-    label: "np.ndarray"
-    conf: "np.ndarray"
+    owner: np.ndarray
+    label: np.ndarray
+    conf: np.ndarray
     size: int
 
 
@@ -361,7 +370,7 @@ class _OrderCache:
     """``rank[asset id]`` = the asset's position in sha256 order (the tie-break of every order)."""
 
     generation: int
-    rank: "np.ndarray"
+    rank: np.ndarray
 
 
 @dataclass(slots=True)
@@ -462,7 +471,7 @@ class SqliteIndex:
     # -- writes --------------------------------------------------------------
 
     def _name_ids(self, conn: sqlite3.Connection, field_: str,
-                  names: dict[str, tuple[str, float]], fresh: dict) -> dict[str, int]:
+                  names: dict[str, tuple[str, float]], fresh: dict[tuple[str, str], int]) -> dict[str, int]:
         """Ids of ``names`` in the dictionary, inserting new ones (first spelling wins).
 
         Known ids come from ``self._names`` (valid for the current write
@@ -483,7 +492,7 @@ class SqliteIndex:
         return ids
 
     @staticmethod
-    def _remove_asset(conn: sqlite3.Connection, asset_id: int, blob: bytes, hist: Counter) -> None:
+    def _remove_asset(conn: sqlite3.Connection, asset_id: int, blob: bytes, hist: Counter[tuple[int, int]]) -> None:
         """Delete the child rows of ``asset_id`` (its facts come from ``blob``)."""
         facts = _unpack_facts(blob)
         conn.executemany("DELETE FROM label_facts WHERE label_id=? AND confidence=? AND asset_id=?",
@@ -494,7 +503,8 @@ class SqliteIndex:
         conn.execute("DELETE FROM person_facts WHERE asset_id=?", (asset_id,))
         conn.execute("DELETE FROM fts WHERE rowid=?", (asset_id,))
 
-    def _write_one(self, conn: sqlite3.Connection, proj: Projection, hist: Counter, fresh: dict) -> None:
+    def _write_one(self, conn: sqlite3.Connection, proj: Projection, hist: Counter[tuple[int, int]],
+                   fresh: dict[tuple[str, str], int]) -> None:
         label_ids = self._name_ids(conn, "labels", proj.labels, fresh)
         facts = [(label_ids[n], c) for n, (_d, c) in proj.labels.items()]
         blob = _pack_facts(facts)
@@ -522,7 +532,7 @@ class SqliteIndex:
         conn.execute("INSERT INTO fts(rowid, tokens) VALUES(?,?)", (asset_id, proj.tokens))
 
     @staticmethod
-    def _apply_hist(conn: sqlite3.Connection, hist: Counter) -> None:
+    def _apply_hist(conn: sqlite3.Connection, hist: Counter[tuple[int, int]]) -> None:
         rows = [(lid, b, n) for (lid, b), n in hist.items() if n]
         conn.executemany("INSERT INTO label_hist(label_id, bucket, n) VALUES(?,?,?)"
                          " ON CONFLICT(label_id, bucket) DO UPDATE SET n = n + excluded.n", rows)
@@ -556,7 +566,7 @@ class SqliteIndex:
             generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             if generation != self._names_generation:
                 self._names.clear()  # another writer (or a clear) ran since: forget cached ids
-            hist: Counter = Counter()
+            hist: Counter[tuple[int, int]] = Counter()
             for doc in batch:
                 sha = getattr(getattr(doc, "asset", None), "sha256", "") or ""
                 try:
@@ -564,8 +574,8 @@ class SqliteIndex:
                 except (ValueError, TypeError, AttributeError) as exc:
                     failed.append((sha, f"{type(exc).__name__}: {exc}"))
                     continue
-                doc_hist: Counter = Counter()
-                fresh: dict = {}
+                doc_hist: Counter[tuple[int, int]] = Counter()
+                fresh: dict[tuple[str, str], int] = {}
                 conn.execute("SAVEPOINT doc")
                 try:
                     self._write_one(conn, proj, doc_hist, fresh)
@@ -600,7 +610,7 @@ class SqliteIndex:
             return
 
         def work(conn: sqlite3.Connection) -> None:
-            hist: Counter = Counter()
+            hist: Counter[tuple[int, int]] = Counter()
             for sha in shas:
                 row = conn.execute("SELECT id, labels FROM assets WHERE sha256=?", (sha,)).fetchone()
                 if row is None:
@@ -636,7 +646,7 @@ class SqliteIndex:
 
     # -- reads ---------------------------------------------------------------
 
-    def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
+    def _read(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._pool.read() as conn:
                 return conn.execute(sql, tuple(params)).fetchall()
@@ -650,7 +660,7 @@ class SqliteIndex:
         return [r[0] for r in self._read(
             f"SELECT id FROM names WHERE field=? AND norm IN ({marks})", [field_, *norms])]
 
-    def _id_array(self, sql: str, params: Iterable = ()) -> "np.ndarray":
+    def _id_array(self, sql: str, params: Iterable[object] = ()) -> np.ndarray:
         """Sorted distinct ids from ``sql`` (one integer column named ``x``).
 
         The ids travel as one hex string built by SQLite (``group_concat``),
@@ -673,14 +683,14 @@ class SqliteIndex:
         return ids, minimum
 
     def _candidates(self, query: Query, scores: str = ""
-                    ) -> tuple["np.ndarray | None", "np.ndarray | None"]:
+                    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Sorted ids matching ``query`` (None: every asset) and, on request, their scores.
 
         ``scores``: ``"label"`` for the highest matched label confidence per
         asset, ``"text"`` for the word score (module docstring), ``""`` for
         none. Scores come back as a float64 array aligned with the ids.
         """
-        arrays: list = []
+        arrays: list[np.ndarray] = []
         label_scores: dict[int, float] | None = None
         label_filter = self._label_filter(query)
         if label_filter is not None:
@@ -725,16 +735,16 @@ class SqliteIndex:
         if not arrays:
             return None, None
         arrays.sort(key=len)
-        ids = arrays[0]
+        found = arrays[0]
         for other in arrays[1:]:
-            if not len(ids):
+            if not len(found):
                 break
-            ids = np.intersect1d(ids, other, assume_unique=True)
+            found = np.intersect1d(found, other, assume_unique=True)
         if scores == "label" and label_scores is not None:
-            return ids, np.fromiter((label_scores[i] for i in ids.tolist()), dtype=np.float64, count=len(ids))
+            return found, np.fromiter((label_scores[i] for i in found.tolist()), dtype=np.float64, count=len(found))
         if scores == "text":
-            return ids, self._word_scores(ids, query, tokens)
-        return ids, None
+            return found, self._word_scores(found, query, tokens)
+        return found, None
 
     def _word_ids(self, tokens: list[str]) -> tuple[list[int], list[int]]:
         """``(label ids, person ids)`` of the names whose ``name_tokens`` contain one of ``tokens``."""
@@ -753,7 +763,7 @@ class SqliteIndex:
                 (labels if field_ == "labels" else persons).add(name_id)
         return sorted(labels), sorted(persons)
 
-    def _word_scores(self, ids: "np.ndarray", query: Query, tokens: list[str]) -> "np.ndarray":
+    def _word_scores(self, ids: np.ndarray, query: Query, tokens: list[str]) -> np.ndarray:
         """The word score (module docstring) of each of ``ids`` (sorted asset ids), as float64."""
         out = np.zeros(len(ids), dtype=np.float64)
         if not len(ids):
@@ -788,7 +798,7 @@ class SqliteIndex:
         return out
 
     @staticmethod
-    def _merge_max(out: "np.ndarray", ids: "np.ndarray", rows: list[tuple[int, float]]) -> None:
+    def _merge_max(out: np.ndarray, ids: np.ndarray, rows: list[tuple[int, float]]) -> None:
         """``out[k] = max(out[k], conf)`` for each ``(asset id, conf)`` row whose id is ``ids[k]``."""
         if not rows:
             return
@@ -837,7 +847,7 @@ class SqliteIndex:
             rows = self._read(f"SELECT a.sha256, a.path FROM assets a ORDER BY {order} LIMIT ? OFFSET ?",
                               [limit, query.offset])
             return SearchPage([SearchHit(sha, from_stored(path), 0.0) for sha, path in rows], total)
-        total = int(len(ids))
+        total = len(ids)
         if not total or query.limit == 0:
             return SearchPage([], total)
         if relevance:
@@ -856,7 +866,8 @@ class SqliteIndex:
         best ``offset + limit`` rows come straight from the index; rows tied
         with the last one are added so the sha256 tie-break stays exact.
         """
-        label_ids, minimum = self._label_filter(query)
+        # never None here: search() only takes this path for a query with one label (_only_one_label)
+        label_ids, minimum = cast(tuple[list[int], float], self._label_filter(query))
         if not label_ids:
             return SearchPage([], 0)
         lid = label_ids[0]
@@ -876,7 +887,7 @@ class SqliteIndex:
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         return SearchPage(self._rank(ids, scores, query), total)
 
-    def _sha_rank(self) -> "np.ndarray":
+    def _sha_rank(self) -> np.ndarray:
         """``rank[asset id]``: each asset's position in sha256 order (cached per write generation)."""
         generation = self._generation()  # read before the data: a racing write forces a rebuild
         cache = self._order
@@ -894,7 +905,7 @@ class SqliteIndex:
             self._order = _OrderCache(generation, rank)
             return rank
 
-    def _rank(self, ids: "np.ndarray", scores: "np.ndarray", query: Query) -> list[SearchHit]:
+    def _rank(self, ids: np.ndarray, scores: np.ndarray, query: Query) -> list[SearchHit]:
         """Hits of ``ids`` by score descending then sha256 ascending, for the query's page.
 
         ``scores`` is aligned with ``ids``. Only the page's rows are read
@@ -947,7 +958,7 @@ class SqliteIndex:
         row = self._read("SELECT value FROM meta WHERE key='generation'")
         return int(row[0][0]) if row else 0
 
-    def _fact_cache(self) -> "_FactCache | None":
+    def _fact_cache(self) -> _FactCache | None:
         """The in-memory copy of every label fact, rebuilt when the index has changed.
 
         None when the library has more than ``facet_cache_facts`` facts (the
@@ -980,7 +991,7 @@ class SqliteIndex:
                                              packed["conf"].astype(np.float32), size)
             return cache
 
-    def _label_counts(self, ids: "np.ndarray", minimum: float) -> list[tuple[int, int]]:
+    def _label_counts(self, ids: np.ndarray, minimum: float) -> list[tuple[int, int]]:
         """Per-label asset counts over ``ids`` (sorted asset ids)."""
         cache = self._fact_cache()
         if cache is not None:
@@ -1022,7 +1033,7 @@ class SqliteIndex:
 
     def count(self) -> int:
         """Number of indexed assets. Raises ``SearchUnavailableError`` when unreadable."""
-        return self._read("SELECT COUNT(*) FROM assets")[0][0]
+        return cast(int, self._read("SELECT COUNT(*) FROM assets")[0][0])
 
     def sha256s(self) -> list[str]:
         """Every indexed sha256 in ascending order (for reconciling with the catalog)."""

@@ -23,8 +23,8 @@ import io
 import re
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mediaapp.storage.base import StoredObject, StoreError
 
@@ -106,7 +106,7 @@ class S3Store:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config) -> "S3Store":
+    def from_config(cls, config) -> S3Store:
         """The store described by a ``mediaapp.cloud.config.CloudConfig`` (client from ``mediaapp.cloud.clients``)."""
         from mediaapp.cloud import clients
 

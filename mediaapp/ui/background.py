@@ -22,7 +22,8 @@ import itertools
 import logging
 import threading
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
@@ -124,7 +125,7 @@ class _Job(QRunnable):
     def run(self) -> None:  # worker thread
         try:
             result = self.fn(self.ctx)
-        except BaseException as exc:  # noqa: BLE001 - every failure is handed to the GUI
+        except BaseException as exc:
             exc.formatted_traceback = "".join(traceback.format_exception(exc))  # type: ignore[attr-defined]
             self.bridge.failed.emit(self.ctx.task_id, exc)
         else:

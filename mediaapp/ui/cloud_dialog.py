@@ -27,16 +27,44 @@ deliver later.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
-                               QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from mediaapp.cloud.config import (SETTINGS_KEY, SSE_MODES, UPLOAD_MODES, CloudConfig, config_with, folder_rules,
-                                   normalize_folder, save_config, save_library_choices)
+from mediaapp.cloud.config import (
+    SETTINGS_KEY,
+    SSE_MODES,
+    UPLOAD_MODES,
+    CloudConfig,
+    config_with,
+    folder_rules,
+    normalize_folder,
+    save_config,
+    save_library_choices,
+)
 from mediaapp.core.types import Api
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
@@ -353,7 +381,7 @@ class CloudSettingsDialog(QDialog):
 
         Returns the ``BackgroundTask`` (None when a value is invalid).
         """
-        from mediaapp.cloud import connection
+        from mediaapp.services import connection
 
         try:
             config = self.config()
@@ -384,7 +412,7 @@ class CloudSettingsDialog(QDialog):
         Cancelling the task (closing the dialog does) stops the estimate at the next file; it then fails
         with ``EstimateCancelled``.
         """
-        from mediaapp.cloud import cost
+        from mediaapp.services import estimate as cost
 
         try:
             config = self.config()

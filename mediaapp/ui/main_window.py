@@ -12,8 +12,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QSplitter, QStackedWidget, QStyle, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mediaapp.core.types import ImportReport, Query, SortOrder
 from mediaapp.paths import is_below
@@ -24,9 +37,21 @@ from mediaapp.ui.errors import ErrorsPanel
 from mediaapp.ui.models import PAGE_SIZE, AssetListModel
 from mediaapp.ui.progress import ImportStatus, format_report
 from mediaapp.ui.sidebar import Sidebar
-from mediaapp.ui.state import (KEY_DETAIL_SPLITTER, KEY_GEOMETRY, KEY_LAST_LIBRARY, KEY_MATCH_ALL,
-                               KEY_MIN_CONFIDENCE, KEY_SHOW_BOXES, KEY_SORT, KEY_SPLITTER, KEY_STATE,
-                               KEY_THUMB_SIDE, read_bool, read_int, ui_settings)
+from mediaapp.ui.state import (
+    KEY_DETAIL_SPLITTER,
+    KEY_GEOMETRY,
+    KEY_LAST_LIBRARY,
+    KEY_MATCH_ALL,
+    KEY_MIN_CONFIDENCE,
+    KEY_SHOW_BOXES,
+    KEY_SORT,
+    KEY_SPLITTER,
+    KEY_STATE,
+    KEY_THUMB_SIDE,
+    read_bool,
+    read_int,
+    ui_settings,
+)
 from mediaapp.ui.widgets import AssetGridView, SearchBar
 
 #: Facet values fetched per field.
@@ -390,7 +415,7 @@ class MainWindow(QMainWindow):
 
         When the import may call Amazon Rekognition (the library's engines or
         a folder rule name it), its cost is estimated first on a worker
-        (``mediaapp.cloud.cost.estimate_import``: images x analyses x price,
+        (``mediaapp.services.estimate.estimate_import``: images x analyses x price,
         minus what is stored, against the run and month budgets) and
         ``confirm_cost`` asks to proceed; nothing is imported before. Returns
         the ``BackgroundTask`` running now (the estimate's or the import's),
@@ -402,7 +427,7 @@ class MainWindow(QMainWindow):
         if library is None or self._import_task is not None:
             self.statusBar().showMessage("An import is already running" if library else "No library open", 8000)
             return None
-        from mediaapp.cloud.cost import needs_cloud
+        from mediaapp.services.estimate import needs_cloud
 
         paths = [str(p) for p in paths]
         self.import_status.start("Re-analysing" if reanalyse else "Importing")
@@ -419,7 +444,7 @@ class MainWindow(QMainWindow):
                 self.cloud_action)
 
     def _estimate_then_import(self, library, paths: list[str], reanalyse: bool):
-        from mediaapp.cloud.cost import describe_estimate, estimate_import
+        from mediaapp.services.estimate import describe_estimate, estimate_import
 
         class Stopped(Exception):
             """The user cancelled while the cost was being estimated."""

@@ -8,7 +8,7 @@ Actions: name the group (exactly the faces shown; every matching face
 follows), merge it into another group, move selected faces out, reject
 selected faces, and forget every face.
 
-Everything the panel shows comes from ``Library.people`` (``mediaapp.people``)
+Everything the panel shows comes from ``Library.people`` (``mediaapp.services.people``)
 through ``BackgroundRunner``; crops are decoded by a ``ThumbnailLoader`` off
 the GUI thread and drawn from a ``PixmapCache`` (no file access in paint).
 After an edit the panel reloads its groups and emits ``changed`` so the main
@@ -23,9 +23,22 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHBoxLayout, QInputDialog, QLabel, QListView,
-                               QMessageBox, QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMessageBox,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mediaapp.core.filenames import display_path
 from mediaapp.ui.background import BackgroundRunner, Generation
@@ -41,8 +54,8 @@ CROP_CACHE_BYTES = 32 * 1024 * 1024
 
 
 def _person_key(person_id: int) -> str:
-    """The group key of a person (``mediaapp.people.group_key``)."""
-    from mediaapp.people import group_key
+    """The group key of a person (``mediaapp.services.people.group_key``)."""
+    from mediaapp.services.people import group_key
 
     return group_key(person_id=person_id)
 
@@ -175,7 +188,8 @@ class FaceListModel(_CropModel):
             how = {"user": "named by you", "example": "enrolled example",
                    "auto": f"similarity {face.similarity:.0f}%" if face.similarity is not None else ""}.get(
                 face.assigned_by or "", "")
-            return "\n".join(x for x in (display_path(face.path or ""), f"{who} {('(' + how + ')') if how else ''}".strip()) if x)
+            status = f"{who} {('(' + how + ')') if how else ''}".strip()
+            return "\n".join(x for x in (display_path(face.path or ""), status) if x)
         if role == PeopleRoles.FACE_ID:
             return face.id
         if role == PeopleRoles.FACE:

@@ -31,13 +31,29 @@ import copy
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mediaapp.core.types import Api
-from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 from mediaapp.settings import flag
+from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
 #: Engines offered (name -> description); others found in the settings are kept and shown too.
 ENGINES = {"local": "On this computer (OCR, objects, faces)",

@@ -10,8 +10,8 @@ library's ``settings.json`` (``mediaapp.settings``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from PySide6.QtCore import QSettings
 

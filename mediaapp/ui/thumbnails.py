@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader, QPixmap
@@ -140,7 +140,7 @@ class _LoaderBridge(QObject):
 class _Drain(QRunnable):
     """Pops requests newest-first until the stack is empty."""
 
-    def __init__(self, loader: "ThumbnailLoader"):
+    def __init__(self, loader: ThumbnailLoader):
         super().__init__()
         self.loader = loader
         self.bridge = loader._bridge
@@ -156,7 +156,7 @@ class _Drain(QRunnable):
                 key, paths, max_side = job
                 try:
                     image = load_image(paths, max_side)
-                except Exception:  # noqa: BLE001 - a bad file must not stop the loader
+                except Exception:
                     image = None
                 bridge.done.emit(key, image)
         finally:

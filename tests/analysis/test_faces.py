@@ -164,7 +164,7 @@ def test_detect_and_embed_agrees_with_embed_faces(all_faces, detector):
     image, faces = all_faces["3_faces/face_recognition/kit_with_rose.jpg"]
     pairs = detector.detect_and_embed(image)
     assert [f for f, _ in pairs] == faces
-    for (face, vec), again in zip(pairs, embed_faces(image, faces)):
+    for (_face, vec), again in zip(pairs, embed_faces(image, faces)):
         assert np.linalg.norm(vec - again) < 0.05
 
 

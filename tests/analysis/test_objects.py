@@ -163,11 +163,12 @@ def test_parent_labels_make_animal_searchable(nanodet):
     by_name = {l["Name"]: l for l in response["Labels"]}
     assert by_name["Animal"]["Confidence"] == 80.0 and by_name["Animal"]["Instances"] == []
     assert by_name["Pet"]["Confidence"] == 80.0 and "Canine" in by_name
-    assert [l["Name"] for l in response["Labels"]][0] == "Dog"  # the object before its ancestors
+    assert next(l["Name"] for l in response["Labels"]) == "Dog"  # the object before its ancestors
     box = by_name["Dog"]["Instances"][0]["BoundingBox"]
     assert box == pytest.approx({"Left": 0.05, "Top": 0.2, "Width": 0.5, "Height": 0.5})
     assert {p["Name"] for p in by_name["Dog"]["Parents"]} == {"Pet", "Mammal", "Canine", "Animal"}
-    assert build_labels_response([dog, cat], (200, 100), nanodet.taxonomy, "v", max_labels=1)["Labels"][0]["Name"] == "Dog"
+    top = build_labels_response([dog, cat], (200, 100), nanodet.taxonomy, "v", max_labels=1)["Labels"][0]
+    assert top["Name"] == "Dog"
 
 
 def test_boxes_map_back_through_padding_and_scale(nanodet, testdata):

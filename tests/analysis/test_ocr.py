@@ -69,7 +69,7 @@ def ink_fraction(img: Image.Image, detection: dict) -> float:
     h, w = gray.shape
     left, top, width, height = box_of(detection)
     x0, y0 = int(left * w), int(top * h)
-    x1, y1 = max(int(round((left + width) * w)), x0 + 1), max(int(round((top + height) * h)), y0 + 1)
+    x1, y1 = max(round((left + width) * w), x0 + 1), max(round((top + height) * h), y0 + 1)
     return float((gray[y0:y1, x0:x1] < 128).mean())
 
 

@@ -14,10 +14,19 @@ import numpy as np
 import pytest
 
 from mediaapp.analysis.local.faces import DlibFaceDetector
-from mediaapp.analysis.local.people import (
-    DEFAULT_SIMILARITY_THRESHOLD, FaceCollection, FaceNotFoundError, cluster_faces,
-    compare_faces, distance_to_similarity, person_id, recognize, recognize_faces, similarity,
-    similarity_to_distance)
+from mediaapp.analysis.local.recognition import (
+    DEFAULT_SIMILARITY_THRESHOLD,
+    FaceCollection,
+    FaceNotFoundError,
+    cluster_faces,
+    compare_faces,
+    distance_to_similarity,
+    person_id,
+    recognize,
+    recognize_faces,
+    similarity,
+    similarity_to_distance,
+)
 from mediaapp.analysis.validate import validate_response
 from mediaapp.ingest.decode import open_rgb
 
@@ -211,7 +220,7 @@ def test_collection_search_finds_the_same_person_only(collection, photos):
 
 
 def test_search_by_embedding_and_persistence(collection, photos):
-    names, _, pairs = photos["rose_leslie_img2.jpg"]
+    _names, _, pairs = photos["rose_leslie_img2.jpg"]
     face, emb = pairs[0]
     answer = collection.search_faces_by_embedding(emb, face=face)
     _validate_output(answer, "SearchFacesByImage")

@@ -136,7 +136,7 @@ def test_proxy_upload_deleted_after_analysis(s3_bucket, photos, tmp_path, capsys
 
 
 def test_connection_failures_are_explained(s3_bucket, tmp_path, monkeypatch, capsys):
-    endpoint, bucket, s3 = s3_bucket
+    endpoint, _bucket, _s3 = s3_bucket
     lib = str(tmp_path / "lib")
     assert run_cli(["--library", lib, "cloud", "config", "--bucket", "no-such-bucket-here", "--region",
                     "us-east-1", "--endpoint-url", endpoint]) == 0
@@ -165,8 +165,8 @@ def test_invalid_settings_are_refused(tmp_path, capsys):
 
 def test_cloud_upload_counts_files_and_bytes_and_skips_what_is_there(s3_bucket, photos, tmp_path, capsys):
     from mediaapp.cloud.config import load_config
-    from mediaapp.cloud.upload import catalogued_images, upload_images
     from mediaapp.library import Library
+    from mediaapp.services.upload import catalogued_images, upload_images
     from mediaapp.tasks import CancelToken
 
     endpoint, bucket, s3 = s3_bucket
@@ -230,7 +230,7 @@ def test_folder_rules_are_set_shown_and_removed(tmp_path, capsys):
 
 
 def test_import_shows_the_upload_bytes_and_files(s3_bucket, photos, tmp_path, capsys):
-    endpoint, bucket, s3 = s3_bucket
+    endpoint, bucket, _s3 = s3_bucket
     lib = str(tmp_path / "lib")
     assert run_cli(["--library", lib, "cloud", "config", "--bucket", bucket, "--region", "us-east-1",
                     "--endpoint-url", endpoint, "--upload", "original"]) == 0
@@ -249,7 +249,7 @@ def test_import_shows_the_upload_bytes_and_files(s3_bucket, photos, tmp_path, ca
 def test_connection_test_explains_a_rekognition_access_denial(s3_bucket, tmp_path, capsys):
     from botocore.stub import Stubber
 
-    endpoint, bucket, s3 = s3_bucket
+    endpoint, bucket, _s3 = s3_bucket
     lib = str(tmp_path / "lib")
     assert run_cli(["--library", lib, "cloud", "config", "--bucket", bucket, "--region", "us-east-1",
                     "--endpoint-url", endpoint]) == 0
@@ -273,7 +273,7 @@ def test_connection_test_reads_the_legacy_eu_location_as_eu_west_1(tmp_path, mot
     from botocore.stub import ANY, Stubber
 
     from mediaapp.cloud.config import CloudConfig
-    from mediaapp.cloud.connection import check_connection
+    from mediaapp.services.connection import check_connection
 
     s3 = boto3.client("s3", region_name="eu-west-1")
     rekognition = boto3.client("rekognition", region_name="eu-west-1")

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from mediaapp.cloud.config import load_config  # noqa: E402
-from mediaapp.library import Library  # noqa: E402
-from mediaapp.settings import load_settings, save_settings  # noqa: E402
-from mediaapp.ui.cloud_dialog import CloudSettingsDialog  # noqa: E402
+from mediaapp.cloud.config import load_config
+from mediaapp.library import Library
+from mediaapp.settings import load_settings, save_settings
+from mediaapp.ui.cloud_dialog import CloudSettingsDialog
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def _save(qtbot, dialog):
 
 
 def test_save_keeps_what_the_dialog_does_not_show(qtbot, library, s3_bucket, tmp_path):
-    endpoint, bucket, s3 = s3_bucket
+    endpoint, bucket, _s3 = s3_bucket
     dialog = CloudSettingsDialog(library)
     qtbot.addWidget(dialog)
     assert dialog.proxy_quality.value() == 70  # shown as stored
@@ -107,7 +107,8 @@ def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
 
 def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, library, testdata, tmp_path,
                                                                          monkeypatch):
-    from mediaapp.cloud import connection, cost
+    from mediaapp.services import connection
+    from mediaapp.services import estimate as cost
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -195,7 +196,7 @@ def gates(runner):
 def test_a_test_ending_after_the_dialog_was_closed_is_dropped(qtbot, library, runner, gates, monkeypatch):
     import shiboken6
 
-    from mediaapp.cloud import connection
+    from mediaapp.services import connection
 
     started, release = gates(), gates()
 

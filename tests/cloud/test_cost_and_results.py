@@ -9,10 +9,11 @@ import shutil
 
 import pytest
 
-from mediaapp.cloud.cost import DEFAULT_PRICES, Budget, Ledger, PriceTable, estimate
-from mediaapp.cloud.results import import_results
+from mediaapp.cloud.pricing import DEFAULT_PRICES, Budget, Ledger, PriceTable
 from mediaapp.core.types import Query
 from mediaapp.library import Library
+from mediaapp.services.estimate import estimate
+from mediaapp.services.results import import_results
 
 from .stubs import sample
 
@@ -42,7 +43,7 @@ def test_user_price_table_and_tiered_budget(tmp_path):
         budget.commit(["DetectText"], usd, "ab" * 32)
         spent.append(usd)
     assert spent == [0.5, 0.5, 0.1]  # the third is past the tier's 2 images this month
-    with pytest.raises(Exception, match="run budget of \\$1.15"):
+    with pytest.raises(Exception, match=r"run budget of \$1\.15"):
         budget.reserve(["DetectLabels"])  # same group: $0.1 more would pass $1.15
     assert ledger.month_spend() == pytest.approx(1.1)
 
@@ -135,8 +136,8 @@ def test_a_user_price_table_replaces_the_bundled_one_everywhere(tmp_path, testda
 
 def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
     from mediaapp.cloud.config import folder_rules
+    from mediaapp.services.estimate import estimate_import, needs_cloud
     from mediaapp.settings import engines_for_paths
-    from mediaapp.cloud.cost import estimate_import, needs_cloud
 
     photos = tmp_path / "photos"
     (photos / "cloud" / "but not this").mkdir(parents=True)

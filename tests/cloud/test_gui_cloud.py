@@ -11,17 +11,17 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings, QTimer
 
-from mediaapp.analysis.validate import validate_response  # noqa: E402
-from mediaapp.cloud import clients  # noqa: E402
-from mediaapp.cloud.transfers import UploadTotals, format_bytes  # noqa: E402
-from mediaapp.core.types import ImportReport  # noqa: E402
-from mediaapp.settings import load_settings, save_settings  # noqa: E402
-from mediaapp.ui.main_window import MainWindow  # noqa: E402
-from mediaapp.ui.progress import format_progress  # noqa: E402
+from mediaapp.analysis.validate import validate_response
+from mediaapp.cloud import clients
+from mediaapp.cloud.transfers import UploadTotals, format_bytes
+from mediaapp.core.types import ImportReport
+from mediaapp.settings import load_settings, save_settings
+from mediaapp.ui.main_window import MainWindow
+from mediaapp.ui.progress import format_progress
 
-from .stubs import StubbedRekognition, sample  # noqa: E402
+from .stubs import StubbedRekognition, sample
 
 PHOTOS = ["1_objects/voc/VOC2007/JPEGImages/000002.jpg", "1_objects/voc/VOC2007/JPEGImages/000004.jpg"]
 

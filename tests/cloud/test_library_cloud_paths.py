@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from mediaapp.analysis.validate import validate_response  # noqa: E402
-from mediaapp.cloud import clients  # noqa: E402
-from mediaapp.cloud.cost import LEDGER_FILE, Ledger  # noqa: E402
-from mediaapp.core.types import Query  # noqa: E402
-from mediaapp.library import Library  # noqa: E402
-from mediaapp.storage.s3 import MIB  # noqa: E402
+from mediaapp.analysis.validate import validate_response
+from mediaapp.cloud import clients
+from mediaapp.cloud.pricing import LEDGER_FILE, Ledger
+from mediaapp.core.types import Query
+from mediaapp.library import Library
+from mediaapp.storage.s3 import MIB
 
-from .stubs import SAMPLES, StubbedRekognition, run_cli, sample  # noqa: E402
+from .stubs import SAMPLES, StubbedRekognition, run_cli, sample
 
 PHOTO = "1_objects/voc/VOC2007/JPEGImages/000002.jpg"
 PHOTOS = [PHOTO, "1_objects/voc/VOC2007/JPEGImages/000004.jpg"]
@@ -248,7 +248,7 @@ def test_cancel_during_an_import_upload_aborts_it_and_leaves_nothing(tmp_path, s
     ({"upload": "proxy", "delete_after": True}, set()),
 ])
 def test_export_names_the_key_that_really_holds_each_image(tmp_path, testdata, s3_bucket, cloud, suffixes):
-    from mediaapp.cloud.results import export_results
+    from mediaapp.services.results import export_results
 
     endpoint, bucket, s3 = s3_bucket
     photos = _folder(tmp_path, testdata, [PHOTO, PNG])

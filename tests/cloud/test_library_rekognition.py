@@ -46,7 +46,7 @@ def test_import_carries_responses_everywhere_and_never_pays_twice(tmp_path, test
         stub.stubber.assert_no_pending_responses()
 
         labels = sample(testdata, LABELS)
-        cars = [l for l in labels["Labels"] if l["Name"] == "Car"][0]
+        cars = next(l for l in labels["Labels"] if l["Name"] == "Car")
         page = lib.search(Query(labels=("Car",)))
         assert page.total == 2
         shas = [h.sha256 for h in page.hits]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 
 import pytest
 from botocore.exceptions import ParamValidationError
@@ -13,7 +14,7 @@ from PIL import Image
 from mediaapp.analysis import rekognition as rek
 from mediaapp.analysis.base import AnalysisError, AnalysisParams, ImageRef
 from mediaapp.analysis.validate import validate_response
-from mediaapp.cloud.cost import Ledger
+from mediaapp.cloud.pricing import Ledger
 from mediaapp.core.rekognition import flatten
 from mediaapp.core.types import Api, DetectionKind
 
@@ -176,7 +177,7 @@ def test_rate_limiter_spaces_calls_one_interval_apart():
     for _ in range(5):
         limiter.acquire()
         starts.append(clock.now)
-    assert [b - a for a, b in zip(starts, starts[1:])] == pytest.approx([0.25] * 4)
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.25] * 4)
     assert clock.slept == pytest.approx([0.25] * 4) and starts[0] == 100.0  # the first call never waits
     clock.now += 10.0  # idle time is not banked: after a pause, one call goes at once, the next waits again
     assert limiter.acquire() == 0.0 and limiter.acquire() == pytest.approx(0.25)

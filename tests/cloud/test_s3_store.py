@@ -18,7 +18,7 @@ def _sha(path) -> str:
 
 
 def test_upload_is_content_addressed_and_skips_existing(s3_bucket, testdata):
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     photo = testdata / "1_objects/voc/VOC2007/JPEGImages/000001.jpg"
     sha = _sha(photo)
     store = S3Store(s3, bucket, "lib/photos/", sse="AES256")
@@ -45,7 +45,7 @@ def test_upload_is_content_addressed_and_skips_existing(s3_bucket, testdata):
 def test_single_part_upload_sends_the_ingest_sha256_for_s3_to_verify(s3_bucket, testdata):
     """Real S3 recomputes x-amz-checksum-sha256 and refuses a mismatch (moto stores it unverified),
     so check what goes on the wire: the SHA-256 the catalog knows, not one computed from the bytes sent."""
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     photo = testdata / "1_objects/voc/VOC2007/JPEGImages/000002.jpg"
     sha = _sha(photo)
     headers: list[dict] = []
@@ -59,7 +59,7 @@ def test_single_part_upload_sends_the_ingest_sha256_for_s3_to_verify(s3_bucket, 
 
 
 def test_multipart_upload_with_kms_and_non_ascii_name(s3_bucket, tmp_path):
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     big = tmp_path / "big.jpg"
     big.write_bytes(bytes(range(256)) * (12 * MIB // 256))  # 12 MiB: three 5 MiB parts
     sha = _sha(big)
@@ -78,7 +78,7 @@ def test_multipart_upload_with_kms_and_non_ascii_name(s3_bucket, tmp_path):
 
 
 def test_cancel_leaves_nothing(s3_bucket, tmp_path):
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\0" * (11 * MIB))
     sha = _sha(big)
@@ -93,7 +93,7 @@ def test_cancel_leaves_nothing(s3_bucket, tmp_path):
 
 
 def test_delete_removes_every_copy(s3_bucket, testdata):
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     photo = testdata / "1_objects/voc/VOC2007/JPEGImages/000003.jpg"
     sha = _sha(photo)
     store = S3Store(s3, bucket, "p")
@@ -107,7 +107,7 @@ def test_delete_removes_every_copy(s3_bucket, testdata):
 
 def test_multipart_upload_sends_each_part_with_its_own_sha256(s3_bucket, tmp_path):
     """S3 verifies a multipart upload part by part: each UploadPart must carry the SHA-256 of exactly its bytes."""
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     big = tmp_path / "big.bin"
     data = hashlib.sha256(b"seed").digest() * (11 * MIB // 32 + 1000)  # 11 MiB + a bit: parts of 5, 5 and 1+ MiB
     big.write_bytes(data)
@@ -131,7 +131,7 @@ def test_multipart_upload_sends_each_part_with_its_own_sha256(s3_bucket, tmp_pat
 
 def test_cancel_in_the_middle_of_a_multipart_upload_aborts_it(s3_bucket, tmp_path):
     """Cancelled after some MiB went out: the part in flight ends, the rest is never sent, the upload is aborted."""
-    endpoint, bucket, s3 = s3_bucket
+    _endpoint, bucket, s3 = s3_bucket
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(range(256)) * (26 * MIB // 256))  # 26 MiB: six parts of 5 MiB (the last one 1 MiB)
     sha = _sha(big)
@@ -160,7 +160,7 @@ def test_cancel_in_the_middle_of_a_multipart_upload_aborts_it(s3_bucket, tmp_pat
 def test_from_config_keeps_concurrency_and_part_sizes(s3_bucket):
     from mediaapp.cloud.config import CloudConfig
 
-    endpoint, bucket, s3 = s3_bucket
+    endpoint, bucket, _s3 = s3_bucket
     store = S3Store.from_config(CloudConfig(bucket=bucket, endpoint_url=endpoint, max_concurrency=7,
                                             multipart_threshold_mb=32, multipart_chunk_mb=6))
     assert store.transfer_config.max_request_concurrency == 7
@@ -182,7 +182,7 @@ def test_get_bucket_location_legacy_answers_are_region_names(constraint, region)
 
 
 def test_bucket_region_of_a_bucket_made_in_eu_west_1(s3_bucket, moto_server):
-    endpoint, _, s3 = s3_bucket
+    _endpoint, _, s3 = s3_bucket
     s3.create_bucket(Bucket="mediaapp-eu-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     try:
         assert S3Store(s3, "mediaapp-eu-bucket").bucket_region() == "eu-west-1"

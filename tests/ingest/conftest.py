@@ -1,4 +1,7 @@
-"""Fixtures for the ingest tests: the 5_formats folder and its published checksums (see ingest_cases.py for expectations)."""
+"""Fixtures for the ingest tests: the 5_formats folder and its published checksums.
+
+See ingest_cases.py for the expectations.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 
 @pytest.fixture(scope="session")
 def formats_dir(testdata: Path) -> Path:

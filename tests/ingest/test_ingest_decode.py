@@ -48,4 +48,5 @@ def test_a_file_that_only_starts_like_a_jpeg_gets_a_readable_reason(tmp_path):
     fake.write_bytes(b"\xff\xd8\xff" + b"not really a jpeg at all, just text!!!!!!")  # 44 bytes
     result = process_file(str(fake), str(tmp_path / "thumbs"))
     assert result.error_stage == "decode"
-    assert result.error == "cannot decode JPEG image: JPEG data is corrupt or uses a variant the decoder does not support"
+    assert result.error == ("cannot decode JPEG image: JPEG data is corrupt or uses a variant the decoder does not"
+                            " support")

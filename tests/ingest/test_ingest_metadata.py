@@ -9,11 +9,11 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from ingest_cases import DISPLAY_SIZES
 from PIL import Image
 
 from mediaapp.ingest.decode import open_image
 from mediaapp.ingest.metadata import read_metadata
-from ingest_cases import DISPLAY_SIZES
 
 
 def test_gps_only_file(formats_dir):

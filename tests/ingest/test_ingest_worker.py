@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ingest_cases import BROKEN, DISPLAY_SIZES
 from PIL import Image
 
 from mediaapp.ingest import worker
@@ -17,7 +18,6 @@ from mediaapp.ingest.decode import open_rgb
 from mediaapp.ingest.hashing import sha256_file
 from mediaapp.ingest.thumbnails import make_thumbnail, thumbnail_path
 from mediaapp.ingest.worker import FileResult, process_file
-from ingest_cases import BROKEN, DISPLAY_SIZES
 
 
 @pytest.fixture(scope="module")

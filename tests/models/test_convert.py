@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from reference_input import REFERENCE_IMAGES, reference_input
 
 from mediaapp.models import get_model
 from mediaapp.models.fetch import model_path
 from mediaapp.models.tfjs_convert import UnsupportedOpError, convert, convert_file, load_tfjs_graph
-from reference_input import REFERENCE_IMAGES, reference_input
 
 HERE = Path(__file__).parent
 TOLERANCE = 1e-4
@@ -54,7 +54,7 @@ def _write_graph(tmp: Path, nodes: list[dict], weights: list[tuple[str, np.ndarr
 
 def _tf_conv_same(x, w, stride):
     """NHWC conv with TensorFlow's SAME padding (odd padding pixel at the end), direct loops."""
-    n, h, wd, c = x.shape
+    n, h, wd, _c = x.shape
     kh, kw, _, co = w.shape
     oh, ow = -(-h // stride), -(-wd // stride)
     ph = max((oh - 1) * stride + kh - h, 0)
@@ -80,11 +80,13 @@ def _tf_resize_half_pixel(x, size):
     out = np.zeros((n, oh, ow, c))
     for i in range(oh):
         fy = (i + 0.5) * h / oh - 0.5
-        y0 = int(np.floor(fy)); ly = fy - y0
+        y0 = int(np.floor(fy))
+        ly = fy - y0
         ya, yb = min(max(y0, 0), h - 1), min(max(y0 + 1, 0), h - 1)
         for j in range(ow):
             fx = (j + 0.5) * w / ow - 0.5
-            x0 = int(np.floor(fx)); lx = fx - x0
+            x0 = int(np.floor(fx))
+            lx = fx - x0
             xa, xb = min(max(x0, 0), w - 1), min(max(x0 + 1, 0), w - 1)
             top = x[:, ya, xa] * (1 - lx) + x[:, ya, xb] * lx
             bottom = x[:, yb, xa] * (1 - lx) + x[:, yb, xb] * lx

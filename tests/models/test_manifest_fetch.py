@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 import hashlib
 import io
+import json
 import re
 import socket
 import tarfile
@@ -20,7 +20,6 @@ from mediaapp.analysis.base import EngineUnavailableError
 from mediaapp.models import FetchError, all_models, default_model_dir, ensure_model, get_model, list_models
 from mediaapp.models import fetch as fetch_mod
 from mediaapp.models.manifest import load_taxonomy
-
 
 # --- manifest and taxonomy -------------------------------------------------------
 
@@ -97,7 +96,7 @@ class _Server:
         payload_ref = payload
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server API
+            def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(payload_ref)))
                 self.end_headers()
@@ -147,7 +146,7 @@ def test_download_verifies_integrity_and_extracts_only_pinned_files(tmp_path):
         assert sorted(p.name for p in (tmp_path / "src").iterdir()) == ["a.json"]
         with pytest.raises(FetchError, match="does not match its pinned sha256"):
             fetch_mod.extract_members(tgz, {"package/models/b.bin": "0" * 64}, tmp_path / "src2")
-        with pytest.raises(FetchError, match="lacks package/models/c.bin"):
+        with pytest.raises(FetchError, match=r"lacks package/models/c\.bin"):
             fetch_mod.extract_members(tgz, {"package/models/c.bin": "0" * 64}, tmp_path / "src3")
 
         tampered = replace(spec, integrity=_sri(payload + b"!"))
@@ -175,8 +174,9 @@ def test_offline_without_cache_gives_a_clear_error(monkeypatch, tmp_path):
     assert "nanodet" in text and "mediaapp models fetch nanodet" in text and str(empty) in text
     assert "127.0.0.1" in text  # says why the download failed
 
-    from mediaapp.analysis.local.objects import ObjectDetector
     from PIL import Image
+
+    from mediaapp.analysis.local.objects import ObjectDetector
     detector = ObjectDetector()
     assert detector.version == "nanodet-416@human-models-3.0.4"  # known without the model
     assert not detector.is_available()
@@ -191,8 +191,9 @@ def test_offline_without_cache_gives_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_no_fetch_mode_fails_without_network(monkeypatch, tmp_path):
-    from mediaapp.analysis.local.objects import ObjectDetector
     from PIL import Image
+
+    from mediaapp.analysis.local.objects import ObjectDetector
     monkeypatch.setattr(fetch_mod, "tarball_urls", lambda package: pytest.fail("must not download"))
     detector = ObjectDetector(model_dir=tmp_path, fetch=False)
     with pytest.raises(EngineUnavailableError, match="automatic download is off"):

@@ -7,8 +7,8 @@ import json
 import shutil
 
 import pytest
-
 from people_support import SETTINGS, photos_of
+
 from mediaapp.cli.main import main
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,8 @@ def test_enrol_import_search_list_forget(testdata, tmp_path, capsys):
     code, out, _ = run(capsys, "--library", str(lib), "people", "list")
     assert out.splitlines()[1].split() == ["Barack", "Obama", "9", "9", "local", "(1", "example)"]
 
-    code, out, err = run(capsys, "--library", str(lib), "people", "add", "Nobody", str(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg"))
+    no_face = testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg"
+    code, out, err = run(capsys, "--library", str(lib), "people", "add", "Nobody", str(no_face))
     assert code == 1 and "no face found" in err
 
     code, out, _ = run(capsys, "--library", str(lib), "people", "forget", "barack obama")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mediaapp.analysis.local.people import distance_to_similarity
-from mediaapp.people import ReferenceIndex, _distances, assign_faces, assign_nearest
+from mediaapp.analysis.local.recognition import distance_to_similarity
+from mediaapp.services.face_matching import ReferenceIndex, _distances, assign_faces, assign_nearest
 
 pytestmark = pytest.mark.slow
 

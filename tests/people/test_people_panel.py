@@ -7,10 +7,10 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from people_support import photos_of
 from PySide6.QtCore import QItemSelectionModel, QSettings
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from people_support import photos_of
 from mediaapp.core.types import DetectionKind
 from mediaapp.ui.main_window import MainWindow
 from mediaapp.ui.models import Roles

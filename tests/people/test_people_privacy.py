@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from people_support import photos_of
-from mediaapp.analysis.local.people import person_id
+
 from mediaapp.analysis.validate import validate_response
+from mediaapp.core.faces import person_id
 from mediaapp.core.types import Api
-from mediaapp.people import group_key
+from mediaapp.services.people import group_key
 from mediaapp.ui.detail import celebrities_from
 
 pytestmark = pytest.mark.slow

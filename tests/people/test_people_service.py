@@ -10,12 +10,12 @@ import shutil
 
 import numpy as np
 import pytest
-
 from people_support import SETTINGS, photos_of
+
 from mediaapp.analysis.local.face_records import FACE_CROP_SIDE
-from mediaapp.analysis.local.people import DEFAULT_SIMILARITY_THRESHOLD
+from mediaapp.analysis.local.recognition import DEFAULT_SIMILARITY_THRESHOLD
 from mediaapp.core.types import Api, DetectionKind, Query
-from mediaapp.people import assign_faces
+from mediaapp.services.face_matching import assign_faces
 
 pytestmark = pytest.mark.slow
 
@@ -308,7 +308,7 @@ def test_edits_name_the_other_faces_without_holding_the_catalog_write_lock(faces
     still write: each time similarities are computed, a second SQLite connection takes the write lock."""
     import sqlite3
 
-    import mediaapp.people as people_module
+    import mediaapp.services.face_matching as people_module
 
     lib = faces_library
     people = lib.library.people
@@ -347,7 +347,8 @@ def test_imports_reuse_the_references_until_another_process_changes_them(faces_l
     people.name_group(lib.group_of("obama.jpg").key, OBAMA)  # reads the references once
     reads = []
     real = FaceStore.reference_faces
-    monkeypatch.setattr(FaceStore, "reference_faces", lambda store, version: reads.append(store) or real(store, version))
+    monkeypatch.setattr(FaceStore, "reference_faces",
+                        lambda store, version: reads.append(store) or real(store, version))
     # another process (the CLI, a second window) names Biden in the same library
     other = Library(lib.root)
     try:

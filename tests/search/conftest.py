@@ -15,9 +15,9 @@ afterwards.
 from __future__ import annotations
 
 import pytest
+from search_support import BACKENDS, build_library, dispose, open_backend
 
 from mediaapp.core.types import IndexDocument
-from search_support import BACKENDS, build_library, dispose, open_backend
 
 
 @pytest.fixture(scope="session")

@@ -96,6 +96,6 @@ def dispose(index) -> None:
     if hasattr(index, "drop"):
         try:
             index.drop()
-        except Exception:  # noqa: BLE001 - best effort cleanup of a test index
+        except Exception:
             pass
     index.close()

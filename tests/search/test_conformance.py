@@ -21,12 +21,11 @@ comparison.
 from __future__ import annotations
 
 import pytest
+from search_support import sha
 
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SortOrder
 from mediaapp.search.base import FacetCount, SearchIndex
-
-from search_support import sha
 
 ALL = [sha(i) for i in range(1, 9)]
 
@@ -246,7 +245,7 @@ def test_text_relevance_is_the_best_matching_detection(library_index):
     # pages of a text query concatenate to the full, identically ordered result
     full = shas(search(Query(text="jpg", limit=None)))
     assert len(full) == 7
-    assert sum((shas(search(Query(text="jpg", limit=2, offset=o))) for o in range(0, 8, 2)), []) == full
+    assert [s for o in range(0, 8, 2) for s in shas(search(Query(text="jpg", limit=2, offset=o)))] == full
     full = shas(search(Query(text="animal jpg", limit=None)))
     assert full == S(3, 7, 4)
     assert shas(search(Query(text="animal jpg", limit=1, offset=1))) == S(7)

@@ -20,11 +20,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from search_support import dispose, open_backend
 
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SortOrder
 from mediaapp.search.sqlite import SqliteIndex, float32
-
-from search_support import dispose, open_backend
 
 SEED = 20240605
 N_ASSETS = 60

@@ -11,14 +11,13 @@ import socket
 import uuid
 
 import pytest
+from search_support import build_library, sha
 
 from mediaapp.cli.main import main
 from mediaapp.core.types import Api, DetectionKind, Query, SortOrder
 from mediaapp.library import Library
 from mediaapp.search.queue import QueuedIndex
 from mediaapp.settings import load_settings
-
-from search_support import build_library, sha
 
 API_OF = {DetectionKind.LABEL: Api.DETECT_LABELS, DetectionKind.TEXT: Api.DETECT_TEXT,
           DetectionKind.PERSON: Api.RECOGNIZE_CELEBRITIES, DetectionKind.FACE: Api.RECOGNIZE_CELEBRITIES}
@@ -137,7 +136,7 @@ def test_reindex_saves_connection_flags_but_never_the_password(library_root, osm
 
     monkeypatch.setenv("MEDIAAPP_OPENSEARCH_PASSWORD", "not-in-settings")
     alias = f"mediaapp-test-{uuid.uuid4().hex[:8]}"
-    code, out, err = run(capsys, "--library", library_root, "reindex", "--to", "opensearch", "--quiet",
+    code, _out, err = run(capsys, "--library", library_root, "reindex", "--to", "opensearch", "--quiet",
                          "--url", osmem_base.url, "--index", alias, "--username", "ann",
                          "--ca-bundle", certifi.where())
     assert code == 0, err  # osmem accepts any credentials over plain HTTP
@@ -145,7 +144,7 @@ def test_reindex_saves_connection_flags_but_never_the_password(library_root, osm
     assert stored == {"backend": "opensearch", "url": osmem_base.url, "index": alias, "username": "ann",
                       "ca_certs": certifi.where()}
     assert "not-in-settings" not in (library_root / "settings.json").read_text()
-    code, out, err = run(capsys, "--library", library_root, "reindex", "--to", "opensearch", "--quiet",
+    code, _out, err = run(capsys, "--library", library_root, "reindex", "--to", "opensearch", "--quiet",
                          "--no-verify")
     assert code == 0 and load_settings(library_root)["index"]["verify_certs"] is False
     lib = Library(library_root)

@@ -12,8 +12,7 @@ import pytest
 from mediaapp.core.types import Query, SortOrder
 from mediaapp.search import opensearch as osmod
 from mediaapp.search.base import SearchUnavailableError
-from mediaapp.search.opensearch import (MAPPING_VERSION, NAMES_VERSION, OpenSearchIndex, _make_client,
-                                        name_doc_id)
+from mediaapp.search.opensearch import MAPPING_VERSION, NAMES_VERSION, OpenSearchIndex, _make_client, name_doc_id
 from mediaapp.search.sqlite import SqliteIndex
 
 
@@ -113,7 +112,7 @@ def test_health_reports_cluster_and_reindex_state(os_index, library):
 
 def test_unreachable_cluster_raises_and_health_says_so():
     ix = OpenSearchIndex(f"http://127.0.0.1:{free_port()}", index="nowhere", timeout=2)
-    with pytest.raises(SearchUnavailableError, match="127.0.0.1"):
+    with pytest.raises(SearchUnavailableError, match=r"127\.0\.0\.1"):
         ix.search(Query())
     with pytest.raises(SearchUnavailableError):
         ix.upsert([])

@@ -12,7 +12,14 @@ from mediaapp.core.types import Asset, Detection, DetectionKind, IndexDocument, 
 from mediaapp.search import sqlite as sqlite_backend
 from mediaapp.search.base import SearchUnavailableError
 from mediaapp.search.sqlite import (
-    SqliteIndex, date_bounds, float32, folder_prefix, fts_match_expression, normalize_taken_at, project)
+    SqliteIndex,
+    date_bounds,
+    float32,
+    folder_prefix,
+    fts_match_expression,
+    normalize_taken_at,
+    project,
+)
 
 L = DetectionKind.LABEL
 
@@ -111,7 +118,7 @@ def test_threads_read_and_write_concurrently(index):
             for i in range(20):
                 index.upsert([doc(f"{k:02x}{i:02x}" + "0" * 60, f"/t{k}/{i}.jpg",
                                   [Detection(L, f"Label{i % 3}", 50.0 + i)])])
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     def reader() -> None:
@@ -119,7 +126,7 @@ def test_threads_read_and_write_concurrently(index):
             for _ in range(40):
                 index.search(Query(labels=("Label1",)))
                 index.facets(Query(folder="/t1"))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
@@ -184,7 +191,8 @@ def test_facets_without_cache_agree(tmp_path):
     try:
         cached.upsert(lib)
         uncached.upsert(lib)
-        for q in (Query(folder="/r/1"), Query(labels=("L1",), min_confidence=40), Query(folder="/r", min_confidence=50.5)):
+        for q in (Query(folder="/r/1"), Query(labels=("L1",), min_confidence=40),
+              Query(folder="/r", min_confidence=50.5)):
             assert cached.facets(q, limit=1000) == uncached.facets(q, limit=1000)
             assert uncached.facets(q, limit=1000)
     finally:

@@ -211,7 +211,7 @@ def test_sort_by_stage_is_stable_and_survives_filter_and_refresh(panel, problems
         assert [r for r in rows if r[1] == stage] == [r for r in as_rows(problems) if r[1] == stage]
 
     panel.view.sortByColumn(Column.STAGE, Qt.SortOrder.DescendingOrder)
-    assert [stage for _, stage, _ in panel.rows()][0] == "thumbnail"
+    assert next(stage for _, stage, _ in panel.rows()) == "thumbnail"
     assert [stage for _, stage, _ in panel.rows()][-1] == "analyse"
 
     panel.filter.setText("permission")

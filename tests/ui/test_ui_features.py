@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
+from ui_support import BROKEN
 
 from mediaapp.core.types import DetectionKind, Query
 from mediaapp.settings import DEFAULTS
@@ -14,7 +15,6 @@ from mediaapp.ui.boxes import boxed
 from mediaapp.ui.main_window import MainWindow
 from mediaapp.ui.settings_dialog import SettingsDialog
 from mediaapp.ui.state import resolve_library_dir
-from ui_support import BROKEN
 
 ALL_IMAGES = 6
 

@@ -6,15 +6,14 @@ import threading
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QThread, Qt
+from PySide6.QtCore import Qt, QThread
 from PySide6.QtGui import QColor, QPixmap
+from ui_support import BROKEN
 
 from mediaapp.core.types import DetectionKind, Query
 from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.models import AssetListModel, Roles
 from mediaapp.ui.thumbnails import PixmapCache, ThumbnailLoader
-
-from ui_support import BROKEN
 
 
 @pytest.fixture

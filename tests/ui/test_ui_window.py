@@ -9,13 +9,13 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QRectF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialog
+from ui_support import BROKEN, copy_files, write_test_settings
 
 from mediaapp.settings import load_settings
 from mediaapp.ui.boxes import label_color
 from mediaapp.ui.main_window import MainWindow
 from mediaapp.ui.models import Roles
 from mediaapp.ui.settings_dialog import SettingsDialog
-from ui_support import BROKEN, copy_files, write_test_settings
 
 E2E_FILES = [
     "1_objects/voc/VOC2007/JPEGImages/000004.jpg",   # seven cars in a street

@@ -6,7 +6,7 @@
   reports people.
 - RecognizeCelebrities: faces from dlib as UnrecognizedFaces, or
   CelebrityFaces when a face matches a person the user has named
-  (``people``, see ``mediaapp.analysis.local.people.recognize_faces``).
+  (``people``, see ``mediaapp.analysis.local.recognition.recognize_faces``).
 
 Besides the responses, ``analyse_with_faces`` returns one record per face
 (embedding and crop, ``mediaapp.analysis.local.face_records``) for the
@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
 from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, ImageRef
 from mediaapp.core.types import Api
-from mediaapp.ingest.decode import DecodeError, open_rgb
-
-#: Longest side (pixels) images are decoded at for analysis. The analysers
-#: downscale further as their models need; 2048 keeps small text legible.
-ANALYSIS_MAX_SIDE = 2048
+from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, DecodeError, open_rgb
 
 #: Rekognition's Parents for the face-derived labels (as in its taxonomy).
 FACE_LABEL_PARENTS = {"Person": [], "Face": [{"Name": "Person"}], "Head": [{"Name": "Person"}]}
@@ -85,10 +81,10 @@ def decode_people(people: dict | None) -> dict[str, np.ndarray]:
 
     Each value is a list of embeddings, each either 128 numbers or the
     base64 text of 128 little-endian float32 (the compact form
-    ``mediaapp.people.People.engine_config`` sends to worker processes).
+    ``mediaapp.services.people.People.engine_config`` sends to worker processes).
     Raises ``ValueError`` for a malformed embedding.
     """
-    from mediaapp.analysis.local.face_records import embedding_from_bytes
+    from mediaapp.core.faces import embedding_from_bytes
 
     out: dict[str, np.ndarray] = {}
     for name, embeddings in (people or {}).items():
@@ -108,7 +104,7 @@ class LocalEngine(EngineBase):
     mapping name -> list of 128-d embeddings of named people (see
     ``decode_people`` for the accepted forms), used by RecognizeCelebrities;
     it is not part of the cache key (the library names stored faces itself,
-    see ``mediaapp.people``). ``face_crops_dir``: where ``analyse_with_faces``
+    see ``mediaapp.services.people``). ``face_crops_dir``: where ``analyse_with_faces``
     writes face crops (None: no crops).
     Raises ``ValueError`` for malformed ``people`` embeddings.
     """
@@ -256,8 +252,8 @@ class LocalEngine(EngineBase):
     def _celebrities(self, faces: list[dict], embeddings: list[np.ndarray]) -> dict:
         """RecognizeCelebrities over detected, embedded faces: named people first, the rest unrecognized."""
         if self.named:
-            from mediaapp.analysis.local.faces import EMBEDDING_SIZE
-            from mediaapp.analysis.local.people import recognize_faces
+            from mediaapp.analysis.local.recognition import recognize_faces
+            from mediaapp.core.faces import EMBEDDING_SIZE
             vectors = np.array(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
             return recognize_faces(faces, vectors, self.named)
         return {"CelebrityFaces": [], "UnrecognizedFaces": [dict(f) for f in faces]}

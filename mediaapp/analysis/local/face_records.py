@@ -5,7 +5,7 @@ feature needs one per face (to name it, to cluster it) plus a small picture
 of it (for the People panel). The worker process that analyses an image
 already holds it decoded, so it builds both there and returns them as plain,
 picklable data next to the responses (``ApiOutcome.extras``); the parent
-process stores them (``mediaapp.people``).
+process stores them (``mediaapp.services.people``).
 
 One record per face, in the detector's order (largest face first)::
 
@@ -21,16 +21,21 @@ nothing.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.local.faces import EMBEDDING_SIZE
+from mediaapp.core.faces import embedding_to_bytes
 from mediaapp.core.types import BoundingBox
 
-__all__ = ["FACE_CROP_SIDE", "CROP_MARGIN", "EMBEDDING_DTYPE", "crop_name", "embedding_to_bytes",
-           "embedding_from_bytes", "face_records", "save_face_crop"]
+__all__ = [
+    "CROP_MARGIN",
+    "FACE_CROP_SIDE",
+    "crop_name",
+    "face_records",
+    "save_face_crop",
+]
 
 #: Side, in pixels, of the square JPEG crop saved per face. The People panel
 #: draws faces at 96 logical pixels; 112 px keeps them sharp there while a
@@ -43,8 +48,6 @@ FACE_CROP_SIDE = 112
 CROP_MARGIN = 0.25
 #: JPEG quality of the crops (Pillow's 1-95 scale); as for thumbnails.
 CROP_JPEG_QUALITY = 85
-#: On-disk dtype of embeddings: little-endian float32.
-EMBEDDING_DTYPE = np.dtype("<f4")
 
 
 def crop_name(sha256: str, index: int, example: bool = False) -> str:
@@ -61,24 +64,6 @@ def crop_name(sha256: str, index: int, example: bool = False) -> str:
     if index < 0:
         raise ValueError(f"face index must be >= 0, got {index}")
     return f"{sha256[:2]}/{sha256}_{'x' if example else ''}{int(index)}.jpg"
-
-
-def embedding_to_bytes(embedding: Sequence[float] | np.ndarray) -> bytes:
-    """A 128-d embedding as 512 bytes (little-endian float32).
-
-    Raises ``ValueError`` when it does not hold exactly 128 finite numbers.
-    """
-    arr = np.asarray(embedding, dtype=np.float64).reshape(-1)
-    if arr.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"an embedding must be {EMBEDDING_SIZE} finite numbers, got shape {arr.shape}")
-    return arr.astype(EMBEDDING_DTYPE).tobytes()
-
-
-def embedding_from_bytes(blob: bytes) -> np.ndarray:
-    """The float64 (128,) array stored by ``embedding_to_bytes``; ``ValueError`` for a wrong length."""
-    if len(blob) != EMBEDDING_SIZE * EMBEDDING_DTYPE.itemsize:
-        raise ValueError(f"an embedding blob is {EMBEDDING_SIZE * EMBEDDING_DTYPE.itemsize} bytes, got {len(blob)}")
-    return np.frombuffer(blob, dtype=EMBEDDING_DTYPE).astype(np.float64)
 
 
 def crop_box(box: BoundingBox, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:
@@ -144,9 +129,8 @@ def example_faces(path: str, sha256: str, crops_dir: str | None) -> tuple[list[d
     ``EngineUnavailableError`` when dlib or its models are missing.
     """
     from mediaapp.analysis.base import AnalysisError
-    from mediaapp.analysis.local.engine import ANALYSIS_MAX_SIDE
     from mediaapp.analysis.local.faces import DlibFaceDetector
-    from mediaapp.ingest.decode import DecodeError, open_rgb
+    from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, DecodeError, open_rgb
 
     try:
         image = open_rgb(path, max_side=ANALYSIS_MAX_SIDE)

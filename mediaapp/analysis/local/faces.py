@@ -61,16 +61,17 @@ import numpy as np
 from PIL import Image
 
 from mediaapp.analysis.base import EngineUnavailableError
+from mediaapp.core.faces import EMBEDDING_SIZE
 from mediaapp.core.types import BoundingBox
 
 __all__ = [
+    "DEFAULT_MAX_SIDE",
+    "EMBEDDING_MODEL_VERSION",
+    "EMBEDDING_SIZE",
     "DlibFaceDetector",
     "embed_faces",
     "embedding_version",
     "score_to_confidence",
-    "DEFAULT_MAX_SIDE",
-    "EMBEDDING_SIZE",
-    "EMBEDDING_MODEL_VERSION",
 ]
 
 #: Longest side (pixels) of the copy the detector runs on. Boxes are ratios,
@@ -85,8 +86,6 @@ DEFAULT_MAX_SIDE = 1600
 #: 37 px face is found only with the enlargement). dlib's own examples
 #: upsample once (2x) for the same reason.
 DEFAULT_MAX_UPSCALE = 2.0
-#: Dimension of a dlib ResNet face embedding.
-EMBEDDING_SIZE = 128
 #: Name of the weights that produce the embeddings (face_recognition_models 0.3.0).
 EMBEDDING_MODEL_VERSION = "dlib_face_recognition_resnet_model_v1"
 #: Rekognition's RecognizeCelebrities answers for at most 64 faces; IndexFaces
@@ -126,7 +125,7 @@ _models: dict[str, Any] = {}
 def _dlib():
     """Import dlib, raising ``EngineUnavailableError`` when it is not installed."""
     try:
-        import dlib  # noqa: PLC0415 - heavy, optional at import time
+        import dlib
     except ImportError as exc:  # pragma: no cover - dlib-bin is a dependency
         raise EngineUnavailableError("dlib is not installed (pip install dlib-bin)",
                                      code="EngineUnavailable") from exc
@@ -139,7 +138,7 @@ def _model_path(kind: str) -> str:
     Raises ``EngineUnavailableError`` when the package or the file is missing.
     """
     try:
-        import face_recognition_models as frm  # noqa: PLC0415
+        import face_recognition_models as frm
     except ImportError as exc:  # pragma: no cover - a dependency
         raise EngineUnavailableError("face_recognition_models is not installed",
                                      code="EngineUnavailable") from exc
@@ -148,7 +147,7 @@ def _model_path(kind: str) -> str:
         "sp5": frm.pose_predictor_five_point_model_location,
         "resnet": frm.face_recognition_model_location,
     }[kind]()
-    import os  # noqa: PLC0415
+    import os
 
     if not os.path.isfile(path):
         raise EngineUnavailableError(f"face model file missing: {path}", code="EngineUnavailable")

@@ -334,7 +334,8 @@ class RapidOcrTextDetector:
 
     @property
     def version(self) -> str:
-        """Model version, e.g. ``rapidocr-3.10.0/PP-OCRv6_det_small+ch_ppocr_mobile_v2.0_cls_mobile+PP-OCRv6_rec_small/r1``.
+        """Model version, e.g.
+        ``rapidocr-3.10.0/PP-OCRv6_det_small+ch_ppocr_mobile_v2.0_cls_mobile+PP-OCRv6_rec_small/r1``.
 
         rapidocr's package version, the three bundled model names and
         ``PROCESSING_REVISION``; also the response's ``TextModelVersion``.

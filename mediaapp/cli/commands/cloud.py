@@ -72,8 +72,7 @@ def _blank_to_none(value):
 def run_config(args, ctx) -> int:
     """Apply the given options, save, and print the settings as JSON (with the folder rules); exit 2 for an
     invalid value (nothing is saved then)."""
-    from mediaapp.cloud.config import (folder_rules, load_config, normalize_folder, save_config,
-                                       save_library_choices)
+    from mediaapp.cloud.config import folder_rules, load_config, normalize_folder, save_config, save_library_choices
 
     library = ctx.library()
     try:
@@ -127,7 +126,7 @@ def run_config(args, ctx) -> int:
 def run_test(args, ctx) -> int:
     """Print each check with a plain-words result; exit 1 when one failed."""
     from mediaapp.cloud.config import load_config
-    from mediaapp.cloud.connection import check_connection
+    from mediaapp.services.connection import check_connection
 
     try:
         config = load_config(ctx.library().settings)
@@ -142,7 +141,7 @@ def run_test(args, ctx) -> int:
 
 def run_usage(args, ctx) -> int:
     """Print the month's recorded calls and spend, and the paid answers kept in quarantine (usage ledger)."""
-    from mediaapp.cloud.cost import LEDGER_FILE, Ledger, fmt_usd, this_month
+    from mediaapp.cloud.pricing import LEDGER_FILE, Ledger, fmt_usd, this_month
 
     month = args.month or this_month()
     ledger = Ledger(ctx.library().root / LEDGER_FILE)
@@ -167,8 +166,8 @@ def run_upload(args, ctx) -> int:
     from tqdm import tqdm
 
     from mediaapp.cloud.config import load_config
-    from mediaapp.cloud.cost import LEDGER_FILE
-    from mediaapp.cloud.upload import catalogued_images, upload_images
+    from mediaapp.cloud.pricing import LEDGER_FILE
+    from mediaapp.services.upload import catalogued_images, upload_images
     from mediaapp.tasks import CancelToken
 
     library = ctx.library()

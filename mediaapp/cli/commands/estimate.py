@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 def run(args, ctx) -> int:
     """Print the estimate (``describe_estimate``, or JSON); exit 1 when the price table, the settings or an API
     name is wrong."""
-    from mediaapp.cloud.cost import describe_estimate, estimate
+    from mediaapp.services.estimate import describe_estimate, estimate
 
     apis = [a.strip() for a in args.apis.split(",") if a.strip()] if args.apis else None
     try:

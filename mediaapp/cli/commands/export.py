@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 def run(args, ctx) -> int:
     """Export and print the counts; exit 1 when the folder cannot be written."""
-    from mediaapp.cloud.results import export_results
+    from mediaapp.services.results import export_results
 
     try:
         report = export_results(ctx.library(), args.directory, args.engine)

@@ -102,7 +102,9 @@ def run(args, ctx) -> int:
 def print_summary(report: ImportReport) -> None:
     """Print the counts and every failure (path: stage: reason)."""
     print(f"imported {report.imported}, duplicates {report.duplicates}, unchanged {report.unchanged}, "
-          f"not images {report.skipped}, analysed {report.analysed}, cached {report.cached}, failed {len(report.failed)}"
-          + (" (cancelled)" if report.cancelled else "") + (" (stopped by the budget)" if report.budget_stopped else ""))
+          f"not images {report.skipped}, analysed {report.analysed}, cached {report.cached}, "
+          f"failed {len(report.failed)}"
+          + (" (cancelled)" if report.cancelled else "")
+          + (" (stopped by the budget)" if report.budget_stopped else ""))
     for problem in report.failed:
         print(f"  FAILED {display_path(problem.path)}: {problem.stage}: {problem.message}")

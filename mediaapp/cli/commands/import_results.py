@@ -1,7 +1,7 @@
 """``mediaapp import-results PATH...``: load Rekognition responses made elsewhere, so no one pays twice.
 
 Accepts this app's export, flat records keyed by ``sha256`` or S3 key, and
-bare Rekognition responses named by sha256 (see ``mediaapp.cloud.results``).
+bare Rekognition responses named by sha256 (see ``mediaapp.services.results``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 def run(args, ctx) -> int:
     """Import, print the counts and every record not stored with its reason; exit 0."""
-    from mediaapp.cloud.results import import_results
+    from mediaapp.services.results import import_results
 
     report = import_results(ctx.library(), args.paths, args.engine)
     print(f"stored {report.stored} responses for {report.images} images; {report.already} already there; "

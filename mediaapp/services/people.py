@@ -51,27 +51,37 @@ import base64
 import os
 import shutil
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION, EMBEDDING_SIZE
-from mediaapp.analysis.local.people import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_SIMILARITY_THRESHOLD, cluster_faces,
-                                            distance_to_similarity, similarity_to_distance)
-from mediaapp.catalog.faces import (LOCAL_ENGINE, REFERENCE_SOURCES, EmbeddedFaces, FaceRecord, FaceStore,
-                                    normalize_name)
+from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION
+from mediaapp.analysis.local.recognition import (
+    DEFAULT_SIMILARITY_THRESHOLD,
+)
+from mediaapp.catalog.db import Catalog
+from mediaapp.catalog.faces import LOCAL_ENGINE, REFERENCE_SOURCES, EmbeddedFaces, FaceRecord, FaceStore, normalize_name
 from mediaapp.core.types import Api, BoundingBox
+from mediaapp.services.face_matching import ReferenceIndex, assign_nearest, stable_groups
+from mediaapp.tasks import WorkerPool
 
 if TYPE_CHECKING:  # pragma: no cover
     from mediaapp.analysis.worker import ApiOutcome
-    from mediaapp.library import Library
 
-__all__ = ["People", "FaceGroup", "FaceInfo", "PersonSummary", "EnrolReport", "ReferenceIndex", "assign_faces",
-           "assign_nearest", "stable_groups", "group_key", "parse_group_key", "MAX_ENGINE_EXAMPLES",
-           "USER_SIMILARITY", "REMATCH_ATTEMPTS"]
+__all__ = [
+    "MAX_ENGINE_EXAMPLES",
+    "REMATCH_ATTEMPTS",
+    "USER_SIMILARITY",
+    "EnrolReport",
+    "FaceGroup",
+    "FaceInfo",
+    "People",
+    "PersonSummary",
+    "group_key",
+    "parse_group_key",
+]
 
 #: Similarity (0-100) recorded for a face the user named (or enrolled): the
 #: user's word is certain, and it sorts first among a person's detections.
@@ -84,223 +94,6 @@ USER_SIMILARITY = 100.0
 #: all references, so this only bounds what the stored RecognizeCelebrities
 #: responses can name by themselves.
 MAX_ENGINE_EXAMPLES = 8
-
-
-# -- pure algorithms --------------------------------------------------------------------------
-
-#: Float64 cells of the work array of one block of ``ReferenceIndex.nearest``: (references, block rows)
-#: squared distances. 2 Mi cells (16 MB) is 2048 faces per block against 1000 references; measured
-#: on 50,000 synthetic faces x 1000 references (2 cores, OpenBLAS), blocks of 1024, 2048 and 4096 rows
-#: took 0.74, 0.62 and 0.70 s: the block size hardly matters, it only bounds the memory.
-_BLOCK_FLOATS = 2 * 1024 * 1024
-
-
-def _squared_norms(x: np.ndarray) -> np.ndarray:
-    """Squared Euclidean norm of each row of ``x`` (n, d): (n,)."""
-    return np.einsum("ij,ij->i", x, x)
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances (n, m) between rows of ``a`` (n, 128) and ``b`` (m, 128).
-
-    By |a|^2 + |b|^2 - 2 a.b (one matrix product, BLAS), clamped at 0 before
-    the square root (rounding can make a distance of 0 slightly negative).
-    Agrees with the direct ``norm(a - b)`` to within 1e-7 for identical rows
-    (3e-8 measured) and 1e-12 at dlib's distances (0.3-1.2).
-    """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    out = a @ (-2.0 * b.T)
-    out += _squared_norms(b)
-    out += _squared_norms(a)[:, None]
-    np.maximum(out, 0.0, out=out)
-    return np.sqrt(out, out=out)
-
-
-class ReferenceIndex:
-    """The references (named faces' embeddings) grouped by person, to find each face's nearest one per person.
-
-    ``references``: (m, 128) embeddings; ``reference_persons``: the person
-    id of each (m ints). ``persons`` lists the person ids ascending: the
-    columns of ``nearest``. Built once per set of references (``People``
-    keeps one until the references change) so naming one photo costs one
-    small matrix product. Raises ``ValueError`` when the lengths differ.
-    """
-
-    def __init__(self, references: np.ndarray, reference_persons: Sequence[int]):
-        refs = np.asarray(references, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-        owners = np.asarray([int(p) for p in reference_persons], dtype=np.int64)
-        if len(owners) != len(refs):
-            raise ValueError("one person per reference is needed")
-        order = np.argsort(owners, kind="stable")
-        owners, refs = owners[order], refs[order]
-        first = np.ones(len(owners), dtype=bool)
-        first[1:] = owners[1:] != owners[:-1]
-        #: Person ids, ascending: the columns of ``nearest``.
-        self.persons: tuple[int, ...] = tuple(int(p) for p in owners[first])
-        self._starts = np.flatnonzero(first)        # first row of each person in the sorted references
-        self._minus_two_refs = -2.0 * refs           # (m, 128)
-        self._ref_norms = _squared_norms(refs)       # (m,)
-
-    def __len__(self) -> int:
-        """Number of references."""
-        return len(self._ref_norms)
-
-    def nearest(self, embeddings: np.ndarray) -> np.ndarray:
-        """Euclidean distance (n, len(persons)) from each face to each person's nearest reference.
-
-        ``embeddings``: (n, 128). Squared distances |a|^2 + |r|^2 - 2 a.r come
-        from one matrix product per block of faces (``_BLOCK_FLOATS``), the
-        minimum per person from ``np.minimum.reduceat`` over the person-sorted
-        references (|a|^2 is added after the minimum: it is the same for every
-        reference), clamped at 0 before the square root.
-        """
-        vecs = np.asarray(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-        out = np.empty((len(vecs), len(self.persons)))
-        if not out.size:
-            return out
-        step = max(1, _BLOCK_FLOATS // len(self))
-        for i in range(0, len(vecs), step):
-            block = self._minus_two_refs @ vecs[i:i + step].T   # (m, rows): a person's references are contiguous
-            block += self._ref_norms[:, None]
-            out[i:i + step] = np.minimum.reduceat(block, self._starts, axis=0).T
-        out += _squared_norms(vecs)[:, None]
-        np.maximum(out, 0.0, out=out)
-        return np.sqrt(out, out=out)
-
-
-def _distance_limit(threshold: float) -> float:
-    """A distance beyond which no pair reaches Similarity ``threshold`` (0-100): ``similarity_to_distance``
-    plus 1e-6 for rounding; infinite for 0 (every pair qualifies), -1 for 100 (none does)."""
-    if threshold <= 0.0:
-        return np.inf
-    if threshold >= 100.0:
-        return -1.0
-    return similarity_to_distance(threshold) + 1e-6
-
-
-def assign_faces(embeddings: np.ndarray, photos: Sequence[str], references: np.ndarray,
-                 reference_persons: Sequence[int], threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-                 excluded: Mapping[int, set[int]] | None = None,
-                 occupied: Mapping[str, set[int]] | None = None) -> list[tuple[int | None, float | None]]:
-    """Name faces after the nearest reference: one ``(person, similarity)`` or ``(None, None)`` per face.
-
-    ``embeddings``: (n, 128) faces to name; ``photos``: the image of each
-    (n ids). ``references``: (m, 128) embeddings of named faces with
-    ``reference_persons`` (m person ids). A face's score for a person is the
-    Similarity (0-100, ``distance_to_similarity``) to that person's nearest
-    reference; pairs scoring >= ``threshold`` are assigned greedily per
-    photo, best first, each face and each person at most once per photo (as
-    ``people.recognize_faces`` does for RecognizeCelebrities). ``excluded``
-    maps a face's row number to persons it must never get; ``occupied`` maps
-    a photo to persons already named there by the user.
-    ``assign_nearest`` with a ``ReferenceIndex`` of the references.
-    Raises ``ValueError`` for mismatched lengths or a threshold outside 0-100.
-    """
-    refs = np.asarray(references, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    if len(reference_persons) != len(refs):
-        raise ValueError("one photo per face and one person per reference are needed")
-    return assign_nearest(embeddings, photos, ReferenceIndex(refs, reference_persons), threshold, excluded, occupied)
-
-
-def assign_nearest(embeddings: np.ndarray, photos: Sequence[str], index: ReferenceIndex,
-                   threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-                   excluded: Mapping[int, set[int]] | None = None,
-                   occupied: Mapping[str, set[int]] | None = None) -> list[tuple[int | None, float | None]]:
-    """``assign_faces`` against references already in a ``ReferenceIndex``; same arguments and answer.
-
-    Raises ``ValueError`` for mismatched lengths or a threshold outside 0-100.
-    """
-    if not 0.0 <= float(threshold) <= 100.0:
-        raise ValueError(f"threshold must be between 0 and 100, got {threshold}")
-    vecs = np.asarray(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    if len(photos) != len(vecs):
-        raise ValueError("one photo per face is needed")
-    out: list[tuple[int | None, float | None]] = [(None, None)] * len(vecs)
-    if not len(vecs) or not index.persons:
-        return out
-    dist = index.nearest(vecs)
-    column = {p: j for j, p in enumerate(index.persons)}
-    for row, banned in (excluded or {}).items():
-        for person in banned:
-            if person in column:
-                dist[row, column[person]] = np.nan  # compares false with any limit, even an infinite one
-    # similarity falls as distance grows: only pairs within the threshold's distance (plus a margin for
-    # rounding) can reach it; their similarity then decides, exactly as on the whole matrix
-    rows, cols = np.nonzero(dist <= _distance_limit(threshold))
-    scores = np.asarray(distance_to_similarity(dist[rows, cols]), dtype=np.float64).reshape(-1)
-    keep = scores >= threshold
-    rows, cols, scores = rows[keep], cols[keep], scores[keep]
-    if not len(rows):
-        return out
-    owners = np.asarray(index.persons, dtype=np.int64)[cols]
-    codes: dict[str, int] = {}
-    photo_codes = np.array([codes.setdefault(photo, len(codes)) for photo in photos])[rows]
-    # per photo, best first; ties to the lower row, then the lower person id
-    taken: dict[str, set[int]] = {}
-    for k in np.lexsort((owners, rows, -scores, photo_codes)):
-        row, person = int(rows[k]), int(owners[k])
-        if out[row][0] is not None:
-            continue
-        busy = taken.get(photos[row])
-        if busy is None:
-            busy = taken[photos[row]] = set((occupied or {}).get(photos[row], ()))
-        if person not in busy:
-            out[row] = (person, float(scores[k]))
-            busy.add(person)
-    return out
-
-
-def stable_groups(embeddings: np.ndarray, current: Sequence[int | None], locked: Sequence[bool],
-                  next_id: int, threshold: float = DEFAULT_CLUSTER_DISTANCE) -> list[int]:
-    """Group ids for unknown faces: clusters of the unlocked ones, keeping ids where possible.
-
-    ``embeddings`` (n, 128); ``current``: each face's group id (None: new);
-    ``locked``: faces the user placed keep their group unchanged. The
-    unlocked faces are clustered with ``cluster_faces`` (average linkage at
-    ``threshold``). A cluster whose average distance to a locked group is
-    below ``threshold`` joins that group (the average-linkage rule again, so
-    a new photo of someone the user merged lands in the merged group);
-    otherwise it takes the id most of its faces had (larger clusters choose
-    first, ties to the smaller id), or a fresh one from ``next_id`` up.
-    Returns one id per face.
-    """
-    vecs = np.asarray(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    out: list[int] = [int(g) if g is not None else -1 for g in current]
-    free = [i for i in range(len(vecs)) if not locked[i]]
-    if not free:
-        return out
-    locked_groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(vecs)):
-        if locked[i] and current[i] is not None:
-            locked_groups[int(current[i])].append(i)
-    labels = cluster_faces(vecs[free], threshold) if len(free) > 1 else [0]
-    clusters: dict[int, list[int]] = defaultdict(list)
-    for index, label in zip(free, labels):
-        clusters[label].append(index)
-    used = set(locked_groups)
-    group_ids = sorted(locked_groups)
-    locked_rows = [i for g in group_ids for i in locked_groups[g]]
-    starts = np.cumsum([0] + [len(locked_groups[g]) for g in group_ids])[:-1]
-    fresh = next_id
-    for members in sorted(clusters.values(), key=lambda m: (-len(m), m[0])):
-        gid = None
-        if locked_rows:
-            sums = np.add.reduceat(_distances(vecs[members], vecs[locked_rows]).sum(axis=0), starts)
-            means = sums / (len(members) * np.array([len(locked_groups[g]) for g in group_ids]))
-            best = int(np.argmin(means))
-            if means[best] < threshold:
-                gid = group_ids[best]
-        if gid is None:
-            votes = Counter(int(current[m]) for m in members if current[m] is not None and int(current[m]) not in used)
-            if votes:
-                gid = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0]
-            else:
-                gid, fresh = fresh, fresh + 1
-            used.add(gid)
-        for m in members:
-            out[m] = gid
-    return out
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -422,13 +215,27 @@ _Update = tuple[int, str, int | None, str | None, float | None, int | None, str 
 
 
 class People:
-    """The People feature of one ``Library`` (``library.people``); see the module docstring."""
+    """The People feature of one library (``Library.people``); see the module docstring.
 
-    def __init__(self, library: "Library"):
-        self.library = library
-        self.store = FaceStore(library.catalog)
+    Built by the composition root from its parts: the ``catalog`` (faces and
+    persons live in its tables, and every edit marks the images it changed
+    in the catalog's change feed), the folder ``crops_dir`` of the face
+    crops, a ``settings`` callable returning the library's current settings
+    mapping (``faces_enabled``, ``face_match_threshold``), the worker
+    ``pool`` that runs face detection for enrolment, and ``changed``, called
+    with no argument after an edit committed so the change feed's consumers
+    (search sync) bring the indexes up to date.
+    """
+
+    def __init__(self, catalog: Catalog, crops_dir: Path, settings: Callable[[], Mapping[str, Any]],
+                 pool: WorkerPool, changed: Callable[[], object]):
+        self.catalog = catalog
+        self.store = FaceStore(catalog)
         #: Where face crops live: ``<library>/faces/ab/<sha256>_<index>.jpg``.
-        self.crops_dir = Path(library.root) / "faces"
+        self.crops_dir = Path(crops_dir)
+        self._settings = settings
+        self._pool = pool
+        self._changed = changed
         self._lock = threading.RLock()
         self._refs: _References | None = None  # see _references
 
@@ -436,7 +243,7 @@ class People:
     @property
     def enabled(self) -> bool:
         """The library's ``faces_enabled`` setting."""
-        return bool(self.library.settings.get("faces_enabled", True))
+        return bool(self._settings().get("faces_enabled", True))
 
     @property
     def threshold(self) -> float:
@@ -445,7 +252,7 @@ class People:
         A changed value is applied to every face the next time the library
         names or lists people (``store_outcomes``, ``groups``, ``persons``).
         """
-        return float(self.library.settings.get("face_match_threshold", DEFAULT_SIMILARITY_THRESHOLD))
+        return float(self._settings().get("face_match_threshold", DEFAULT_SIMILARITY_THRESHOLD))
 
     def crop_path(self, crop: str | None) -> str | None:
         """The absolute path of a stored crop name (None stays None)."""
@@ -474,7 +281,7 @@ class People:
                          for i in rows] for name, rows in chosen.items()}
         return {"face_crops_dir": str(self.crops_dir), "people": people}
 
-    def store_outcomes(self, sha256: str, engine_name: str, outcomes: Iterable["ApiOutcome"]) -> None:
+    def store_outcomes(self, sha256: str, engine_name: str, outcomes: Iterable[ApiOutcome]) -> None:
         """Store the faces an analysis of ``sha256`` found, name them, and update its person detections.
 
         Called by ``Library`` after the responses are stored. Looks for
@@ -576,7 +383,7 @@ class People:
             wanted = list(face_ids or [])
             by_id = {f.id: f for f in self.store.faces(face_ids=wanted, origin=None, states=("ok", "rejected"))}
             rows = [by_id[i] for i in wanted if i in by_id]
-        assets = self.library.catalog.assets({f.sha256 for f in rows})
+        assets = self.catalog.assets({f.sha256 for f in rows})
         return [FaceInfo(f.id, f.sha256, f.face_index, f.box, f.confidence, self.crop_path(f.crop),
                          assets[f.sha256].paths[0] if f.sha256 in assets and assets[f.sha256].paths else None,
                          f.person_id, f.person_name, f.assigned_by, f.similarity, f.group_id, f.origin)
@@ -624,7 +431,7 @@ class People:
         def on_failure(item: tuple, exc: BaseException) -> None:
             report.problems.append((item[0], str(exc) or type(exc).__name__))
 
-        self.library.pool.run(example_faces, jobs, on_result, on_failure)
+        self._pool.run(example_faces, jobs, on_result, on_failure)
         if not found:
             return report
         with self._lock:
@@ -639,7 +446,8 @@ class People:
                     report.enrolled.append(path)
                     self._remove_crops(stale)
                 self.store.assign(named)
-            self.library.reindex_assets(self._rematch_all())
+            self._rematch_all()
+            self._changed()
             self.recluster()
             report.photos = self.store.person_by_id(person).photos
         return report
@@ -673,7 +481,7 @@ class People:
                     if old.name != clean:
                         shas.update(self.store.rename_celebrities({old.name: clean}))
                     self.store.sync_detections(shas)
-                self.library.reindex_assets(shas)
+                self._changed()
                 return number
             faces = self.store.faces(group_id=number)
             return self._name_faces([f.id for f in faces], clean, "named")
@@ -697,7 +505,8 @@ class People:
             self.store.assign((f.id, person, "user", USER_SIMILARITY) for f in faces)
             changed = {f.sha256 for f in faces}
             self.store.sync_detections(changed)
-        self.library.reindex_assets(changed | self._rematch_all())
+        self._rematch_all()
+        self._changed()
         return person
 
     def merge_groups(self, source: str, target: str) -> None:
@@ -736,7 +545,8 @@ class People:
                 self.store.merge_persons(snum, tnum)
                 changed.update(self.store.rename_celebrities({gone.name: kept.name}))
                 self.store.sync_detections(changed)
-            self.library.reindex_assets(changed | self._rematch_all())
+            self._rematch_all()
+            self._changed()
 
     def move_out(self, face_ids: Iterable[int]) -> None:
         """Take wrongly grouped faces out of their group.
@@ -757,7 +567,8 @@ class People:
                 updates = []
                 for f in faces:
                     if f.person_id is None and f.group_id is not None:
-                        rest = [g.id for g in self.store.faces(group_id=f.group_id) if g.id not in {x.id for x in faces}]
+                        moving = {x.id for x in faces}
+                        rest = [g.id for g in self.store.faces(group_id=f.group_id) if g.id not in moving]
                         updates += [(i, f.group_id, True) for i in rest]
                     if f.person_id is None:
                         updates.append((f.id, fresh, True))
@@ -765,7 +576,8 @@ class People:
                 self.store.set_groups(updates)
                 changed = {f.sha256 for f in named}
                 self.store.sync_detections(changed)
-            self.library.reindex_assets(changed | self._rematch_all())
+            self._rematch_all()
+            self._changed()
             self.recluster()
 
     def reject(self, face_ids: Iterable[int]) -> None:
@@ -777,8 +589,8 @@ class People:
                 changed = {f.sha256 for f in faces}
                 self.store.sync_detections(changed)
             if any(f.assigned_by in REFERENCE_SOURCES for f in faces):  # a reference is gone
-                changed |= self._rematch_all()
-            self.library.reindex_assets(changed)
+                self._rematch_all()
+            self._changed()
 
     def forget_person(self, name: str) -> bool:
         """Forget ``name``: delete their example faces (embeddings, crops) and the name.
@@ -801,7 +613,8 @@ class People:
                 changed.update(self.store.rename_celebrities({person.name: None}))
                 self.store.sync_detections(changed)
             self._remove_crops(crops)
-            self.library.reindex_assets(changed | self._rematch_all())
+            self._rematch_all()
+            self._changed()
             self.recluster()
             return True
 
@@ -814,7 +627,7 @@ class People:
         with self._lock:
             shas, _crops = self.store.forget_all()
             shutil.rmtree(self.crops_dir, ignore_errors=True)
-            self.library.reindex_assets(shas)
+            self._changed()
             return len(shas)
 
     # -- matching and clustering ---------------------------------------------------------------
@@ -823,7 +636,7 @@ class People:
         ``face_match_threshold`` setting; reindexes; returns the number of images changed."""
         with self._lock:
             changed = self._rematch_all()
-            self.library.reindex_assets(changed)
+            self._changed()
             return len(changed)
 
     def _apply_threshold_setting(self) -> None:
@@ -865,7 +678,8 @@ class People:
         updates: list[_Update] = []
         for i, (person, sim) in enumerate(result):
             by = "auto" if person is not None else None
-            old_person, old_by, old_sim = candidates.person_ids[i], candidates.assigned_by[i], candidates.similarities[i]
+            old_person, old_by = candidates.person_ids[i], candidates.assigned_by[i]
+            old_sim = candidates.similarities[i]
             if (person, by) != (old_person, old_by) or (sim is not None and old_sim is not None
                                                         and abs(sim - old_sim) > 1e-6):
                 updates.append((candidates.ids[i], candidates.sha256s[i], person, by, sim, old_person, old_by, old_sim))

@@ -25,31 +25,29 @@ its mostly adult, mostly white training set.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import unicodedata
 import uuid
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION, EMBEDDING_SIZE
+from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION
+from mediaapp.core.faces import EMBEDDING_SIZE, person_id
 
 __all__ = [
+    "DEFAULT_CLUSTER_DISTANCE",
     "DEFAULT_SIMILARITY_THRESHOLD",
     "REFERENCE_DISTANCE",
-    "DEFAULT_CLUSTER_DISTANCE",
-    "FaceNotFoundError",
     "FaceCollection",
-    "distance_to_similarity",
-    "similarity_to_distance",
-    "similarity",
-    "person_id",
-    "compare_faces",
-    "recognize_faces",
-    "recognize",
+    "FaceNotFoundError",
     "cluster_faces",
+    "compare_faces",
+    "distance_to_similarity",
+    "recognize",
+    "recognize_faces",
+    "similarity",
+    "similarity_to_distance",
 ]
 
 #: Rekognition's default FaceMatchThreshold / SimilarityThreshold (0-100).
@@ -115,19 +113,6 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """
     va, vb = _embedding(a), _embedding(b)
     return float(distance_to_similarity(float(np.linalg.norm(va - vb))))
-
-
-def person_id(name: str) -> str:
-    """A stable Rekognition-style celebrity Id for ``name``: 16 lowercase hex digits.
-
-    The first 64 bits of the SHA-256 of the name after Unicode NFC
-    normalisation and trimming; the same name always gives the same Id, in
-    every process. Raises ``ValueError`` for an empty name.
-    """
-    key = unicodedata.normalize("NFC", name).strip()
-    if not key:
-        raise ValueError("a person needs a non-empty name")
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 def _embedding(value) -> np.ndarray:
@@ -362,7 +347,7 @@ class FaceCollection:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "FaceCollection":
+    def from_dict(cls, data: Mapping) -> FaceCollection:
         """Rebuild a collection from ``to_dict`` output.
 
         Raises ``KeyError`` for a missing FaceId/Embedding and ``ValueError``
@@ -539,12 +524,12 @@ def cluster_faces(embeddings: np.ndarray, threshold: float = DEFAULT_CLUSTER_DIS
     if method == "auto":
         method = "average" if n <= AUTO_LINKAGE_MAX_FACES else "chinese_whispers"
     if method == "average":
-        from sklearn.cluster import AgglomerativeClustering  # noqa: PLC0415 - heavy import
+        from sklearn.cluster import AgglomerativeClustering
 
         raw = AgglomerativeClustering(n_clusters=None, distance_threshold=float(threshold),
                                       linkage="average", metric="euclidean").fit_predict(vecs)
     else:
-        import dlib  # noqa: PLC0415 - heavy import
+        import dlib
 
         raw = dlib.chinese_whispers_clustering([dlib.vector(v.tolist()) for v in vecs],
                                                float(threshold))

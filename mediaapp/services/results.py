@@ -83,7 +83,7 @@ def export_results(library, directory: str | Path, engine: str = "rekognition") 
     in ``directory`` under any name is never written through. Raises ``OSError``.
     """
     from mediaapp.cloud.config import load_config
-    from mediaapp.cloud.cost import LEDGER_FILE, Ledger
+    from mediaapp.cloud.pricing import LEDGER_FILE, Ledger
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +174,7 @@ def import_results(library, paths, engine: str = "rekognition") -> ImportResults
     for an unreadable folder; unreadable or invalid files are reported.
     """
     from mediaapp.analysis.validate import ResponseValidationError, validate_response
-    from mediaapp.cloud.cost import analysis_params
+    from mediaapp.services.estimate import analysis_params
 
     params = analysis_params(library, engine)
     report = ImportResultsReport()

@@ -55,8 +55,13 @@ EXPLAIN = {
 
 
 def _explain(exc) -> str:
-    from botocore.exceptions import (ClientError, EndpointConnectionError, NoCredentialsError,
-                                     NoRegionError, ProfileNotFound)
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
 
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})

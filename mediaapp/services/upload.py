@@ -12,9 +12,9 @@ set, each key is recorded in the usage ledger (exports name it).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mediaapp.cloud.config import CloudConfig
 
@@ -54,7 +54,7 @@ def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]]
     """
     from mediaapp.analysis.base import AnalysisError
     from mediaapp.analysis.rekognition import upload_image
-    from mediaapp.cloud.cost import Ledger
+    from mediaapp.cloud.pricing import Ledger
     from mediaapp.storage.base import StoreError
     from mediaapp.storage.s3 import S3Store, UploadCancelled
 
@@ -90,7 +90,7 @@ def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]]
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    sha, path, _ = pending.pop(future)
+                    _sha, path, _ = pending.pop(future)
                     try:
                         uploaded = future.result()
                     except UploadCancelled:

@@ -1,0 +1,359 @@
+"""What a cloud run would cost, before spending: ``Estimate``, ``estimate`` and ``estimate_import``.
+
+Counts the distinct images (by sha256) a run would analyse, subtracts the
+(image, API) pairs the catalog already holds, and prices the rest with the
+price table and this month's usage (``mediaapp.cloud.pricing``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mediaapp.analysis.base import AnalysisParams
+from mediaapp.cloud.pricing import LEDGER_FILE, Ledger, PriceTable, fmt_usd, params_for_config, priced_calls
+from mediaapp.core.types import Api
+from mediaapp.paths import is_below
+
+
+@dataclass
+class Estimate:
+    """The cost of analysing some files before a run.
+
+    ``images``: distinct images (by sha256) found; ``apis``: the operations
+    asked for; ``calls``: API calls that would be made (``images`` x
+    ``len(apis)`` minus ``cached``); ``cached``: (image, API) pairs already
+    stored (free; 0 when re-analysing); ``by_api``: API -> calls;
+    ``usd_by_entry``: price-table entry -> Rekognition dollars (monthly tiers
+    applied after this month's recorded usage); ``usd``: their sum;
+    ``s3_usd``: upload requests (PUT + HEAD) plus one month of storage of the
+    uploaded bytes when they are kept (``upload_bytes``: originals at their
+    size, proxies counted at most 1 MiB each); ``month_spent``: dollars
+    already in the ledger this month; ``budget_per_run``/``budget_per_month``:
+    the configured limits (None: none); ``price_date``/``price_source``: the
+    price table's; ``price_sources``: entry -> ``PriceTable.source_of``;
+    ``unreadable``: paths that could not be read.
+    """
+
+    images: int = 0
+    apis: list[str] = field(default_factory=list)
+    calls: int = 0
+    cached: int = 0
+    by_api: dict[str, int] = field(default_factory=dict)
+    usd_by_entry: dict[str, float] = field(default_factory=dict)
+    usd: float = 0.0
+    s3_usd: float = 0.0
+    upload_bytes: int = 0
+    month_spent: float = 0.0
+    budget_per_run: float | None = None
+    budget_per_month: float | None = None
+    price_date: str = ""
+    price_source: str = ""
+    price_sources: dict[str, dict] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def total_usd(self) -> float:
+        """Rekognition plus S3 dollars."""
+        return self.usd + self.s3_usd
+
+    @property
+    def exceeds_run_budget(self) -> bool:
+        """True when the run would be stopped by the per-run budget."""
+        return self.budget_per_run is not None and self.usd > self.budget_per_run
+
+    @property
+    def exceeds_month_budget(self) -> bool:
+        """True when the run would be stopped by the monthly budget."""
+        return self.budget_per_month is not None and self.month_spent + self.usd > self.budget_per_month
+
+    def to_dict(self) -> dict:
+        """JSON-able form (``mediaapp estimate --json``)."""
+        out = dict(vars(self))
+        out.update(total_usd=self.total_usd, exceeds_run_budget=self.exceeds_run_budget,
+                   exceeds_month_budget=self.exceeds_month_budget)
+        return out
+
+
+def describe_estimate(est: Estimate) -> list[str]:
+    """The estimate in lines for people (CLI, settings dialog, the GUI's confirmation before an import).
+
+    First the arithmetic (images x analyses, minus what is stored), then the
+    dollars per API, the total, each budget and whether the run would hit
+    it, and where the prices come from.
+    """
+    lines = [f"{est.images} images x {len(est.apis)} analyses ({', '.join(est.apis) or 'none'}) = "
+             f"{est.images * len(est.apis)} calls, minus {est.cached} already stored (free) = "
+             f"{est.calls} calls to buy"]
+    for entry, usd in est.usd_by_entry.items():
+        n = est.by_api.get(entry, est.by_api.get(entry.split(":")[0], 0))
+        lines.append(f"  {entry}: {n} x {fmt_usd(usd / n) if n else '-'} = {fmt_usd(usd)}")
+    lines.append(f"Rekognition {fmt_usd(est.usd)} + S3 {fmt_usd(est.s3_usd)} = {fmt_usd(est.total_usd)}")
+    if est.budget_per_run is not None:
+        lines.append(f"Budget per run {fmt_usd(est.budget_per_run)}: " + (
+            "THE RUN WOULD STOP EARLY (the budget stops it before it is passed)" if est.exceeds_run_budget
+            else "fits"))
+    else:
+        lines.append("Budget per run: none")
+    if est.budget_per_month is not None:
+        lines.append(f"Budget per month {fmt_usd(est.budget_per_month)}, {fmt_usd(est.month_spent)} spent so far: " + (
+            "THE RUN WOULD STOP EARLY" if est.exceeds_month_budget else "fits"))
+    else:
+        lines.append(f"Budget per month: none ({fmt_usd(est.month_spent)} spent so far)")
+    sources = {(v["date"], v["source"], str(v["verified"])) for v in est.price_sources.values()}
+    for date, source, verified in sorted(sources) or [(est.price_date, est.price_source, "")]:
+        lines.append(f"Prices of {date} from {source}" + (f" (verified: {verified})" if verified else ""))
+    for path in est.unreadable:
+        lines.append(f"  UNREADABLE {path}")
+    return lines
+
+
+def analysis_params(library, engine_name: str) -> AnalysisParams:
+    """The request parameters (cache key) ``library`` uses for ``engine_name``."""
+    from mediaapp.analysis.registry import create_engine
+
+    params = _base_params(library)
+    if engine_name == "rekognition":
+        from mediaapp.cloud.config import load_config
+        return params_for_config(params, load_config(library.settings))
+    engine = create_engine(engine_name, library.engine_config(engine_name))
+    adjust = getattr(engine, "analysis_params", None)
+    return adjust(params) if adjust else params
+
+
+def _base_params(library) -> AnalysisParams:
+    """The library-wide request parameters (``max_labels``, ``min_confidence`` settings), before engine options."""
+    return AnalysisParams(library.settings.get("max_labels"), float(library.settings.get("min_confidence", 50.0)))
+
+
+def _iter_paths(paths) -> list[str]:
+    from mediaapp.ingest.scan import iter_files
+
+    out: list[str] = []
+    for p in paths:
+        p = os.path.abspath(os.path.expanduser(str(p)))
+        if os.path.isdir(p):
+            out += [e.path for e in iter_files([p], lambda path, msg: None)]
+        else:
+            out.append(p)
+    return out
+
+
+def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "rekognition",
+             progress=None, *, config=None, reanalyse: bool = False) -> Estimate:
+    """Price analysing ``paths`` (files and folders) with ``engine_name`` before doing it.
+
+    Images already catalogued reuse their sha256 when size and mtime match;
+    other files are sniffed (not images are skipped) and hashed
+    (``mediaapp.ingest.hashing.sha256_file``). Each (image, API) pair with a
+    stored response for the library's current parameters costs nothing,
+    unless ``reanalyse`` (everything is bought again). ``config`` is a
+    ``CloudConfig`` to price with instead of the saved one (the settings
+    dialog's unsaved values). ``progress(done, total)`` is called per file.
+    Raises ``ValueError`` for an unknown or unpriced API or invalid saved
+    settings, ``OSError`` for an unreadable price table.
+    """
+    return _estimate_files(library, _iter_paths(paths), apis, engine_name, progress, config, reanalyse)
+
+
+def needs_cloud(settings: dict) -> bool:
+    """True when an import with ``settings`` may use the ``rekognition`` engine (by default or by a folder rule)."""
+    from mediaapp.cloud.config import folder_rules
+
+    return "rekognition" in settings.get("engines", []) or any(
+        "rekognition" in engines for engines in folder_rules(settings).values())
+
+
+def estimate_import(library, paths, *, reanalyse: bool = False, progress=None) -> Estimate | None:
+    """What importing ``paths`` with the library's saved settings would cost in Rekognition calls.
+
+    Mirrors what ``Library.import_paths(paths)`` (no ``engines`` named) will
+    do: the same files are found (``mediaapp.ingest.scan.iter_files``), the
+    same ones are ingested (new or changed, image by content, not a failure
+    recorded for the same size and mtime) or kept (catalogued with the same
+    size and mtime), catalogued paths below ``paths`` that are gone are
+    forgotten, and each image (sha256) then gets the engines the import gives
+    it: ``mediaapp.settings.engines_for_paths`` over **all** the paths the
+    catalog will hold for it (its catalogued paths plus the new ones), i.e.
+    the deepest ``folder_engines`` rule holding any of them, else
+    ``settings["engines"]``. So a new copy of a catalogued image counts as a
+    Rekognition image when another copy lies under a ``rekognition`` rule,
+    and not when a deeper rule on another copy says otherwise.
+
+    Only the files that may matter are hashed
+    (``mediaapp.ingest.hashing.sha256_file``): those whose own folder rule
+    names ``rekognition``, and those whose size equals another catalogued or
+    incoming file's (identical bytes have identical sizes; a file of a unique
+    size is alone with its sha256, so its own path decides). ``progress(done,
+    total)`` is called per file found. A file the import will fail to read
+    or decode cannot be told apart beforehand and is counted. Returns None
+    when no image would go to Rekognition (and no such file was
+    unreadable); stored answers are subtracted as in ``estimate``. Raises
+    like ``estimate``.
+    """
+    from mediaapp.ingest.hashing import sha256_file
+    from mediaapp.ingest.scan import sniff_format
+    from mediaapp.settings import engines_for_paths
+
+    if not needs_cloud(library.settings):
+        return None
+    rules = library.settings.get("folder_engines") or {}   # as Library.engines_for reads them
+    default = list(library.settings.get("engines", []))
+
+    def cloud(where: list[str]) -> bool:
+        return "rekognition" in engines_for_paths(where, rules, default)
+
+    roots, entries, unreadable_dirs, missing = _scan_like_import(paths)
+    known = library.catalog.known_files()
+    failed_state = library.catalog.failed_files()
+    seen = {path for path, _size, _mtime in entries}
+    # the catalog after the import: path -> sha256 (gone paths forgotten, changed files re-assigned below)
+    final = {path: state[2] for path, state in known.items()
+             if not (is_below(path, roots) and path not in seen and not is_below(path, unreadable_dirs))}
+    changing = [(path, size) for path, size, mtime in entries
+                if known.get(path, (None, None))[:2] != (size, mtime) and failed_state.get(path) != (size, mtime)]
+    sizes = Counter(known[path][0] for path in final)
+    sizes.update(size for _path, size in changing)
+    touched: dict[str, int] = {}   # sha256 -> size: the images the import analyses
+    unreadable: list[str] = [p for p in missing if cloud([p])]
+    changing_paths = {path for path, _size in changing}
+    for i, (path, size, mtime) in enumerate(entries):
+        state = known.get(path)
+        if state and state[:2] == (size, mtime):
+            touched.setdefault(state[2], size)
+        elif path in changing_paths:
+            try:
+                if sniff_format(path) is not None:
+                    # the file's own catalogued row (if any) counts once more when its size did not change
+                    own = 1 + (state is not None and state[0] == size)
+                    if cloud([path]) or sizes[size] > own:
+                        sha = sha256_file(path)
+                        final[path] = sha
+                        touched.setdefault(sha, size)
+                    else:
+                        final.pop(path, None)   # alone with its bytes: its own path decides, not Rekognition
+            except OSError:
+                if cloud([path]):
+                    unreadable.append(path)
+        if progress:
+            progress(i + 1, len(entries))
+    paths_of: dict[str, list[str]] = {sha: [] for sha in touched}
+    for path, sha in final.items():
+        if sha in paths_of:
+            paths_of[sha].append(path)
+    billed = {sha: size for sha, size in touched.items() if cloud(paths_of[sha])}
+    if not billed and not unreadable:
+        return None
+    est = _price(library, billed, None, "rekognition", None, reanalyse)
+    est.unreadable = unreadable
+    return est
+
+
+def _scan_like_import(paths) -> tuple[list[str], list[tuple[str, int, int]], list[str], list[str]]:
+    """The files ``Library.import_paths(paths)`` finds: ``(roots, [(path, size, mtime_ns)], unreadable folders,
+    missing roots)``, where roots are ``paths`` made absolute (``~`` expanded)."""
+    from mediaapp.ingest.scan import iter_files
+
+    roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
+    entries: list[tuple[str, int, int]] = []
+    unreadable_dirs: list[str] = []
+    missing: list[str] = []
+
+    def scan_error(path: str, _message: str) -> None:
+        if os.path.isdir(path):
+            unreadable_dirs.append(path)
+
+    for root in roots:
+        try:
+            if os.path.isfile(root):
+                st = os.stat(root)
+                entries.append((root, st.st_size, st.st_mtime_ns))
+            elif os.path.isdir(root):
+                entries += [(e.path, e.size, e.mtime_ns) for e in iter_files([root], scan_error)]
+            else:
+                missing.append(root)
+        except OSError:
+            missing.append(root)
+    return roots, entries, unreadable_dirs, missing
+
+
+def _estimate_files(library, files: list[str], apis, engine_name: str, progress, config,
+                    reanalyse: bool) -> Estimate:
+    """``estimate`` of these files: catalogued ones (same size and mtime) by their sha256, others hashed."""
+    from mediaapp.ingest.hashing import sha256_file
+    from mediaapp.ingest.scan import sniff_format
+
+    known = library.catalog.known_files()
+    shas: dict[str, int] = {}
+    unreadable: list[str] = []
+    for i, path in enumerate(files):
+        try:
+            st = os.stat(path)
+            state = known.get(path)
+            if state and state[0] == st.st_size and state[1] == st.st_mtime_ns:
+                shas.setdefault(state[2], st.st_size)
+            elif sniff_format(path) is not None:
+                shas.setdefault(sha256_file(path), st.st_size)
+        except OSError:
+            unreadable.append(path)
+        if progress:
+            progress(i + 1, len(files))
+    est = _price(library, shas, apis, engine_name, config, reanalyse)
+    est.unreadable = unreadable
+    return est
+
+
+def _price(library, shas: dict[str, int], apis, engine_name: str, config, reanalyse: bool) -> Estimate:
+    """The ``Estimate`` of analysing the images ``shas`` (sha256 -> file size in bytes) with ``engine_name``."""
+    from mediaapp.cloud.config import load_config
+
+    config = config or load_config(library.settings)
+    prices = PriceTable.load(config.prices_path)
+    wanted = [Api.parse(a) for a in (apis or library.settings["apis"])]
+    params = params_for_config(_base_params(library), config) if engine_name == "rekognition" \
+        else analysis_params(library, engine_name)
+    est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,
+                   budget_per_month=config.budget_per_month, price_date=prices.date, price_source=prices.source)
+    est.images = len(shas)
+    ledger = Ledger(Path(library.root) / LEDGER_FILE)
+    try:
+        est.month_spent = ledger.month_spend()
+        per_entry: dict[str, int] = {}
+        uploads = 0
+        for sha, size in shas.items():
+            missing = False
+            for api in wanted:
+                if not reanalyse and library.catalog.cached_analysis(sha, api.value, engine_name,
+                                                                     params.key(api)) is not None:
+                    est.cached += 1
+                    continue
+                missing = True
+                est.calls += 1
+                est.by_api[api.value] = est.by_api.get(api.value, 0) + 1
+                for entry in priced_calls(api, params):
+                    per_entry[entry] = per_entry.get(entry, 0) + 1
+            if missing and config.uses_s3:
+                uploads += 1
+                est.upload_bytes += size if config.upload == "original" else min(size, 1 << 20)
+        for group in sorted({prices.group(e) for e in per_entry}):  # tiers count a group's images together
+            used = ledger.month_calls(prices.group_entries(next(e for e in per_entry if prices.group(e) == group)))
+            for entry in [e for e in per_entry if prices.group(e) == group]:
+                usd = prices.cost(entry, per_entry[entry], used)
+                est.usd_by_entry[entry] = usd
+                est.price_sources[entry] = prices.source_of(entry)
+                est.usd += usd
+                used += per_entry[entry]
+    finally:
+        ledger.close()
+    if engine_name == "rekognition" and config.uses_s3:
+        est.s3_usd = uploads * (prices.s3_put + prices.s3_head)
+        if not config.delete_after:
+            est.s3_usd += est.upload_bytes / 1e9 * prices.s3_storage_gb_month
+        if uploads:
+            est.price_sources["S3"] = dict(prices.s3_source)
+    if engine_name != "rekognition":  # on-device engines cost nothing
+        est.usd = est.s3_usd = 0.0
+        est.usd_by_entry = {e: 0.0 for e in est.usd_by_entry}
+    return est

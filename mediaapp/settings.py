@@ -13,12 +13,13 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from mediaapp.core.types import LOCAL_ENGINE
 from mediaapp.fsio import atomic_write
 from mediaapp.paths import is_below
 
 #: The defaults of every setting; engines are analysis-engine names, apis Rekognition operation names.
 DEFAULTS: dict = {
-    "engines": ["local"],
+    "engines": [LOCAL_ENGINE],
     "apis": ["DetectLabels", "DetectText", "RecognizeCelebrities"],
     "min_confidence": 50.0,     # DetectLabels MinConfidence, 0-100
     "max_labels": None,         # DetectLabels MaxLabels; None = engine default
@@ -71,7 +72,7 @@ def engines_for_paths(paths: Iterable[str], rules: Mapping[str, Iterable[str]],
     dropped); ``paths`` are compared as given, so pass absolute normalised
     paths (as the catalog stores them). An empty rule means "no engine".
     Returns a new list; no I/O. This is the rule ``Library.engines_for``
-    applies after an import, and ``mediaapp.services.estimate.estimate_import``
+    applies after an import, and ``mediaapp.services.estimate.CostEstimator.estimate_import``
     before it.
     """
     paths = list(paths)

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, ImageRef
+from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineDescriptor, ImageRef
 from mediaapp.core.types import Api
 
 CALLS: list[tuple[str, str]] = []
@@ -26,14 +26,15 @@ SAMPLES = {
 }
 
 
-class ReplayEngine:
+class ReplayEngine(EngineBase):
     """Answers every image with the recorded sample response of each API.
 
     ``delay`` (seconds) slows each call down, for interruption tests;
     ``fail_names`` lists file names answered with InvalidImageFormatException.
     """
 
-    name = "replay"
+    descriptor = EngineDescriptor(name="replay", title="Recorded responses (tests)", apis=tuple(Api),
+                                  default_apis=tuple(Api))
     executor = "thread"
     max_concurrency = 2
 

@@ -148,7 +148,6 @@ def test_export_never_writes_through_a_link_planted_in_the_target_folder(testdat
     """A link at the old temporary name, at a guess of the new one, or at the final name itself."""
     from support import sha256_of
 
-    from mediaapp.services.results import export_results
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -162,7 +161,7 @@ def test_export_never_writes_through_a_link_planted_in_the_target_folder(testdat
     lib = open_library(tmp_path / "lib", testdata)
     try:
         lib.import_paths([folder])
-        report = export_results(lib, out, engine=ENGINE)
+        report = lib.results.export(out, engine=ENGINE)
     finally:
         lib.close()
     assert report.images == 1
@@ -255,8 +254,12 @@ def test_a_name_holding_the_escape_character_survives_the_upgrade(testdata, tmp_
     stored = str(folder / name).replace("\ufffd", "\ufffd\ufffd")
     db.execute("UPDATE files SET path = ?, name = ? WHERE path = ?", (str(folder / name), name, stored))
     assert db.execute("SELECT COUNT(*) FROM files WHERE path = ?", (str(folder / name),)).fetchone()[0] == 1
-    db.execute("PRAGMA user_version = 4")
-    db.commit()
+    db.executescript("""
+        DROP TABLE change_feed; DROP TABLE feed_consumers;       -- schema 6's change feed, as schema 4 had it
+        CREATE TABLE index_pending (sha256 TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+        UPDATE counters SET name = 'index_pending' WHERE name = 'change_feed';
+        PRAGMA user_version = 4;
+    """)
     db.close()
 
     lib = open_library(root, testdata)

@@ -16,8 +16,10 @@ import pytest
 import replay_engine
 from support import sha256_of
 
+from mediaapp.catalog.feed import SEARCH, mark_changed
 from mediaapp.core.types import Query
 from mediaapp.library import Library
+from mediaapp.services.indexing import SearchSync
 
 ENGINE = "replay_engine:ReplayEngine"
 BROKEN = {"broken.png", "truncated.jpg", "empty.jpg"}
@@ -195,13 +197,13 @@ def test_killed_import_resumes_without_duplicates_or_gaps(testdata, tmp_path):
 def test_index_updates_lost_in_a_crash_are_made_at_the_next_open(testdata, sample_folder, tmp_path, monkeypatch):
     lib = open_library(tmp_path / "lib", testdata)
     with monkeypatch.context() as patch:
-        patch.setattr(Library, "reindex_assets", lambda self, shas: False)  # the process dies before indexing
+        patch.setattr(SearchSync, "update", lambda self, shas: False)  # the process dies before indexing
         lib.import_paths([sample_folder])
-    assert lib.search(Query(limit=None)).total == 0 and len(lib.catalog.pending_index()) == 5
+    assert lib.search(Query(limit=None)).total == 0 and len(lib.catalog.feed.pending(SEARCH)) == 5
     lib.close()
     lib = open_library(tmp_path / "lib", testdata)
     try:
-        assert lib.catalog.pending_index() == []
+        assert lib.catalog.feed.pending(SEARCH) == []
         assert lib.search(Query(labels=("Car",), limit=None)).total == 5
         # A vanished file's asset leaves the index through the same queue.
         (sample_folder / "formats" / "example.bmp").unlink()
@@ -312,22 +314,21 @@ def test_a_change_made_while_a_document_is_built_is_indexed(testdata, sample_fol
         text = {"TextDetections": [{"DetectedText": "Zanzibar", "Type": "LINE", "Id": 0, "Confidence": 99.0,
                                     "Geometry": {"BoundingBox": {"Width": 0.2, "Height": 0.1, "Left": 0.1,
                                                                  "Top": 0.1}}}]}
-        build = Library.index_documents
+        build = SearchSync.documents
 
         def racing(self, shas):
             docs = build(self, shas)   # the document as it is now ...
-            monkeypatch.setattr(Library, "index_documents", build)
+            monkeypatch.setattr(SearchSync, "documents", build)
             # ... and meanwhile the asset changes (another thread stores a new response)
             self.catalog.store_analysis(sha256=sha, api="DetectText", engine=ENGINE, engine_version="replay-2",
                                         params="", response=text, detections=flatten("DetectText", text, ENGINE))
             return docs
 
-        from mediaapp.catalog.db import mark_pending
         with lib.catalog.transaction() as conn:
-            mark_pending(conn, [sha])                   # an earlier change queued the asset
-        monkeypatch.setattr(Library, "index_documents", racing)
+            mark_changed(conn, [sha])                   # an earlier change queued the asset
+        monkeypatch.setattr(SearchSync, "documents", racing)
         lib.reindex_assets([sha])
-        assert sha in lib.catalog.pending_index()       # the older document went in; the change stays queued
+        assert sha in lib.catalog.feed.pending(SEARCH)       # the older document went in; the change stays queued
         assert lib.search(Query(text="zanzibar")).total == 0
         lib.sync_index()
         assert [h.sha256 for h in lib.search(Query(text="zanzibar")).hits] == [sha]
@@ -372,10 +373,10 @@ def test_a_document_the_index_rejects_is_an_error_and_stays_queued(testdata, sam
         lib.import_paths([sample_folder])
         [error] = [e for e in lib.errors() if e.stage == "index"]
         assert error.path.endswith("000004.jpg") and "too large" in error.message
-        assert sha in lib.catalog.pending_index() and lib.search(Query(text="000004")).total == 0
+        assert sha in lib.catalog.feed.pending(SEARCH) and lib.search(Query(text="000004")).total == 0
         monkeypatch.undo()
         lib.sync_index()
         assert lib.search(Query(text="000004")).total == 1
-        assert lib.catalog.pending_index() == [] and [e for e in lib.errors() if e.stage == "index"] == []
+        assert lib.catalog.feed.pending(SEARCH) == [] and [e for e in lib.errors() if e.stage == "index"] == []
     finally:
         lib.close()

@@ -53,11 +53,13 @@ rename, a copy or a move makes no call at all.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mediaapp.analysis.base import (
@@ -65,13 +67,17 @@ from mediaapp.analysis.base import (
     AnalysisError,
     AnalysisParams,
     EngineBase,
+    EngineContext,
+    EngineDescriptor,
     EngineUnavailableError,
     ImageRef,
+    Results,
 )
 from mediaapp.cloud import clients, transfers
 from mediaapp.cloud.config import CloudConfig
-from mediaapp.cloud.pricing import Budget, Ledger, PriceTable, params_for_config, priced_calls
-from mediaapp.core.types import Api
+from mediaapp.cloud.pricing import LEDGER_FILE, Budget, Ledger, PriceTable, params_for_config, priced_calls
+from mediaapp.core.analysis import CLOUD_ENGINE
+from mediaapp.core.types import Api, Asset, Json
 from mediaapp.fsio import open_regular
 
 log = logging.getLogger(__name__)
@@ -163,7 +169,17 @@ class RekognitionEngine(EngineBase):
     credentials can be found (checked locally, without a network call).
     """
 
-    name = "rekognition"
+    descriptor = EngineDescriptor(
+        name=CLOUD_ENGINE,
+        title="Amazon Rekognition (needs AWS credentials; costs money)",
+        apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
+        default_apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
+        needs_network=True,
+        costs_money=True,
+        cost_model="per image and API, in monthly volume tiers (resources/prices.json)",
+        options=tuple(f.name for f in dataclasses.fields(CloudConfig) if f.name != "ledger_path"),
+        version="3.0",
+    )
     executor = "thread"
     #: Default thread count; each instance uses its config's ``max_concurrency``.
     max_concurrency = 4
@@ -202,9 +218,22 @@ class RekognitionEngine(EngineBase):
                                          "login) or the AWS_ACCESS_KEY_ID environment variables")
 
     # -- library hooks -----------------------------------------------------------------------
-    def analysis_params(self, params: AnalysisParams) -> AnalysisParams:
-        """``params`` plus this engine's options that change answers (IMAGE_PROPERTIES), for the cache key."""
-        return params_for_config(params, self.config)
+    @classmethod
+    def configure(cls, context: EngineContext) -> Json:
+        """The library's ``engine_config.rekognition`` section, with the month budget's ledger in the library."""
+        return {**super().configure(context), "ledger_path": str(context.root / LEDGER_FILE)}
+
+    @classmethod
+    def request_params(cls, params: AnalysisParams, config: Json) -> AnalysisParams:
+        """``params`` plus the options of ``config`` that change answers (IMAGE_PROPERTIES), for the cache key.
+
+        Raises ``EngineUnavailableError`` when ``config`` is not a valid ``CloudConfig``.
+        """
+        try:
+            cloud = CloudConfig.from_dict(config)
+        except (TypeError, ValueError) as exc:
+            raise EngineUnavailableError(f"the rekognition settings are invalid: {exc}") from exc
+        return params_for_config(params, cloud)
 
     def begin_run(self, planned: int | None = None, cancel=None, reanalyse: bool = False) -> None:
         """A new import run starts: resets the per-run budget.
@@ -231,11 +260,10 @@ class RekognitionEngine(EngineBase):
         """The token this image's work obeys: the run's and the watching callers'."""
         return transfers.WatchedCancel(self._run_cancel)
 
-    def prepare_ref(self, ref: ImageRef, asset) -> CloudImageRef:
+    def prepare_ref(self, ref: ImageRef, asset: Asset) -> CloudImageRef:
         """Attach the asset's file name, date, format and size (no network)."""
         return CloudImageRef(ref.sha256, ref.path, ref.s3_object, os.path.basename(ref.path or "") or None,
-                             getattr(asset, "taken_at", None), getattr(asset, "format", None),
-                             getattr(asset, "size", None))
+                             asset.taken_at, asset.format, asset.size)
 
     # -- engine interface --------------------------------------------------------------------
     def version(self, api: Api) -> str:
@@ -250,7 +278,7 @@ class RekognitionEngine(EngineBase):
             raise result
         return result
 
-    def analyse_many(self, apis: list[Api], image: ImageRef, params: AnalysisParams) -> dict:
+    def analyse_many(self, apis: Sequence[Api], image: ImageRef, params: AnalysisParams) -> Results:
         """Analyse one image with each of ``apis`` (see the module docstring for the steps).
 
         Returns api -> response dict (without ResponseMetadata), or api ->

@@ -47,18 +47,7 @@ def analyse_image(engine_name: str, engine_config: dict, apis: list[str], ref: I
     wanted = [Api(a) for a in apis]
     try:
         engine = create_engine(engine_name, engine_config)
-        face_records = None
-        if hasattr(engine, "analyse_with_faces"):  # the local engine: responses plus face records
-            results, face_records = engine.analyse_with_faces(wanted, ref, params)
-        elif hasattr(engine, "analyse_many"):
-            results = engine.analyse_many(wanted, ref, params)
-        else:
-            results = {}
-            for api in wanted:
-                try:
-                    results[api] = engine.analyse(api, ref, params)
-                except AnalysisError as exc:
-                    results[api] = exc
+        results, face_records = engine.analyse_with_extras(wanted, ref, params)
     except AnalysisError as exc:
         return [ApiOutcome(a.value, error_code=exc.code, error=str(exc)) for a in wanted]
     except Exception as exc:  # an engine bug must not stop the import; report it per image

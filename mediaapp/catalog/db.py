@@ -28,6 +28,7 @@ from typing import TypeVar, cast
 
 import sqlite_utils
 
+from mediaapp.catalog.feed import ChangeFeed, mark_changed
 from mediaapp.catalog.migrations import migrate
 from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem, Json
@@ -68,6 +69,8 @@ class Catalog:
         self.path = Path(path)
         self._pool = ConnectionPool(self.path, _setup_connection, readers=READERS, busy_timeout=BUSY_TIMEOUT_S)
         self._db: tuple[sqlite3.Connection, sqlite_utils.Database] | None = None
+        #: Which assets changed since each consumer (search sync, ...) last handled them.
+        self.feed = ChangeFeed(self._pool)
         try:
             with self._pool.writer() as conn:
                 migrate(conn)
@@ -200,13 +203,13 @@ class Catalog:
                                                "name": os.path.basename(stored), "size": size, "mtime_ns": mtime_ns,
                                                "seen_at": now_iso()}, pk="path")
             conn.execute("DELETE FROM errors WHERE path = ? AND stage NOT LIKE 'analysis:%'", (stored,))
-            mark_pending(conn, [sha256])
+            mark_changed(conn, [sha256])
             return new
 
     def remove_files(self, paths: Iterable[str]) -> list[str]:
         """Forget these paths and their errors; return the sha256s of assets left with no path.
 
-        Such assets are removed (and queued in ``index_pending`` so the search
+        Such assets are removed (and marked in the change feed so the search
         indexes drop them, even if the process dies before it gets there);
         their stored analyses and detections are kept (a cache: the same
         bytes imported again are not analysed again).
@@ -224,7 +227,7 @@ class Catalog:
                     orphans.append(sha)
                     # Analyses and their detections stay: if the bytes come back, nothing is paid twice.
                     conn.execute("DELETE FROM assets WHERE sha256 = ?", (sha,))
-                mark_pending(conn, [sha])
+                mark_changed(conn, [sha])
         return orphans
 
     def asset(self, sha256: str) -> Asset | None:
@@ -318,7 +321,7 @@ class Catalog:
                   json.dumps(list(d.parents)), d.text_type) for d in detections])
             conn.execute("DELETE FROM errors WHERE sha256 = ? AND stage = ? AND (engine = ? OR engine IS NULL)",
                          (sha256, f"analysis:{api}", engine))
-            mark_pending(conn, [sha256])
+            mark_changed(conn, [sha256])
 
     def current_params(self, sha256: str, api: str, engine: str) -> str | None:
         """The params key of the stored response whose detections are current for (sha256, api, engine)."""
@@ -345,44 +348,6 @@ class Catalog:
         self.store_analysis(sha256=sha256, api=api, engine=engine, engine_version=version, params=params,
                             response=response, detections=flatten(api, response, engine))
         return True
-
-    # -- search-index bookkeeping ------------------------------------------------------------
-    def pending_index(self, limit: int | None = None) -> list[str]:
-        """Sha256s whose search documents must be rebuilt (or deleted, when the asset is gone).
-
-        Every catalog change that alters a search document queues its asset
-        here in the same transaction (``mark_pending``), so an import killed
-        before it updated the indexes is finished by the next
-        ``Library.sync_index()``.
-        """
-        sql = "SELECT sha256 FROM index_pending ORDER BY sha256"
-        args: tuple[int, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            args = (limit,)
-        with self.read() as conn:
-            return [r[0] for r in conn.execute(sql, args)]
-
-    def pending_marks(self, sha256s: Iterable[str]) -> dict[str, int]:
-        """Map sha256 -> the sequence number of its pending mark, for those of ``sha256s`` that have one."""
-        shas = list(dict.fromkeys(sha256s))
-        out: dict[str, int] = {}
-        with self.read() as conn:
-            for chunk in _chunks(shas, 500):
-                rows = conn.execute(f"SELECT sha256, seq FROM index_pending WHERE sha256 IN "
-                                    f"({','.join('?' * len(chunk))})", chunk)
-                out.update((r[0], r[1]) for r in rows)
-        return out
-
-    def clear_pending(self, marks: dict[str, int]) -> None:
-        """Drop the pending marks read by ``pending_marks`` once their documents are written.
-
-        A mark made again since (a newer sequence number: the asset changed
-        while its document was being built) stays, so the change is indexed
-        by the next ``sync_index``.
-        """
-        with self.transaction() as conn:
-            conn.executemany("DELETE FROM index_pending WHERE sha256 = ? AND seq = ?", list(marks.items()))
 
     def responses(self, sha256: str) -> dict[str, list[Json]]:
         """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
@@ -455,22 +420,6 @@ class Catalog:
         """Forget every recorded problem (the next import retries failed files)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM errors")
-
-
-def mark_pending(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
-    """Queue assets in ``index_pending`` inside the caller's transaction (any module's catalog writes).
-
-    Each call takes the next number of the ``index_pending`` counter, so a
-    document built before this change can tell it is out of date (see
-    ``Catalog.clear_pending``).
-    """
-    rows = [(s,) for s in sha256s]
-    if not rows:
-        return
-    seq = conn.execute(
-        "UPDATE counters SET value = value + 1 WHERE name = 'index_pending' RETURNING value").fetchone()[0]
-    conn.executemany("INSERT INTO index_pending (sha256, seq) VALUES (?, ?)"
-                     " ON CONFLICT(sha256) DO UPDATE SET seq = excluded.seq", [(s, seq) for (s,) in rows])
 
 
 def _setup_connection(conn: sqlite3.Connection) -> None:

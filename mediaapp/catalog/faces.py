@@ -49,13 +49,14 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from mediaapp.catalog.db import Catalog, mark_pending, now_iso
+from mediaapp.catalog.db import Catalog, now_iso
+from mediaapp.catalog.feed import mark_changed
+from mediaapp.core.analysis import LOCAL_ENGINE
 from mediaapp.core.faces import EMBEDDING_DTYPE, EMBEDDING_SIZE, embedding_from_bytes, person_id
 from mediaapp.core.rekognition import UNKNOWN_FACE, flatten
 from mediaapp.core.types import Api, BoundingBox, DetectionKind, Json
 
 __all__ = [
-    "LOCAL_ENGINE",
     "REFERENCE_SOURCES",
     "EmbeddedFaces",
     "FaceRecord",
@@ -65,8 +66,6 @@ __all__ = [
     "normalize_name",
 ]
 
-#: The engine whose RecognizeCelebrities detections the faces table derives.
-LOCAL_ENGINE = "local"
 #: A re-analysed face keeps its row (id, name, group) when its new box overlaps
 #: the old one by at least this intersection-over-union; the same detector on
 #: the same bytes gives identical boxes (IoU 1), a newer detector shifts them a
@@ -687,8 +686,8 @@ class FaceStore:
         detection per unknown face (as the response's UnrecognizedFaces
         would give); rejected faces give none. Images without face rows get
         the detections of their stored response again (``flatten``), or none
-        without one. The images are queued in ``index_pending`` in the same
-        transaction (``catalog.db.mark_pending``); the caller reindexes.
+        without one. The images are queued in the change feed in the same
+        transaction (``catalog.feed.mark_changed``); the caller reindexes.
         """
         shas = list(dict.fromkeys(sha256s))
         with self.catalog.transaction() as conn:
@@ -724,7 +723,7 @@ class FaceStore:
                 conn.executemany(
                     "INSERT INTO detections (sha256, api, engine, engine_version, kind, name, confidence, box_left,"
                     " box_top, box_width, box_height, parents, text_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
-            mark_pending(conn, shas)
+            mark_changed(conn, shas)
 
     def forget_all(self) -> tuple[list[str], list[str]]:
         """Delete every face, person, exclusion, local RecognizeCelebrities response and its detections.
@@ -733,7 +732,7 @@ class FaceStore:
         (``current_analyses``), so the next import analyses those images again.
 
         Returns (the images whose search documents change - queued in
-        ``index_pending`` -, the crop names of the deleted faces).
+        the change feed -, the crop names of the deleted faces).
         """
         with self.catalog.transaction() as conn:
             shas = [r[0] for r in conn.execute(
@@ -749,5 +748,5 @@ class FaceStore:
             conn.execute("DELETE FROM analyses WHERE api = ? AND engine = ?", (_CELEB, LOCAL_ENGINE))
             conn.execute("DELETE FROM current_analyses WHERE api = ? AND engine = ?", (_CELEB, LOCAL_ENGINE))
             self._touch_references(conn)
-            mark_pending(conn, shas)
+            mark_changed(conn, shas)
         return shas, crops

@@ -158,6 +158,21 @@ MIGRATIONS: list[str] = [
     UPDATE errors SET path = replace(path, char(65533), char(65533) || char(65533))
         WHERE instr(path, char(65533)) > 0;
     """,
+    # 5 -> 6: the search outbox becomes the catalog's change feed with named consumers
+    # (``mediaapp.catalog.feed``); search sync is the first, and keeps the marks it had.
+    """
+    CREATE TABLE feed_consumers (name TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO feed_consumers (name) VALUES ('search');
+    CREATE TABLE change_feed (        -- assets changed since each consumer last handled them
+        consumer TEXT NOT NULL REFERENCES feed_consumers(name) ON DELETE CASCADE,
+        sha256 TEXT NOT NULL,
+        seq INTEGER NOT NULL,         -- the change_feed counter when last marked
+        PRIMARY KEY (consumer, sha256)
+    ) WITHOUT ROWID;
+    INSERT INTO change_feed (consumer, sha256, seq) SELECT 'search', sha256, seq FROM index_pending;
+    DROP TABLE index_pending;
+    UPDATE counters SET name = 'change_feed' WHERE name = 'index_pending';
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

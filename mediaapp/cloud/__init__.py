@@ -1,13 +1,14 @@
-"""Cloud analysis support: settings, AWS clients, cost and budget, connection test, results in and out.
+"""AWS plumbing under every cloud feature: settings, clients, transfers, prices, the usage ledger and budgets.
 
-Nothing here imports Qt; the GUI reaches it through ``mediaapp.ui.cloud_dialog``.
-Modules:
+A layer below the engines and the feature services (ARCHITECTURE.md); nothing
+here imports Qt or any other mediaapp layer above ``settings``. Modules:
 
 - ``config``: ``CloudConfig``, the JSON-able settings of the ``rekognition`` engine.
 - ``clients``: boto3 clients (adaptive retries) and the factory tests replace.
-- ``cost``: the price table, ``estimate()``, the usage ledger and ``Budget``.
-- ``connection``: ``check_connection()`` (the "test connection" action) with plain-words explanations.
-- ``results``: export and import of stored Rekognition responses.
-- ``upload``: ``mediaapp cloud upload`` (images to the bucket ahead of analysis).
+- ``pricing``: the price table, the usage ledger and ``Budget`` (estimates: ``mediaapp.services.estimate``).
 - ``transfers``: watching the engine's uploads from the CLI and the GUI (bytes, files, cancel).
+
+The features built on them are in ``mediaapp.services``: ``connection`` (the
+"test connection" action), ``results`` (export and import of stored
+responses), ``upload`` (``mediaapp cloud upload``) and ``estimate``.
 """

@@ -16,10 +16,11 @@ writes them without touching any other setting.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
-#: Analysis engines a library or a folder rule may name (``mediaapp.analysis.registry.ENGINES``).
-ENGINE_NAMES = ("local", "rekognition")
+from mediaapp.core.types import CLOUD_ENGINE
+
 #: Library settings key of the per-folder engine rules: ``{"/abs/folder": ["rekognition"], ...}``.
 FOLDER_ENGINES_KEY = "folder_engines"
 
@@ -28,8 +29,8 @@ UPLOAD_MODES = ("original", "proxy", "none")
 #: Values of ``sse``: S3 server-side encryption with S3-managed keys, with a KMS key, or none requested.
 SSE_MODES = ("AES256", "aws:kms", "none")
 
-#: Settings key holding the engine config.
-SETTINGS_KEY = "rekognition"
+#: Settings key holding the engine config (``engine_config.<engine name>``).
+SETTINGS_KEY = CLOUD_ENGINE
 
 
 @dataclass
@@ -159,12 +160,15 @@ def save_config(library, config: CloudConfig) -> None:
 
 # -- per-folder engines ----------------------------------------------------------------------------
 
-def check_engines(engines) -> list[str]:
-    """``engines`` as a list of known names without repeats. Raises ``ValueError`` for an unknown or no engine."""
+def check_engines(engines: Iterable[object], known: Sequence[str]) -> list[str]:
+    """``engines`` as a list of names without repeats, each one of ``known`` (``analysis.registry.engine_names()``).
+
+    Raises ``ValueError`` for an unknown engine or none.
+    """
     out = list(dict.fromkeys(str(e).strip() for e in engines if str(e).strip()))
-    unknown = [e for e in out if e not in ENGINE_NAMES]
+    unknown = [e for e in out if e not in known]
     if unknown or not out:
-        raise ValueError(f"engines must be {' and/or '.join(ENGINE_NAMES)}, not {', '.join(unknown) or 'none'}")
+        raise ValueError(f"engines must be {' and/or '.join(known)}, not {', '.join(unknown) or 'none'}")
     return out
 
 
@@ -185,12 +189,12 @@ def normalize_folder(folder: str) -> str:
     return os.path.normpath(os.path.abspath(os.path.expanduser(str(folder))))
 
 
-def save_library_choices(library, *, engines: list[str] | None = None, apis: list[str] | None = None,
-                         folder_engines: dict[str, list[str]] | None = None) -> None:
+def save_library_choices(library, *, known_engines: Sequence[str], engines: list[str] | None = None,
+                         apis: list[str] | None = None, folder_engines: dict[str, list[str]] | None = None) -> None:
     """Save the library-wide ``engines``, ``apis`` and ``folder_engines`` (each only when given).
 
     Every other key of ``settings.json`` is kept; ``library.settings`` is
-    updated too. Engines are checked with ``check_engines``, APIs with
+    updated too. Engines are checked with ``check_engines`` against ``known_engines``, APIs with
     ``Api.parse`` (stored as operation names), folders made absolute.
     Raises ``ValueError`` for an invalid value (nothing is written then),
     ``OSError`` when the file cannot be written.
@@ -200,14 +204,15 @@ def save_library_choices(library, *, engines: list[str] | None = None, apis: lis
 
     changes: dict = {}
     if engines is not None:
-        changes["engines"] = check_engines(engines)
+        changes["engines"] = check_engines(engines, known_engines)
     if apis is not None:
         parsed = list(dict.fromkeys(Api.parse(a).value for a in apis if str(a).strip()))
         if not parsed:
             raise ValueError("choose at least one analysis (labels, text, celebrities)")
         changes["apis"] = parsed
     if folder_engines is not None:
-        changes[FOLDER_ENGINES_KEY] = {normalize_folder(f): check_engines(e) for f, e in folder_engines.items()}
+        changes[FOLDER_ENGINES_KEY] = {normalize_folder(f): check_engines(e, known_engines)
+                                       for f, e in folder_engines.items()}
     if not changes:
         return
     stored = load_settings(library.root)

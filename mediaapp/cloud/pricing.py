@@ -26,7 +26,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mediaapp.core.analysis import AnalysisError, AnalysisParams
+from mediaapp.core.analysis import CLOUD_ENGINE, AnalysisError, AnalysisParams
 from mediaapp.core.types import Api
 from mediaapp.fsio import create_private_file
 
@@ -185,7 +185,7 @@ class Ledger:
             self._conn = conn
         return self._conn
 
-    def record(self, api: str, usd: float, sha256: str | None = None, engine: str = "rekognition",
+    def record(self, api: str, usd: float, sha256: str | None = None, engine: str = CLOUD_ENGINE,
                month: str | None = None) -> None:
         """Add one billed call (``usd`` dollars) of price-table entry ``api``."""
         now = datetime.now(UTC)
@@ -234,7 +234,7 @@ class Ledger:
 
     # -- quarantine ----------------------------------------------------------------------------
     def quarantine(self, sha256: str, api: str, params: str, response: dict, reason: str,
-                   engine: str = "rekognition", engine_version: str = "") -> None:
+                   engine: str = CLOUD_ENGINE, engine_version: str = "") -> None:
         """Keep a paid ``response`` of ``api`` that failed validation (``reason``), replacing an older one."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
@@ -243,7 +243,7 @@ class Ledger:
                                (sha256, api, engine, params, engine_version, now, reason,
                                 json.dumps(response, default=str)))
 
-    def quarantined(self, sha256: str, api: str, params: str, engine: str = "rekognition") -> dict | None:
+    def quarantined(self, sha256: str, api: str, params: str, engine: str = CLOUD_ENGINE) -> dict | None:
         """The quarantined entry for this key: ``{"at", "reason", "engine_version", "response"}``, or None."""
         with self._lock:
             row = self._db().execute("SELECT at, reason, engine_version, response FROM quarantine WHERE sha256 = ?"

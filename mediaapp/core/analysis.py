@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mediaapp.core.types import Api, Json
+from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE, Api, Json
+
+__all__ = [
+    "CANCELLED",
+    "CLOUD_ENGINE",
+    "LOCAL_ENGINE",
+    "AnalysisCancelled",
+    "AnalysisError",
+    "AnalysisParams",
+    "EngineUnavailableError",
+    "ImageRef",
+]
 
 
 class AnalysisError(Exception):

@@ -7,13 +7,13 @@ Rekognition's; see the API reference of each operation.
 
 from __future__ import annotations
 
-from mediaapp.core.types import Api, BoundingBox, Detection, DetectionKind, Json
+from mediaapp.core.types import LOCAL_ENGINE, Api, BoundingBox, Detection, DetectionKind, Json
 
 #: The name given to a face without a known identity (RecognizeCelebrities UnrecognizedFaces).
 UNKNOWN_FACE = "Face"
 
 
-def flatten(api: Api | str, response: Json, source: str = "local") -> list[Detection]:
+def flatten(api: Api | str, response: Json, source: str = LOCAL_ENGINE) -> list[Detection]:
     """Flatten one response into detections.
 
     - DetectLabels: one row per label with ``box=None`` and the label's

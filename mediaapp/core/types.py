@@ -11,6 +11,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The built-in engines' names, as the catalog stores them with every response and settings name them
+#: (their descriptors are in ``mediaapp.analysis.registry``). The local engine is also the one whose face
+#: records People stores.
+LOCAL_ENGINE = "local"
+CLOUD_ENGINE = "rekognition"
+
 #: A decoded JSON object (a Rekognition response, an OpenSearch request or answer, a stored document).
 Json = dict[str, Any]
 
@@ -117,7 +123,7 @@ class Detection:
     confidence: float
     box: BoundingBox | None = None
     parents: tuple[str, ...] = ()
-    source: str = "local"
+    source: str = LOCAL_ENGINE
     api: str = ""
     text_type: str | None = None
 

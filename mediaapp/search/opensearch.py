@@ -70,11 +70,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from mediaapp.core.filenames import from_stored, to_stored
-from mediaapp.core.text import normalize_label, tokenize
+from mediaapp.core.filenames import from_stored
+from mediaapp.core.query import NormalizedQuery, float32, name_tokens, normalize_query
+from mediaapp.core.text import normalize_label
 from mediaapp.core.types import DetectionKind, IndexDocument, Json, Query, SearchHit, SearchPage, SortOrder
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
-from mediaapp.search.sqlite import date_bounds, float32, folder_prefix, name_tokens, project
+from mediaapp.search.projection import project
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -702,7 +703,7 @@ class OpenSearchIndex:
 
     # -- reads ----------------------------------------------------------------
 
-    def _filter_query(self, query: Query) -> Json:
+    def _filter_query(self, query: NormalizedQuery) -> Json:
         """The query for ``query`` with its scoring.
 
         Scoring: with text, the word score (should clause; assets with no
@@ -710,9 +711,9 @@ class OpenSearchIndex:
         label confidence (must clause that also filters); else a constant 0.
         """
         filters: list[Json] = []
-        tokens = tokenize(query.text)
-        labels = list(dict.fromkeys(l for l in map(normalize_label, query.labels) if l))
-        minimum = float32(query.min_confidence)
+        tokens = list(query.tokens)
+        labels = list(query.labels)
+        minimum = query.min_confidence
 
         def det_filter(keys: list[str]) -> Json:
             return {"bool": {"filter": [
@@ -734,12 +735,11 @@ class OpenSearchIndex:
                                            "score_mode": "none"}})
         elif labels and tokens:
             filters.append({"nested": {"path": "detections", "query": det_filter(labels), "score_mode": "none"}})
-        persons = list(dict.fromkeys(p for p in map(normalize_label, query.persons) if p))
-        if persons:
-            filters.append({"terms": {"persons": persons}})
-        if query.folder:
-            filters.append({"prefix": {"paths": folder_prefix(to_stored(query.folder))}})
-        lower, upper = date_bounds(query)
+        if query.persons:
+            filters.append({"terms": {"persons": list(query.persons)}})
+        if query.folder_prefix is not None:
+            filters.append({"prefix": {"paths": query.folder_prefix}})
+        lower, upper = query.taken_after, query.taken_before
         if lower is not None or upper is not None:
             rng: dict[str, str] = {}
             if lower is not None:
@@ -781,7 +781,7 @@ class OpenSearchIndex:
         """
         if query.offset < 0 or (query.limit is not None and query.limit < 0):
             raise ValueError("limit and offset must not be negative")
-        es_query = self._filter_query(query)
+        es_query = self._filter_query(normalize_query(query))
         self._check_readable()
         sort = self._sort(query)
         base = {"query": es_query, "sort": sort, "track_total_hits": True,
@@ -815,7 +815,7 @@ class OpenSearchIndex:
 
     def iter_sha256s(self, query: Query = Query(limit=None), page: int = 5000) -> Iterator[str]:
         """Every sha256 matching ``query`` in its order, walked with ``search_after``."""
-        es_query = self._filter_query(query)
+        es_query = self._filter_query(normalize_query(query))
         self._check_readable()
         after = None
         while True:
@@ -840,7 +840,7 @@ class OpenSearchIndex:
         """
         if field not in ("labels", "persons"):
             raise ValueError(f"unknown facet field {field!r}; expected 'labels' or 'persons'")
-        es_query = self._filter_query(query)
+        es_query = self._filter_query(normalize_query(query))
         self._check_readable()
         if field == "labels":
             aggs = {"d": {"nested": {"path": "detections"}, "aggs": {"f": {

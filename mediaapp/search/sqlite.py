@@ -3,10 +3,9 @@
 The index lives in its own file (``index.sqlite`` beside the catalog) and is
 a rebuildable projection of the catalog: dropping it loses nothing.
 
-This module also holds the *projection* shared with the OpenSearch backend
-(``project``, ``normalize_taken_at``, ``date_bounds``, ``folder_prefix``,
-``float32``) so both backends derive exactly the same facts, tokens and
-dates from an ``IndexDocument``.
+Both backends store ``mediaapp.search.projection.project(doc)`` and read
+queries through ``mediaapp.core.query.normalize_query``, so they derive
+exactly the same facts, tokens and dates.
 
 Schema (version ``SCHEMA_VERSION``; a different stored version is dropped and
 recreated, since the index can always be rebuilt):
@@ -73,38 +72,25 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 import sqlite3
 import struct
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
-from mediaapp.core.filenames import from_stored, to_stored
-from mediaapp.core.text import normalize_label, tokenize
-from mediaapp.core.types import DetectionKind, IndexDocument, Query, SearchHit, SearchPage, SortOrder
+from mediaapp.core.filenames import from_stored
+from mediaapp.core.query import NormalizedQuery, name_tokens, normalize_query
+from mediaapp.core.types import IndexDocument, Query, SearchHit, SearchPage, SortOrder
 from mediaapp.dbpool import ConnectionPool
 from mediaapp.search.base import FacetCount, IndexResult, SearchUnavailableError
+from mediaapp.search.projection import Projection, project
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Projection",
-    "SqliteIndex",
-    "date_bounds",
-    "float32",
-    "folder_prefix",
-    "fts_match_expression",
-    "name_tokens",
-    "normalize_taken_at",
-    "project",
-]
+__all__ = ["SCHEMA_VERSION", "SqliteIndex", "fts_match_expression"]
 
 #: Bumped whenever the table layout changes; an index with another version is rebuilt empty.
 SCHEMA_VERSION = 1
@@ -115,89 +101,6 @@ _READERS = 4
 #: Rows per write transaction in ``upsert``.
 _BATCH = 500
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EXIF_DATE = re.compile(r"^(\d{4}):(\d{2}):(\d{2})")
-
-
-# --------------------------------------------------------------------------
-# Projection shared by every backend
-# --------------------------------------------------------------------------
-
-def float32(value: float) -> float:
-    """Round ``value`` to the nearest IEEE-754 single-precision float.
-
-    OpenSearch stores ``float`` fields in 32 bits; rounding confidences the
-    same way in SQLite keeps ``>= min_confidence`` comparisons and confidence
-    orderings identical on both backends.
-    """
-    return cast(float, struct.unpack("<f", struct.pack("<f", float(value)))[0])
-
-
-def normalize_taken_at(value: str | None) -> str | None:
-    """Normalise an ISO 8601 ``taken_at`` to ``YYYY-MM-DDTHH:MM:SS.mmm`` or None.
-
-    The wall-clock time is kept and any UTC offset dropped (EXIF times are
-    local times; a photo "taken on 2 January" stays on 2 January). EXIF's
-    ``YYYY:MM:DD HH:MM:SS`` spelling is accepted too. Unparseable text gives
-    None, i.e. the asset counts as undated. The fixed-width form sorts
-    lexicographically in time order, which both backends rely on.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    text = _EXIF_DATE.sub(r"\1-\2-\3", text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=None).isoformat(timespec="milliseconds")
-
-
-def date_bounds(query: Query) -> tuple[str | None, str | None]:
-    """The query's inclusive ``(lower, upper)`` bounds in ``normalize_taken_at`` form.
-
-    A date-only upper bound (``2020-01-31``) means the end of that day
-    (``2020-01-31T23:59:59.999``) so the whole day is included; a date-only
-    lower bound means its midnight. Raises ``ValueError`` for a bound that is
-    not ISO 8601.
-    """
-    lower = upper = None
-    if query.taken_after:
-        lower = normalize_taken_at(query.taken_after)
-        if lower is None:
-            raise ValueError(f"taken_after is not an ISO 8601 date: {query.taken_after!r}")
-    if query.taken_before:
-        text = query.taken_before.strip()
-        if _DATE_ONLY.match(text):
-            day = datetime.fromisoformat(text)
-            upper = (day + timedelta(days=1) - timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
-        else:
-            upper = normalize_taken_at(text)
-        if upper is None:
-            raise ValueError(f"taken_before is not an ISO 8601 date: {query.taken_before!r}")
-    return lower, upper
-
-
-def folder_prefix(folder: str) -> str:
-    """The path prefix selecting ``folder`` and everything below it.
-
-    Trailing separators are trimmed and exactly one is appended, so
-    ``/a/b`` gives ``/a/b/`` and never matches ``/a/bc/x.jpg``. The separator
-    is ``\\`` for a Windows-style folder (backslashes and no slash), else ``/``.
-    """
-    sep = "\\" if ("\\" in folder and "/" not in folder) else "/"
-    return folder.rstrip("/\\") + sep
-
-
-def name_tokens(name: str) -> list[str]:
-    """The words of a label or person name used by the text word score.
-
-    ``tokenize(normalize_label(name))``: both backends derive a name's words
-    from its normalised key with this one function, so a query word scores
-    the same detections on SQLite and OpenSearch. Example:
-    ``name_tokens("Hot Dog") == ["hot", "dog"]``.
-    """
-    return tokenize(normalize_label(name))
 
 
 def fts_match_expression(tokens: Iterable[str]) -> str:
@@ -207,89 +110,6 @@ def fts_match_expression(tokens: Iterable[str]) -> str:
     so no token can be read as FTS5 syntax (``AND``, ``NEAR``, ``*``, ``-``...).
     """
     return " ".join('"' + t.replace('"', '""') + '"' for t in tokens)
-
-
-@dataclass(slots=True)
-class Projection:
-    """What a backend stores for one asset, derived from an ``IndexDocument``.
-
-    ``labels`` and ``persons`` map a normalised name (``normalize_label``) to
-    ``(display spelling, highest float32 confidence)``; label entries include
-    every parent name with its child's confidence. ``tokens`` is the
-    space-joined search tokens. ``taken_at`` is ``normalize_taken_at``'s form.
-    ``path``, ``paths`` and ``folders`` are in stored form
-    (``mediaapp.core.filenames.to_stored``: valid Unicode even for file
-    names that are not UTF-8); hits turn them back with ``from_stored``.
-    """
-
-    sha256: str
-    path: str
-    paths: list[str]
-    folders: list[str]
-    taken_at: str | None
-    size: int
-    format: str
-    camera: str | None
-    labels: dict[str, tuple[str, float]] = field(default_factory=dict)
-    persons: dict[str, tuple[str, float]] = field(default_factory=dict)
-    tokens: str = ""
-    text: str = ""
-
-
-def _text_of(doc: IndexDocument) -> str:
-    """Detected text: ``doc.text``, or the LINE detections when it is empty."""
-    if doc.text:
-        return doc.text
-    return "\n".join(d.name for d in doc.detections
-                     if d.kind == DetectionKind.TEXT and (d.text_type or "LINE") == "LINE")
-
-
-def project(doc: IndexDocument) -> Projection:
-    """Derive the facts, tokens and normalised fields of ``doc``.
-
-    Tokens are, in this order: the detected text (``doc.text``, or LINE
-    detections when it is empty; WORDs repeat LINEs and are skipped), each
-    distinct label name and parent, each distinct person name, and the file
-    name of every path. Faces without identity add nothing. Raises
-    ``ValueError`` when the asset has no sha256.
-    """
-    asset = doc.asset
-    if not asset.sha256:
-        raise ValueError("asset has no sha256")
-    labels: dict[str, tuple[str, float]] = {}
-    persons: dict[str, tuple[str, float]] = {}
-    label_words: list[str] = []
-    person_words: list[str] = []
-
-    def add(target: dict[str, tuple[str, float]], words: list[str], name: str, conf: float) -> None:
-        key = normalize_label(name)
-        if not key:
-            return
-        old = target.get(key)
-        if old is None:
-            target[key] = (name.strip(), conf)
-            words.append(name)
-        elif conf > old[1]:
-            target[key] = (old[0], conf)
-
-    for det in doc.detections:
-        conf = float32(det.confidence)
-        if det.kind == DetectionKind.LABEL:
-            add(labels, label_words, det.name, conf)
-            for parent in det.parents:
-                add(labels, label_words, parent, conf)
-        elif det.kind == DetectionKind.PERSON:
-            add(persons, person_words, det.name, conf)
-    text = _text_of(doc)
-    file_names = [os.path.basename(p.replace("\\", "/")) for p in asset.paths]
-    tokens = tokenize("\n".join([text, *label_words, *person_words, *file_names]))
-    stored = [to_stored(p) for p in asset.paths]
-    return Projection(
-        sha256=asset.sha256, path=stored[0] if stored else "",
-        paths=stored, folders=[to_stored(f) for f in doc.folders],
-        taken_at=normalize_taken_at(asset.taken_at), size=int(asset.size or 0),
-        format=asset.format or "", camera=asset.camera,
-        labels=labels, persons=persons, tokens=" ".join(tokens), text=text)
 
 
 # --------------------------------------------------------------------------
@@ -671,18 +491,16 @@ class SqliteIndex:
             return np.empty(0, dtype=np.int64)
         return np.unique(np.frombuffer(bytes.fromhex(row), dtype=">u8").astype(np.int64))
 
-    def _label_filter(self, query: Query) -> tuple[list[int], float] | None:
+    def _label_filter(self, query: NormalizedQuery) -> tuple[list[int], float] | None:
         """``(label ids, float32 minimum)``; None without labels; ``([], m)`` when none can match."""
-        labels = list(dict.fromkeys(n for n in map(normalize_label, query.labels) if n))
-        if not labels:
+        if not query.labels:
             return None
-        ids = self._lookup_ids("labels", labels)
-        minimum = float32(query.min_confidence)
-        if query.match_all and len(ids) < len(labels):
-            return [], minimum
-        return ids, minimum
+        ids = self._lookup_ids("labels", list(query.labels))
+        if query.match_all and len(ids) < len(query.labels):
+            return [], query.min_confidence
+        return ids, query.min_confidence
 
-    def _candidates(self, query: Query, scores: str = ""
+    def _candidates(self, query: NormalizedQuery, scores: str = ""
                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Sorted ids matching ``query`` (None: every asset) and, on request, their scores.
 
@@ -711,23 +529,22 @@ class SqliteIndex:
             else:
                 arrays.append(self._id_array(
                     f"SELECT asset_id AS x FROM label_facts WHERE {where}{having}", [*ids, minimum]))
-        tokens = tokenize(query.text)
+        tokens = list(query.tokens)
         if tokens:
             arrays.append(self._id_array("SELECT rowid AS x FROM fts WHERE fts MATCH ?",
                                          [fts_match_expression(tokens)]))
-        persons = list(dict.fromkeys(n for n in map(normalize_label, query.persons) if n))
-        if persons:
-            ids = self._lookup_ids("persons", persons)
+        if query.persons:
+            ids = self._lookup_ids("persons", list(query.persons))
             marks = ",".join("?" * len(ids))
             arrays.append(self._id_array(
                 f"SELECT asset_id AS x FROM person_facts WHERE person_id IN ({marks})", ids)
                 if ids else np.empty(0, dtype=np.int64))
-        if query.folder:
-            prefix = folder_prefix(to_stored(query.folder))
+        if query.folder_prefix is not None:
+            prefix = query.folder_prefix
             upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
             arrays.append(self._id_array(
                 "SELECT asset_id AS x FROM asset_paths WHERE path >= ? AND path < ?", [prefix, upper]))
-        lower, upper_date = date_bounds(query)
+        lower, upper_date = query.taken_after, query.taken_before
         if lower is not None or upper_date is not None:
             arrays.append(self._id_array(
                 "SELECT id AS x FROM assets WHERE taken_at >= ? AND taken_at <= ?",
@@ -763,17 +580,16 @@ class SqliteIndex:
                 (labels if field_ == "labels" else persons).add(name_id)
         return sorted(labels), sorted(persons)
 
-    def _word_scores(self, ids: np.ndarray, query: Query, tokens: list[str]) -> np.ndarray:
+    def _word_scores(self, ids: np.ndarray, query: NormalizedQuery, tokens: list[str]) -> np.ndarray:
         """The word score (module docstring) of each of ``ids`` (sorted asset ids), as float64."""
         out = np.zeros(len(ids), dtype=np.float64)
         if not len(ids):
             return out
-        minimum = float32(query.min_confidence)
+        minimum = query.min_confidence
         label_ids, person_ids = self._word_ids(tokens)
         wanted = set(label_ids)
-        labels = list(dict.fromkeys(n for n in map(normalize_label, query.labels) if n))
-        if labels:
-            wanted.update(self._lookup_ids("labels", labels))
+        if query.labels:
+            wanted.update(self._lookup_ids("labels", list(query.labels)))
         if wanted:
             cache = self._fact_cache()
             if cache is not None:
@@ -813,10 +629,11 @@ class SqliteIndex:
             "SELECT a.id, a.sha256, a.path FROM json_each(?) j JOIN assets a ON a.id = j.value",
             [_json_ids(ids)])}
 
-    def _only_one_label(self, query: Query) -> bool:
-        return (len({normalize_label(l) for l in query.labels if normalize_label(l)}) == 1
-                and not tokenize(query.text) and not query.persons and not query.folder
-                and not query.taken_after and not query.taken_before)
+    @staticmethod
+    def _only_one_label(query: NormalizedQuery) -> bool:
+        """Whether ``query`` filters by exactly one label and nothing else (``_search_one_label``)."""
+        return (len(query.labels) == 1 and not query.tokens and not query.persons and query.folder_prefix is None
+                and query.taken_after is None and query.taken_before is None)
 
     def search(self, query: Query) -> SearchPage:
         """The page of hits for ``query`` and the total number of matches.
@@ -829,8 +646,11 @@ class SqliteIndex:
         """
         if query.offset < 0 or (query.limit is not None and query.limit < 0):
             raise ValueError("limit and offset must not be negative")
+        return self._search(normalize_query(query))
+
+    def _search(self, query: NormalizedQuery) -> SearchPage:
         relevance = query.sort not in (SortOrder.DATE, SortOrder.PATH)
-        has_text = bool(tokenize(query.text))
+        has_text = bool(query.tokens)
         if relevance and self._only_one_label(query):
             return self._search_one_label(query)
         wanted = ("text" if has_text else "label" if query.labels else "") if relevance else ""
@@ -859,7 +679,7 @@ class SqliteIndex:
             f" ORDER BY {order} LIMIT ? OFFSET ?", [_json_ids(ids.tolist()), limit, query.offset])
         return SearchPage([SearchHit(sha, from_stored(path), 0.0) for sha, path in rows], total)
 
-    def _search_one_label(self, query: Query) -> SearchPage:
+    def _search_one_label(self, query: NormalizedQuery) -> SearchPage:
         """Relevance page of a query with a single label and nothing else, read off the index.
 
         ``label_facts``' primary key is (label, confidence, asset), so the
@@ -905,7 +725,7 @@ class SqliteIndex:
             self._order = _OrderCache(generation, rank)
             return rank
 
-    def _rank(self, ids: np.ndarray, scores: np.ndarray, query: Query) -> list[SearchHit]:
+    def _rank(self, ids: np.ndarray, scores: np.ndarray, query: NormalizedQuery) -> list[SearchHit]:
         """Hits of ``ids`` by score descending then sha256 ascending, for the query's page.
 
         ``scores`` is aligned with ``ids``. Only the page's rows are read
@@ -935,7 +755,8 @@ class SqliteIndex:
         """
         if field not in ("labels", "persons"):
             raise ValueError(f"unknown facet field {field!r}; expected 'labels' or 'persons'")
-        ids, _scores = self._candidates(query)
+        normalized = normalize_query(query)
+        ids, _scores = self._candidates(normalized)
         if ids is not None and not len(ids):
             return []
         if field == "persons":
@@ -946,9 +767,9 @@ class SqliteIndex:
                     "SELECT person_id, COUNT(*) FROM person_facts WHERE asset_id IN"
                     " (SELECT value FROM json_each(?)) GROUP BY person_id", [_json_ids(ids.tolist())])
         elif ids is None:
-            counts = self._label_counts_all(float32(query.min_confidence))
+            counts = self._label_counts_all(normalized.min_confidence)
         else:
-            counts = self._label_counts(ids, float32(query.min_confidence))
+            counts = self._label_counts(ids, normalized.min_confidence)
         names = {r[0]: (r[1], r[2]) for r in self._read(
             "SELECT id, norm, display FROM names WHERE field=?", [field])}
         ordered = sorted((-c, names[i][0], names[i][1]) for i, c in counts if c > 0 and i in names)

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mediaapp.analysis.base import AnalysisParams
+from mediaapp.analysis.registry import descriptor, engine_class
+from mediaapp.catalog.db import Catalog
+from mediaapp.cloud.config import folder_rules
 from mediaapp.cloud.pricing import LEDGER_FILE, Ledger, PriceTable, fmt_usd, params_for_config, priced_calls
-from mediaapp.core.types import Api
+from mediaapp.core.analysis import CLOUD_ENGINE
+from mediaapp.core.types import Api, Json
 from mediaapp.paths import is_below
 
 
@@ -110,24 +116,6 @@ def describe_estimate(est: Estimate) -> list[str]:
     return lines
 
 
-def analysis_params(library, engine_name: str) -> AnalysisParams:
-    """The request parameters (cache key) ``library`` uses for ``engine_name``."""
-    from mediaapp.analysis.registry import create_engine
-
-    params = _base_params(library)
-    if engine_name == "rekognition":
-        from mediaapp.cloud.config import load_config
-        return params_for_config(params, load_config(library.settings))
-    engine = create_engine(engine_name, library.engine_config(engine_name))
-    adjust = getattr(engine, "analysis_params", None)
-    return adjust(params) if adjust else params
-
-
-def _base_params(library) -> AnalysisParams:
-    """The library-wide request parameters (``max_labels``, ``min_confidence`` settings), before engine options."""
-    return AnalysisParams(library.settings.get("max_labels"), float(library.settings.get("min_confidence", 50.0)))
-
-
 def _iter_paths(paths) -> list[str]:
     from mediaapp.ingest.scan import iter_files
 
@@ -141,114 +129,10 @@ def _iter_paths(paths) -> list[str]:
     return out
 
 
-def estimate(library, paths, apis: list[str] | None = None, engine_name: str = "rekognition",
-             progress=None, *, config=None, reanalyse: bool = False) -> Estimate:
-    """Price analysing ``paths`` (files and folders) with ``engine_name`` before doing it.
-
-    Images already catalogued reuse their sha256 when size and mtime match;
-    other files are sniffed (not images are skipped) and hashed
-    (``mediaapp.ingest.hashing.sha256_file``). Each (image, API) pair with a
-    stored response for the library's current parameters costs nothing,
-    unless ``reanalyse`` (everything is bought again). ``config`` is a
-    ``CloudConfig`` to price with instead of the saved one (the settings
-    dialog's unsaved values). ``progress(done, total)`` is called per file.
-    Raises ``ValueError`` for an unknown or unpriced API or invalid saved
-    settings, ``OSError`` for an unreadable price table.
-    """
-    return _estimate_files(library, _iter_paths(paths), apis, engine_name, progress, config, reanalyse)
-
-
-def needs_cloud(settings: dict) -> bool:
-    """True when an import with ``settings`` may use the ``rekognition`` engine (by default or by a folder rule)."""
-    from mediaapp.cloud.config import folder_rules
-
-    return "rekognition" in settings.get("engines", []) or any(
-        "rekognition" in engines for engines in folder_rules(settings).values())
-
-
-def estimate_import(library, paths, *, reanalyse: bool = False, progress=None) -> Estimate | None:
-    """What importing ``paths`` with the library's saved settings would cost in Rekognition calls.
-
-    Mirrors what ``Library.import_paths(paths)`` (no ``engines`` named) will
-    do: the same files are found (``mediaapp.ingest.scan.iter_files``), the
-    same ones are ingested (new or changed, image by content, not a failure
-    recorded for the same size and mtime) or kept (catalogued with the same
-    size and mtime), catalogued paths below ``paths`` that are gone are
-    forgotten, and each image (sha256) then gets the engines the import gives
-    it: ``mediaapp.settings.engines_for_paths`` over **all** the paths the
-    catalog will hold for it (its catalogued paths plus the new ones), i.e.
-    the deepest ``folder_engines`` rule holding any of them, else
-    ``settings["engines"]``. So a new copy of a catalogued image counts as a
-    Rekognition image when another copy lies under a ``rekognition`` rule,
-    and not when a deeper rule on another copy says otherwise.
-
-    Only the files that may matter are hashed
-    (``mediaapp.ingest.hashing.sha256_file``): those whose own folder rule
-    names ``rekognition``, and those whose size equals another catalogued or
-    incoming file's (identical bytes have identical sizes; a file of a unique
-    size is alone with its sha256, so its own path decides). ``progress(done,
-    total)`` is called per file found. A file the import will fail to read
-    or decode cannot be told apart beforehand and is counted. Returns None
-    when no image would go to Rekognition (and no such file was
-    unreadable); stored answers are subtracted as in ``estimate``. Raises
-    like ``estimate``.
-    """
-    from mediaapp.ingest.hashing import sha256_file
-    from mediaapp.ingest.scan import sniff_format
-    from mediaapp.settings import engines_for_paths
-
-    if not needs_cloud(library.settings):
-        return None
-    rules = library.settings.get("folder_engines") or {}   # as Library.engines_for reads them
-    default = list(library.settings.get("engines", []))
-
-    def cloud(where: list[str]) -> bool:
-        return "rekognition" in engines_for_paths(where, rules, default)
-
-    roots, entries, unreadable_dirs, missing = _scan_like_import(paths)
-    known = library.catalog.known_files()
-    failed_state = library.catalog.failed_files()
-    seen = {path for path, _size, _mtime in entries}
-    # the catalog after the import: path -> sha256 (gone paths forgotten, changed files re-assigned below)
-    final = {path: state[2] for path, state in known.items()
-             if not (is_below(path, roots) and path not in seen and not is_below(path, unreadable_dirs))}
-    changing = [(path, size) for path, size, mtime in entries
-                if known.get(path, (None, None))[:2] != (size, mtime) and failed_state.get(path) != (size, mtime)]
-    sizes = Counter(known[path][0] for path in final)
-    sizes.update(size for _path, size in changing)
-    touched: dict[str, int] = {}   # sha256 -> size: the images the import analyses
-    unreadable: list[str] = [p for p in missing if cloud([p])]
-    changing_paths = {path for path, _size in changing}
-    for i, (path, size, mtime) in enumerate(entries):
-        state = known.get(path)
-        if state and state[:2] == (size, mtime):
-            touched.setdefault(state[2], size)
-        elif path in changing_paths:
-            try:
-                if sniff_format(path) is not None:
-                    # the file's own catalogued row (if any) counts once more when its size did not change
-                    own = 1 + (state is not None and state[0] == size)
-                    if cloud([path]) or sizes[size] > own:
-                        sha = sha256_file(path)
-                        final[path] = sha
-                        touched.setdefault(sha, size)
-                    else:
-                        final.pop(path, None)   # alone with its bytes: its own path decides, not Rekognition
-            except OSError:
-                if cloud([path]):
-                    unreadable.append(path)
-        if progress:
-            progress(i + 1, len(entries))
-    paths_of: dict[str, list[str]] = {sha: [] for sha in touched}
-    for path, sha in final.items():
-        if sha in paths_of:
-            paths_of[sha].append(path)
-    billed = {sha: size for sha, size in touched.items() if cloud(paths_of[sha])}
-    if not billed and not unreadable:
-        return None
-    est = _price(library, billed, None, "rekognition", None, reanalyse)
-    est.unreadable = unreadable
-    return est
+def needs_cloud(settings: Mapping[str, Any]) -> bool:
+    """True when an import with ``settings`` may use the cloud engine (by default or by a folder rule)."""
+    return CLOUD_ENGINE in settings.get("engines", []) or any(
+        CLOUD_ENGINE in engines for engines in folder_rules(settings).values())
 
 
 def _scan_like_import(paths) -> tuple[list[str], list[tuple[str, int, int]], list[str], list[str]]:
@@ -279,81 +163,206 @@ def _scan_like_import(paths) -> tuple[list[str], list[tuple[str, int, int]], lis
     return roots, entries, unreadable_dirs, missing
 
 
-def _estimate_files(library, files: list[str], apis, engine_name: str, progress, config,
-                    reanalyse: bool) -> Estimate:
-    """``estimate`` of these files: catalogued ones (same size and mtime) by their sha256, others hashed."""
-    from mediaapp.ingest.hashing import sha256_file
-    from mediaapp.ingest.scan import sniff_format
+class CostEstimator:
+    """Prices runs of one library before they happen; built by the composition root.
 
-    known = library.catalog.known_files()
-    shas: dict[str, int] = {}
-    unreadable: list[str] = []
-    for i, path in enumerate(files):
-        try:
-            st = os.stat(path)
+    ``catalog``: what is stored already (free); ``root``: the library
+    folder (its usage ledger); ``settings``: returns the current settings
+    mapping; ``engine_config``: an engine's config by name.
+    """
+
+    def __init__(self, catalog: Catalog, root: Path, settings: Callable[[], Mapping[str, Any]],
+                 engine_config: Callable[[str], Json]):
+        self.catalog = catalog
+        self.root = Path(root)
+        self.settings = settings
+        self.engine_config = engine_config
+
+    def analysis_params(self, engine_name: str) -> AnalysisParams:
+        """The request parameters (cache key) the library uses for ``engine_name`` (its ``request_params``).
+
+        Raises ``EngineUnavailableError`` for an unknown engine or invalid engine settings.
+        """
+        return engine_class(engine_name).request_params(self._base_params(), self.engine_config(engine_name))
+
+    def _base_params(self) -> AnalysisParams:
+        """The library-wide request parameters (``max_labels``, ``min_confidence`` settings), before engine options."""
+        return AnalysisParams(self.settings().get("max_labels"), float(self.settings().get("min_confidence", 50.0)))
+
+    def estimate(self, paths, apis: list[str] | None = None, engine_name: str = CLOUD_ENGINE,
+                 progress=None, *, config=None, reanalyse: bool = False) -> Estimate:
+        """Price analysing ``paths`` (files and folders) with ``engine_name`` before doing it.
+
+        Images already catalogued reuse their sha256 when size and mtime match;
+        other files are sniffed (not images are skipped) and hashed
+        (``mediaapp.ingest.hashing.sha256_file``). Each (image, API) pair with a
+        stored response for the library's current parameters costs nothing,
+        unless ``reanalyse`` (everything is bought again). ``config`` is a
+        ``CloudConfig`` to price with instead of the saved one (the settings
+        dialog's unsaved values). ``progress(done, total)`` is called per file.
+        Raises ``ValueError`` for an unknown or unpriced API or invalid saved
+        settings, ``OSError`` for an unreadable price table.
+        """
+        return self._estimate_files(_iter_paths(paths), apis, engine_name, progress, config, reanalyse)
+
+    def estimate_import(self, paths, *, reanalyse: bool = False, progress=None) -> Estimate | None:
+        """What importing ``paths`` with the library's saved settings would cost in Rekognition calls.
+
+        Mirrors what ``Library.import_paths(paths)`` (no ``engines`` named) will
+        do: the same files are found (``mediaapp.ingest.scan.iter_files``), the
+        same ones are ingested (new or changed, image by content, not a failure
+        recorded for the same size and mtime) or kept (catalogued with the same
+        size and mtime), catalogued paths below ``paths`` that are gone are
+        forgotten, and each image (sha256) then gets the engines the import gives
+        it: ``mediaapp.settings.engines_for_paths`` over **all** the paths the
+        catalog will hold for it (its catalogued paths plus the new ones), i.e.
+        the deepest ``folder_engines`` rule holding any of them, else
+        ``settings["engines"]``. So a new copy of a catalogued image counts as a
+        Rekognition image when another copy lies under a ``rekognition`` rule,
+        and not when a deeper rule on another copy says otherwise.
+
+        Only the files that may matter are hashed
+        (``mediaapp.ingest.hashing.sha256_file``): those whose own folder rule
+        names ``rekognition``, and those whose size equals another catalogued or
+        incoming file's (identical bytes have identical sizes; a file of a unique
+        size is alone with its sha256, so its own path decides). ``progress(done,
+        total)`` is called per file found. A file the import will fail to read
+        or decode cannot be told apart beforehand and is counted. Returns None
+        when no image would go to Rekognition (and no such file was
+        unreadable); stored answers are subtracted as in ``estimate``. Raises
+        like ``estimate``.
+        """
+        from mediaapp.ingest.hashing import sha256_file
+        from mediaapp.ingest.scan import sniff_format
+        from mediaapp.settings import engines_for_paths
+
+        if not needs_cloud(self.settings()):
+            return None
+        rules = self.settings().get("folder_engines") or {}   # as Library.engines_for reads them
+        default = list(self.settings().get("engines", []))
+
+        def cloud(where: list[str]) -> bool:
+            return CLOUD_ENGINE in engines_for_paths(where, rules, default)
+
+        roots, entries, unreadable_dirs, missing = _scan_like_import(paths)
+        known = self.catalog.known_files()
+        failed_state = self.catalog.failed_files()
+        seen = {path for path, _size, _mtime in entries}
+        # the catalog after the import: path -> sha256 (gone paths forgotten, changed files re-assigned below)
+        final = {path: state[2] for path, state in known.items()
+                 if not (is_below(path, roots) and path not in seen and not is_below(path, unreadable_dirs))}
+        changing = [(path, size) for path, size, mtime in entries
+                    if known.get(path, (None, None))[:2] != (size, mtime) and failed_state.get(path) != (size, mtime)]
+        sizes = Counter(known[path][0] for path in final)
+        sizes.update(size for _path, size in changing)
+        touched: dict[str, int] = {}   # sha256 -> size: the images the import analyses
+        unreadable: list[str] = [p for p in missing if cloud([p])]
+        changing_paths = {path for path, _size in changing}
+        for i, (path, size, mtime) in enumerate(entries):
             state = known.get(path)
-            if state and state[0] == st.st_size and state[1] == st.st_mtime_ns:
-                shas.setdefault(state[2], st.st_size)
-            elif sniff_format(path) is not None:
-                shas.setdefault(sha256_file(path), st.st_size)
-        except OSError:
-            unreadable.append(path)
-        if progress:
-            progress(i + 1, len(files))
-    est = _price(library, shas, apis, engine_name, config, reanalyse)
-    est.unreadable = unreadable
-    return est
+            if state and state[:2] == (size, mtime):
+                touched.setdefault(state[2], size)
+            elif path in changing_paths:
+                try:
+                    if sniff_format(path) is not None:
+                        # the file's own catalogued row (if any) counts once more when its size did not change
+                        own = 1 + (state is not None and state[0] == size)
+                        if cloud([path]) or sizes[size] > own:
+                            sha = sha256_file(path)
+                            final[path] = sha
+                            touched.setdefault(sha, size)
+                        else:
+                            final.pop(path, None)   # alone with its bytes: its own path decides, not Rekognition
+                except OSError:
+                    if cloud([path]):
+                        unreadable.append(path)
+            if progress:
+                progress(i + 1, len(entries))
+        paths_of: dict[str, list[str]] = {sha: [] for sha in touched}
+        for path, sha in final.items():
+            if sha in paths_of:
+                paths_of[sha].append(path)
+        billed = {sha: size for sha, size in touched.items() if cloud(paths_of[sha])}
+        if not billed and not unreadable:
+            return None
+        est = self._price(billed, None, CLOUD_ENGINE, None, reanalyse)
+        est.unreadable = unreadable
+        return est
 
+    def _estimate_files(self, files: list[str], apis, engine_name: str, progress, config,
+                        reanalyse: bool) -> Estimate:
+        """``estimate`` of these files: catalogued ones (same size and mtime) by their sha256, others hashed."""
+        from mediaapp.ingest.hashing import sha256_file
+        from mediaapp.ingest.scan import sniff_format
 
-def _price(library, shas: dict[str, int], apis, engine_name: str, config, reanalyse: bool) -> Estimate:
-    """The ``Estimate`` of analysing the images ``shas`` (sha256 -> file size in bytes) with ``engine_name``."""
-    from mediaapp.cloud.config import load_config
+        known = self.catalog.known_files()
+        shas: dict[str, int] = {}
+        unreadable: list[str] = []
+        for i, path in enumerate(files):
+            try:
+                st = os.stat(path)
+                state = known.get(path)
+                if state and state[0] == st.st_size and state[1] == st.st_mtime_ns:
+                    shas.setdefault(state[2], st.st_size)
+                elif sniff_format(path) is not None:
+                    shas.setdefault(sha256_file(path), st.st_size)
+            except OSError:
+                unreadable.append(path)
+            if progress:
+                progress(i + 1, len(files))
+        est = self._price(shas, apis, engine_name, config, reanalyse)
+        est.unreadable = unreadable
+        return est
 
-    config = config or load_config(library.settings)
-    prices = PriceTable.load(config.prices_path)
-    wanted = [Api.parse(a) for a in (apis or library.settings["apis"])]
-    params = params_for_config(_base_params(library), config) if engine_name == "rekognition" \
-        else analysis_params(library, engine_name)
-    est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,
-                   budget_per_month=config.budget_per_month, price_date=prices.date, price_source=prices.source)
-    est.images = len(shas)
-    ledger = Ledger(Path(library.root) / LEDGER_FILE)
-    try:
-        est.month_spent = ledger.month_spend()
-        per_entry: dict[str, int] = {}
-        uploads = 0
-        for sha, size in shas.items():
-            missing = False
-            for api in wanted:
-                if not reanalyse and library.catalog.cached_analysis(sha, api.value, engine_name,
-                                                                     params.key(api)) is not None:
-                    est.cached += 1
-                    continue
-                missing = True
-                est.calls += 1
-                est.by_api[api.value] = est.by_api.get(api.value, 0) + 1
-                for entry in priced_calls(api, params):
-                    per_entry[entry] = per_entry.get(entry, 0) + 1
-            if missing and config.uses_s3:
-                uploads += 1
-                est.upload_bytes += size if config.upload == "original" else min(size, 1 << 20)
-        for group in sorted({prices.group(e) for e in per_entry}):  # tiers count a group's images together
-            used = ledger.month_calls(prices.group_entries(next(e for e in per_entry if prices.group(e) == group)))
-            for entry in [e for e in per_entry if prices.group(e) == group]:
-                usd = prices.cost(entry, per_entry[entry], used)
-                est.usd_by_entry[entry] = usd
-                est.price_sources[entry] = prices.source_of(entry)
-                est.usd += usd
-                used += per_entry[entry]
-    finally:
-        ledger.close()
-    if engine_name == "rekognition" and config.uses_s3:
-        est.s3_usd = uploads * (prices.s3_put + prices.s3_head)
-        if not config.delete_after:
-            est.s3_usd += est.upload_bytes / 1e9 * prices.s3_storage_gb_month
-        if uploads:
-            est.price_sources["S3"] = dict(prices.s3_source)
-    if engine_name != "rekognition":  # on-device engines cost nothing
-        est.usd = est.s3_usd = 0.0
-        est.usd_by_entry = {e: 0.0 for e in est.usd_by_entry}
-    return est
+    def _price(self, shas: dict[str, int], apis, engine_name: str, config, reanalyse: bool) -> Estimate:
+        """The ``Estimate`` of analysing the images ``shas`` (sha256 -> file size in bytes) with ``engine_name``."""
+        from mediaapp.cloud.config import load_config
+
+        config = config or load_config(self.settings())
+        prices = PriceTable.load(config.prices_path)
+        wanted = [Api.parse(a) for a in (apis or self.settings()["apis"])]
+        params = params_for_config(self._base_params(), config) if engine_name == CLOUD_ENGINE \
+            else self.analysis_params(engine_name)
+        est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,
+                       budget_per_month=config.budget_per_month, price_date=prices.date, price_source=prices.source)
+        est.images = len(shas)
+        ledger = Ledger(Path(self.root) / LEDGER_FILE)
+        try:
+            est.month_spent = ledger.month_spend()
+            per_entry: dict[str, int] = {}
+            uploads = 0
+            for sha, size in shas.items():
+                missing = False
+                for api in wanted:
+                    if not reanalyse and self.catalog.cached_analysis(sha, api.value, engine_name,
+                                                                         params.key(api)) is not None:
+                        est.cached += 1
+                        continue
+                    missing = True
+                    est.calls += 1
+                    est.by_api[api.value] = est.by_api.get(api.value, 0) + 1
+                    for entry in priced_calls(api, params):
+                        per_entry[entry] = per_entry.get(entry, 0) + 1
+                if missing and config.uses_s3:
+                    uploads += 1
+                    est.upload_bytes += size if config.upload == "original" else min(size, 1 << 20)
+            for group in sorted({prices.group(e) for e in per_entry}):  # tiers count a group's images together
+                used = ledger.month_calls(prices.group_entries(next(e for e in per_entry if prices.group(e) == group)))
+                for entry in [e for e in per_entry if prices.group(e) == group]:
+                    usd = prices.cost(entry, per_entry[entry], used)
+                    est.usd_by_entry[entry] = usd
+                    est.price_sources[entry] = prices.source_of(entry)
+                    est.usd += usd
+                    used += per_entry[entry]
+        finally:
+            ledger.close()
+        if engine_name == CLOUD_ENGINE and config.uses_s3:
+            est.s3_usd = uploads * (prices.s3_put + prices.s3_head)
+            if not config.delete_after:
+                est.s3_usd += est.upload_bytes / 1e9 * prices.s3_storage_gb_month
+            if uploads:
+                est.price_sources["S3"] = dict(prices.s3_source)
+        if not descriptor(engine_name).costs_money:  # on-device engines cost nothing
+            est.usd = est.s3_usd = 0.0
+            est.usd_by_entry = {e: 0.0 for e in est.usd_by_entry}
+        return est

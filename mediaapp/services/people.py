@@ -62,7 +62,8 @@ from mediaapp.analysis.local.recognition import (
     DEFAULT_SIMILARITY_THRESHOLD,
 )
 from mediaapp.catalog.db import Catalog
-from mediaapp.catalog.faces import LOCAL_ENGINE, REFERENCE_SOURCES, EmbeddedFaces, FaceRecord, FaceStore, normalize_name
+from mediaapp.catalog.faces import REFERENCE_SOURCES, EmbeddedFaces, FaceRecord, FaceStore, normalize_name
+from mediaapp.core.analysis import LOCAL_ENGINE
 from mediaapp.core.types import Api, BoundingBox
 from mediaapp.services.face_matching import ReferenceIndex, assign_nearest, stable_groups
 from mediaapp.tasks import WorkerPool
@@ -316,6 +317,16 @@ class People:
             self.store.sync_detections([sha256])
         self._remove_crops(stale)
 
+    def restored(self, engine_name: str, sha256s: Iterable[str]) -> None:
+        """Stored responses of ``engine_name`` became current again for these images (no new analysis).
+
+        The local engine's names live in the faces table, so its person
+        detections are written again from there (and the images marked in
+        the change feed). Other engines: nothing to do.
+        """
+        if engine_name == LOCAL_ENGINE and self.enabled:
+            self.store.sync_detections(set(sha256s))
+
     # -- reading -------------------------------------------------------------------------------
     def persons(self) -> list[PersonSummary]:
         """Local persons and cloud-recognised names with their counts, local first, each by name.
@@ -323,7 +334,8 @@ class People:
         Counts photos in the library only (as search does).
         """
         self._apply_threshold_setting()
-        out = [PersonSummary(p.name, "local", p.faces, p.photos, p.examples, p.source) for p in self.store.persons()]
+        out = [PersonSummary(p.name, LOCAL_ENGINE, p.faces, p.photos, p.examples, p.source)
+               for p in self.store.persons()]
         out += [PersonSummary(name, engine, photos, photos) for name, engine, photos in self.store.cloud_persons()]
         return out
 

@@ -1,6 +1,6 @@
 """Stored Rekognition responses out of and into the library, so no one pays twice.
 
-Export (``export_results``) writes one JSON file per image, ``<sha256>.json``
+Export (``ResultsExchange.export``) writes one JSON file per image, ``<sha256>.json``
 (``s3_bucket``/``s3_key`` only when the usage ledger records an object of
 the image in the configured bucket that was not deleted since: the key that
 really holds it, original ``.jpg``/``.png`` or ``-p<side>.jpg`` proxy)::
@@ -11,7 +11,7 @@ really holds it, original ``.jpg``/``.png`` or ``-p<side>.jpg`` proxy)::
                                      "Params": "MaxLabels=None;MinConfidence=50",
                                      "CreatedAt": "...", "Response": {...}}], ...}}
 
-Import (``import_results``) reads files or folders of ``.json`` files, each
+Import (``ResultsExchange.import_``) reads files or folders of ``.json`` files, each
 holding one record or a list of records, in any of these forms:
 
 1. this app's export (above);
@@ -35,9 +35,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from mediaapp.analysis.base import AnalysisParams
+from mediaapp.catalog.db import Catalog
+from mediaapp.core.analysis import CLOUD_ENGINE
 from mediaapp.core.rekognition import flatten
 from mediaapp.core.types import Api
 from mediaapp.fsio import atomic_write
@@ -62,7 +67,7 @@ class ExportReport:
 
 @dataclass
 class ImportResultsReport:
-    """What ``import_results`` did.
+    """What ``ResultsExchange.import_`` did.
 
     ``stored``: responses stored; ``already``: identical ones already there;
     ``images``: distinct images touched; ``problems``: (file, reason) for
@@ -73,51 +78,6 @@ class ImportResultsReport:
     already: int = 0
     images: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
-
-
-def export_results(library, directory: str | Path, engine: str = "rekognition") -> ExportReport:
-    """Write every image's stored ``engine`` responses to ``directory`` as ``<sha256>.json``.
-
-    Files are written atomically with ``mediaapp.fsio.atomic_write`` (a new
-    ``O_EXCL`` temporary file, then a rename), so a symbolic link planted
-    in ``directory`` under any name is never written through. Raises ``OSError``.
-    """
-    from mediaapp.cloud.config import load_config
-    from mediaapp.cloud.pricing import LEDGER_FILE, Ledger
-
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        config = load_config(library.settings)
-    except ValueError:
-        config = None
-    report = ExportReport(str(out))
-    keys: dict[str, str] = {}
-    if config is not None and config.bucket:
-        ledger = Ledger(Path(library.root) / LEDGER_FILE)
-        try:
-            keys = ledger.object_keys(config.bucket)
-        finally:
-            ledger.close()
-    shas = library.catalog.all_sha256s()
-    for i in range(0, len(shas), 500):
-        assets = library.catalog.assets(shas[i:i + 500])
-        for sha, asset in assets.items():
-            stored = library.catalog.responses(sha)
-            responses = {api: [e for e in entries if e["Engine"] == engine] for api, entries in stored.items()}
-            responses = {api: entries for api, entries in responses.items() if entries}
-            if not responses:
-                continue
-            record = {"format": EXPORT_FORMAT, "sha256": sha, "paths": asset.paths, "responses": responses}
-            if sha in keys:
-                record["s3_bucket"] = config.bucket
-                record["s3_key"] = keys[sha]
-            # a fresh O_EXCL temporary name, then a rename: a link planted in the folder is never followed
-            atomic_write(out / f"{sha}.json", json.dumps(record, indent=1, sort_keys=True).encode("utf-8"),
-                         mode=EXPORT_FILE_MODE)
-            report.images += 1
-            report.responses += sum(len(v) for v in responses.values())
-    return report
 
 
 def _operation_of(response: dict) -> str | None:
@@ -166,64 +126,126 @@ def _records(path: Path) -> list[dict]:
     return data if isinstance(data, list) else [data]
 
 
-def import_results(library, paths, engine: str = "rekognition") -> ImportResultsReport:
-    """Store the responses found in ``paths`` (JSON files, or folders of them) as ``engine`` analyses.
+class ResultsExchange:
+    """Exports and imports one library's stored responses; built by the composition root.
 
-    Returns what was stored and a (file, reason) list of what was not; the
-    indexes are updated for images in the library. Raises ``OSError`` only
-    for an unreadable folder; unreadable or invalid files are reported.
+    ``catalog``: where responses are stored; ``root``: the library folder
+    (its usage ledger names the S3 keys); ``settings``: returns the current
+    settings mapping; ``params_for``: the request parameters of an engine
+    (``CostEstimator.analysis_params``), the cache key of imported responses
+    without their own; ``changed``: called after an import stored responses
+    (they marked the change feed), so search sync indexes them.
     """
-    from mediaapp.analysis.validate import ResponseValidationError, validate_response
-    from mediaapp.services.estimate import analysis_params
 
-    params = analysis_params(library, engine)
-    report = ImportResultsReport()
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p).expanduser()
-        files += sorted(p.rglob("*.json")) if p.is_dir() else [p]
-    touched: set[str] = set()
-    for path in files:
+    def __init__(self, catalog: Catalog, root: Path, settings: Callable[[], Mapping[str, Any]],
+                 params_for: Callable[[str], AnalysisParams], changed: Callable[[], object]):
+        self.catalog = catalog
+        self.root = Path(root)
+        self.settings = settings
+        self.params_for = params_for
+        self.changed = changed
+
+    def export(self, directory: str | Path, engine: str = CLOUD_ENGINE) -> ExportReport:
+        """Write every image's stored ``engine`` responses to ``directory`` as ``<sha256>.json``.
+
+        Files are written atomically with ``mediaapp.fsio.atomic_write`` (a new
+        ``O_EXCL`` temporary file, then a rename), so a symbolic link planted
+        in ``directory`` under any name is never written through. Raises ``OSError``.
+        """
+        from mediaapp.cloud.config import load_config
+        from mediaapp.cloud.pricing import LEDGER_FILE, Ledger
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
         try:
-            records = _records(path)
-        except (OSError, ValueError) as exc:
-            report.problems.append((str(path), f"not readable JSON: {exc}"))
-            continue
-        for record in records:
-            if not isinstance(record, dict):
-                report.problems.append((str(path), "a record is not a JSON object"))
-                continue
-            sha = _identify(record, path.name)
-            if sha is None:
-                report.problems.append((str(path), "no sha256, and no S3 key or file name naming one"))
-                continue
-            entries = _entries(record)
-            if not entries:
-                report.problems.append((str(path), "no DetectLabels, DetectText or RecognizeCelebrities response"))
-                continue
-            for op, entry in entries:
-                try:
-                    api = Api(op)
-                except ValueError:
-                    report.problems.append((str(path), f"unsupported operation {op!r}"))
+            config = load_config(self.settings())
+        except ValueError:
+            config = None
+        report = ExportReport(str(out))
+        keys: dict[str, str] = {}
+        if config is not None and config.bucket:
+            ledger = Ledger(self.root / LEDGER_FILE)
+            try:
+                keys = ledger.object_keys(config.bucket)
+            finally:
+                ledger.close()
+        shas = self.catalog.all_sha256s()
+        for i in range(0, len(shas), 500):
+            assets = self.catalog.assets(shas[i:i + 500])
+            for sha, asset in assets.items():
+                stored = self.catalog.responses(sha)
+                responses = {api: [e for e in entries if e["Engine"] == engine] for api, entries in stored.items()}
+                responses = {api: entries for api, entries in responses.items() if entries}
+                if not responses:
                     continue
-                response = {k: v for k, v in entry["Response"].items() if k != "ResponseMetadata"}
-                try:
-                    validate_response(api.value, response)
-                except ResponseValidationError as exc:
-                    report.problems.append((str(path), f"invalid {api.value} response: {exc}"))
+                record = {"format": EXPORT_FORMAT, "sha256": sha, "paths": asset.paths, "responses": responses}
+                if sha in keys:
+                    record["s3_bucket"] = config.bucket
+                    record["s3_key"] = keys[sha]
+                # a fresh O_EXCL temporary name, then a rename: a link planted in the folder is never followed
+                atomic_write(out / f"{sha}.json", json.dumps(record, indent=1, sort_keys=True).encode("utf-8"),
+                             mode=EXPORT_FILE_MODE)
+                report.images += 1
+                report.responses += sum(len(v) for v in responses.values())
+        return report
+
+    def import_(self, paths: Iterable[str | Path], engine: str = CLOUD_ENGINE) -> ImportResultsReport:
+        """Store the responses found in ``paths`` (JSON files, or folders of them) as ``engine`` analyses.
+
+        Returns what was stored and a (file, reason) list of what was not; the
+        indexes are updated for images in the library. Raises ``OSError`` only
+        for an unreadable folder; unreadable or invalid files are reported.
+        """
+        from mediaapp.analysis.validate import ResponseValidationError, validate_response
+
+        params = self.params_for(engine)
+        report = ImportResultsReport()
+        files: list[Path] = []
+        for p in paths:
+            p = Path(p).expanduser()
+            files += sorted(p.rglob("*.json")) if p.is_dir() else [p]
+        touched: set[str] = set()
+        for path in files:
+            try:
+                records = _records(path)
+            except (OSError, ValueError) as exc:
+                report.problems.append((str(path), f"not readable JSON: {exc}"))
+                continue
+            for record in records:
+                if not isinstance(record, dict):
+                    report.problems.append((str(path), "a record is not a JSON object"))
                     continue
-                key = entry.get("Params", params.key(api))
-                model = response.get("LabelModelVersion") or response.get("TextModelVersion")
-                version = entry.get("EngineVersion") or (f"{engine}/{model}" if model else f"{engine}/imported")
-                if library.catalog.cached_analysis(sha, api.value, engine, key, version) is not None:
-                    report.already += 1
+                sha = _identify(record, path.name)
+                if sha is None:
+                    report.problems.append((str(path), "no sha256, and no S3 key or file name naming one"))
                     continue
-                library.catalog.store_analysis(sha256=sha, api=api.value, engine=engine, engine_version=version,
-                                               params=key, response=response,
-                                               detections=flatten(api, response, engine))
-                report.stored += 1
-                touched.add(sha)
-    report.images = len(touched)
-    library.reindex_assets(touched)
-    return report
+                entries = _entries(record)
+                if not entries:
+                    report.problems.append((str(path), "no DetectLabels, DetectText or RecognizeCelebrities response"))
+                    continue
+                for op, entry in entries:
+                    try:
+                        api = Api(op)
+                    except ValueError:
+                        report.problems.append((str(path), f"unsupported operation {op!r}"))
+                        continue
+                    response = {k: v for k, v in entry["Response"].items() if k != "ResponseMetadata"}
+                    try:
+                        validate_response(api.value, response)
+                    except ResponseValidationError as exc:
+                        report.problems.append((str(path), f"invalid {api.value} response: {exc}"))
+                        continue
+                    key = entry.get("Params", params.key(api))
+                    model = response.get("LabelModelVersion") or response.get("TextModelVersion")
+                    version = entry.get("EngineVersion") or (f"{engine}/{model}" if model else f"{engine}/imported")
+                    if self.catalog.cached_analysis(sha, api.value, engine, key, version) is not None:
+                        report.already += 1
+                        continue
+                    self.catalog.store_analysis(sha256=sha, api=api.value, engine=engine, engine_version=version,
+                                                   params=key, response=response,
+                                                   detections=flatten(api, response, engine))
+                    report.stored += 1
+                    touched.add(sha)
+        report.images = len(touched)
+        self.changed()
+        return report

@@ -1,5 +1,7 @@
 """Uploading catalogued images to the configured bucket ahead of analysis (``mediaapp cloud upload``).
 
+The images come from ``Queries.catalogued_images``.
+
 The same keys and rules as the engine's own uploads
 (``mediaapp.analysis.rekognition.upload_image``): content-addressed,
 HeadObject first, multipart for large files, SHA-256 checksums, SSE,
@@ -28,17 +30,6 @@ class UploadSummary:
     bytes_sent: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
-
-
-def catalogued_images(library, paths) -> list[tuple[str, str, str | None]]:
-    """(sha256, path, taken_at) of each distinct catalogued image under ``paths`` (files or folders)."""
-    roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
-    known = library.catalog.known_files(under=roots)
-    first: dict[str, str] = {}
-    for path, (_, _, sha) in sorted(known.items()):
-        first.setdefault(sha, path)
-    assets = library.catalog.assets(first)
-    return [(sha, path, getattr(assets.get(sha), "taken_at", None)) for sha, path in first.items()]
 
 
 def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]], *,

@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mediaapp.analysis.registry import engine_names
 from mediaapp.cloud.config import (
     SETTINGS_KEY,
     SSE_MODES,
@@ -65,7 +66,7 @@ from mediaapp.cloud.config import (
     save_config,
     save_library_choices,
 )
-from mediaapp.core.types import Api
+from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE, Api
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
 #: The analyses offered, with their labels in the dialog.
@@ -73,8 +74,8 @@ API_CHOICES = [(Api.DETECT_LABELS, "Labels"), (Api.DETECT_TEXT, "Text"),
                (Api.RECOGNIZE_CELEBRITIES, "Celebrities")]
 
 #: The engine choices offered (for the library and for each folder rule): title -> engine names.
-ENGINE_CHOICES = [("On this computer (local)", ["local"]), ("Amazon Rekognition", ["rekognition"]),
-                  ("Both (local and Rekognition)", ["local", "rekognition"])]
+ENGINE_CHOICES = [("On this computer (local)", [LOCAL_ENGINE]), ("Amazon Rekognition", [CLOUD_ENGINE]),
+                  ("Both (local and Rekognition)", [LOCAL_ENGINE, CLOUD_ENGINE])]
 
 
 class EstimateCancelled(Exception):
@@ -163,7 +164,7 @@ class CloudSettingsDialog(QDialog):
 
         run = QGroupBox("Analysis")
         form = QFormLayout(run)
-        self.engine_choice = engine_combo(library.settings.get("engines", ["local"]))
+        self.engine_choice = engine_combo(library.settings.get("engines", [LOCAL_ENGINE]))
         form.addRow("Engines", self.engine_choice)
         apis = set(library.settings.get("apis", []))
         self.api_boxes: dict[Api, QCheckBox] = {}
@@ -286,7 +287,7 @@ class CloudSettingsDialog(QDialog):
         """Ask for a folder and add a rule for it (Amazon Rekognition at first; change it in the table)."""
         folder = QFileDialog.getExistingDirectory(self, "Folder with its own engines")
         if folder:
-            self.add_folder_rule(folder, ["rekognition"])
+            self.add_folder_rule(folder, [CLOUD_ENGINE])
 
     def remove_selected_rules(self) -> None:
         """Remove the selected rows of the folder rules."""
@@ -312,7 +313,8 @@ class CloudSettingsDialog(QDialog):
         library, engines, apis, rules = self.library, self.engines(), self.apis(), self.folder_rules()
 
         def write(ctx) -> None:
-            save_library_choices(library, engines=engines, apis=apis, folder_engines=rules)
+            save_library_choices(library, known_engines=engine_names(), engines=engines, apis=apis,
+                                 folder_engines=rules)
             save_config(library, config)
 
         def written(_result) -> None:
@@ -436,7 +438,7 @@ class CloudSettingsDialog(QDialog):
 
             if ctx.cancelled:
                 raise EstimateCancelled()
-            return cost.estimate(library, paths, apis, "rekognition", config=config, progress=progress)
+            return library.costs.estimate(paths, apis, CLOUD_ENGINE, config=config, progress=progress)
 
         def done(est) -> None:
             self._busy(False)

@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
 
         When the import may call Amazon Rekognition (the library's engines or
         a folder rule name it), its cost is estimated first on a worker
-        (``mediaapp.services.estimate.estimate_import``: images x analyses x price,
+        (``CostEstimator.estimate_import``: images x analyses x price,
         minus what is stored, against the run and month budgets) and
         ``confirm_cost`` asks to proceed; nothing is imported before. Returns
         the ``BackgroundTask`` running now (the estimate's or the import's),
@@ -444,7 +444,7 @@ class MainWindow(QMainWindow):
                 self.cloud_action)
 
     def _estimate_then_import(self, library, paths: list[str], reanalyse: bool):
-        from mediaapp.services.estimate import describe_estimate, estimate_import
+        from mediaapp.services.estimate import describe_estimate
 
         class Stopped(Exception):
             """The user cancelled while the cost was being estimated."""
@@ -454,7 +454,7 @@ class MainWindow(QMainWindow):
                 if ctx.cancelled:
                     raise Stopped()
                 ctx.progress(f"estimating the Rekognition cost: reading {done}/{total} files…")
-            return estimate_import(library, paths, reanalyse=reanalyse, progress=progress)
+            return library.costs.estimate_import(paths, reanalyse=reanalyse, progress=progress)
 
         def estimated(est) -> None:
             if est is None or est.calls == 0:  # nothing to pay for: no question

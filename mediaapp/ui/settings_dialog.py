@@ -51,13 +51,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mediaapp.analysis.registry import descriptors
 from mediaapp.core.types import Api
 from mediaapp.settings import flag
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
-#: Engines offered (name -> description); others found in the settings are kept and shown too.
-ENGINES = {"local": "On this computer (OCR, objects, faces)",
-           "rekognition": "Amazon Rekognition (needs AWS credentials; costs money)"}
+#: Engines offered (name -> title, from the registry); others found in the settings are kept and shown too.
+ENGINES = {d.name: d.title for d in descriptors()}
 #: Search backends offered.
 BACKENDS = {"sqlite": "Embedded (SQLite, in the library folder)", "opensearch": "OpenSearch server"}
 #: AWS SigV4 services: Amazon OpenSearch Service domains sign as ``es``, Serverless collections as ``aoss``.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mediaapp.analysis.base import AnalysisEngine, ImageRef
+from mediaapp.analysis.base import EngineBase, ImageRef
 from mediaapp.analysis.local.engine import LocalEngine
 from mediaapp.analysis.validate import validate_response
 from mediaapp.core.types import Api
@@ -21,7 +21,7 @@ def engine():
 
 
 def test_the_three_entry_points_answer_valid_rekognition_responses(engine, testdata):
-    assert isinstance(engine, AnalysisEngine)
+    assert isinstance(engine, EngineBase)
     ref = ImageRef("0" * 64, str(testdata / "3_faces/face_recognition/two_people.jpg"))
     labels = engine.detect_labels(ref)
     text = engine.detect_text(ImageRef("1" * 64, str(testdata / "2_text/tesseract/HelloGoogle.tif")))

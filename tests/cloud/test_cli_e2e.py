@@ -166,7 +166,7 @@ def test_invalid_settings_are_refused(tmp_path, capsys):
 def test_cloud_upload_counts_files_and_bytes_and_skips_what_is_there(s3_bucket, photos, tmp_path, capsys):
     from mediaapp.cloud.config import load_config
     from mediaapp.library import Library
-    from mediaapp.services.upload import catalogued_images, upload_images
+    from mediaapp.services.upload import upload_images
     from mediaapp.tasks import CancelToken
 
     endpoint, bucket, s3 = s3_bucket
@@ -179,7 +179,7 @@ def test_cloud_upload_counts_files_and_bytes_and_skips_what_is_there(s3_bucket, 
     library = Library(lib, settings={"workers": 1})
     try:
         library.import_paths([photos], engines=[])
-        images = catalogued_images(library, [photos])
+        images = library.queries.catalogued_images([photos])
         config = load_config(library.settings)
     finally:
         library.close()

@@ -108,7 +108,7 @@ def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
 def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, library, testdata, tmp_path,
                                                                          monkeypatch):
     from mediaapp.services import connection
-    from mediaapp.services import estimate as cost
+    from mediaapp.services.estimate import CostEstimator
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -116,7 +116,7 @@ def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, l
     shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", photos / "same bytes.jpg")
     (photos / "notes.txt").write_text("not an image: not priced")
     seen: dict[str, tuple] = {}
-    real_check, real_estimate = connection.check_connection, cost.estimate
+    real_check, real_estimate = connection.check_connection, CostEstimator.estimate
 
     def check(config):
         seen["test"] = (threading.get_ident(), config)
@@ -127,7 +127,7 @@ def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, l
         return real_estimate(*args, **kwargs)
 
     monkeypatch.setattr(connection, "check_connection", check)
-    monkeypatch.setattr(cost, "estimate", estimate)
+    monkeypatch.setattr(CostEstimator, "estimate", estimate)
     dialog = CloudSettingsDialog(library)
     qtbot.addWidget(dialog)
     dialog.region.setText("eu-west-1")  # not saved

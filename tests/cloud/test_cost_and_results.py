@@ -12,8 +12,6 @@ import pytest
 from mediaapp.cloud.pricing import DEFAULT_PRICES, Budget, Ledger, PriceTable
 from mediaapp.core.types import Query
 from mediaapp.library import Library
-from mediaapp.services.estimate import estimate
-from mediaapp.services.results import import_results
 
 from .stubs import sample
 
@@ -76,7 +74,7 @@ def test_results_from_another_pipeline_are_matched_validated_and_searchable(tmp_
         _write(inbox, f"{sha_b}.labels.json", sample(testdata, "moto_canned/DetectLabels.json"))
         # nothing identifies the image
         _write(inbox, "anonymous.json", sample(testdata, "awscli/detect-text.json"))
-        report = import_results(lib, [inbox])
+        report = lib.results.import_([inbox])
         assert (report.stored, report.images) == (3, 2)
         reasons = dict((p.rsplit("/", 1)[-1], r) for p, r in report.problems)
         assert reasons.keys() == {f"{sha_b}.labels.json", "anonymous.json"}
@@ -85,14 +83,14 @@ def test_results_from_another_pipeline_are_matched_validated_and_searchable(tmp_
         assert "no sha256" in reasons["anonymous.json"]
         assert lib.search(Query(labels=("Car",))).hits[0].sha256 == sha_a
         assert lib.search(Query(persons=("Celeb C",))).hits[0].sha256 == sha_b
-        assert import_results(lib, [inbox]).already == 3  # importing twice stores nothing new
+        assert lib.results.import_([inbox]).already == 3  # importing twice stores nothing new
 
-        est = estimate(lib, [photos], ["labels", "text", "celebrities"])
+        est = lib.costs.estimate([photos], ["labels", "text", "celebrities"])
         # a: labels+text stored, celebrities missing; b: celebrities stored, labels+text missing
         assert (est.images, est.cached, est.calls) == (2, 3, 3)
         assert est.by_api == {"RecognizeCelebrities": 1, "DetectLabels": 1, "DetectText": 1}
         assert est.usd == pytest.approx(0.003) and est.s3_usd == 0  # no bucket: no S3 cost
-        assert estimate(lib, [photos], ["labels"], engine_name="local").usd == 0
+        assert lib.costs.estimate([photos], ["labels"], engine_name="local").usd == 0
     finally:
         lib.close()
 
@@ -125,7 +123,7 @@ def test_a_user_price_table_replaces_the_bundled_one_everywhere(tmp_path, testda
     lib = Library(tmp_path / "lib", settings={"workers": 1, "engine_config": {"rekognition": {
         "prices_path": str(mine), "upload": "none"}}})
     try:
-        est = estimate(lib, [photos], ["labels", "text"])
+        est = lib.costs.estimate([photos], ["labels", "text"])
         assert est.usd == pytest.approx(1.0) and est.price_sources["DetectLabels"]["source"] == \
             "https://example.org/my-negotiated-prices"
         engine = create_engine("rekognition", lib.engine_config("rekognition"))
@@ -136,7 +134,7 @@ def test_a_user_price_table_replaces_the_bundled_one_everywhere(tmp_path, testda
 
 def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
     from mediaapp.cloud.config import folder_rules
-    from mediaapp.services.estimate import estimate_import, needs_cloud
+    from mediaapp.services.estimate import needs_cloud
     from mediaapp.settings import engines_for_paths
 
     photos = tmp_path / "photos"
@@ -146,13 +144,13 @@ def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
     shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages/000002.jpg", photos / "cloud" / "but not this" / "b.jpg")
     lib = Library(tmp_path / "lib", settings={"workers": 1, "engines": ["local"], "apis": ["DetectText"]})
     try:
-        assert not needs_cloud(lib.settings) and estimate_import(lib, [photos]) is None
+        assert not needs_cloud(lib.settings) and lib.costs.estimate_import([photos]) is None
         lib.settings["folder_engines"] = {str(photos / "cloud"): ["rekognition", "local"],
                                           str(photos / "cloud" / "but not this") + "/": ["local"]}
         assert needs_cloud(lib.settings)
-        est = estimate_import(lib, [photos])
+        est = lib.costs.estimate_import([photos])
         assert (est.images, est.calls, est.usd) == (1, 1, pytest.approx(0.001))  # only cloud/a.jpg
-        assert estimate_import(lib, [photos / "cloud" / "but not this"]) is None
+        assert lib.costs.estimate_import([photos / "cloud" / "but not this"]) is None
         # the library applies the same rules to the same files (Library.engines_for)
         lib.import_paths([photos], engines=[])
         rules = folder_rules(lib.settings)
@@ -172,9 +170,9 @@ def test_a_reanalysis_estimate_counts_stored_answers_as_calls(tmp_path, testdata
         lib.import_paths([photos], engines=[])
         (tmp_path / "in").mkdir()
         _write(tmp_path / "in", f"{sha}.json", sample(testdata, "awscli/detect-text.json"))
-        assert import_results(lib, [tmp_path / "in"]).stored == 1
-        assert (estimate(lib, [photos], ["text"]).calls, estimate(lib, [photos], ["text"]).cached) == (0, 1)
-        again = estimate(lib, [photos], ["text"], reanalyse=True)
+        assert lib.results.import_([tmp_path / "in"]).stored == 1
+        assert (lib.costs.estimate([photos], ["text"]).calls, lib.costs.estimate([photos], ["text"]).cached) == (0, 1)
+        again = lib.costs.estimate([photos], ["text"], reanalyse=True)
         assert (again.calls, again.cached, again.usd) == (1, 0, pytest.approx(0.001))
     finally:
         lib.close()

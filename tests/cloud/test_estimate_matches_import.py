@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from mediaapp.library import Library
-from mediaapp.services.estimate import estimate_import
 from mediaapp.settings import engines_for_paths
 
 REK = "rekognition"
@@ -29,7 +28,7 @@ def _library(tmp_path: Path, engines=("local",)) -> Library:
 
 
 def _estimated_images(lib: Library, paths) -> int:
-    est = estimate_import(lib, paths)
+    est = lib.costs.estimate_import(paths)
     return 0 if est is None else est.images
 
 
@@ -69,7 +68,7 @@ def test_the_review_scenario_a_new_copy_of_an_image_catalogued_under_a_rekogniti
     try:
         lib.import_paths([cloud], engines=[])  # catalogued before the rule was added
         lib.settings["folder_engines"] = {str(cloud): [REK]}
-        est = estimate_import(lib, [phone])
+        est = lib.costs.estimate_import([phone])
         assert est is not None and (est.images, est.calls) == (1, 1)
         assert est.usd == pytest.approx(0.001)  # one DetectText image at the bundled first-tier price
         assert len(_billed_by_import(lib, [phone])) == 1  # and the import does send it
@@ -87,7 +86,7 @@ def test_a_deeper_rule_on_the_catalogued_copy_keeps_a_new_copy_out_of_rekognitio
         lib.import_paths([photos / "private"], engines=[])
         _copy(photos / "private" / "x.bmp", photos / "copy.bmp")  # under the rekognition rule itself
         lib.settings["folder_engines"] = {str(photos): [REK], str(photos / "private"): ["local"]}
-        assert estimate_import(lib, [photos / "copy.bmp"]) is None
+        assert lib.costs.estimate_import([photos / "copy.bmp"]) is None
         assert _billed_by_import(lib, [photos / "copy.bmp"]) == set()
     finally:
         lib.close()
@@ -154,7 +153,7 @@ def test_only_files_that_may_be_billed_are_hashed(tmp_path, monkeypatch):
             return real(path, *args, **kwargs)
 
         monkeypatch.setattr(hashing, "sha256_file", counting)
-        est = estimate_import(lib, [photos])
+        est = lib.costs.estimate_import([photos])
         # cloud/c.bmp: billed by its own rule; same-size.bmp: might be a copy of known.bmp (it is not);
         # unique-size.bmp: alone with its bytes, and its own folder has no Rekognition rule; touched.bmp:
         # its size is only its own catalogued size, so whatever its bytes now, no other path shares them
@@ -193,7 +192,7 @@ def test_a_copy_edited_in_place_no_longer_holds_its_old_image_back(tmp_path):
     try:
         lib.import_paths([photos], engines=[])
         lib.settings["folder_engines"] = {str(photos): [REK], str(photos / "private"): ["local"]}
-        assert estimate_import(lib, [photos]) is None  # the deeper "local" rule holds both copies back
+        assert lib.costs.estimate_import([photos]) is None  # the deeper "local" rule holds both copies back
         edited = _bmp(photos / "private" / "x.bmp", (40, 30, 20), side=20)  # new bytes of a new size
         st = edited.stat()
         os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))

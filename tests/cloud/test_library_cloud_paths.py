@@ -248,7 +248,6 @@ def test_cancel_during_an_import_upload_aborts_it_and_leaves_nothing(tmp_path, s
     ({"upload": "proxy", "delete_after": True}, set()),
 ])
 def test_export_names_the_key_that_really_holds_each_image(tmp_path, testdata, s3_bucket, cloud, suffixes):
-    from mediaapp.services.results import export_results
 
     endpoint, bucket, s3 = s3_bucket
     photos = _folder(tmp_path, testdata, [PHOTO, PNG])
@@ -258,7 +257,7 @@ def test_export_names_the_key_that_really_holds_each_image(tmp_path, testdata, s
     lib = _library(tmp_path / "lib", bucket=bucket, endpoint_url=endpoint, region="us-east-1", prefix="m", **cloud)
     try:
         assert lib.import_paths([photos], apis=["labels"]).failed == []
-        report = export_results(lib, tmp_path / "out")
+        report = lib.results.export(tmp_path / "out")
     finally:
         lib.close()
     assert report.images == 2

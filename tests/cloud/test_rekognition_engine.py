@@ -71,7 +71,8 @@ def test_moto_canned_labels_sample_is_not_a_valid_response_as_stored(testdata):
 def test_image_properties_feature_is_requested_and_part_of_the_cache_key(testdata):
     stub = StubbedRekognition()
     engine = _engine(image_properties=True)
-    params = engine.analysis_params(AnalysisParams(None, 50.0))
+    params = rek.RekognitionEngine.request_params(AnalysisParams(None, 50.0),
+                                                  {"upload": "none", "image_properties": True})
     assert params.key(Api.DETECT_LABELS) != AnalysisParams(None, 50.0).key(Api.DETECT_LABELS)
     stub.respond("DetectLabels", sample(testdata, "awscli/detect-labels.json"),
                  {"Image": ANY, "MinConfidence": 50.0, "Features": ["GENERAL_LABELS", "IMAGE_PROPERTIES"]})

@@ -62,7 +62,8 @@ def test_named_people_become_celebrity_faces(testdata, tmp_path):
     obama = _embedding(testdata, "obama.jpg")
     packed = base64.b64encode(embedding_to_bytes(obama)).decode("ascii")
     engine = LocalEngine(people={"Barack Obama": [packed]}, face_crops_dir=str(tmp_path))
-    answer, records = engine.analyse_with_faces([CELEB], ImageRef("b" * 64, str(testdata / FR / "obama_and_biden.jpg")),
+    both = ImageRef("b" * 64, str(testdata / FR / "obama_and_biden.jpg"))
+    answer, records = engine.analyse_with_extras([CELEB], both,
                                                 AnalysisParams())
     response = answer[CELEB]
     _botocore_valid(response, CELEB.value)
@@ -83,13 +84,14 @@ def test_named_people_become_celebrity_faces(testdata, tmp_path):
 
 def test_faces_off_is_part_of_the_cache_key_and_finds_no_face(testdata, tmp_path):
     params = AnalysisParams(max_labels=10, min_confidence=60)
-    on, off = LocalEngine().analysis_params(params), LocalEngine(faces_enabled=False).analysis_params(params)
+    on = LocalEngine.request_params(params, {"faces_enabled": True})
+    off = LocalEngine.request_params(params, {"faces_enabled": False})
     for api in Api:  # with faces on the keys are those responses were cached under before
         assert on.key(api) == params.key(api)
     assert off.key(CELEB) == "Faces=off"
     assert off.key(Api.DETECT_LABELS) == params.key(Api.DETECT_LABELS) + ";Faces=off"
     assert off.key(Api.DETECT_TEXT) == params.key(Api.DETECT_TEXT)  # text does not depend on faces
     engine = LocalEngine(faces_enabled=False, face_crops_dir=str(tmp_path))
-    answer, records = engine.analyse_with_faces([CELEB], ImageRef("d" * 64, str(testdata / FR / "obama.jpg")), off)
+    answer, records = engine.analyse_with_extras([CELEB], ImageRef("d" * 64, str(testdata / FR / "obama.jpg")), off)
     assert answer[CELEB] == {"CelebrityFaces": [], "UnrecognizedFaces": []} and records is None
     assert engine.version(CELEB) == "nofaces" and not any(tmp_path.iterdir())

@@ -14,6 +14,7 @@ from people_support import SETTINGS, photos_of
 
 from mediaapp.analysis.local.face_records import FACE_CROP_SIDE
 from mediaapp.analysis.local.recognition import DEFAULT_SIMILARITY_THRESHOLD
+from mediaapp.catalog.feed import SEARCH
 from mediaapp.core.types import Api, DetectionKind, Query
 from mediaapp.services.face_matching import assign_faces
 
@@ -369,7 +370,7 @@ def test_enrolling_names_the_photos_in_search_at_once(faces_library, testdata):
     report = lib.library.people.enrol(OBAMA, [testdata / "3_faces/face_recognition/obama.jpg"])
     assert report.photos == 8
     assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA)
-    assert lib.library.catalog.pending_index() == []  # nothing left for the next import to index
+    assert lib.library.catalog.feed.pending(SEARCH) == []  # nothing left for the next import to index
 
 
 def test_people_list_counts_photos_still_in_the_library(faces_library, testdata):

@@ -72,7 +72,7 @@ def _tokens(doc: IndexDocument) -> set[str]:
 
 
 def _date(value: str | None) -> str | None:
-    from mediaapp.search.sqlite import normalize_taken_at
+    from mediaapp.core.query import normalize_taken_at
     return normalize_taken_at(value)
 
 
@@ -92,7 +92,7 @@ def reference_match(doc: IndexDocument, q: Query) -> bool:
         if not any(p.startswith(prefix) for p in doc.asset.paths):
             return False
     if q.taken_after or q.taken_before:
-        from mediaapp.search.sqlite import date_bounds
+        from mediaapp.core.query import date_bounds
         lo, hi = date_bounds(q)
         when = _date(doc.asset.taken_at)
         if when is None or (lo and when < lo) or (hi and when > hi):

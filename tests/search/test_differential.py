@@ -22,8 +22,9 @@ import random
 import pytest
 from search_support import dispose, open_backend
 
+from mediaapp.core.query import float32
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Query, SortOrder
-from mediaapp.search.sqlite import SqliteIndex, float32
+from mediaapp.search.sqlite import SqliteIndex
 
 SEED = 20240605
 N_ASSETS = 60

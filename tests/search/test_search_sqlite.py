@@ -8,18 +8,12 @@ import threading
 
 import pytest
 
+from mediaapp.core.query import date_bounds, float32, folder_prefix, normalize_taken_at
 from mediaapp.core.types import Asset, Detection, DetectionKind, IndexDocument, Query
 from mediaapp.search import sqlite as sqlite_backend
 from mediaapp.search.base import SearchUnavailableError
-from mediaapp.search.sqlite import (
-    SqliteIndex,
-    date_bounds,
-    float32,
-    folder_prefix,
-    fts_match_expression,
-    normalize_taken_at,
-    project,
-)
+from mediaapp.search.projection import project
+from mediaapp.search.sqlite import SqliteIndex, fts_match_expression
 
 L = DetectionKind.LABEL
 

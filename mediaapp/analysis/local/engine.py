@@ -20,15 +20,24 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, ImageRef
-from mediaapp.core.types import Api
+from mediaapp.analysis.base import (
+    AnalysisError,
+    AnalysisParams,
+    EngineBase,
+    EngineContext,
+    EngineDescriptor,
+    ImageRef,
+    Results,
+)
+from mediaapp.core.analysis import LOCAL_ENGINE
+from mediaapp.core.types import Api, Json
 from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, DecodeError, open_rgb
 
 #: Rekognition's Parents for the face-derived labels (as in its taxonomy).
@@ -109,8 +118,13 @@ class LocalEngine(EngineBase):
     Raises ``ValueError`` for malformed ``people`` embeddings.
     """
 
-    name = "local"
-    executor = "process"
+    descriptor = EngineDescriptor(
+        name=LOCAL_ENGINE,
+        title="On this computer (OCR, objects, faces)",
+        apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
+        default_apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
+        options=("faces_enabled", "face_match_threshold"),
+    )
 
     def __init__(self, faces_enabled: bool = True, people: dict | None = None, face_crops_dir: str | None = None):
         self.faces_enabled = faces_enabled
@@ -165,9 +179,17 @@ class LocalEngine(EngineBase):
             return {Api.DETECT_LABELS: str(exc)}
         return {}
 
-    def analysis_params(self, params: AnalysisParams) -> LocalParams:
-        """``params`` with this engine's face setting added to the cache key (see ``LocalParams``)."""
-        return LocalParams(params.max_labels, params.min_confidence, dict(params.extra), faces=self.faces_enabled)
+    @classmethod
+    def configure(cls, context: EngineContext) -> Json:
+        """``faces_enabled`` (library setting, default on) plus, when on, the People service's face config."""
+        enabled = bool(context.settings.get("faces_enabled", True))
+        return {"faces_enabled": enabled, **(context.face_references() if enabled else {})}
+
+    @classmethod
+    def request_params(cls, params: AnalysisParams, config: Json) -> LocalParams:
+        """``params`` with the face setting of ``config`` added to the cache key (see ``LocalParams``)."""
+        return LocalParams(params.max_labels, params.min_confidence, dict(params.extra),
+                           faces=bool(config.get("faces_enabled", True)))
 
     def analyse(self, api: Api, image: ImageRef, params: AnalysisParams) -> dict:
         """Run one API; see ``analyse_many``."""
@@ -176,17 +198,17 @@ class LocalEngine(EngineBase):
             raise result
         return result
 
-    def analyse_many(self, apis: list[Api], image: ImageRef, params: AnalysisParams) -> dict:
+    def analyse_many(self, apis: Sequence[Api], image: ImageRef, params: AnalysisParams) -> Results:
         """Decode ``image`` once and run each of ``apis``.
 
         Returns api -> response dict, or api -> ``AnalysisError`` for an API
         that failed (the others still answer). Raises ``AnalysisError`` when
         the image cannot be decoded at all.
         """
-        return self.analyse_with_faces(apis, image, params)[0]
+        return self.analyse_with_extras(apis, image, params)[0]
 
-    def analyse_with_faces(self, apis: list[Api], image: ImageRef,
-                           params: AnalysisParams) -> tuple[dict, list[dict] | None]:
+    def analyse_with_extras(self, apis: Sequence[Api], image: ImageRef,
+                            params: AnalysisParams) -> tuple[Results, list[Json] | None]:
         """``analyse_many`` plus a record of every face found (embedding, crop).
 
         Faces are detected and embedded once (``detect_and_embed``) when a
@@ -206,7 +228,7 @@ class LocalEngine(EngineBase):
         except OSError as exc:  # a share that dropped, a file locked for a moment: retried next import
             raise AnalysisError(f"cannot read the file: {exc.strerror or exc}", "Unreadable") from exc
         pairs: list[tuple[dict, np.ndarray]] | None = None
-        out: dict = {}
+        out: Results = {}
         for api in apis:
             try:
                 if api is Api.DETECT_TEXT:

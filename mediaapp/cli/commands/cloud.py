@@ -72,6 +72,7 @@ def _blank_to_none(value):
 def run_config(args, ctx) -> int:
     """Apply the given options, save, and print the settings as JSON (with the folder rules); exit 2 for an
     invalid value (nothing is saved then)."""
+    from mediaapp.analysis.registry import engine_names
     from mediaapp.cloud.config import folder_rules, load_config, normalize_folder, save_config, save_library_choices
 
     library = ctx.library()
@@ -110,7 +111,8 @@ def run_config(args, ctx) -> int:
         if changed:
             config.validate()
         if engines is not None or apis is not None or rules is not None:
-            save_library_choices(library, engines=engines, apis=apis, folder_engines=rules)
+            save_library_choices(library, known_engines=engine_names(), engines=engines, apis=apis,
+                                 folder_engines=rules)
         if changed:
             save_config(library, config)
     except ValueError as exc:
@@ -167,7 +169,7 @@ def run_upload(args, ctx) -> int:
 
     from mediaapp.cloud.config import load_config
     from mediaapp.cloud.pricing import LEDGER_FILE
-    from mediaapp.services.upload import catalogued_images, upload_images
+    from mediaapp.services.upload import upload_images
     from mediaapp.tasks import CancelToken
 
     library = ctx.library()
@@ -177,7 +179,7 @@ def run_upload(args, ctx) -> int:
         print(f"mediaapp: the cloud settings are invalid: {exc}", file=sys.stderr)
         return 1
     config.ledger_path = str(library.root / LEDGER_FILE)  # the keys written are recorded for exports
-    images = catalogued_images(library, args.paths)
+    images = library.queries.catalogued_images(args.paths)
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     files = tqdm(total=len(images), desc="files", unit="file", file=sys.stderr, disable=args.quiet, position=0)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.core.types import CLOUD_ENGINE
+
 
 def register(subparsers) -> None:
     """Add the ``estimate`` command."""
     p = subparsers.add_parser("estimate", help="what analysing these files would cost, before spending")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--engine", default="rekognition", help="analysis engine (default: rekognition)")
+    p.add_argument("--engine", default=CLOUD_ENGINE, help=f"analysis engine (default: {CLOUD_ENGINE})")
     p.add_argument("--apis", default=None, help="comma-separated: labels,text,celebrities (default: settings)")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.set_defaults(func=run)
@@ -24,11 +26,11 @@ def register(subparsers) -> None:
 def run(args, ctx) -> int:
     """Print the estimate (``describe_estimate``, or JSON); exit 1 when the price table, the settings or an API
     name is wrong."""
-    from mediaapp.services.estimate import describe_estimate, estimate
+    from mediaapp.services.estimate import describe_estimate
 
     apis = [a.strip() for a in args.apis.split(",") if a.strip()] if args.apis else None
     try:
-        est = estimate(ctx.library(), args.paths, apis, args.engine)
+        est = ctx.library().costs.estimate(args.paths, apis, args.engine)
     except (OSError, ValueError) as exc:
         print(f"mediaapp: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from mediaapp.core.types import CLOUD_ENGINE
+
 
 def register(subparsers) -> None:
     """Add the ``export`` command."""
@@ -11,16 +13,15 @@ def register(subparsers) -> None:
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--format", choices=["rekognition"], default="rekognition",
                    help="rekognition: one JSON file per image with its raw responses")
-    p.add_argument("--engine", default="rekognition", help="whose responses to export (default: rekognition)")
+    p.add_argument("--engine", default=CLOUD_ENGINE, help=f"whose responses to export (default: {CLOUD_ENGINE})")
     p.set_defaults(func=run)
 
 
 def run(args, ctx) -> int:
     """Export and print the counts; exit 1 when the folder cannot be written."""
-    from mediaapp.services.results import export_results
 
     try:
-        report = export_results(ctx.library(), args.directory, args.engine)
+        report = ctx.library().results.export(args.directory, args.engine)
     except OSError as exc:
         print(f"mediaapp: cannot write {args.directory}: {exc}", file=sys.stderr)
         return 1

@@ -6,20 +6,22 @@ bare Rekognition responses named by sha256 (see ``mediaapp.services.results``).
 
 from __future__ import annotations
 
+from mediaapp.core.types import CLOUD_ENGINE
+
 
 def register(subparsers) -> None:
     """Add the ``import-results`` command."""
     p = subparsers.add_parser("import-results", help="load analysis results (JSON) made by this app or another")
     p.add_argument("paths", nargs="+", metavar="PATH", help="JSON files or folders of them")
-    p.add_argument("--engine", default="rekognition", help="engine the results are stored as (default: rekognition)")
+    p.add_argument("--engine", default=CLOUD_ENGINE,
+                   help=f"engine the results are stored as (default: {CLOUD_ENGINE})")
     p.set_defaults(func=run)
 
 
 def run(args, ctx) -> int:
     """Import, print the counts and every record not stored with its reason; exit 0."""
-    from mediaapp.services.results import import_results
 
-    report = import_results(ctx.library(), args.paths, args.engine)
+    report = ctx.library().results.import_(args.paths, args.engine)
     print(f"stored {report.stored} responses for {report.images} images; {report.already} already there; "
           f"{len(report.problems)} not stored")
     for path, reason in report.problems:

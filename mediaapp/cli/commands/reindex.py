@@ -76,7 +76,7 @@ def run(args, ctx) -> int:
     from tqdm import tqdm
 
     from mediaapp.search.base import SearchUnavailableError
-    from mediaapp.search.factory import PASSWORD_ENV, create_index, reindex
+    from mediaapp.search.factory import INDEX_FILE, PASSWORD_ENV, create_index
     from mediaapp.settings import load_settings, save_settings
 
     library = ctx.library()
@@ -92,19 +92,19 @@ def run(args, ctx) -> int:
         target = create_index("opensearch", library.root, settings)
         where = f"opensearch at {settings['url']} (index “{settings.get('index') or 'mediaapp'}”)"
     else:
-        target = library.local_index  # the embedded index the library keeps up to date anyway
-        where = f"sqlite ({library.local_index.path})"
-    total = library.catalog.asset_count()
+        target = None  # the embedded index the library keeps up to date anyway
+        where = f"sqlite ({library.root / INDEX_FILE})"
+    total = library.queries.asset_count()
     bar = tqdm(total=total, desc=f"reindex to {args.to}", unit="asset", file=sys.stderr, disable=args.quiet)
     try:
-        result = reindex(library.iter_index_documents(), target, progress=lambda done: bar.update(done - bar.n))
+        result = library.search_sync.rebuild(target, progress=lambda done: bar.update(done - bar.n))
     except SearchUnavailableError as exc:
         bar.close()
         print(f"mediaapp: reindex failed, settings unchanged: {exc}", file=sys.stderr)
         return 1
     finally:
         bar.close()
-        if target is not library.local_index:
+        if target is not None:
             target.close()
     print(f"indexed {result.indexed} of {total} assets into {where}; failed {len(result.failed)}")
     for sha, reason in result.failed:

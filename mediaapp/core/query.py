@@ -1,0 +1,184 @@
+"""The query language's normaliser: one reading of a ``Query`` for every backend and the box matcher.
+
+``normalize_query`` turns a ``Query`` into a ``NormalizedQuery``: label and
+person keys (``normalize_label``), text tokens (``tokenize``), inclusive date
+bounds in ``normalize_taken_at`` form, the folder's path prefix in stored
+form, and the minimum confidence rounded to float32 as OpenSearch stores
+confidences. The SQLite and OpenSearch backends translate a
+``NormalizedQuery`` into their own requests, and ``NormalizedQuery.draws``
+decides which detections the UI boxes for the query, so what is drawn is
+exactly what made an asset match.
+
+Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from mediaapp.core.filenames import to_stored
+from mediaapp.core.text import normalize_label, tokenize
+from mediaapp.core.types import Detection, DetectionKind, Query, SortOrder
+
+__all__ = [
+    "NormalizedQuery",
+    "date_bounds",
+    "float32",
+    "folder_prefix",
+    "name_tokens",
+    "normalize_query",
+    "normalize_taken_at",
+]
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EXIF_DATE = re.compile(r"^(\d{4}):(\d{2}):(\d{2})")
+
+
+def float32(value: float) -> float:
+    """Round ``value`` to the nearest IEEE-754 single-precision float.
+
+    OpenSearch stores ``float`` fields in 32 bits; rounding confidences the
+    same way in SQLite keeps ``>= min_confidence`` comparisons and confidence
+    orderings identical on both backends.
+    """
+    return cast(float, struct.unpack("<f", struct.pack("<f", float(value)))[0])
+
+
+def normalize_taken_at(value: str | None) -> str | None:
+    """Normalise an ISO 8601 ``taken_at`` to ``YYYY-MM-DDTHH:MM:SS.mmm`` or None.
+
+    The wall-clock time is kept and any UTC offset dropped (EXIF times are
+    local times; a photo "taken on 2 January" stays on 2 January). EXIF's
+    ``YYYY:MM:DD HH:MM:SS`` spelling is accepted too. Unparseable text gives
+    None, i.e. the asset counts as undated. The fixed-width form sorts
+    lexicographically in time order, which both backends rely on.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    text = _EXIF_DATE.sub(r"\1-\2-\3", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+def date_bounds(query: Query) -> tuple[str | None, str | None]:
+    """The query's inclusive ``(lower, upper)`` bounds in ``normalize_taken_at`` form.
+
+    A date-only upper bound (``2020-01-31``) means the end of that day
+    (``2020-01-31T23:59:59.999``) so the whole day is included; a date-only
+    lower bound means its midnight. Raises ``ValueError`` for a bound that is
+    not ISO 8601.
+    """
+    lower = upper = None
+    if query.taken_after:
+        lower = normalize_taken_at(query.taken_after)
+        if lower is None:
+            raise ValueError(f"taken_after is not an ISO 8601 date: {query.taken_after!r}")
+    if query.taken_before:
+        text = query.taken_before.strip()
+        if _DATE_ONLY.match(text):
+            day = datetime.fromisoformat(text)
+            upper = (day + timedelta(days=1) - timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
+        else:
+            upper = normalize_taken_at(text)
+        if upper is None:
+            raise ValueError(f"taken_before is not an ISO 8601 date: {query.taken_before!r}")
+    return lower, upper
+
+
+def folder_prefix(folder: str) -> str:
+    """The path prefix selecting ``folder`` and everything below it.
+
+    Trailing separators are trimmed and exactly one is appended, so
+    ``/a/b`` gives ``/a/b/`` and never matches ``/a/bc/x.jpg``. The separator
+    is ``\\`` for a Windows-style folder (backslashes and no slash), else ``/``.
+    """
+    sep = "\\" if ("\\" in folder and "/" not in folder) else "/"
+    return folder.rstrip("/\\") + sep
+
+
+def name_tokens(name: str) -> list[str]:
+    """The words of a label or person name used by the text word score.
+
+    ``tokenize(normalize_label(name))``: both backends derive a name's words
+    from its normalised key with this one function, so a query word scores
+    the same detections on SQLite and OpenSearch. Example:
+    ``name_tokens("Hot Dog") == ["hot", "dog"]``.
+    """
+    return tokenize(normalize_label(name))
+
+
+def _keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The distinct non-empty ``normalize_label`` keys of ``names``, in order."""
+    return tuple(dict.fromkeys(k for k in map(normalize_label, names) if k))
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedQuery:
+    """A ``Query`` as every backend reads it (see ``mediaapp.core.types.Query`` for the semantics).
+
+    ``labels`` / ``persons``: distinct ``normalize_label`` keys, in query
+    order; ``tokens``: the text's tokens (empty: no text filter);
+    ``min_confidence``: float32-rounded, 0-100; ``taken_after`` /
+    ``taken_before``: inclusive bounds in ``normalize_taken_at`` form (None:
+    unbounded); ``folder_prefix``: the stored-form prefix of the folder
+    filter (None: no filter).
+    """
+
+    labels: tuple[str, ...]
+    persons: tuple[str, ...]
+    tokens: tuple[str, ...]
+    match_all: bool
+    min_confidence: float
+    taken_after: str | None
+    taken_before: str | None
+    folder_prefix: str | None
+    sort: SortOrder
+    limit: int | None
+    offset: int
+
+    def label_matches(self, det: Detection) -> bool:
+        """Whether ``det`` is a label detection satisfying one of the label filters.
+
+        Its name or one of its parents is one of ``labels``, at
+        ``min_confidence`` or more (float32, as stored).
+        """
+        if det.kind is not DetectionKind.LABEL or float32(det.confidence) < self.min_confidence:
+            return False
+        return any(normalize_label(n) in self.labels for n in (det.name, *det.parents))
+
+    def person_matches(self, det: Detection) -> bool:
+        """Whether ``det`` is a person detection named one of ``persons`` (confidence is not compared)."""
+        return det.kind is DetectionKind.PERSON and normalize_label(det.name) in self.persons
+
+    def draws(self, det: Detection) -> bool:
+        """Whether the UI boxes ``det`` for this query.
+
+        With label or person filters: the boxed detections that satisfy one
+        of them (``label_matches`` / ``person_matches``), i.e. that made the
+        asset match. Without: every boxed label, face and person detection at
+        ``min_confidence`` or more.
+        """
+        if det.box is None:
+            return False
+        if self.labels or self.persons:
+            return self.label_matches(det) or self.person_matches(det)
+        return det.kind in (DetectionKind.LABEL, DetectionKind.FACE, DetectionKind.PERSON) \
+            and float32(det.confidence) >= self.min_confidence
+
+
+def normalize_query(query: Query) -> NormalizedQuery:
+    """Read ``query`` once for every backend; raises ``ValueError`` for a date bound that is not ISO 8601."""
+    lower, upper = date_bounds(query)
+    return NormalizedQuery(
+        labels=_keys(query.labels), persons=_keys(query.persons), tokens=tuple(tokenize(query.text)),
+        match_all=query.match_all, min_confidence=float32(query.min_confidence), taken_after=lower,
+        taken_before=upper, folder_prefix=folder_prefix(to_stored(query.folder)) if query.folder else None,
+        sort=query.sort, limit=query.limit, offset=query.offset)

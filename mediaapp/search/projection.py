@@ -1,0 +1,102 @@
+"""The projection every search backend stores: facts, tokens and normalised fields of one ``IndexDocument``.
+
+Both backends (``mediaapp.search.sqlite`` and ``mediaapp.search.opensearch``)
+derive what they store from ``project(doc)``, and read queries through
+``mediaapp.core.query.normalize_query``, so they hold the same facts, tokens
+and dates and answer the same hits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from mediaapp.core.filenames import to_stored
+from mediaapp.core.query import float32, normalize_taken_at
+from mediaapp.core.text import normalize_label, tokenize
+from mediaapp.core.types import DetectionKind, IndexDocument
+
+__all__ = ["Projection", "project"]
+
+
+@dataclass(slots=True)
+class Projection:
+    """What a backend stores for one asset, derived from an ``IndexDocument``.
+
+    ``labels`` and ``persons`` map a normalised name (``normalize_label``) to
+    ``(display spelling, highest float32 confidence)``; label entries include
+    every parent name with its child's confidence. ``tokens`` is the
+    space-joined search tokens. ``taken_at`` is ``normalize_taken_at``'s form.
+    ``path``, ``paths`` and ``folders`` are in stored form
+    (``mediaapp.core.filenames.to_stored``: valid Unicode even for file
+    names that are not UTF-8); hits turn them back with ``from_stored``.
+    """
+
+    sha256: str
+    path: str
+    paths: list[str]
+    folders: list[str]
+    taken_at: str | None
+    size: int
+    format: str
+    camera: str | None
+    labels: dict[str, tuple[str, float]] = field(default_factory=dict)
+    persons: dict[str, tuple[str, float]] = field(default_factory=dict)
+    tokens: str = ""
+    text: str = ""
+
+
+def _text_of(doc: IndexDocument) -> str:
+    """Detected text: ``doc.text``, or the LINE detections when it is empty."""
+    if doc.text:
+        return doc.text
+    return "\n".join(d.name for d in doc.detections
+                     if d.kind == DetectionKind.TEXT and (d.text_type or "LINE") == "LINE")
+
+
+def project(doc: IndexDocument) -> Projection:
+    """Derive the facts, tokens and normalised fields of ``doc``.
+
+    Tokens are, in this order: the detected text (``doc.text``, or LINE
+    detections when it is empty; WORDs repeat LINEs and are skipped), each
+    distinct label name and parent, each distinct person name, and the file
+    name of every path. Faces without identity add nothing. Raises
+    ``ValueError`` when the asset has no sha256.
+    """
+    asset = doc.asset
+    if not asset.sha256:
+        raise ValueError("asset has no sha256")
+    labels: dict[str, tuple[str, float]] = {}
+    persons: dict[str, tuple[str, float]] = {}
+    label_words: list[str] = []
+    person_words: list[str] = []
+
+    def add(target: dict[str, tuple[str, float]], words: list[str], name: str, conf: float) -> None:
+        key = normalize_label(name)
+        if not key:
+            return
+        old = target.get(key)
+        if old is None:
+            target[key] = (name.strip(), conf)
+            words.append(name)
+        elif conf > old[1]:
+            target[key] = (old[0], conf)
+
+    for det in doc.detections:
+        conf = float32(det.confidence)
+        if det.kind == DetectionKind.LABEL:
+            add(labels, label_words, det.name, conf)
+            for parent in det.parents:
+                add(labels, label_words, parent, conf)
+        elif det.kind == DetectionKind.PERSON:
+            add(persons, person_words, det.name, conf)
+    text = _text_of(doc)
+    file_names = [os.path.basename(p.replace("\\", "/")) for p in asset.paths]
+    tokens = tokenize("\n".join([text, *label_words, *person_words, *file_names]))
+    stored = [to_stored(p) for p in asset.paths]
+    return Projection(
+        sha256=asset.sha256, path=stored[0] if stored else "",
+        paths=stored, folders=[to_stored(f) for f in doc.folders],
+        taken_at=normalize_taken_at(asset.taken_at), size=int(asset.size or 0),
+        format=asset.format or "", camera=asset.camera,
+        labels=labels, persons=persons, tokens=" ".join(tokens), text=text)

@@ -1,0 +1,410 @@
+"""The import pipeline: scan, ingest in workers, analyse once per (bytes, API, engine, parameters), index.
+
+Importing runs in two resumable stages. *Ingest*: scan, then for each new or
+changed file (size+mtime differ from the catalog) sniff, hash, read metadata
+and make a thumbnail in worker processes (``IngestJob``); the calling thread
+records each result in its own transaction. *Analyse*: every asset under the
+imported folders that lacks a stored response for a requested (api, engine,
+params) is analysed once per distinct sha256 (``AnalysisJob``); responses are
+cached in the catalog, so the same bytes are never analysed twice whatever
+their path. Killing the process at any point and importing again completes
+the work with no duplicate rows: every catalog write marks the change feed,
+and the search-sync consumer (``SearchSync``) indexes what is marked.
+
+Methods block; the GUI calls them from worker threads, never the GUI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mediaapp.analysis.base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
+from mediaapp.analysis.registry import create_engine
+from mediaapp.analysis.worker import ApiOutcome, analyse_image
+from mediaapp.catalog.db import UNREADABLE, Catalog
+from mediaapp.core.rekognition import flatten
+from mediaapp.core.types import Api, Asset, ImportProblem, ImportReport, Json
+from mediaapp.ingest import scan
+from mediaapp.ingest.scan import FileEntry
+from mediaapp.ingest.worker import FileResult, job_timeout, process_file
+from mediaapp.paths import is_below
+from mediaapp.services.indexing import SearchSync
+from mediaapp.services.people import People
+from mediaapp.settings import engines_for_paths
+from mediaapp.tasks import CancelToken, WorkerPool
+
+
+@dataclass
+class ImportProgress:
+    """A progress report during ``ImportPipeline.import_paths``.
+
+    ``stage`` is ``scan``, ``ingest``, ``analyse`` or ``done``, or ``model
+    download`` / ``model extract`` / ``model convert`` while an engine fetches
+    a model on first use; ``done`` and ``total`` count files (ingest), images
+    (analyse), bytes (model download; total 0 when unknown) or steps;
+    ``report`` holds the running counts.
+    """
+
+    stage: str
+    done: int
+    total: int
+    path: str | None = None
+    report: ImportReport = field(default_factory=ImportReport)
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+
+
+class IngestJob(NamedTuple):
+    """One file for ``mediaapp.ingest.worker.process_file(path, thumb_dir)`` in a worker.
+
+    A NamedTuple because the worker pool calls ``fn(*job)``: the fields are
+    the function's arguments, by name here and by position there.
+    """
+
+    path: str
+    thumb_dir: str
+
+
+class AnalysisJob(NamedTuple):
+    """One image for ``mediaapp.analysis.worker.analyse_image`` in a worker (fields: its arguments).
+
+    ``engine``: registered engine name; ``config``: its JSON-able config;
+    ``apis``: operation names still missing for this image; ``ref``: the
+    image (``engine.prepare_ref``); ``params``: the request parameters
+    whose ``key(api)`` is the cache key.
+    """
+
+    engine: str
+    config: Json
+    apis: list[str]
+    ref: ImageRef
+    params: AnalysisParams
+
+
+#: The error code an engine raises when the next call would exceed the user's budget; it stops the run.
+BUDGET_EXCEEDED = "BudgetExceeded"
+
+#: Assets indexed per batch while an import runs (so new images show up before the run ends).
+INDEX_BATCH = 32
+
+#: Analysis error codes that mean "these bytes will never work with this engine": such an image is
+#: not sent again on the next import (only ``reanalyse`` retries it). Other failures (throttling, a
+#: missing model, no network, an engine bug) are retried.
+PERMANENT_ANALYSIS_ERRORS = ("InvalidImageFormatException", "ImageTooLargeException")
+
+#: File name extensions that claim to be images: such a file that is not one is reported, not skipped.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff",
+                              ".webp", ".heic", ".heif", ".hif", ".avif", ".mpo"})
+
+
+class ImportPipeline:
+    """Imports into one library: built by the composition root from its parts.
+
+    ``catalog``: where results go; ``thumbnail_dir``: the thumbnails folder;
+    ``pool``: the worker pool; ``settings``: returns the current settings
+    mapping (``apis``, ``engines``, ``folder_engines``, ``max_labels``,
+    ``min_confidence``); ``people``: stores the faces an analysis found;
+    ``search``: the search-sync consumer; ``engine_config``: the config of
+    an engine by name (raises ``EngineUnavailableError`` for an unknown one).
+    One import runs at a time.
+    """
+
+    def __init__(self, catalog: Catalog, thumbnail_dir: Path, pool: WorkerPool,
+                 settings: Callable[[], Mapping[str, Any]], people: People, search: SearchSync,
+                 engine_config: Callable[[str], Json]):
+        self.catalog = catalog
+        self.thumbnail_dir = thumbnail_dir
+        self.pool = pool
+        self.settings = settings
+        self.people = people
+        self.search = search
+        self.engine_config = engine_config
+        self._lock = threading.Lock()
+
+    def import_paths(self, paths: Iterable[str | Path], *, engines: list[str] | None = None,
+                     apis: list[str] | None = None, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None, reanalyse: bool = False) -> ImportReport:
+        """Import files and folders (recursively), analyse them, and index them.
+
+        ``engines`` / ``apis`` default to the settings (``engines`` None also
+        honours the per-folder rules of ``settings["folder_engines"]``, see
+        ``engines_for``). ``reanalyse`` runs the analyses again even where a
+        response is stored (explicit re-analysis with newer models; older
+        responses are kept). Per-file problems are recorded and returned in
+        ``report.failed``; the run only raises for problems with the library
+        itself (e.g. the catalog is unwritable).
+        """
+        report = ImportReport()
+        notify = progress or (lambda p: None)
+        cancel = cancel or CancelToken()
+        with self._lock:
+            self.search.sync()  # finish the index updates of an earlier run that was killed
+            roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
+            notify(ImportProgress("scan", 0, 0, report=report))
+            unreadable_dirs: list[str] = []
+            scan_failed: set[str] = set()
+
+            def scan_error(path: str, message: str) -> None:
+                scan_failed.add(path)
+                if os.path.isdir(path):
+                    unreadable_dirs.append(path)
+                self.catalog.record_error(path, "scan", message)
+                report.failed.append(ImportProblem(path, "scan", message))
+
+            known = self.catalog.known_files(under=roots)
+            failed_before = {p.path: p for p in reversed(self.catalog.errors())}
+            failed_state = self.catalog.failed_files()
+            todo: list[FileEntry] = []
+            seen: set[str] = set()
+            touched: set[str] = set()
+            for root in roots:
+                if os.path.isfile(root):
+                    st = os.stat(root)
+                    entries: Iterable[FileEntry] = [FileEntry(root, st.st_size, st.st_mtime_ns)]
+                elif os.path.isdir(root):
+                    entries = scan.iter_files([root], scan_error)
+                else:
+                    scan_error(root, "no such file or folder")
+                    continue
+                for entry in entries:
+                    seen.add(entry.path)
+                    state = known.get(entry.path)
+                    if state and state[0] == entry.size and state[1] == entry.mtime_ns:
+                        report.unchanged += 1
+                        touched.add(state[2])
+                    elif failed_state.get(entry.path) == (entry.size, entry.mtime_ns):
+                        report.unchanged += 1
+                        report.failed.append(failed_before[entry.path])
+                    elif self._wanted(entry, report):
+                        todo.append(entry)
+                if cancel.cancelled:
+                    break
+            self._ingest(todo, report, touched, notify, cancel)
+            if not cancel.cancelled:
+                # Forget vanished paths only after ingest, so a renamed or moved file keeps its asset.
+                # Files below a folder that could not be listed this time are not gone: keep them.
+                def vanished(path: str) -> bool:
+                    return path not in seen and not is_below(path, unreadable_dirs)
+
+                gone = [p for p in known if vanished(p)]
+                if gone:
+                    touched.difference_update(self.catalog.remove_files(gone))
+                # Errors of files that are gone, or of folders that can be read again, are stale.
+                self.catalog.forget_errors(p for p in self.catalog.error_paths()
+                                           if is_below(p, roots) and vanished(p) and p not in scan_failed)
+                self._analyse(sorted(touched), engines, self.settings()["apis"] if apis is None else apis,
+                              report, notify, cancel, reanalyse)
+            self.search.sync()
+            report.cancelled = cancel.cancelled
+            notify(ImportProgress("done", 1, 1, report=report))
+        return report
+
+    def _wanted(self, entry: FileEntry, report: ImportReport) -> bool:
+        """Whether a new or changed file goes to the workers: its content says it is an image.
+
+        A file that is not an image by content is skipped quietly when its
+        name does not claim to be one either (sidecars, documents), and
+        recorded as a failure when it does (``broken.jpg``, a zero-byte
+        ``.png``). A file that cannot be read is recorded as ``UNREADABLE``,
+        which the next import retries.
+        """
+        code = None
+        try:
+            if scan.sniff_format(entry.path) is not None:
+                return True
+            reason = "empty file" if entry.size == 0 else "not an image (unrecognised content)"
+        except OSError as exc:
+            reason, code = f"cannot read: {exc.strerror or exc}", UNREADABLE
+        if os.path.splitext(entry.path)[1].lower() in IMAGE_EXTENSIONS or not reason.startswith("not an image"):
+            self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns, code=code)
+        else:
+            report.skipped += 1
+        return False
+
+    def _ingest(self, todo: list[FileEntry], report: ImportReport, touched: set[str], notify: ProgressCallback,
+                cancel: CancelToken) -> None:
+        total = len(todo)
+        done = 0
+        fresh: set[str] = set()
+        notify(ImportProgress("ingest", 0, total, report=report))
+        thumb_dir = str(self.thumbnail_dir)
+
+        def on_result(job: IngestJob, result: FileResult) -> None:
+            nonlocal done
+            done += 1
+            if result.error_stage:
+                self._fail(report, result.path, result.error_stage, result.error, size=result.size,
+                           mtime_ns=result.mtime_ns, code=UNREADABLE if result.error_stage == "read" else None)
+            else:
+                new = self.catalog.add_file(path=result.path, size=result.size, mtime_ns=result.mtime_ns,
+                                            sha256=result.sha256, asset=dataclasses.asdict(result))
+                if new:
+                    report.imported += 1
+                else:
+                    report.duplicates += 1
+                touched.add(result.sha256)
+                fresh.add(result.sha256)
+                if len(fresh) >= INDEX_BATCH:  # show new images while a long ingest runs
+                    self.search.update(fresh)
+                    fresh.clear()
+            notify(ImportProgress("ingest", done, total, result.path, report))
+
+        def on_failure(job: IngestJob, exc: BaseException) -> None:
+            nonlocal done
+            done += 1
+            self._fail(report, job.path, "read", str(exc))
+            notify(ImportProgress("ingest", done, total, job.path, report))
+
+        sizes = {e.path: e.size for e in todo}
+        self.pool.run(process_file, (IngestJob(e.path, thumb_dir) for e in todo), on_result, on_failure,
+                      cancel=cancel, timeout=lambda job: job_timeout(sizes.get(job.path)))
+        self.search.update(fresh)
+
+    def engines_for(self, asset: Asset) -> list[str]:
+        """The engines that analyse ``asset`` when a run names none: its folder's rule, else the library's.
+
+        ``settings["folder_engines"]`` maps absolute folders to engine-name
+        lists; the deepest folder holding one of the asset's paths wins
+        (``mediaapp.settings.engines_for_paths``, which the cost estimate uses too).
+        """
+        settings = self.settings()
+        return engines_for_paths(asset.paths, settings.get("folder_engines") or {}, settings["engines"])
+
+    def _analyse(self, shas: list[str], engines: list[str] | None, apis: list[str], report: ImportReport,
+                 notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
+        settings = self.settings()
+        params = AnalysisParams(settings.get("max_labels"), float(settings.get("min_confidence", 50.0)))
+        assets = self.catalog.assets(shas)
+        plan: dict[str, list[str]] = {}  # engine -> the sha256s it analyses, in order
+        for sha in shas:
+            asset = assets.get(sha)
+            if asset is None or not asset.paths:
+                continue
+            for name in (engines if engines is not None else self.engines_for(asset)):
+                plan.setdefault(name, []).append(sha)
+        for engine_name, engine_shas in plan.items():
+            if cancel.cancelled:
+                break
+            self._analyse_with(engine_name, [assets[s] for s in engine_shas], [Api.parse(a) for a in apis],
+                               params, report, notify, cancel, reanalyse)
+
+    def _analyse_with(self, engine_name: str, assets: list[Asset], wanted: list[Api], params: AnalysisParams,
+                      report: ImportReport, notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
+        """Analyse ``assets`` with one engine: every (asset, api) lacking a stored response, once."""
+        try:
+            config = self.engine_config(engine_name)
+            engine = create_engine(engine_name, config)
+        except EngineUnavailableError as exc:
+            for asset in assets:
+                self._fail(report, asset.paths[0], f"analysis:{engine_name}", str(exc), sha256=asset.sha256,
+                           engine=engine_name, code=exc.code)
+            return
+        # Models the engine needs are fetched here, once, with progress; an API that cannot run this
+        # time is reported once for the run instead of once per image.
+        unavailable = engine.prepare(wanted, lambda step, done, total: notify(
+            ImportProgress(f"model {step}", done, total or 0, engine_name, report)))
+        for api, reason in unavailable.items():
+            report.failed.append(ImportProblem(engine_name, f"analysis:{api.value}", reason))
+        wanted = [api for api in wanted if api not in unavailable]
+        # an engine may add request options that change its answers (and so the cache key)
+        eparams = type(engine).request_params(params, config)
+        refused = {} if reanalyse else self.catalog.analysis_failures(
+            [a.sha256 for a in assets], engine_name, PERMANENT_ANALYSIS_ERRORS)
+        jobs: list[AnalysisJob] = []
+        restored: set[str] = set()
+        for asset in assets:
+            missing = []
+            for api in wanted:
+                key = eparams.key(api)
+                if (asset.sha256, api.value) in refused:  # the engine refused these bytes for good
+                    report.failed.append(refused[(asset.sha256, api.value)])
+                elif reanalyse:
+                    missing.append(api.value)
+                elif self.catalog.current_params(asset.sha256, api.value, engine_name) == key:
+                    report.cached += 1
+                elif self.catalog.restore_analysis(asset.sha256, api.value, engine_name, key):
+                    # a setting in the cache key (MinConfidence, faces on/off) is back to a value answered
+                    # before: that stored answer is current again, at no cost
+                    report.cached += 1
+                    restored.add(asset.sha256)
+                else:
+                    missing.append(api.value)
+            if missing:
+                ref = engine.prepare_ref(ImageRef(asset.sha256, asset.paths[0]), asset)
+                jobs.append(AnalysisJob(engine_name, config, missing, ref, eparams))
+        if restored:
+            self.people.restored(engine_name, restored)
+            self.search.update(restored)
+        stop = CancelToken(parent=cancel)  # a budget stop ends this engine's work, not the run
+        # resets the per-run budget; with the token, a cancel aborts uploads in flight and buys nothing more
+        engine.begin_run(len(jobs), cancel=stop, reanalyse=reanalyse)
+        total, done, finished = len(jobs), 0, 0
+        notify(ImportProgress("analyse", 0, total, report=report))
+        indexed: set[str] = set()
+        budget_reason: str | None = None
+
+        def on_result(job: AnalysisJob, outcomes: list[ApiOutcome]) -> None:
+            nonlocal done, finished, budget_reason
+            done += 1
+            ref = job.ref
+            stopped = [o for o in outcomes if o.error_code == BUDGET_EXCEEDED]
+            cancelled = any(o.error_code == CANCELLED for o in outcomes)
+            if stopped:
+                stop.cancel()  # the engine refused to spend more: stop, keep what is done
+                budget_reason = budget_reason or stopped[0].error
+            elif not cancelled:
+                finished += 1
+            # a cancelled image is no fault of the image: no error row, the next import analyses it
+            kept = [o for o in outcomes if o.error_code not in (BUDGET_EXCEEDED, CANCELLED)]
+            self._store_outcomes(ref, job.engine, kept, job.params, report)
+            indexed.add(ref.sha256)
+            if len(indexed) >= INDEX_BATCH:
+                self.search.update(indexed)
+                indexed.clear()
+            notify(ImportProgress("analyse", done, total, ref.path, report))
+
+        def on_failure(job: AnalysisJob, exc: BaseException) -> None:
+            nonlocal done
+            done += 1
+            ref = job.ref
+            for api in job.apis:
+                self._fail(report, ref.path, f"analysis:{api}", str(exc), sha256=ref.sha256, engine=engine_name)
+            notify(ImportProgress("analyse", done, total, ref.path, report))
+
+        threads = engine.max_concurrency if engine.executor == "thread" else None
+        sizes = {a.sha256: a.size for a in assets}
+        self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=stop, threads=threads,
+                      timeout=lambda job: job_timeout(sizes.get(job.ref.sha256), analysis=True))
+        if budget_reason is not None:
+            report.budget_stopped = True
+            report.failed.append(ImportProblem(engine_name, "budget", f"{budget_reason}; stopped with "
+                                               f"{finished} of {total} images done, {total - finished} left"))
+        self.search.update(indexed)
+
+    def _store_outcomes(self, ref: ImageRef, engine_name: str, outcomes: list[ApiOutcome], params: AnalysisParams,
+                        report: ImportReport) -> None:
+        for outcome in outcomes:
+            api = Api(outcome.api)
+            if outcome.response is None:
+                self._fail(report, ref.path, f"analysis:{api.value}", outcome.error or "analysis failed",
+                           sha256=ref.sha256, engine=engine_name, code=outcome.error_code)
+                continue
+            self.catalog.store_analysis(sha256=ref.sha256, api=api.value, engine=engine_name,
+                                        engine_version=outcome.engine_version, params=params.key(api),
+                                        response=outcome.response,
+                                        detections=flatten(api, outcome.response, engine_name))
+            report.analysed += 1
+        self.people.store_outcomes(ref.sha256, engine_name, outcomes)  # faces found: store, name, detections
+
+    def _fail(self, report: ImportReport, path: str | None, stage: str, message: str, **kw: Any) -> None:
+        """Record a problem of ``path`` at ``stage`` in the catalog and in ``report``."""
+        path = path or ""
+        self.catalog.record_error(path, stage, message, **kw)
+        report.failed.append(ImportProblem(path, stage, message))

@@ -1,0 +1,139 @@
+"""Search sync: the change-feed consumer that keeps the search indexes up to date with the catalog.
+
+It builds one ``IndexDocument`` per changed asset from the catalog (asset,
+current detections, folders, detected text) and writes it to the embedded
+index and, when one is configured, to the remote one (OpenSearch through
+its durable ``QueuedIndex``). An asset leaves the feed (consumer
+``mediaapp.catalog.feed.SEARCH``) only once the embedded index has it, so a
+run killed before that point is completed by the next ``sync``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from mediaapp.catalog.db import Catalog
+from mediaapp.catalog.feed import SEARCH
+from mediaapp.core.types import DetectionKind, IndexDocument
+from mediaapp.search.base import IndexResult, SearchIndex, SearchUnavailableError
+from mediaapp.search.factory import reindex
+
+#: Assets built and written per batch by ``sync``.
+SYNC_BATCH = 500
+
+
+class SearchSync:
+    """Keeps ``local`` (the embedded index, always) and ``remote`` (None, or the configured one) in sync.
+
+    Builds and writes are serialised (one lock), so an older document never
+    overwrites a newer one. Every method is safe from any thread.
+    """
+
+    def __init__(self, catalog: Catalog, local: SearchIndex, remote: SearchIndex | None = None):
+        self.catalog = catalog
+        self.local = local
+        self.remote = remote
+        self._lock = threading.RLock()
+
+    @property
+    def indexes(self) -> list[SearchIndex]:
+        """The indexes written: the embedded one first."""
+        return [self.local] if self.remote is None else [self.local, self.remote]
+
+    def documents(self, sha256s: Iterable[str]) -> list[IndexDocument]:
+        """Search documents of these assets, built from the catalog (unknown ones are skipped)."""
+        shas = list(sha256s)
+        assets = self.catalog.assets(shas)
+        detections = self.catalog.detections(assets)
+        docs = []
+        for sha, asset in assets.items():
+            dets = detections.get(sha, [])
+            lines = [d.name for d in dets if d.kind is DetectionKind.TEXT and d.text_type == "LINE"]
+            folders = sorted({os.path.dirname(p) for p in asset.paths})
+            docs.append(IndexDocument(asset, dets, folders, "\n".join(lines)))
+        return docs
+
+    def iter_documents(self, batch: int = 500) -> Iterator[IndexDocument]:
+        """Every asset's search document, built ``batch`` assets at a time."""
+        shas = self.catalog.all_sha256s()
+        for i in range(0, len(shas), batch):
+            yield from self.documents(shas[i:i + batch])
+
+    def update(self, sha256s: Iterable[str]) -> bool:
+        """Rebuild these assets' documents in every index; assets no longer catalogued are deleted.
+
+        A remote index that is down queues the change durably. The assets'
+        marks are cleared only once the embedded index has them; an asset
+        changed while its document was being built keeps its newer mark. A
+        document an index rejects is recorded as an ``index`` error of its
+        file (and stays marked when the embedded index rejected it). Returns
+        False when the embedded index could not be written at all.
+        """
+        shas = list(dict.fromkeys(sha256s))
+        if not shas:
+            return True
+        with self._lock:
+            marks = self.catalog.feed.marks(SEARCH, shas)
+            docs = self.documents(shas)
+            gone = sorted(set(shas) - {d.asset.sha256 for d in docs})
+            rejected: dict[str, str] = {}   # sha256 -> reason, from any index
+            keep: set[str] = set()           # rejected by the embedded index: stay marked
+            for index in self.indexes:
+                try:
+                    result = index.upsert(docs) if docs else None
+                    if gone:
+                        index.delete(gone)
+                except SearchUnavailableError:
+                    if index is self.local:
+                        return False  # stay marked
+                    continue
+                for sha, reason in (result.failed if result else []):
+                    rejected.setdefault(sha, f"{index.name}: {reason}")
+                    if index is self.local:
+                        keep.add(sha)
+            paths = {d.asset.sha256: d.asset.paths[0] for d in docs if d.asset.paths}
+            for sha, reason in rejected.items():
+                self.catalog.record_error(paths.get(sha, sha), "index", reason, sha256=sha)
+            self.catalog.clear_index_errors([s for s in shas if s not in rejected])
+            self.catalog.feed.clear(SEARCH, {s: m for s, m in marks.items() if s not in keep})
+        return True
+
+    def sync(self) -> int:
+        """Index every asset marked in the change feed; returns how many left the feed.
+
+        Stops when a pass makes no progress (the embedded index is down, or
+        rejects what is left: those stay marked, with an ``index`` error).
+        """
+        done = 0
+        while True:
+            pending = self.catalog.feed.pending(SEARCH)
+            if not pending:
+                return done
+            for i in range(0, len(pending), SYNC_BATCH):
+                if not self.update(pending[i:i + SYNC_BATCH]):
+                    return done  # the embedded index is unavailable: the rest stays marked for later
+            left = set(self.catalog.feed.pending(SEARCH))
+            done += len(set(pending) - left)
+            if left >= set(pending):
+                return done
+
+    def rebuild(self, target: SearchIndex | None = None,
+                progress: Callable[[int], None] | None = None) -> IndexResult:
+        """Fill ``target`` (default: the embedded index) from the catalog (``mediaapp.search.factory.reindex``).
+
+        OpenSearch gets a new versioned index and an alias swap. No other
+        document is written meanwhile (it would land in the old index).
+        ``progress(done)`` gets the documents processed so far. Returns the
+        ``IndexResult`` (``indexed``, and the rejected documents in
+        ``failed``); raises ``SearchUnavailableError`` when ``target`` is
+        unreachable.
+        """
+        with self._lock:
+            return reindex(self.iter_documents(), target or self.local, progress=progress)
+
+    def close(self) -> None:
+        """Close every index."""
+        for index in self.indexes:
+            index.close()

@@ -1,0 +1,129 @@
+"""Queries: search, facets, what the library knows of a file, and the boxes to draw for a query.
+
+Searches go to the configured index and fall back to the embedded one when
+the configured one is unavailable (a cluster that is down), so the same
+query always answers. Everything else reads the catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from mediaapp.catalog.db import Catalog
+from mediaapp.core.query import normalize_query
+from mediaapp.core.rekognition import detected_lines
+from mediaapp.core.types import Api, Asset, Detection, DetectionKind, ImportProblem, Json, Query, SearchPage
+from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
+
+#: The asset fields ``show`` reports (``mediaapp show --json``'s ``asset``).
+SHOWN_ASSET_FIELDS = ("sha256", "size", "format", "width", "height", "paths", "taken_at", "camera_make",
+                      "camera_model", "gps", "thumbnail")
+
+
+class Queries:
+    """Read-only questions to one library: ``catalog``, the configured ``index`` and the embedded ``local`` one.
+
+    Every method is safe from any thread and blocks (SQLite, or the network
+    for OpenSearch): the GUI calls them off the GUI thread.
+    """
+
+    def __init__(self, catalog: Catalog, index: SearchIndex, local: SearchIndex):
+        self.catalog = catalog
+        self.index = index
+        self.local = local
+
+    def search(self, query: Query) -> SearchPage:
+        """Assets matching ``query`` (the configured backend, or the embedded one when it is down)."""
+        try:
+            return self.index.search(query)
+        except SearchUnavailableError:
+            return self.local.search(query)
+
+    def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:
+        """Label (``field="labels"``) or person (``"persons"``) counts among the assets matching ``query``."""
+        try:
+            return self.index.facets(query, field, limit)
+        except SearchUnavailableError:
+            return self.local.facets(query, field, limit)
+
+    def assets(self, sha256s: Iterable[str]) -> dict[str, Asset]:
+        """Map sha256 -> Asset (unknown ones are left out)."""
+        return self.catalog.assets(sha256s)
+
+    def detections(self, sha256s: Iterable[str], kinds: Iterable[DetectionKind] | None = None,
+                   min_confidence: float = 0.0) -> dict[str, list[Detection]]:
+        """Map sha256 -> current detections (optionally of ``kinds`` at ``min_confidence`` (0-100) or more)."""
+        return self.catalog.detections(sha256s, kinds, min_confidence)
+
+    def matching_detections(self, query: Query, sha256s: Iterable[str]) -> dict[str, list[Detection]]:
+        """The boxed detections to draw for ``query``, by sha256 (``NormalizedQuery.draws``).
+
+        With label or person filters: exactly the detections that made the
+        asset match them, read as the search backends read the query
+        (``mediaapp.core.query``). Without: every boxed label, face and
+        person detection at ``query.min_confidence`` or more. Raises
+        ``ValueError`` for a date bound that is not ISO 8601.
+        """
+        normalized = normalize_query(query)
+        kinds = (DetectionKind.LABEL, DetectionKind.FACE, DetectionKind.PERSON)
+        return {sha: [d for d in dets if normalized.draws(d)]
+                for sha, dets in self.catalog.detections(sha256s, kinds).items()}
+
+    def show(self, path: str | Path) -> Json:
+        """What the library knows of one file: asset, stored responses by API name, and errors.
+
+        Raises ``KeyError`` when the path is not in the catalog and has no error.
+        """
+        path = os.path.abspath(os.path.expanduser(str(path)))
+        sha = self.catalog.sha_for_path(path)
+        errors = [dataclasses.asdict(e) for e in self.catalog.errors(path=path, sha256=sha)]
+        if sha is None and not errors:
+            raise KeyError(f"{path} is not in the library")
+        out: Json = {"path": path, "sha256": sha, "errors": errors}
+        if sha:
+            asset = self.catalog.asset(sha)
+            if asset is not None:
+                fields = dataclasses.asdict(asset)
+                out["asset"] = {k: fields[k] for k in SHOWN_ASSET_FIELDS}
+            stored = self.catalog.responses(sha)
+            for api in Api:
+                if api.value in stored:
+                    out[api.value] = stored[api.value][0]["Response"]
+            out["analyses"] = stored
+        return out
+
+    def text_of(self, sha256: str) -> list[str]:
+        """The detected LINE texts of an asset (newest response of each engine), without repeats."""
+        lines: list[str] = []
+        for entry in self.catalog.responses(sha256).get(Api.DETECT_TEXT.value, []):
+            lines += detected_lines(entry["Response"])
+        return list(dict.fromkeys(lines))
+
+    def catalogued_images(self, paths: Iterable[str | Path]) -> list[tuple[str, str, str | None]]:
+        """``(sha256, path, taken_at)`` of each distinct catalogued image under ``paths`` (files or folders).
+
+        ``path`` is the image's first path in sorted order; ``taken_at`` its
+        capture date (ISO 8601) or None.
+        """
+        roots = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
+        known = self.catalog.known_files(under=roots)
+        first: dict[str, str] = {}
+        for path, (_, _, sha) in sorted(known.items()):
+            first.setdefault(sha, path)
+        assets = self.catalog.assets(first)
+        return [(sha, path, assets[sha].taken_at if sha in assets else None) for sha, path in first.items()]
+
+    def asset_count(self) -> int:
+        """How many assets the catalog holds."""
+        return self.catalog.asset_count()
+
+    def errors(self) -> list[ImportProblem]:
+        """Every recorded problem, newest first."""
+        return self.catalog.errors()
+
+    def folders(self) -> list[tuple[str, int]]:
+        """Folders with their file counts."""
+        return self.catalog.folders()

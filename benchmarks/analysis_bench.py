@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-ANALYSIS_MAX_SIDE = 2048  # as mediaapp.analysis.local.engine
+ANALYSIS_MAX_SIDE = 2048  # as mediaapp.ingest.decode.ANALYSIS_MAX_SIDE (imported late: the benchmark sets up sys.path)
 
 
 def make_photos(testdata: Path, out_dir: Path, count: int, size=(4000, 3000)) -> list[Path]:

@@ -99,7 +99,7 @@ def test_the_cli_prints_such_names_as_their_bytes_and_shows_them_readably(testda
 def test_opening_a_fifo_is_refused_at_once(tmp_path):
     from mediaapp.ingest.decode import open_image
     from mediaapp.ingest.hashing import sha256_file
-    from mediaapp.ingest.scan import sniff_format
+    from mediaapp.ingest.media import sniff_format
 
     fifo = tmp_path / "swapped.jpg"
     os.mkfifo(fifo)

@@ -265,10 +265,10 @@ def test_one_error_row_per_file_and_none_once_it_is_gone(testdata, tmp_path):
 
 
 def test_an_unreadable_file_is_retried_on_the_next_import(testdata, sample_folder, tmp_path, monkeypatch):
-    import mediaapp.ingest.scan as scan
+    import mediaapp.ingest.media as media
 
     target = str(sample_folder / "formats" / "example.bmp")
-    real_sniff = scan.sniff_format
+    real_sniff = media.sniff_path
 
     def sniff(path):
         if os.fspath(path) == target:
@@ -278,7 +278,7 @@ def test_an_unreadable_file_is_retried_on_the_next_import(testdata, sample_folde
     lib = open_library(tmp_path / "lib", testdata)
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(scan, "sniff_format", sniff)
+            patch.setattr(media, "sniff_path", sniff)
             report = lib.import_paths([sample_folder])
         assert [p.message for p in report.failed if p.path == target] == ["cannot read: Permission denied"]
         report = lib.import_paths([sample_folder])            # permissions fixed: size and mtime unchanged

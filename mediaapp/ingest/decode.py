@@ -108,7 +108,7 @@ def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Iterat
     """Open ``path`` lazily, as a context manager: parse the header, decode no pixels yet.
 
     ``formats``: Pillow format names to try (e.g. ``("JPEG",)`` from
-    ``scan.sniff_format``); None tries every registered plugin. Restricting it
+    ``media.sniff_path``); None tries every registered plugin. Restricting it
     stops exotic plugins from misreading a file. Yields a Pillow image whose
     ``size`` is the stored (pre-orientation) size in pixels; the image and
     the file are closed when the ``with`` block ends. The file is opened with

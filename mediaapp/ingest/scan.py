@@ -26,10 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaapp.fsio import open_regular
-
 SNIFF_BYTES = 32
-"""How many leading bytes ``sniff_format`` reads (more only for a long ISO-BMFF ``ftyp`` box)."""
+"""How many leading bytes ``mediaapp.ingest.media.sniff_path`` reads (more only for a long ISO-BMFF ``ftyp`` box)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,28 +149,3 @@ def sniff_bytes(head: bytes) -> str | None:
         if major in _HEIF_BRANDS or compatible & _HEIF_BRANDS:
             return "HEIF"
     return None
-
-
-def sniff_format(path: str | Path) -> str | None:
-    """Recognise the image format of the file at ``path`` by content, not extension.
-
-    Reads the first ``SNIFF_BYTES`` (32) bytes, and for HEIF/AVIF the rest of
-    the ``ftyp`` box (capped at 256 bytes) when its brand list is longer. See
-    ``sniff_bytes`` for the names returned; None means not an image we import
-    (including JPEG 2000, PSD, ICO and camera RAW formats with their own magic).
-    Note that TIFF-based RAW files (DNG, NEF, CR2) carry the TIFF signature and
-    are reported as ``"TIFF"``.
-
-    The file is opened with ``mediaapp.fsio.open_regular``: a FIFO, socket or
-    device put in the place of a scanned file is refused, never waited on.
-
-    Raises ``OSError`` when the file cannot be opened or read
-    (``fsio.NotRegularFileError`` when it is not a regular file).
-    """
-    with open_regular(path) as f:
-        head = f.read(SNIFF_BYTES)
-        if head[4:8] == b"ftyp" and len(head) == SNIFF_BYTES:
-            box = struct.unpack_from(">I", head, 0)[0]
-            if box > SNIFF_BYTES:
-                head += f.read(min(box, 256) - SNIFF_BYTES)
-    return sniff_bytes(head)

@@ -9,22 +9,20 @@ opened read-only.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from dataclasses import dataclass
 
-from mediaapp.ingest.decode import DecodeError, load_rgb, open_image
+from mediaapp.ingest.decode import DecodeError
 from mediaapp.ingest.hashing import sha256_file
-from mediaapp.ingest.metadata import read_metadata
-from mediaapp.ingest.scan import sniff_format
-from mediaapp.ingest.thumbnails import THUMB_MAX_SIDE, save_thumbnail, thumbnail_path
+from mediaapp.ingest.media import MediaInfo, ThumbnailError, handler_for, sniff_path
 
 STAGES = ("read", "sniff", "decode", "thumbnail")
 """Values of ``FileResult.error_stage``, in the order the stages run."""
 
-# Pillow plugins to try for each sniffed format. HEIF and AVIF share a
-# container, and which library reads which brand depends on versions.
-_PILLOW_FORMATS = {"JPEG": ("JPEG", "MPO"), "HEIF": ("HEIF", "AVIF"), "AVIF": ("AVIF", "HEIF")}
+#: The ``MediaInfo`` fields a ``FileResult`` carries.
+_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(MediaInfo))
 
 
 @dataclass(slots=True)
@@ -66,13 +64,6 @@ class FileResult:
         return self.error_stage is None
 
 
-#: Per media kind, (base seconds, seconds per MiB) a worker job on one file may take before it is
-#: stopped (``WorkerPool.run``'s ``timeout``). The base covers a worker's start-up and model loading;
-#: the per-MiB part covers reading and decoding: ``process_file`` on a 34 MiB 4000x3000 PNG took
-#: 0.18 s on the 2-core development machine (about 190 MiB/s), so 1 s per MiB leaves a wide margin
-#: for slow disks and network shares. RAW demosaicing and video get their own entries when those
-#: media kinds arrive.
-JOB_TIMEOUTS = {"image": (60.0, 1.0)}
 #: The analysis of one file runs several models (the first job of a worker also loads them).
 ANALYSIS_TIMEOUT_FACTOR = 5.0
 
@@ -80,13 +71,20 @@ ANALYSIS_TIMEOUT_FACTOR = 5.0
 def job_timeout(size_bytes: int | None, kind: str = "image", *, analysis: bool = False) -> float:
     """Seconds a worker job on one file of ``size_bytes`` bytes and media ``kind`` may run.
 
-    ``JOB_TIMEOUTS[kind]`` gives a base and a rate per MiB; ``analysis``
-    jobs get ``ANALYSIS_TIMEOUT_FACTOR`` times that. Unknown kinds use the
-    image figures; an unknown size counts as 0. Never raises.
+    The kind's handler (``MediaHandler.timeout``) gives a base (a worker's
+    start-up and model loading) and a rate per MiB (reading and decoding);
+    ``analysis`` jobs get ``ANALYSIS_TIMEOUT_FACTOR`` times that. Unknown
+    kinds use the image figures; an unknown size counts as 0. Never raises.
     """
-    base, per_mib = JOB_TIMEOUTS.get(kind, JOB_TIMEOUTS["image"])
+    base, per_mib = handler_for(kind).timeout
     seconds = base + per_mib * max(0, size_bytes or 0) / (1 << 20)
     return seconds * (ANALYSIS_TIMEOUT_FACTOR if analysis else 1.0)
+
+
+def _copy_info(result: FileResult, info: MediaInfo) -> None:
+    """Copy the handler's ``MediaInfo`` fields onto ``result``."""
+    for key in _INFO_FIELDS:
+        setattr(result, key, getattr(info, key))
 
 
 def _fail(result: FileResult, stage: str, message: str) -> FileResult:
@@ -124,36 +122,26 @@ def process_file(path: str, thumb_dir: str) -> FileResult:
         return _fail(result, "sniff", "empty file (0 bytes)")
 
     try:
-        fmt = sniff_format(path)
-        if fmt is None:
+        sniffed = sniff_path(path)
+        if sniffed is None:
             return _fail(result, "sniff", "not an image (unrecognised content)")
-        result.format = fmt
+        fmt = result.format = sniffed.format
         result.sha256 = sha256_file(path)
     except OSError as exc:
         return _fail(result, "read", f"cannot read file: {_os_reason(exc)}")
 
-    rgb = None
-    thumb = thumbnail_path(thumb_dir, result.sha256)
     try:
-        with open_image(path, _PILLOW_FORMATS.get(fmt, (fmt,))) as img:
-            meta = read_metadata(img)
-            for key in ("format", "width", "height", "taken_at", "camera_make",
-                        "camera_model", "gps_lat", "gps_lon"):
-                setattr(result, key, meta[key])
-            if not os.path.exists(thumb):
-                rgb = load_rgb(img, THUMB_MAX_SIDE)
+        info = sniffed.handler.describe(path, fmt, result.sha256, thumb_dir)
     except DecodeError as exc:
         return _fail(result, "decode", f"cannot decode {fmt} image: {exc}")
+    except ThumbnailError as exc:
+        _copy_info(result, exc.info)
+        return _fail(result, "thumbnail", str(exc))
     except OSError as exc:
         return _fail(result, "read", f"cannot read file: {_os_reason(exc)}")
     except Exception as exc:  # a decoder bug must not take the whole import down
         return _fail(result, "decode", f"cannot decode {fmt} image: {type(exc).__name__}: {exc}")
-
-    try:
-        result.thumbnail = thumb if rgb is None else save_thumbnail(rgb, thumb_dir, result.sha256)
-    except (OSError, ValueError) as exc:
-        reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
-        return _fail(result, "thumbnail", f"cannot write thumbnail {thumb}: {reason}")
+    _copy_info(result, info)
 
     try:
         after = os.stat(path)

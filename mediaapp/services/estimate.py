@@ -233,7 +233,7 @@ class CostEstimator:
         like ``estimate``.
         """
         from mediaapp.ingest.hashing import sha256_file
-        from mediaapp.ingest.scan import sniff_format
+        from mediaapp.ingest.media import sniff_format
         from mediaapp.settings import engines_for_paths
 
         if not needs_cloud(self.settings()):
@@ -293,7 +293,7 @@ class CostEstimator:
                         reanalyse: bool) -> Estimate:
         """``estimate`` of these files: catalogued ones (same size and mtime) by their sha256, others hashed."""
         from mediaapp.ingest.hashing import sha256_file
-        from mediaapp.ingest.scan import sniff_format
+        from mediaapp.ingest.media import sniff_format
 
         known = self.catalog.known_files()
         shas: dict[str, int] = {}

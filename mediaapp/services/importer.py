@@ -30,7 +30,7 @@ from mediaapp.analysis.worker import ApiOutcome, analyse_image
 from mediaapp.catalog.db import UNREADABLE, Catalog
 from mediaapp.core.rekognition import flatten
 from mediaapp.core.types import Api, Asset, ImportProblem, ImportReport, Json
-from mediaapp.ingest import scan
+from mediaapp.ingest import media, scan
 from mediaapp.ingest.scan import FileEntry
 from mediaapp.ingest.worker import FileResult, job_timeout, process_file
 from mediaapp.paths import is_below
@@ -99,10 +99,6 @@ INDEX_BATCH = 32
 #: missing model, no network, an engine bug) are retried.
 PERMANENT_ANALYSIS_ERRORS = ("InvalidImageFormatException", "ImageTooLargeException")
 
-#: File name extensions that claim to be images: such a file that is not one is reported, not skipped.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff",
-                              ".webp", ".heic", ".heif", ".hif", ".avif", ".mpo"})
-
 
 class ImportPipeline:
     """Imports into one library: built by the composition root from its parts.
@@ -162,6 +158,7 @@ class ImportPipeline:
             failed_before = {p.path: p for p in reversed(self.catalog.errors())}
             failed_state = self.catalog.failed_files()
             todo: list[FileEntry] = []
+            kinds: dict[str, str] = {}  # path -> media kind (its handler's job timeout)
             seen: set[str] = set()
             touched: set[str] = set()
             for root in roots:
@@ -182,11 +179,12 @@ class ImportPipeline:
                     elif failed_state.get(entry.path) == (entry.size, entry.mtime_ns):
                         report.unchanged += 1
                         report.failed.append(failed_before[entry.path])
-                    elif self._wanted(entry, report):
+                    elif (kind := self._wanted(entry, report)) is not None:
                         todo.append(entry)
+                        kinds[entry.path] = kind
                 if cancel.cancelled:
                     break
-            self._ingest(todo, report, touched, notify, cancel)
+            self._ingest(todo, kinds, report, touched, notify, cancel)
             if not cancel.cancelled:
                 # Forget vanished paths only after ingest, so a renamed or moved file keeps its asset.
                 # Files below a folder that could not be listed this time are not gone: keep them.
@@ -206,30 +204,32 @@ class ImportPipeline:
             notify(ImportProgress("done", 1, 1, report=report))
         return report
 
-    def _wanted(self, entry: FileEntry, report: ImportReport) -> bool:
-        """Whether a new or changed file goes to the workers: its content says it is an image.
+    def _wanted(self, entry: FileEntry, report: ImportReport) -> str | None:
+        """The media kind of a new or changed file that goes to the workers, or None (not media).
 
-        A file that is not an image by content is skipped quietly when its
-        name does not claim to be one either (sidecars, documents), and
-        recorded as a failure when it does (``broken.jpg``, a zero-byte
-        ``.png``). A file that cannot be read is recorded as ``UNREADABLE``,
-        which the next import retries.
+        A file no media handler recognises by content (``media.sniff_path``)
+        is skipped quietly when its name does not claim a media type either
+        (sidecars, documents), and recorded as a failure when it does
+        (``broken.jpg``, a zero-byte ``.png``; ``media.claimed_by_name``). A
+        file that cannot be read is recorded as ``UNREADABLE``, which the next
+        import retries.
         """
         code = None
         try:
-            if scan.sniff_format(entry.path) is not None:
-                return True
+            sniffed = media.sniff_path(entry.path)
+            if sniffed is not None:
+                return sniffed.handler.kind
             reason = "empty file" if entry.size == 0 else "not an image (unrecognised content)"
         except OSError as exc:
             reason, code = f"cannot read: {exc.strerror or exc}", UNREADABLE
-        if os.path.splitext(entry.path)[1].lower() in IMAGE_EXTENSIONS or not reason.startswith("not an image"):
+        if media.claimed_by_name(entry.path) is not None or not reason.startswith("not an image"):
             self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns, code=code)
         else:
             report.skipped += 1
-        return False
+        return None
 
-    def _ingest(self, todo: list[FileEntry], report: ImportReport, touched: set[str], notify: ProgressCallback,
-                cancel: CancelToken) -> None:
+    def _ingest(self, todo: list[FileEntry], kinds: dict[str, str], report: ImportReport, touched: set[str],
+                notify: ProgressCallback, cancel: CancelToken) -> None:
         total = len(todo)
         done = 0
         fresh: set[str] = set()
@@ -264,7 +264,7 @@ class ImportPipeline:
 
         sizes = {e.path: e.size for e in todo}
         self.pool.run(process_file, (IngestJob(e.path, thumb_dir) for e in todo), on_result, on_failure,
-                      cancel=cancel, timeout=lambda job: job_timeout(sizes.get(job.path)))
+                      cancel=cancel, timeout=lambda job: job_timeout(sizes.get(job.path), kinds.get(job.path, "")))
         self.search.update(fresh)
 
     def engines_for(self, asset: Asset) -> list[str]:

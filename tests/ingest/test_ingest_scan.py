@@ -1,4 +1,4 @@
-"""scan.iter_files walks folders robustly; scan.sniff_format recognises images by content."""
+"""scan.iter_files walks folders robustly; media.sniff_format recognises images by content."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from PIL import Image
 
 import mediaapp.ingest.decode  # noqa: F401  (registers the HEIF/AVIF openers with Pillow)
 from mediaapp.ingest import scan
-from mediaapp.ingest.scan import FileEntry, iter_files, sniff_bytes, sniff_format
+from mediaapp.ingest.media import sniff_format
+from mediaapp.ingest.scan import FileEntry, iter_files, sniff_bytes
 
 
 def _collect(roots):

@@ -13,7 +13,7 @@ import pytest
 from ingest_cases import BROKEN, DISPLAY_SIZES
 from PIL import Image
 
-from mediaapp.ingest import worker
+from mediaapp.ingest import media
 from mediaapp.ingest.decode import open_rgb
 from mediaapp.ingest.hashing import sha256_file
 from mediaapp.ingest.thumbnails import make_thumbnail, thumbnail_path
@@ -113,13 +113,13 @@ def test_thumbnail_dir_unwritable_is_a_thumbnail_error(formats_dir, tmp_path):
 def test_file_changing_during_import_is_reported(formats_dir, tmp_path, monkeypatch):
     copy = tmp_path / "photo.jpg"
     shutil.copyfile(formats_dir / "metadata" / "pillow_iptc.jpg", copy)
-    real_save = worker.save_thumbnail
+    real_save = media.save_thumbnail
 
     def save_and_touch(*args, **kwargs):
         os.utime(copy, ns=(0, 1))               # a copy tool rewriting the file meanwhile
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(worker, "save_thumbnail", save_and_touch)
+    monkeypatch.setattr(media, "save_thumbnail", save_and_touch)
     r = process_file(str(copy), str(tmp_path / "thumbs"))
     assert r.error_stage == "read" and "changed" in r.error
 

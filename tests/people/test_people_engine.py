@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from mediaapp.analysis.base import AnalysisParams, ImageRef
-from mediaapp.analysis.local.engine import ANALYSIS_MAX_SIDE, LocalEngine
+from mediaapp.analysis.local.engine import LocalEngine
 from mediaapp.analysis.local.face_records import FACE_CROP_SIDE, crop_name
 from mediaapp.analysis.local.faces import DlibFaceDetector
 from mediaapp.analysis.validate import validate_response
 from mediaapp.analysis.worker import analyse_image
 from mediaapp.core.faces import embedding_from_bytes, embedding_to_bytes, person_id
 from mediaapp.core.types import Api
-from mediaapp.ingest.decode import open_rgb
+from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, open_rgb
 
 pytestmark = pytest.mark.slow
 

@@ -51,9 +51,8 @@ def test_import_stores_every_face_with_embedding_crop_and_details(faces_library,
     vectors = lib.library.people.store.embeddings([f.id for f in faces])
     assert vectors.shape == (23, 128) and np.all(np.isfinite(vectors))
     # the stored embedding is dlib's descriptor of that face (float32 storage: 1e-6 apart)
-    from mediaapp.analysis.local.engine import ANALYSIS_MAX_SIDE
     from mediaapp.analysis.local.faces import DlibFaceDetector
-    from mediaapp.ingest.decode import open_rgb
+    from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, open_rgb
     (face, expected), = DlibFaceDetector().detect_and_embed(open_rgb(lib.photos / "obama.jpg", ANALYSIS_MAX_SIDE))
     stored = lib.face_of("obama.jpg")
     assert np.abs(lib.library.people.store.embeddings([stored.id])[0] - expected).max() < 1e-6

@@ -38,7 +38,8 @@ from mediaapp.analysis.base import (
 )
 from mediaapp.core.analysis import LOCAL_ENGINE
 from mediaapp.core.types import Api, Json
-from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, DecodeError, open_rgb
+from mediaapp.ingest.decode import DecodeError
+from mediaapp.ingest.media import open_for_analysis
 
 #: Rekognition's Parents for the face-derived labels (as in its taxonomy).
 FACE_LABEL_PARENTS = {"Person": [], "Face": [{"Name": "Person"}], "Head": [{"Name": "Person"}]}
@@ -222,7 +223,7 @@ class LocalEngine(EngineBase):
         if image.path is None:
             raise AnalysisError("the local engine needs a local file", "InvalidImageFormatException")
         try:
-            img = open_rgb(image.path, max_side=ANALYSIS_MAX_SIDE)
+            img = open_for_analysis(image.path)
         except DecodeError as exc:
             raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
         except OSError as exc:  # a share that dropped, a file locked for a moment: retried next import

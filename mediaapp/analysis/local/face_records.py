@@ -121,8 +121,8 @@ def face_records(image: Image.Image, pairs: Iterable[tuple[dict, np.ndarray]], s
 def example_faces(path: str, sha256: str, crops_dir: str | None) -> tuple[list[dict], str]:
     """Detect and embed the faces of one enrolment photo; the task ``mediaapp people add`` runs in a worker.
 
-    Decodes ``path`` as the local engine does (``open_rgb`` at
-    ``ANALYSIS_MAX_SIDE``, orientation applied), so an example and the same
+    Decodes ``path`` as the local engine does (``media.open_for_analysis``:
+    its handler's picture at ``ANALYSIS_MAX_SIDE``, orientation applied), so an example and the same
     photo imported give the same embedding. Returns (records as
     ``face_records`` with example crop names, the detector version).
     Raises ``AnalysisError`` when the file cannot be decoded and
@@ -130,10 +130,11 @@ def example_faces(path: str, sha256: str, crops_dir: str | None) -> tuple[list[d
     """
     from mediaapp.analysis.base import AnalysisError
     from mediaapp.analysis.local.faces import DlibFaceDetector
-    from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, DecodeError, open_rgb
+    from mediaapp.ingest.decode import DecodeError
+    from mediaapp.ingest.media import open_for_analysis
 
     try:
-        image = open_rgb(path, max_side=ANALYSIS_MAX_SIDE)
+        image = open_for_analysis(path)
     except (DecodeError, OSError) as exc:
         raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
     detector = DlibFaceDetector()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from mediaapp.analysis.base import EngineContext
 from mediaapp.analysis.registry import clear_engines, engine_class
@@ -47,7 +48,7 @@ from mediaapp.services.indexing import SearchSync
 from mediaapp.services.people import People
 from mediaapp.services.queries import Queries
 from mediaapp.services.results import ResultsExchange
-from mediaapp.settings import load_settings
+from mediaapp.settings import Settings, read_settings
 from mediaapp.tasks import CancelToken, WorkerPool
 
 __all__ = ["ImportProgress", "Library", "ProgressCallback", "keep_private"]
@@ -90,17 +91,17 @@ class Library:
     def __init__(self, root: str | Path, settings: Json | None = None, index: SearchIndex | None = None):
         self.root = Path(root).expanduser().resolve()
         keep_private(self.root)
-        self.settings = load_settings(self.root)
-        self.settings.update(settings or {})
+        #: The checked settings (``mediaapp.settings.Settings``); ``settings`` overrides keys for this session.
+        self.settings = read_settings(self.root).replace(**(settings or {}))
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.thumbnail_dir = self.root / "thumbnails"
         self.local_index = SqliteIndex(self.root / "index.sqlite")
-        backend = self.settings.get("index", {}).get("backend", "sqlite")
+        backend = self.settings.index.get("backend", "sqlite")
         if index is None:
             index = self.local_index if backend == "sqlite" else create_index(backend, self.root,
-                                                                               self.settings.get("index", {}))
+                                                                               dict(self.settings.index))
         self.index = index
-        self.pool = WorkerPool(self.settings.get("workers"))
+        self.pool = WorkerPool(self.settings.workers)
         self.search_sync = SearchSync(self.catalog, self.local_index, None if index is self.local_index else index)
         self.queries = Queries(self.catalog, self.index, self.local_index)
         #: Faces, named persons and groups; its edits mark the change feed, and ``sync_index`` indexes them.
@@ -110,10 +111,29 @@ class Library:
                                        self.sync_index)
         self.importer = ImportPipeline(self.catalog, self.thumbnail_dir, self.pool, self._settings, self.people,
                                        self.search_sync, self.engine_config)
+        self._opened = self.settings
         self.sync_index()  # index changes a killed run left marked (usually none)
 
-    def _settings(self) -> Json:
+    def _settings(self) -> Settings:
         return self.settings
+
+    def update_settings(self, **changes: Any) -> Settings:
+        """Apply ``changes`` (setting name -> JSON-like value) to this session's settings; returns them.
+
+        Checked as ``settings.json`` is (``SettingsError`` names a bad key;
+        nothing changes then). Not saved: ``mediaapp.settings.save_settings``
+        does that. The services read the settings on each use, so the next
+        import, search or People edit follows them without reopening the
+        library; a changed search backend (``index``) or worker count
+        (``workers``) takes effect when the library is opened again
+        (``needs_reopen``).
+        """
+        self.settings = self.settings.replace(**changes)
+        return self.settings
+
+    def needs_reopen(self, settings: Settings) -> bool:
+        """Whether ``settings`` change what this library built at opening: its search backend or worker count."""
+        return (dict(settings.index), settings.workers) != (dict(self._opened.index), self._opened.workers)
 
     # -- import --------------------------------------------------------------------------------
     def import_paths(self, paths: Iterable[str | Path], *, engines: list[str] | None = None,
@@ -132,7 +152,7 @@ class Library:
 
         Raises ``EngineUnavailableError`` for an unknown engine.
         """
-        section = (self.settings.get("engine_config") or {}).get(engine_name) or {}
+        section = self.settings.engine_config.get(engine_name) or {}
         context = EngineContext(self.settings, self.root, section, self.people.engine_config)
         return engine_class(engine_name).configure(context)
 

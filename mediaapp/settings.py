@@ -11,46 +11,172 @@ import copy
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from mediaapp.core.types import LOCAL_ENGINE
 from mediaapp.fsio import atomic_write
 from mediaapp.paths import is_below
 
-#: The defaults of every setting; engines are analysis-engine names, apis Rekognition operation names.
-DEFAULTS: dict = {
-    "engines": [LOCAL_ENGINE],
-    "apis": ["DetectLabels", "DetectText", "RecognizeCelebrities"],
-    "min_confidence": 50.0,     # DetectLabels MinConfidence, 0-100
-    "max_labels": None,         # DetectLabels MaxLabels; None = engine default
-    "faces_enabled": True,
-    "index": {"backend": "sqlite"},
-    "workers": None,            # analysis/ingest processes; None = number of cores
-}
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong kind; the message names the key, the value and what was expected."""
 
 
-def load_settings(library_dir: Path) -> dict:
-    """The library's settings: ``DEFAULTS`` updated with ``settings.json`` (a broken file is ignored)."""
-    settings = copy.deepcopy(DEFAULTS)
+def _number(key: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
+        raise SettingsError(f"setting {key!r} must be a number from {low:g} to {high:g}, not {value!r}")
+    return float(value)
+
+
+def _count(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"setting {key!r} must be a whole number of at least 1 or null, not {value!r}")
+    return value
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise SettingsError(f"setting {key!r} must be a list of names, not {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _object(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"setting {key!r} must be a JSON object, not {value!r}")
+    return copy.deepcopy(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One library's settings, checked; the defaults of every setting are the field defaults here.
+
+    ``engines``: analysis-engine names a run uses when it names none;
+    ``apis``: Rekognition operation names analysed by default;
+    ``min_confidence``: DetectLabels MinConfidence, 0-100; ``max_labels``:
+    DetectLabels MaxLabels (None: the engine's default); ``faces_enabled``:
+    face features on; ``face_match_threshold``: Similarity (0-100) from
+    which a face is named automatically (Rekognition's default 80);
+    ``workers``: worker processes (None: one per core); ``index``: the
+    search backend's settings (``mediaapp.search.factory``);
+    ``engine_config``: each engine's own section, by engine name;
+    ``folder_engines``: absolute folder -> engine names; ``extra``: keys
+    this version does not know (kept, so newer versions can add settings).
+    Instances are immutable: ``replace`` makes a changed copy.
+    """
+
+    engines: tuple[str, ...] = (LOCAL_ENGINE,)
+    apis: tuple[str, ...] = ("DetectLabels", "DetectText", "RecognizeCelebrities")
+    min_confidence: float = 50.0
+    max_labels: int | None = None
+    faces_enabled: bool = True
+    face_match_threshold: float = 80.0
+    workers: int | None = None
+    index: Mapping[str, Any] = field(default_factory=lambda: {"backend": "sqlite"})
+    engine_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    folder_engines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
+        """Check ``data`` (the JSON of ``settings.json``) key by key; missing keys take their defaults.
+
+        Raises ``SettingsError`` naming the first key whose value is of the wrong kind.
+        """
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if key in ("engines", "apis"):
+                values[key] = _names(key, value)
+            elif key in ("min_confidence", "face_match_threshold"):
+                values[key] = _number(key, value, 0.0, 100.0)
+            elif key in ("max_labels", "workers"):
+                values[key] = _count(key, value)
+            elif key == "faces_enabled":
+                values[key] = flag(value, True)
+            elif key == "index":
+                values[key] = _object(key, value)
+            elif key == "engine_config":
+                sections = _object(key, value)
+                for name, section in sections.items():
+                    _object(f"{key}.{name}", section)
+                values[key] = sections
+            elif key == "folder_engines":
+                values[key] = {folder: _names(f"{key}[{folder!r}]", engines)
+                               for folder, engines in _object(key, value).items()}
+        extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in known}
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form ``settings.json`` holds (unknown keys included); a deep copy."""
+        out: dict[str, Any] = copy.deepcopy(dict(self.extra))
+        for f in fields(self):
+            if f.name != "extra":
+                value = getattr(self, f.name)
+                if isinstance(value, tuple):
+                    value = list(value)
+                elif f.name == "folder_engines":
+                    value = {k: list(v) for k, v in value.items()}
+                out[f.name] = copy.deepcopy(value)
+        return out
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (JSON-like values, checked as ``from_mapping`` does)."""
+        return Settings.from_mapping({**self.to_dict(), **changes})
+
+
+#: The defaults of every setting, as ``settings.json`` would hold them.
+DEFAULTS: dict[str, Any] = Settings().to_dict()
+
+
+def read_settings(library_dir: Path) -> Settings:
+    """The checked settings of the library at ``library_dir`` (defaults when it has no ``settings.json``).
+
+    Raises ``SettingsError`` naming the file and what is wrong: not JSON, not
+    an object, or a key with a value of the wrong kind.
+    """
     path = Path(library_dir) / "settings.json"
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(saved, dict):
-            settings.update(saved)
-    except (OSError, ValueError):
-        pass
-    return settings
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    try:
+        saved = json.loads(text)
+    except ValueError as exc:
+        raise SettingsError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(saved, dict):
+        raise SettingsError(f"{path} must hold a JSON object, not {type(saved).__name__}")
+    try:
+        return Settings.from_mapping(saved)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
 
 
-def save_settings(library_dir: Path, settings: dict) -> None:
+def load_settings(library_dir: Path) -> dict[str, Any]:
+    """The library's settings as a plain dict (``read_settings(...).to_dict()``), for editing and saving.
+
+    Raises ``SettingsError`` as ``read_settings`` does.
+    """
+    return read_settings(library_dir).to_dict()
+
+
+def save_settings(library_dir: Path, settings: Mapping[str, Any] | Settings) -> None:
     """Write ``settings`` to ``settings.json`` atomically, owner-only (``mediaapp.fsio.atomic_write``).
 
     Raises ``OSError`` when it cannot be written; the old file is then unchanged.
     """
-    atomic_write(Path(library_dir) / "settings.json", json.dumps(settings, indent=2, sort_keys=True).encode("utf-8"))
+    data = settings.to_dict() if isinstance(settings, Settings) else dict(settings)
+    atomic_write(Path(library_dir) / "settings.json", json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))
 
 
-def flag(value, default: bool) -> bool:
+def flag(value: Any, default: bool) -> bool:
     """A boolean setting read leniently: None gives ``default``; text "0", "false", "no", "off" and "" are False."""
     if value is None:
         return default

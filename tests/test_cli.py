@@ -82,4 +82,4 @@ def test_a_library_that_is_not_a_database_is_a_clear_error(tmp_path, capsys):
     lib.mkdir()
     (lib / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
     code, _out, err = run(capsys, "--library", str(lib), "search", "x")
-    assert code == 1 and err.startswith("mediaapp: error:") and "database" in err
+    assert code == 1 and err.startswith(f"mediaapp: error: the library at {lib} is not a mediaapp database")

@@ -31,6 +31,7 @@ from mediaapp.core.types import Api, Json
 
 if TYPE_CHECKING:  # pragma: no cover
     from mediaapp.core.types import Asset
+    from mediaapp.settings import Settings
     from mediaapp.tasks import CancelToken
 
 __all__ = [
@@ -90,7 +91,7 @@ class EngineContext:
     people's embeddings; ``{}`` when faces are off).
     """
 
-    settings: Mapping[str, Any]
+    settings: Settings
     root: Path
     section: Mapping[str, Any] = field(default_factory=dict)
     face_references: Callable[[], Json] = field(default=dict)

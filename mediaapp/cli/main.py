@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from mediaapp import __version__
+from mediaapp.failures import describe
 from mediaapp.paths import default_library_dir
 
 #: Sub-command modules under ``mediaapp.cli.commands``, in help order.
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (OSError, sqlite3.DatabaseError, RuntimeError) as exc:
-        # The library itself is unusable (unwritable folder, not a database, newer schema).
-        print(f"mediaapp: error: {exc}", file=sys.stderr)
+        # The library itself is unusable (unwritable folder, not a database, disk full, newer schema).
+        print(f"mediaapp: error: {describe(exc, f'the library at {ctx.library_dir}')}", file=sys.stderr)
         return 1
     finally:
         ctx.close()

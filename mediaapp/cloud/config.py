@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
 from mediaapp.core.types import CLOUD_ENGINE
+from mediaapp.settings import Settings
 
 #: Library settings key of the per-folder engine rules: ``{"/abs/folder": ["rekognition"], ...}``.
 FOLDER_ENGINES_KEY = "folder_engines"
@@ -120,9 +121,9 @@ class CloudConfig:
         self.prefix = (self.prefix or "").strip("/")
 
 
-def load_config(settings: dict) -> CloudConfig:
+def load_config(settings: Settings) -> CloudConfig:
     """The ``CloudConfig`` stored in library ``settings`` (defaults when none). Raises ``ValueError`` when invalid."""
-    return CloudConfig.from_dict(settings.get("engine_config", {}).get(SETTINGS_KEY, {}))
+    return CloudConfig.from_dict(dict(settings.engine_config.get(SETTINGS_KEY) or {}))
 
 
 def config_with(stored: dict | None, **values) -> CloudConfig:
@@ -155,7 +156,7 @@ def save_config(library, config: CloudConfig) -> None:
     merged.pop("ledger_path", None)
     section[SETTINGS_KEY] = merged
     save_settings(library.root, stored)
-    library.settings.setdefault("engine_config", {})[SETTINGS_KEY] = dict(merged)
+    library.update_settings(engine_config={**library.settings.engine_config, SETTINGS_KEY: dict(merged)})
 
 
 # -- per-folder engines ----------------------------------------------------------------------------
@@ -172,16 +173,13 @@ def check_engines(engines: Iterable[object], known: Sequence[str]) -> list[str]:
     return out
 
 
-def folder_rules(settings: dict) -> dict[str, list[str]]:
+def folder_rules(settings: Settings) -> dict[str, list[str]]:
     """The ``folder_engines`` rules of library ``settings``: absolute folder -> engine names.
 
-    Folders are normalised (``normalize_folder``); malformed rules are dropped.
+    Folders are normalised (``normalize_folder``); rules without an engine are dropped.
     """
-    rules = settings.get(FOLDER_ENGINES_KEY) or {}
-    if not isinstance(rules, dict):
-        return {}
-    return {normalize_folder(folder): [str(e) for e in engines] for folder, engines in rules.items()
-            if isinstance(engines, list) and engines}
+    return {normalize_folder(folder): list(engines) for folder, engines in settings.folder_engines.items()
+            if engines}
 
 
 def normalize_folder(folder: str) -> str:
@@ -193,8 +191,9 @@ def save_library_choices(library, *, known_engines: Sequence[str], engines: list
                          apis: list[str] | None = None, folder_engines: dict[str, list[str]] | None = None) -> None:
     """Save the library-wide ``engines``, ``apis`` and ``folder_engines`` (each only when given).
 
-    Every other key of ``settings.json`` is kept; ``library.settings`` is
-    updated too. Engines are checked with ``check_engines`` against ``known_engines``, APIs with
+    Every other key of ``settings.json`` is kept; the open library's
+    settings are updated too (``Library.update_settings``). Engines are
+    checked with ``check_engines`` against ``known_engines``, APIs with
     ``Api.parse`` (stored as operation names), folders made absolute.
     Raises ``ValueError`` for an invalid value (nothing is written then),
     ``OSError`` when the file cannot be written.
@@ -218,4 +217,4 @@ def save_library_choices(library, *, known_engines: Sequence[str], engines: list
     stored = load_settings(library.root)
     stored.update(changes)
     save_settings(library.root, stored)
-    library.settings.update(changes)
+    library.update_settings(**changes)

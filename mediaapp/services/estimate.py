@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mediaapp.analysis.base import AnalysisParams
 from mediaapp.analysis.registry import descriptor, engine_class
@@ -22,6 +21,7 @@ from mediaapp.cloud.pricing import LEDGER_FILE, Ledger, PriceTable, fmt_usd, par
 from mediaapp.core.analysis import CLOUD_ENGINE
 from mediaapp.core.types import Api, Json
 from mediaapp.paths import is_below
+from mediaapp.settings import Settings
 
 
 @dataclass
@@ -129,9 +129,9 @@ def _iter_paths(paths) -> list[str]:
     return out
 
 
-def needs_cloud(settings: Mapping[str, Any]) -> bool:
+def needs_cloud(settings: Settings) -> bool:
     """True when an import with ``settings`` may use the cloud engine (by default or by a folder rule)."""
-    return CLOUD_ENGINE in settings.get("engines", []) or any(
+    return CLOUD_ENGINE in settings.engines or any(
         CLOUD_ENGINE in engines for engines in folder_rules(settings).values())
 
 
@@ -171,7 +171,7 @@ class CostEstimator:
     mapping; ``engine_config``: an engine's config by name.
     """
 
-    def __init__(self, catalog: Catalog, root: Path, settings: Callable[[], Mapping[str, Any]],
+    def __init__(self, catalog: Catalog, root: Path, settings: Callable[[], Settings],
                  engine_config: Callable[[str], Json]):
         self.catalog = catalog
         self.root = Path(root)
@@ -187,7 +187,8 @@ class CostEstimator:
 
     def _base_params(self) -> AnalysisParams:
         """The library-wide request parameters (``max_labels``, ``min_confidence`` settings), before engine options."""
-        return AnalysisParams(self.settings().get("max_labels"), float(self.settings().get("min_confidence", 50.0)))
+        settings = self.settings()
+        return AnalysisParams(settings.max_labels, settings.min_confidence)
 
     def estimate(self, paths, apis: list[str] | None = None, engine_name: str = CLOUD_ENGINE,
                  progress=None, *, config=None, reanalyse: bool = False) -> Estimate:
@@ -238,8 +239,8 @@ class CostEstimator:
 
         if not needs_cloud(self.settings()):
             return None
-        rules = self.settings().get("folder_engines") or {}   # as Library.engines_for reads them
-        default = list(self.settings().get("engines", []))
+        rules = self.settings().folder_engines   # as Library.engines_for reads them
+        default = list(self.settings().engines)
 
         def cloud(where: list[str]) -> bool:
             return CLOUD_ENGINE in engines_for_paths(where, rules, default)
@@ -320,7 +321,7 @@ class CostEstimator:
 
         config = config or load_config(self.settings())
         prices = PriceTable.load(config.prices_path)
-        wanted = [Api.parse(a) for a in (apis or self.settings()["apis"])]
+        wanted = [Api.parse(a) for a in (apis or self.settings().apis)]
         params = params_for_config(self._base_params(), config) if engine_name == CLOUD_ENGINE \
             else self.analysis_params(engine_name)
         est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,7 +36,7 @@ from mediaapp.ingest.worker import FileResult, job_timeout, process_file
 from mediaapp.paths import is_below
 from mediaapp.services.indexing import SearchSync
 from mediaapp.services.people import People
-from mediaapp.settings import engines_for_paths
+from mediaapp.settings import Settings, engines_for_paths
 from mediaapp.tasks import CancelToken, WorkerPool
 
 
@@ -113,7 +113,7 @@ class ImportPipeline:
     """
 
     def __init__(self, catalog: Catalog, thumbnail_dir: Path, pool: WorkerPool,
-                 settings: Callable[[], Mapping[str, Any]], people: People, search: SearchSync,
+                 settings: Callable[[], Settings], people: People, search: SearchSync,
                  engine_config: Callable[[str], Json]):
         self.catalog = catalog
         self.thumbnail_dir = thumbnail_dir
@@ -197,7 +197,7 @@ class ImportPipeline:
                 # Errors of files that are gone, or of folders that can be read again, are stale.
                 self.catalog.forget_errors(p for p in self.catalog.error_paths()
                                            if is_below(p, roots) and vanished(p) and p not in scan_failed)
-                self._analyse(sorted(touched), engines, self.settings()["apis"] if apis is None else apis,
+                self._analyse(sorted(touched), engines, list(self.settings().apis) if apis is None else apis,
                               report, notify, cancel, reanalyse)
             self.search.sync()
             report.cancelled = cancel.cancelled
@@ -275,12 +275,12 @@ class ImportPipeline:
         (``mediaapp.settings.engines_for_paths``, which the cost estimate uses too).
         """
         settings = self.settings()
-        return engines_for_paths(asset.paths, settings.get("folder_engines") or {}, settings["engines"])
+        return engines_for_paths(asset.paths, settings.folder_engines, settings.engines)
 
     def _analyse(self, shas: list[str], engines: list[str] | None, apis: list[str], report: ImportReport,
                  notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
         settings = self.settings()
-        params = AnalysisParams(settings.get("max_labels"), float(settings.get("min_confidence", 50.0)))
+        params = AnalysisParams(settings.max_labels, settings.min_confidence)
         assets = self.catalog.assets(shas)
         plan: dict[str, list[str]] = {}  # engine -> the sha256s it analyses, in order
         for sha in shas:

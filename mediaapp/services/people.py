@@ -52,20 +52,18 @@ import os
 import shutil
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION
-from mediaapp.analysis.local.recognition import (
-    DEFAULT_SIMILARITY_THRESHOLD,
-)
 from mediaapp.catalog.db import Catalog
 from mediaapp.catalog.faces import REFERENCE_SOURCES, EmbeddedFaces, FaceRecord, FaceStore, normalize_name
 from mediaapp.core.analysis import LOCAL_ENGINE
 from mediaapp.core.types import Api, BoundingBox
 from mediaapp.services.face_matching import ReferenceIndex, assign_nearest, stable_groups
+from mediaapp.settings import Settings
 from mediaapp.tasks import WorkerPool
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -221,14 +219,14 @@ class People:
     Built by the composition root from its parts: the ``catalog`` (faces and
     persons live in its tables, and every edit marks the images it changed
     in the catalog's change feed), the folder ``crops_dir`` of the face
-    crops, a ``settings`` callable returning the library's current settings
-    mapping (``faces_enabled``, ``face_match_threshold``), the worker
+    crops, a ``settings`` callable returning the library's current ``Settings``
+    (``faces_enabled``, ``face_match_threshold``), the worker
     ``pool`` that runs face detection for enrolment, and ``changed``, called
     with no argument after an edit committed so the change feed's consumers
     (search sync) bring the indexes up to date.
     """
 
-    def __init__(self, catalog: Catalog, crops_dir: Path, settings: Callable[[], Mapping[str, Any]],
+    def __init__(self, catalog: Catalog, crops_dir: Path, settings: Callable[[], Settings],
                  pool: WorkerPool, changed: Callable[[], object]):
         self.catalog = catalog
         self.store = FaceStore(catalog)
@@ -244,7 +242,7 @@ class People:
     @property
     def enabled(self) -> bool:
         """The library's ``faces_enabled`` setting."""
-        return bool(self._settings().get("faces_enabled", True))
+        return self._settings().faces_enabled
 
     @property
     def threshold(self) -> float:
@@ -253,7 +251,7 @@ class People:
         A changed value is applied to every face the next time the library
         names or lists people (``store_outcomes``, ``groups``, ``persons``).
         """
-        return float(self._settings().get("face_match_threshold", DEFAULT_SIMILARITY_THRESHOLD))
+        return self._settings().face_match_threshold
 
     def crop_path(self, crop: str | None) -> str | None:
         """The absolute path of a stored crop name (None stays None)."""

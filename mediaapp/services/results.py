@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mediaapp.analysis.base import AnalysisParams
 from mediaapp.catalog.db import Catalog
@@ -46,6 +45,7 @@ from mediaapp.core.analysis import CLOUD_ENGINE
 from mediaapp.core.rekognition import flatten
 from mediaapp.core.types import Api
 from mediaapp.fsio import atomic_write
+from mediaapp.settings import Settings
 
 #: Mode of exported files (rw-r--r--): exports are made to be read by other tools and people.
 EXPORT_FILE_MODE = 0o644
@@ -137,7 +137,7 @@ class ResultsExchange:
     (they marked the change feed), so search sync indexes them.
     """
 
-    def __init__(self, catalog: Catalog, root: Path, settings: Callable[[], Mapping[str, Any]],
+    def __init__(self, catalog: Catalog, root: Path, settings: Callable[[], Settings],
                  params_for: Callable[[str], AnalysisParams], changed: Callable[[], object]):
         self.catalog = catalog
         self.root = Path(root)

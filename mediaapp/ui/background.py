@@ -27,6 +27,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from mediaapp.failures import describe
 from mediaapp.tasks import CancelToken
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class BackgroundRunner(QObject):
             self._call(task, task.on_failure, exc)
         else:
             log.error("background task %s failed:\n%s", task.label, tb)
-            self.taskFailed.emit(task.label, str(exc) or type(exc).__name__)
+            self.taskFailed.emit(task.label, describe(exc))  # a full disk or a busy catalog in plain words
         self._finished(task)
 
     def _finish(self, task_id: int) -> BackgroundTask | None:

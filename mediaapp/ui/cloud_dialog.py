@@ -110,7 +110,7 @@ class CloudSettingsDialog(QDialog):
         self._session = Generation()  # bumped when the dialog closes: later results are dropped
         self._tasks: list[BackgroundTask] = []  # started by this dialog, cancelled when it closes
         self.setWindowTitle("Cloud analysis (Amazon S3 + Rekognition)")
-        self._stored = dict(library.settings.get("engine_config", {}).get(SETTINGS_KEY, {}))
+        self._stored = dict(library.settings.engine_config.get(SETTINGS_KEY) or {})
         try:
             config = config_with(self._stored)
         except (TypeError, ValueError):
@@ -164,9 +164,9 @@ class CloudSettingsDialog(QDialog):
 
         run = QGroupBox("Analysis")
         form = QFormLayout(run)
-        self.engine_choice = engine_combo(library.settings.get("engines", [LOCAL_ENGINE]))
+        self.engine_choice = engine_combo(list(library.settings.engines))
         form.addRow("Engines", self.engine_choice)
-        apis = set(library.settings.get("apis", []))
+        apis = set(library.settings.apis)
         self.api_boxes: dict[Api, QCheckBox] = {}
         row = QHBoxLayout()
         for api, text in API_CHOICES:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.core.types import ImportReport, Query, SortOrder
+from mediaapp.failures import describe
 from mediaapp.paths import is_below
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.delegate import DEFAULT_THUMB_SIDE, ThumbnailDelegate
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
     def _on_library_failed(self, generation: int, path: Path, exc: BaseException) -> None:
         if not self._library_generation.is_current(generation):
             return
-        message = f"Cannot open the library {path}: {exc}"
+        message = f"Cannot open the library {path}: {describe(exc, 'its catalog')}"
         self.hint.setText(message + "\nUse File ▸ Open library… to choose another folder.")
         self.hint.show()
         self.statusBar().showMessage(message)
@@ -630,7 +631,9 @@ class MainWindow(QMainWindow):
                           "and people in them.<br>Library: " + (str(self.library_dir) if self.library_dir else "none"))
 
     def edit_settings(self) -> None:
-        """Open the Settings dialog (the library's settings.json), then reopen the library."""
+        """Open the Settings dialog (the library's settings.json); saving applies it to the open library.
+
+        A ``settings.json`` that cannot be read is explained in a message box naming the bad key."""
         library = self.library
         if library is None:
             return
@@ -638,11 +641,14 @@ class MainWindow(QMainWindow):
 
         root = library.root
         self.runner.run(lambda ctx: load_settings(root), on_success=lambda s: self._show_settings(root, s),
+                        on_failure=lambda exc: QMessageBox.warning(self, "Settings cannot be read", str(exc)),
                         label="load settings")
 
     def edit_cloud_settings(self) -> None:
-        """Open the cloud settings dialog (S3, Rekognition, engines per folder, budgets); after a save, reopen
-        the library so the next import uses the saved settings."""
+        """Open the cloud settings dialog (S3, Rekognition, engines per folder, budgets).
+
+        Saving updates the open library's settings (``Library.update_settings``): the next import uses
+        them, without reopening the library."""
         library = self.library
         if library is None or self._import_task is not None:
             return
@@ -652,7 +658,7 @@ class MainWindow(QMainWindow):
         self.cloud_dialog = dialog  # reachable while it is open (tests, scripting)
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted and dialog.saved:
-                self.open_library(library.root)
+                self.statusBar().showMessage("Cloud settings saved", 5000)
         finally:
             self.cloud_dialog = None
             dialog.deleteLater()
@@ -669,10 +675,23 @@ class MainWindow(QMainWindow):
             dialog.deleteLater()  # parented to the window: without this every use would leave one behind
         if values == settings:
             return
-        from mediaapp.settings import save_settings
+        from mediaapp.settings import Settings, SettingsError, save_settings
 
-        self.runner.run(lambda ctx: save_settings(root, values),
-                        on_success=lambda _r: self.open_library(root), label="save settings")
+        try:
+            checked = Settings.from_mapping(values)
+        except SettingsError as exc:
+            QMessageBox.warning(self, "Settings not saved", str(exc))
+            return
+
+        def saved(_result) -> None:
+            library = self.library
+            if library is None or Path(library.root) != Path(root).resolve() or library.needs_reopen(checked):
+                self.open_library(root)  # a new search backend or worker count is built when a library opens
+            else:
+                library.update_settings(**checked.to_dict())  # the next import and edit follow them
+                self.statusBar().showMessage("Settings saved", 5000)
+
+        self.runner.run(lambda ctx: save_settings(root, checked), on_success=saved, label="save settings")
 
     # -- state ----------------------------------------------------------------------------------
     def save_state(self) -> None:

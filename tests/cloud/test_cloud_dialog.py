@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 
 from mediaapp.cloud.config import load_config
 from mediaapp.library import Library
-from mediaapp.settings import load_settings, save_settings
+from mediaapp.settings import Settings, load_settings, read_settings, save_settings
 from mediaapp.ui.cloud_dialog import CloudSettingsDialog
 
 
@@ -58,7 +58,7 @@ def test_save_keeps_what_the_dialog_does_not_show(qtbot, library, s3_bucket, tmp
     section = stored["engine_config"]["rekognition"]
     assert (section["proxy_quality"], section["multipart_threshold_mb"], section["multipart_chunk_mb"],
             section["max_attempts"], section["a_key_from_a_newer_version"]) == (70, 32, 16, 3, [1, 2])
-    config = load_config(stored)
+    config = load_config(Settings.from_mapping(stored))
     assert (config.bucket, config.upload, config.budget_per_month, config.budget_per_run) == \
         (bucket, "original", 12.5, 0.0015)
     assert "ledger_path" not in section
@@ -95,7 +95,7 @@ def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
     assert stored["engines"] == ["local", "rekognition"]
     assert stored["apis"] == ["DetectLabels", "RecognizeCelebrities"]
     assert stored["folder_engines"] == {str(cloud_only): ["rekognition"], str(local_only): ["local"]}
-    assert library.settings["folder_engines"] == stored["folder_engines"]  # the open library sees them too
+    assert library.settings.to_dict()["folder_engines"] == stored["folder_engines"]  # the open library sees them too
 
     again = CloudSettingsDialog(library)
     qtbot.addWidget(again)
@@ -145,7 +145,7 @@ def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, l
     assert "Rekognition $0.00375 + S3 $0.0000 = $0.00375" in text
     assert "Budget per run $0.0020: THE RUN WOULD STOP EARLY" in text
     assert "verified: no" in text and "https://aws.amazon.com/rekognition/pricing/" in text
-    assert load_config(load_settings(library.root)).region is None  # nothing was saved
+    assert load_config(read_settings(library.root)).region is None  # nothing was saved
 
     dialog.endpoint.setText("http://127.0.0.1:9")  # nothing listens there: every check fails, quickly
     task = dialog.test_connection()
@@ -297,7 +297,7 @@ def test_esc_and_cancel_wait_for_a_save_being_written(qtbot, library, runner, ga
     qtbot.waitUntil(lambda: task.done, timeout=30000)
     assert dialog.result() == QDialog.DialogCode.Accepted and dialog.saved and not dialog.isVisible()
     assert not dialog.saving and runner.failures == []
-    assert load_config(load_settings(library.root)).bucket == "saved-while-esc"
+    assert load_config(read_settings(library.root)).bucket == "saved-while-esc"
 
 
 def test_after_a_failed_save_cancel_closes_the_dialog(qtbot, library, runner, monkeypatch):

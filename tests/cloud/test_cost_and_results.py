@@ -145,8 +145,8 @@ def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
     lib = Library(tmp_path / "lib", settings={"workers": 1, "engines": ["local"], "apis": ["DetectText"]})
     try:
         assert not needs_cloud(lib.settings) and lib.costs.estimate_import([photos]) is None
-        lib.settings["folder_engines"] = {str(photos / "cloud"): ["rekognition", "local"],
-                                          str(photos / "cloud" / "but not this") + "/": ["local"]}
+        lib.update_settings(folder_engines={str(photos / "cloud"): ["rekognition", "local"],
+                                            str(photos / "cloud" / "but not this") + "/": ["local"]})
         assert needs_cloud(lib.settings)
         est = lib.costs.estimate_import([photos])
         assert (est.images, est.calls, est.usd) == (1, 1, pytest.approx(0.001))  # only cloud/a.jpg

@@ -67,7 +67,7 @@ def test_the_review_scenario_a_new_copy_of_an_image_catalogued_under_a_rekogniti
     lib = _library(tmp_path)
     try:
         lib.import_paths([cloud], engines=[])  # catalogued before the rule was added
-        lib.settings["folder_engines"] = {str(cloud): [REK]}
+        lib.update_settings(folder_engines={str(cloud): [REK]})
         est = lib.costs.estimate_import([phone])
         assert est is not None and (est.images, est.calls) == (1, 1)
         assert est.usd == pytest.approx(0.001)  # one DetectText image at the bundled first-tier price
@@ -85,7 +85,7 @@ def test_a_deeper_rule_on_the_catalogued_copy_keeps_a_new_copy_out_of_rekognitio
     try:
         lib.import_paths([photos / "private"], engines=[])
         _copy(photos / "private" / "x.bmp", photos / "copy.bmp")  # under the rekognition rule itself
-        lib.settings["folder_engines"] = {str(photos): [REK], str(photos / "private"): ["local"]}
+        lib.update_settings(folder_engines={str(photos): [REK], str(photos / "private"): ["local"]})
         assert lib.costs.estimate_import([photos / "copy.bmp"]) is None
         assert _billed_by_import(lib, [photos / "copy.bmp"]) == set()
     finally:
@@ -99,7 +99,8 @@ def test_copies_arriving_in_the_same_import_are_decided_together(tmp_path):
     _bmp(photos / "cloud" / "b.bmp", (10, 10, 200))
     lib = _library(tmp_path)
     try:
-        lib.settings["folder_engines"] = {str(photos / "cloud"): [REK], str(photos / "cloud" / "keep-local"): ["local"]}
+        lib.update_settings(folder_engines={str(photos / "cloud"): [REK],
+                                            str(photos / "cloud" / "keep-local"): ["local"]})
         # a.bmp's copy lies under the deeper "local" rule: only b.bmp is billed
         assert _estimated_images(lib, [photos]) == 1
         assert len(_billed_by_import(lib, [photos])) == 1
@@ -115,7 +116,7 @@ def test_a_moved_file_counts_with_the_paths_the_catalog_will_still_hold(tmp_path
                                                                  "apis": ["DetectText"]})
         try:
             lib.import_paths([photos], engines=[])
-            lib.settings["folder_engines"] = {str(photos / "cloud"): [REK]}
+            lib.update_settings(folder_engines={str(photos / "cloud"): [REK]})
             (photos / "phone").mkdir(exist_ok=True)
             os.replace(photos / "cloud" / "x.bmp", photos / "phone" / "x.bmp")
             # Importing the whole folder forgets the vanished cloud/x.bmp: the image is then only in phone/.
@@ -144,7 +145,7 @@ def test_only_files_that_may_be_billed_are_hashed(tmp_path, monkeypatch):
         lib.import_paths([catalogued.parent, touched], engines=[])
         st = touched.stat()
         os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-        lib.settings["folder_engines"] = {str(catalogued.parent): [REK], str(photos / "cloud"): [REK]}
+        lib.update_settings(folder_engines={str(catalogued.parent): [REK], str(photos / "cloud"): [REK]})
         hashed: list[str] = []
         real = hashing.sha256_file
 
@@ -172,7 +173,7 @@ def test_a_file_changed_in_place_leaves_its_old_image(tmp_path):
     lib = _library(tmp_path)
     try:
         lib.import_paths([photos], engines=[])
-        lib.settings["folder_engines"] = {str(photos / "cloud"): [REK]}
+        lib.update_settings(folder_engines={str(photos / "cloud"): [REK]})
         _bmp(photos / "cloud" / "a.bmp", (70, 60, 50))  # new bytes, same size, under the rule
         st = (photos / "cloud" / "a.bmp").stat()
         os.utime(photos / "cloud" / "a.bmp", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
@@ -191,7 +192,7 @@ def test_a_copy_edited_in_place_no_longer_holds_its_old_image_back(tmp_path):
     lib = _library(tmp_path)
     try:
         lib.import_paths([photos], engines=[])
-        lib.settings["folder_engines"] = {str(photos): [REK], str(photos / "private"): ["local"]}
+        lib.update_settings(folder_engines={str(photos): [REK], str(photos / "private"): ["local"]})
         assert lib.costs.estimate_import([photos]) is None  # the deeper "local" rule holds both copies back
         edited = _bmp(photos / "private" / "x.bmp", (40, 30, 20), side=20)  # new bytes of a new size
         st = edited.stat()
@@ -209,7 +210,7 @@ def test_a_file_whose_last_import_failed_unchanged_is_not_counted(tmp_path):
     good = _bmp(photos / "cloud" / "good.bmp", (2, 2, 2))
     lib = _library(tmp_path)
     try:
-        lib.settings["folder_engines"] = {str(photos / "cloud"): [REK]}
+        lib.update_settings(folder_engines={str(photos / "cloud"): [REK]})
         st = bad.stat()
         # as the import records a file it could not decode; it skips it until the file changes
         lib.catalog.record_error(str(bad), "decode", "cannot decode", size=st.st_size, mtime_ns=st.st_mtime_ns)
@@ -255,7 +256,7 @@ def test_random_libraries_estimate_what_the_import_bills(tmp_path, seed):
         files += [place(rnd.choice(folders)) for _ in range(rnd.randint(0, 4))]
         rules = {str(root / f): rnd.choice([[REK], ["local"], [REK, "local"]])
                  for f in folders if rnd.random() < 0.6}
-        lib.settings["folder_engines"] = rules
+        lib.update_settings(folder_engines=rules)
         target = rnd.choice([[root], [root / "a"], [root / "b", root / "c"], [root / "a" / "deep"]])
         target = [t for t in target if t.exists()] or [root]
         estimated = _estimated_images(lib, target)
@@ -291,7 +292,7 @@ def test_engines_for_paths_agrees_with_the_library(tmp_path):
         lib.import_paths([photos], engines=[])
         for rules in ({str(photos / "a"): [REK]}, {str(photos / "a"): [REK], str(photos / "b"): ["local"]},
                       {str(photos / "a"): [REK], str(photos / "a" / "deep"): ["local"]}, {}):
-            lib.settings["folder_engines"] = rules
+            lib.update_settings(folder_engines=rules)
             for asset in lib.catalog.assets(lib.catalog.all_sha256s()).values():
                 assert lib.engines_for(asset) == engines_for_paths(asset.paths, rules, ["local"])
     finally:

@@ -406,7 +406,7 @@ def test_a_changed_match_threshold_is_applied_to_every_face(faces_library, testd
     people = lib.library.people
     people.name_faces([lib.face_of("obama.jpg").id], OBAMA)  # 7 more photos named automatically (similarity < 100)
     assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA)
-    lib.library.settings["face_match_threshold"] = 100.0  # no automatic name reaches 100
+    lib.library.update_settings(face_match_threshold=100.0)  # no automatic name reaches 100
     assert [(p.name, p.faces) for p in people.persons()] == [(OBAMA, 1)]
     assert lib.person_photos(OBAMA) == {"obama.jpg"}
     # the threshold the faces were named with is kept in the library: a later session with another setting

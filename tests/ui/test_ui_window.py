@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QRectF, Qt
 from PySide6.QtGui import QColor
@@ -124,7 +125,7 @@ def test_import_folder_filter_by_label_and_boxes_are_painted(qtbot, testdata, tm
         window.reanalyse_action.trigger()
     report = again.args[0]
     assert report.imported == 0 and report.cached == 0
-    assert report.analysed == 2 * len(window.library.settings["apis"])  # every API of both images
+    assert report.analysed == 2 * len(window.library.settings.apis)  # every API of both images
     assert texts and all(t.startswith("Re-analysing: ") for t in texts)
 
 
@@ -136,7 +137,7 @@ def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypa
     with qtbot.waitSignal(window.libraryOpened, timeout=30000) as opened:
         pass
     first = opened.args[0]
-    assert first.settings["faces_enabled"] is True
+    assert first.settings.faces_enabled is True
 
     shown: list[SettingsDialog] = []
 
@@ -151,7 +152,7 @@ def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypa
         window.settings_action.trigger()
     library = reopened.args[0]
     assert library is not first and window.library is library
-    assert library.settings["faces_enabled"] is False and library.settings["workers"] == 1
+    assert library.settings.faces_enabled is False and library.settings.workers == 1
     assert load_settings(root)["faces_enabled"] is False
 
     # each use of the dialog leaves nothing behind: deleted after exec, no thread pool of its own
@@ -167,3 +168,38 @@ def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypa
     assert window.findChildren(SettingsDialog) == []
     assert all(dialog.runner is window.runner for dialog in shown)
     window.close()
+
+
+def test_a_setting_the_open_library_can_follow_is_applied_without_reopening_it(qtbot, tmp_path, monkeypatch):
+    root = tmp_path / "library"
+    window = MainWindow(root)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.libraryOpened, timeout=30000) as opened:
+        pass
+    library = opened.args[0]
+    reopened: list[object] = []
+    window.libraryOpened.connect(reopened.append)
+
+    def faces_off(dialog):
+        dialog.faces.setChecked(False)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SettingsDialog, "exec", faces_off)
+    window.settings_action.trigger()
+    qtbot.waitUntil(lambda: load_settings(root)["faces_enabled"] is False, timeout=30000)
+    qtbot.waitUntil(lambda: library.settings.faces_enabled is False, timeout=30000)
+    assert window.library is library and reopened == []   # the same library, its workers and indexes kept
+    assert library.people.enabled is False                # the services read the new settings
+    window.close()
+
+
+def test_a_bad_settings_file_is_named_with_its_key(tmp_path):
+    from mediaapp.library import Library
+    from mediaapp.settings import SettingsError
+
+    root = tmp_path / "library"
+    root.mkdir()
+    (root / "settings.json").write_text('{"min_confidence": "high", "engines": ["local"]}')
+    with pytest.raises(SettingsError, match=r"settings\.json: setting 'min_confidence' must be a number"):
+        Library(root)

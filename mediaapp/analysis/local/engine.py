@@ -183,7 +183,7 @@ class LocalEngine(EngineBase):
     @classmethod
     def configure(cls, context: EngineContext) -> Json:
         """``faces_enabled`` (library setting, default on) plus, when on, the People service's face config."""
-        enabled = bool(context.settings.get("faces_enabled", True))
+        enabled = context.settings.faces_enabled
         return {"faces_enabled": enabled, **(context.face_references() if enabled else {})}
 
     @classmethod

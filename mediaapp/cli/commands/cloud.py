@@ -120,7 +120,7 @@ def run_config(args, ctx) -> int:
         return 2
     shown = config.to_dict()
     shown.pop("ledger_path", None)
-    print(json.dumps({"engines": library.settings["engines"], "apis": library.settings["apis"],
+    print(json.dumps({"engines": list(library.settings.engines), "apis": list(library.settings.apis),
                       "folder_engines": folder_rules(library.settings), "rekognition": shown}, indent=2))
     return 0
 

@@ -92,7 +92,7 @@ def _analysers(model: str | None, threads: int | None, only: tuple[str, ...] = (
         return RapidOcrTextDetector().detect_text
 
     def faces():
-        from mediaapp.analysis.local.faces import DlibFaceDetector
+        from mediaapp.analysis.local.face_detector import DlibFaceDetector
         return DlibFaceDetector().detect_faces
 
     out = []
@@ -113,8 +113,8 @@ def full_analysis(paths: list[Path], workers: int, crops: Path) -> tuple[float, 
     Models are loaded in every worker before the clock starts (one image per
     worker), as they stay loaded during a real import.
     """
-    from mediaapp.analysis.base import AnalysisParams, ImageRef
-    from mediaapp.analysis.worker import analyse_image
+    from mediaapp.analysis.analysis_worker import analyse_image
+    from mediaapp.analysis.engine_base import AnalysisParams, ImageRef
     from mediaapp.tasks import WorkerPool
 
     config = {"faces_enabled": True, "face_crops_dir": str(crops)}

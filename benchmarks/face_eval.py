@@ -40,7 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mediaapp.analysis.local.faces import DlibFaceDetector  # noqa: E402
+from mediaapp.analysis.local.face_detector import DlibFaceDetector  # noqa: E402
 from mediaapp.analysis.local.recognition import (  # noqa: E402
     DEFAULT_CLUSTER_DISTANCE,
     DEFAULT_SIMILARITY_THRESHOLD,

@@ -37,8 +37,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mediaapp.ingest.ingest_worker import process_file
 from mediaapp.ingest.scan import iter_files
-from mediaapp.ingest.worker import process_file
 
 
 def _smooth(rng: np.random.Generator, grid: tuple[int, int], size: tuple[int, int],

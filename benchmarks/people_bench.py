@@ -104,7 +104,7 @@ def _timed_catalog(path: Path):
 
 def _record(index: int, embedding: np.ndarray) -> dict:
     """A face record as the local engine hands it over (``analysis.local.face_records``), no crop."""
-    from mediaapp.core.faces import embedding_to_bytes
+    from mediaapp.core.embeddings import embedding_to_bytes
 
     box = {"Width": 0.2, "Height": 0.2, "Left": 0.1 + 0.4 * index, "Top": 0.1}
     face = {"BoundingBox": box, "Confidence": 99.0,
@@ -115,9 +115,9 @@ def _record(index: int, embedding: np.ndarray) -> dict:
 
 def catalog_bench(faces: int, refs: int, images: int, rng: np.random.Generator) -> None:
     """Sections 4 and 5 of the module docstring."""
-    from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION
-    from mediaapp.analysis.worker import ApiOutcome
-    from mediaapp.services.people import People
+    from mediaapp.analysis.analysis_worker import ApiOutcome
+    from mediaapp.analysis.local.face_detector import EMBEDDING_MODEL_VERSION
+    from mediaapp.services.people_service import People
 
     named = max(1, refs // REFS_PER_NAMED)
     photos = faces // FACES_PER_PHOTO

@@ -65,7 +65,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mediaapp.core.types import Asset, Detection, DetectionKind, IndexDocument, Query, SortOrder
-from mediaapp.search.base import SearchIndex
+from mediaapp.search.index_base import SearchIndex
 
 SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 N_LABELS = 1000

@@ -12,7 +12,7 @@ library folder::
 The work is done by the parts it builds (ARCHITECTURE.md): the import
 pipeline (``mediaapp.services.importer``), search sync, the change feed's
 first consumer (``mediaapp.services.indexing``), queries
-(``mediaapp.services.queries``) and People (``mediaapp.services.people``).
+(``mediaapp.services.queries``) and People (``mediaapp.services.people_service``).
 The GUI and the CLI call the library's methods, or its services through
 their attributes; nothing else reaches into its catalog or indexes.
 Methods block; the GUI calls them from worker threads, never the GUI thread.
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mediaapp.analysis.base import EngineContext
+from mediaapp.analysis.engine_base import EngineContext
 from mediaapp.analysis.registry import clear_engines, engine_class
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.types import (
@@ -39,13 +39,13 @@ from mediaapp.core.types import (
     SearchPage,
 )
 from mediaapp.fsio import is_private, make_private, make_private_dir, make_private_tree
-from mediaapp.search.base import FacetCount, SearchIndex
 from mediaapp.search.factory import create_index
+from mediaapp.search.index_base import FacetCount, SearchIndex
 from mediaapp.search.sqlite import SqliteIndex
-from mediaapp.services.estimate import CostEstimator
+from mediaapp.services.costs import CostEstimator
 from mediaapp.services.importer import ImportPipeline, ImportProgress, ProgressCallback
 from mediaapp.services.indexing import SearchSync
-from mediaapp.services.people import People
+from mediaapp.services.people_service import People
 from mediaapp.services.queries import Queries
 from mediaapp.services.results import ResultsExchange
 from mediaapp.settings import Settings, read_settings

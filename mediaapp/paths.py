@@ -32,3 +32,12 @@ def is_below(path: str, folders: Iterable[str]) -> bool:
     ``/a/bc`` is not below ``/a/b``. No file-system access.
     """
     return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+
+
+def top_folders(folders: list[str]) -> list[str]:
+    """``folders`` without those inside another listed folder (what to re-import recursively)."""
+    out: list[str] = []
+    for folder in sorted(set(folders)):
+        if not is_below(folder, out):
+            out.append(folder)
+    return out

@@ -198,7 +198,7 @@ def engines_for_paths(paths: Iterable[str], rules: Mapping[str, Iterable[str]],
     dropped); ``paths`` are compared as given, so pass absolute normalised
     paths (as the catalog stores them). An empty rule means "no engine".
     Returns a new list; no I/O. This is the rule ``Library.engines_for``
-    applies after an import, and ``mediaapp.services.estimate.CostEstimator.estimate_import``
+    applies after an import, and ``mediaapp.services.costs.CostEstimator.estimate_import``
     before it.
     """
     paths = list(paths)

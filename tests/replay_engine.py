@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, EngineBase, EngineDescriptor, ImageRef
+from mediaapp.analysis.engine_base import AnalysisError, AnalysisParams, EngineBase, EngineDescriptor, ImageRef
 from mediaapp.core.types import Api
 
 CALLS: list[tuple[str, str]] = []

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from mediaapp.failures import Condition, classify, describe
-from mediaapp.search.base import SearchUnavailableError
+from mediaapp.search.index_base import SearchUnavailableError
 
 
 def _raised(fn) -> BaseException:

@@ -305,7 +305,7 @@ def test_folder_rules_choose_the_engines_per_folder(testdata, sample_folder, tmp
 
 
 def test_a_change_made_while_a_document_is_built_is_indexed(testdata, sample_folder, tmp_path, monkeypatch):
-    from mediaapp.core.rekognition import flatten
+    from mediaapp.core.responses import flatten
 
     lib = open_library(tmp_path / "lib", testdata)
     try:
@@ -356,7 +356,7 @@ def test_a_setting_back_to_an_earlier_value_reuses_its_stored_answers(testdata, 
 
 
 def test_a_document_the_index_rejects_is_an_error_and_stays_queued(testdata, sample_folder, tmp_path, monkeypatch):
-    from mediaapp.search.base import IndexResult
+    from mediaapp.search.index_base import IndexResult
 
     lib = open_library(tmp_path / "lib", testdata)
     try:

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 
-from mediaapp.analysis.base import EngineBase, EngineDescriptor, EngineUnavailableError
+from mediaapp.analysis.engine_base import EngineBase, EngineDescriptor, EngineUnavailableError
 from mediaapp.analysis.local.engine import LocalEngine
 from mediaapp.analysis.rekognition import RekognitionEngine
 from mediaapp.core.types import Json

@@ -62,7 +62,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mediaapp.analysis.base import (
+from mediaapp.analysis.engine_base import (
     AnalysisCancelled,
     AnalysisError,
     AnalysisParams,
@@ -116,7 +116,7 @@ REKOGNITION_ERRORS = {
                                               "lower the concurrency or tps setting",
 }
 
-#: The error code of a paid answer that failed validation (the same code ``mediaapp.analysis.worker`` uses).
+#: The error code of a paid answer that failed validation (the same code ``mediaapp.analysis.analysis_worker`` uses).
 INVALID_RESPONSE = "InvalidResponse"
 
 
@@ -441,7 +441,7 @@ class RekognitionEngine(EngineBase):
 
     def _s3_same_region(self) -> bool:
         """True when the bucket is in the Rekognition client's region (checked once; False: send Bytes)."""
-        from mediaapp.storage.base import StoreError
+        from mediaapp.storage.store_base import StoreError
 
         with self._lock:
             known = self._s3_usable
@@ -461,8 +461,8 @@ class RekognitionEngine(EngineBase):
         return usable
 
     def _upload(self, ref: ImageRef, fmt: str | None, size: int, dims: tuple[int, int], cancel=None) -> str:
-        from mediaapp.storage.base import StoreError
         from mediaapp.storage.s3 import UploadCancelled
+        from mediaapp.storage.store_base import StoreError
 
         try:
             key, uploaded = upload_image(self.store(), self.config, ref.sha256, ref.path,
@@ -479,7 +479,7 @@ class RekognitionEngine(EngineBase):
         return key
 
     def _delete_quietly(self, key: str) -> None:
-        from mediaapp.storage.base import StoreError
+        from mediaapp.storage.store_base import StoreError
 
         try:
             self.store().delete_key(key)

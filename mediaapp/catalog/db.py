@@ -333,13 +333,13 @@ class Catalog:
     def restore_analysis(self, sha256: str, api: str, engine: str, params: str) -> bool:
         """Make the newest stored response for (sha256, api, engine, params) the current one again.
 
-        Its detections are flattened again (``mediaapp.core.rekognition.flatten``)
+        Its detections are flattened again (``mediaapp.core.responses.flatten``)
         and replace the current ones, as if it had just been stored; no engine
         runs. Used when a setting that is part of the cache key (MinConfidence,
         faces on/off) returns to a value answered before. Returns False when no
         such response is stored.
         """
-        from mediaapp.core.rekognition import flatten
+        from mediaapp.core.responses import flatten
 
         cached = self.cached_analysis(sha256, api, engine, params)
         if cached is None:

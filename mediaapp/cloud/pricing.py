@@ -5,7 +5,7 @@ source; user-editable, or replaced by the file named in the cloud setting
 ``prices_path``). Rekognition bills every API run on one image as one image,
 in monthly volume tiers per API group; this module prices each call at the
 tier reached by this month's usage recorded in the ledger. Estimates before
-a run are ``mediaapp.services.estimate``.
+a run are ``mediaapp.services.costs``.
 
 The ledger is a small SQLite file in the library folder
 (``cloud_usage.sqlite``, separate from the catalog) recording what the cloud

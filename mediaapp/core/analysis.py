@@ -2,7 +2,7 @@
 
 Pure data with no I/O, so the layers below the engines (the cloud price
 ledger and budget, the catalog) can use them too. The engine interface
-itself is ``mediaapp.analysis.base``.
+itself is ``mediaapp.analysis.engine_base``.
 """
 
 from __future__ import annotations

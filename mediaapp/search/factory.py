@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from mediaapp.core.types import IndexDocument, Json
-from mediaapp.search.base import IndexResult, RebuildableIndex, SearchIndex, upsert_in_batches
+from mediaapp.search.index_base import IndexResult, RebuildableIndex, SearchIndex, upsert_in_batches
 from mediaapp.settings import flag
 
 if TYPE_CHECKING:

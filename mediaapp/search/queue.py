@@ -37,7 +37,7 @@ from typing import TypeVar, cast
 
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Json, Query, SearchPage
 from mediaapp.fsio import create_private_file
-from mediaapp.search.base import FacetCount, IndexResult, RebuildableIndex, SearchIndex, SearchUnavailableError
+from mediaapp.search.index_base import FacetCount, IndexResult, RebuildableIndex, SearchIndex, SearchUnavailableError
 
 _T = TypeVar("_T")
 

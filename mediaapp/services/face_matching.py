@@ -7,7 +7,7 @@ of its nearest reference when the Similarity (0-100,
 threshold, at most once per photo, best match first, as Rekognition's
 RecognizeCelebrities does; ``stable_groups`` clusters the unknown faces while
 keeping group ids and the groups the user made. Inputs are float64 arrays of
-shape (n, 128) (``mediaapp.core.faces``); nothing here reads or writes storage.
+shape (n, 128) (``mediaapp.core.embeddings``); nothing here reads or writes storage.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mediaapp.analysis.local.recognition import (
     distance_to_similarity,
     similarity_to_distance,
 )
-from mediaapp.core.faces import EMBEDDING_SIZE
+from mediaapp.core.embeddings import EMBEDDING_SIZE
 
 __all__ = ["ReferenceIndex", "assign_faces", "assign_nearest", "stable_groups"]
 

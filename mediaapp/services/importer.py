@@ -24,18 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mediaapp.analysis.base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
+from mediaapp.analysis.analysis_worker import ApiOutcome, analyse_image
+from mediaapp.analysis.engine_base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
 from mediaapp.analysis.registry import create_engine
-from mediaapp.analysis.worker import ApiOutcome, analyse_image
 from mediaapp.catalog.db import UNREADABLE, Catalog
-from mediaapp.core.rekognition import flatten
+from mediaapp.core.responses import flatten
 from mediaapp.core.types import Api, Asset, ImportProblem, ImportReport, Json
 from mediaapp.ingest import media, scan
+from mediaapp.ingest.ingest_worker import FileResult, job_timeout, process_file
 from mediaapp.ingest.scan import FileEntry
-from mediaapp.ingest.worker import FileResult, job_timeout, process_file
 from mediaapp.paths import is_below
 from mediaapp.services.indexing import SearchSync
-from mediaapp.services.people import People
+from mediaapp.services.people_service import People
 from mediaapp.settings import Settings, engines_for_paths
 from mediaapp.tasks import CancelToken, WorkerPool
 
@@ -62,7 +62,7 @@ ProgressCallback = Callable[[ImportProgress], None]
 
 
 class IngestJob(NamedTuple):
-    """One file for ``mediaapp.ingest.worker.process_file(path, thumb_dir)`` in a worker.
+    """One file for ``mediaapp.ingest.ingest_worker.process_file(path, thumb_dir)`` in a worker.
 
     A NamedTuple because the worker pool calls ``fn(*job)``: the fields are
     the function's arguments, by name here and by position there.
@@ -73,7 +73,7 @@ class IngestJob(NamedTuple):
 
 
 class AnalysisJob(NamedTuple):
-    """One image for ``mediaapp.analysis.worker.analyse_image`` in a worker (fields: its arguments).
+    """One image for ``mediaapp.analysis.analysis_worker.analyse_image`` in a worker (fields: its arguments).
 
     ``engine``: registered engine name; ``config``: its JSON-able config;
     ``apis``: operation names still missing for this image; ``ref``: the

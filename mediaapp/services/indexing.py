@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from mediaapp.catalog.db import Catalog
 from mediaapp.catalog.feed import SEARCH
 from mediaapp.core.types import DetectionKind, IndexDocument
-from mediaapp.search.base import IndexResult, SearchIndex, SearchUnavailableError
 from mediaapp.search.factory import reindex
+from mediaapp.search.index_base import IndexResult, SearchIndex, SearchUnavailableError
 
 #: Assets built and written per batch by ``sync``.
 SYNC_BATCH = 500

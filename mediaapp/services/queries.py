@@ -14,9 +14,9 @@ from pathlib import Path
 
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.query import normalize_query
-from mediaapp.core.rekognition import detected_lines
+from mediaapp.core.responses import detected_lines
 from mediaapp.core.types import Api, Asset, Detection, DetectionKind, ImportProblem, Json, Query, SearchPage
-from mediaapp.search.base import FacetCount, SearchIndex, SearchUnavailableError
+from mediaapp.search.index_base import FacetCount, SearchIndex, SearchUnavailableError
 
 #: The asset fields ``show`` reports (``mediaapp show --json``'s ``asset``).
 SHOWN_ASSET_FIELDS = ("sha256", "size", "format", "width", "height", "paths", "taken_at", "camera_make",

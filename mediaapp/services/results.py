@@ -39,10 +39,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mediaapp.analysis.base import AnalysisParams
+from mediaapp.analysis.engine_base import AnalysisParams
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.analysis import CLOUD_ENGINE
-from mediaapp.core.rekognition import flatten
+from mediaapp.core.responses import flatten
 from mediaapp.core.types import Api
 from mediaapp.fsio import atomic_write
 from mediaapp.settings import Settings

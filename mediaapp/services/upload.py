@@ -43,11 +43,11 @@ def upload_images(config: CloudConfig, images: list[tuple[str, str, str | None]]
     collected in the summary. The keys are recorded in the ledger at
     ``config.ledger_path`` when it is set.
     """
-    from mediaapp.analysis.base import AnalysisError
+    from mediaapp.analysis.engine_base import AnalysisError
     from mediaapp.analysis.rekognition import upload_image
     from mediaapp.cloud.pricing import Ledger
-    from mediaapp.storage.base import StoreError
     from mediaapp.storage.s3 import S3Store, UploadCancelled
+    from mediaapp.storage.store_base import StoreError
 
     if not config.bucket or config.upload == "none":
         raise ValueError("no upload configured: set a bucket and upload original or proxy (mediaapp cloud config)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mediaapp.storage.base import StoredObject, StoreError
+from mediaapp.storage.store_base import StoredObject, StoreError
 
 
 class LocalStore:

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mediaapp.storage.base import StoredObject, StoreError
+from mediaapp.storage.store_base import StoredObject, StoreError
 
 #: Bytes in one MiB.
 MIB = 1024 * 1024

@@ -414,7 +414,7 @@ class CloudSettingsDialog(QDialog):
         Cancelling the task (closing the dialog does) stops the estimate at the next file; it then fails
         with ``EstimateCancelled``.
         """
-        from mediaapp.services import estimate as cost
+        from mediaapp.services import costs as cost
 
         try:
             config = self.config()

@@ -1,6 +1,6 @@
 """``ThumbnailDelegate``: paints one grid cell (thumbnail, boxes of the matching labels, file name).
 
-Everything painted comes from the model's roles (``mediaapp.ui.models.Roles``):
+Everything painted comes from the model's roles (``mediaapp.ui.asset_list.Roles``):
 no file or database access happens in ``paint()``. Until the thumbnail
 is loaded, the image area is laid out from the asset's dimensions, so the
 boxes are already in place over the placeholder.
@@ -12,8 +12,8 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from mediaapp.ui.asset_list import Roles
 from mediaapp.ui.boxes import BoxSpec, box_specs, fit_rect, paint_boxes
-from mediaapp.ui.models import Roles
 
 #: Default side, in pixels, of the square a thumbnail is drawn in.
 DEFAULT_THUMB_SIDE = 180

@@ -35,7 +35,7 @@ from mediaapp.core.filenames import display_path
 from mediaapp.core.types import Asset, Detection, DetectionKind
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.boxes import BoxSpec, box_specs, boxed, fit_rect, label_color, paint_boxes, swatch_icon
-from mediaapp.ui.thumbnails import load_image
+from mediaapp.ui.pixmaps import load_image
 
 #: Longest side, in pixels, the detail image is decoded at.
 DETAIL_MAX_SIDE = 2048

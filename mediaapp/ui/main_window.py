@@ -1,8 +1,10 @@
 """The main window: sidebar filters, search bar, thumbnail grid, detail view, import, errors.
 
 The window owns one ``Library`` at a time, opened on a worker. Every call to
-it goes through ``self.runner`` (``BackgroundRunner``); results that belong
-to an older query are dropped by generation counters.
+it goes through ``self.ops`` (``Operations`` over a ``BackgroundRunner``):
+only the newest read of each kind is shown, and a write says what it changed
+(``apply_changes``). Imports and settings are workflow objects
+(``ImportFlow``, ``SettingsFlow``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -23,37 +24,26 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from mediaapp.core.types import ImportReport, Query, SortOrder
 from mediaapp.failures import describe
-from mediaapp.paths import is_below
-from mediaapp.ui.background import BackgroundRunner, Generation
-from mediaapp.ui.delegate import DEFAULT_THUMB_SIDE, ThumbnailDelegate
+from mediaapp.paths import top_folders
+from mediaapp.ui.asset_list import PAGE_SIZE, AssetListModel
+from mediaapp.ui.background import BackgroundRunner
+from mediaapp.ui.delegate import ThumbnailDelegate
 from mediaapp.ui.detail import DetailView
 from mediaapp.ui.errors import ErrorsPanel
-from mediaapp.ui.models import PAGE_SIZE, AssetListModel
+from mediaapp.ui.import_flow import ImportFlow
+from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.progress import ImportStatus, format_report
+from mediaapp.ui.settings_flow import SettingsFlow
 from mediaapp.ui.sidebar import Sidebar
-from mediaapp.ui.state import (
-    KEY_DETAIL_SPLITTER,
-    KEY_GEOMETRY,
-    KEY_LAST_LIBRARY,
-    KEY_MATCH_ALL,
-    KEY_MIN_CONFIDENCE,
-    KEY_SHOW_BOXES,
-    KEY_SORT,
-    KEY_SPLITTER,
-    KEY_STATE,
-    KEY_THUMB_SIDE,
-    read_bool,
-    read_int,
-    ui_settings,
-)
+from mediaapp.ui.state import KEY_LAST_LIBRARY, restore_window_state, save_window_state, ui_settings
 from mediaapp.ui.widgets import AssetGridView, SearchBar
+from mediaapp.ui.window_actions import make_actions
 
 #: Facet values fetched per field.
 FACET_LIMIT = 200
@@ -65,15 +55,6 @@ def open_library(path: str | Path):
     from mediaapp.library import Library
 
     return Library(path)
-
-
-def top_folders(folders: list[str]) -> list[str]:
-    """``folders`` without those inside another listed folder (what to re-import recursively)."""
-    out: list[str] = []
-    for folder in sorted(set(folders)):
-        if not is_below(folder, out):
-            out.append(folder)
-    return out
 
 
 class MainWindow(QMainWindow):
@@ -102,11 +83,22 @@ class MainWindow(QMainWindow):
                                                                                         15000))
         self.library = None
         self.library_dir: Path | None = None
-        self._library_generation = Generation()
-        self._facet_generation = Generation()
-        self._info_generation = Generation()
-        self._import_task = None
-        self.cloud_dialog = None  # the cloud settings dialog while it is open
+        #: Reads and writes off the GUI thread; ``ops.changed`` says what a write changed (``apply_changes``).
+        self.ops = Operations(self.runner, self)
+        self.ops.changed.connect(self.apply_changes)
+        #: The import workflow (estimate the cloud cost, ask, import); the window shows its signals.
+        self.imports = ImportFlow(self.runner, lambda text: self.confirm_cost(text), self)
+        self.imports.message.connect(lambda text: self.import_status.show_message(text))
+        self.imports.progressed.connect(self._on_import_progress)
+        self.imports.finished.connect(self._on_import_done)
+        self.imports.failed.connect(self._on_import_failed)
+        self.imports.declined.connect(self._on_import_declined)
+        self.imports.ended.connect(self._import_ended)
+        self._last_stage: str | None = None
+        #: The Settings and cloud settings dialogs, loaded and saved off the GUI thread.
+        self.settings_flow = SettingsFlow(self.runner, self)
+        self.settings_flow.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.settings_flow.reopen.connect(self.open_library)
         self._closing = False
         self._text = ""
         self._labels: tuple[str, ...] = ()
@@ -191,7 +183,7 @@ class MainWindow(QMainWindow):
         self.import_status.cancelRequested.connect(self.cancel_import)
         self.statusBar().addPermanentWidget(self.import_status)
 
-        self._make_actions()
+        make_actions(self)  # actions, shortcuts and menus (mediaapp.ui.window_actions)
         from mediaapp.ui.people_panel import install_people_panel
         self.people_panel = install_people_panel(self)  # People dock + menu (mediaapp.ui.people_panel)
         self.restore_state()
@@ -199,82 +191,33 @@ class MainWindow(QMainWindow):
         if library_dir is not None:
             self.open_library(library_dir)
 
-    # -- actions and menus ----------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut=None, icon=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _make_actions(self) -> None:
-        sp = QStyle.StandardPixmap
-        self.import_action = self._action("&Import folder…", self.choose_import_folder, "Ctrl+I",
-                                          sp.SP_DirOpenIcon, "Import a folder (with its subfolders)")
-        self.reanalyse_action = self._action("&Re-analyse with current models", self.reanalyse, None,
-                                             sp.SP_BrowserReload,
-                                             "Analyse every imported folder again with the current engines")
-        self.open_action = self._action("&Open library…", self.choose_library, "Ctrl+O", sp.SP_DirIcon,
-                                        "Open another library folder")
-        self.settings_action = self._action("&Settings…", self.edit_settings, "Ctrl+,", None,
-                                            "Analysis engines, face features, search backend")
-        self.cloud_action = self._action("&Cloud (S3 + Rekognition)…", self.edit_cloud_settings, None, None,
-                                         "Amazon S3 upload and Rekognition: engines per folder, budgets, "
-                                         "connection test, cost estimate")
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.find_action = self._action("&Find", self.focus_search, "Ctrl+F", None, "Focus the search bar")
-        self.boxes_action = self._action("Show &boxes", self.set_show_boxes, "Ctrl+B", None,
-                                         "Draw the boxes of the matching labels over the thumbnails")
-        self.boxes_action.setCheckable(True)
-        self.boxes_action.setChecked(True)
-        self.bigger_action = self._action("&Larger thumbnails", lambda: self.zoom(+1), "Ctrl++")
-        self.smaller_action = self._action("&Smaller thumbnails", lambda: self.zoom(-1), "Ctrl+-")
-        self.refresh_action = self._action("&Refresh", self.refresh, "F5", sp.SP_BrowserReload)
-        self.about_action = self._action("&About", self.about)
-
-        menu = self.menuBar().addMenu("&File")
-        for a in (self.import_action, self.reanalyse_action, None, self.open_action, self.settings_action,
-                  self.cloud_action, None, self.quit_action):
-            menu.addSeparator() if a is None else menu.addAction(a)
-        menu = self.menuBar().addMenu("&View")
-        for a in (self.find_action, self.boxes_action, self.bigger_action, self.smaller_action, self.refresh_action):
-            menu.addAction(a)
-        errors_toggle = self.errors_dock.toggleViewAction()
-        errors_toggle.setText("&Errors panel")
-        errors_toggle.setShortcut(QKeySequence("Ctrl+E"))
-        menu.addAction(errors_toggle)
-        self.menuBar().addMenu("&Help").addAction(self.about_action)
-
     # -- library --------------------------------------------------------------------------------
     def open_library(self, path: str | Path) -> None:
         """Open the library at ``path`` in the background; ``libraryOpened`` follows."""
-        if self._import_task is not None:
+        if self.imports.running:
             self.statusBar().showMessage("Wait for the import to finish (or cancel it) first", 8000)
             return
         path = Path(path).expanduser()
-        generation = self._library_generation.bump()
         self.statusBar().showMessage(f"Opening library {path}…")
         self.hint.setText(f"Opening {path}…")
         self.hint.show()
-        self.runner.run(lambda ctx: open_library(path),
-                        on_success=lambda lib: self._on_library_opened(generation, path, lib),
-                        on_failure=lambda exc: self._on_library_failed(generation, path, exc),
-                        label="open library")
+        self.ops.query("open library", lambda ctx: open_library(path),
+                       on_success=lambda lib: self._on_library_opened(path, lib),
+                       on_failure=lambda exc: self._on_library_failed(path, exc),
+                       on_stale=self._close_later)
 
-    def _on_library_opened(self, generation: int, path: Path, library) -> None:
-        if not self._library_generation.is_current(generation) or self._closing:
-            self.runner.run(lambda ctx: library.close(), label="close library")
+    def _close_later(self, library) -> None:
+        """Close ``library`` on a worker (one opened too late, or replaced)."""
+        self.runner.run(lambda ctx: library.close(), label="close library")
+
+    def _on_library_opened(self, path: Path, library) -> None:
+        if self._closing:
+            self._close_later(library)
             return
         old, self.library = self.library, library
         self.library_dir = Path(library.root)
         if old is not None:
-            self.runner.run(lambda ctx: old.close(), label="close library")
+            self._close_later(old)
         ui_settings().setValue(KEY_LAST_LIBRARY, str(self.library_dir))
         self.setWindowTitle(str(self.library_dir))  # Qt appends the application's display name
         self.statusBar().clearMessage()
@@ -285,9 +228,7 @@ class MainWindow(QMainWindow):
         self.refresh_library_info()
         self.libraryOpened.emit(library)
 
-    def _on_library_failed(self, generation: int, path: Path, exc: BaseException) -> None:
-        if not self._library_generation.is_current(generation):
-            return
+    def _on_library_failed(self, path: Path, exc: BaseException) -> None:
         message = f"Cannot open the library {path}: {describe(exc, 'its catalog')}"
         self.hint.setText(message + "\nUse File ▸ Open library… to choose another folder.")
         self.hint.show()
@@ -306,14 +247,10 @@ class MainWindow(QMainWindow):
         library = self.library
         if library is None:
             return
-        generation = self._info_generation.bump()
-        self.runner.run(lambda ctx: (library.folders(), library.errors()),
-                        on_success=lambda result: self._on_library_info(generation, result),
-                        label="library info")
+        self.ops.query("library info", lambda ctx: (library.folders(), library.errors()),
+                       on_success=self._on_library_info)
 
-    def _on_library_info(self, generation: int, result) -> None:
-        if not self._info_generation.is_current(generation):
-            return
+    def _on_library_info(self, result) -> None:
         folders, problems = result
         self.sidebar.set_folders(folders)
         self.errors_panel.set_problems(problems)
@@ -321,9 +258,28 @@ class MainWindow(QMainWindow):
         self.errorsUpdated.emit(len(problems))
 
     def refresh(self) -> None:
-        """Run the search again and reload folders, facets and errors."""
+        """Run the search again and reload folders, facets and errors (what an import may change)."""
         self._query_changed()
         self.refresh_library_info()
+
+    def apply_changes(self, changes: OpChanges) -> None:
+        """Refresh only what ``changes`` touched (``Operations.changed``).
+
+        Files came or went: everything (``refresh``). Names or face groups:
+        the facets, and the search again only when it filters by person;
+        otherwise just the loaded rows' boxes and names.
+        """
+        if self.library is None:
+            return
+        if changes.library:
+            self.refresh()
+        elif changes.people:
+            query = self.current_query()
+            if query.persons:
+                self._query_changed()
+            else:
+                self._refresh_facets(query)
+                self.model.reload_boxes()
 
     # -- query ----------------------------------------------------------------------------------
     def current_query(self) -> Query:
@@ -361,7 +317,6 @@ class MainWindow(QMainWindow):
 
     def _refresh_facets(self, query: Query) -> None:
         library = self.library
-        generation = self._facet_generation.bump()
         # "all of": counts within the current matches (drill down); "any of": counts without the
         # label filter, so every label that could be added is listed. People are always "any of".
         label_query = query if query.match_all else replace(query, labels=())
@@ -371,11 +326,9 @@ class MainWindow(QMainWindow):
             return library.facets(label_query, "labels", FACET_LIMIT), library.facets(person_query, "persons",
                                                                                       FACET_LIMIT)
 
-        self.runner.run(facets, on_success=lambda result: self._on_facets(generation, result), label="facets")
+        self.ops.query("facets", facets, on_success=self._on_facets)
 
-    def _on_facets(self, generation: int, result) -> None:
-        if not self._facet_generation.is_current(generation):
-            return
+    def _on_facets(self, result) -> None:
         labels, persons = result
         self.sidebar.labels.set_counts(labels)
         self.sidebar.persons.set_counts(persons)
@@ -412,86 +365,38 @@ class MainWindow(QMainWindow):
             self.start_import([folder])
 
     def start_import(self, paths: list[str | Path], *, reanalyse: bool = False):
-        """Import ``paths`` in the background with progress in the status bar.
+        """Import ``paths`` in the background with progress in the status bar (``ImportFlow``).
 
-        When the import may call Amazon Rekognition (the library's engines or
-        a folder rule name it), its cost is estimated first on a worker
-        (``CostEstimator.estimate_import``: images x analyses x price,
-        minus what is stored, against the run and month budgets) and
-        ``confirm_cost`` asks to proceed; nothing is imported before. Returns
-        the ``BackgroundTask`` running now (the estimate's or the import's),
-        or None when no library is open or an import already runs.
-        ``importFinished(report)`` follows an import, ``importDeclined(reason)``
-        an estimate not confirmed.
+        When the import may call Amazon Rekognition, its cost is estimated
+        first and ``confirm_cost`` asks to proceed; nothing is imported
+        before. Returns the ``BackgroundTask`` running now (the estimate's or
+        the import's), or None when no library is open or an import already
+        runs. ``importFinished(report)`` follows an import,
+        ``importDeclined(reason)`` an estimate not confirmed.
         """
         library = self.library
-        if library is None or self._import_task is not None:
+        if library is None or self.imports.running:
             self.statusBar().showMessage("An import is already running" if library else "No library open", 8000)
             return None
-        from mediaapp.services.estimate import needs_cloud
-
-        paths = [str(p) for p in paths]
         self.import_status.start("Re-analysing" if reanalyse else "Importing")
         for action in self._import_actions():
             action.setEnabled(False)
         self._last_stage = None
-        if needs_cloud(library.settings):
-            return self._estimate_then_import(library, paths, reanalyse)
-        return self._run_import(library, paths, reanalyse)
+        return self.imports.start(library, paths, reanalyse=reanalyse)
 
     def _import_actions(self) -> tuple:
         """The actions disabled while an import (or its cost estimate) runs."""
         return (self.import_action, self.reanalyse_action, self.open_action, self.settings_action,
                 self.cloud_action)
 
-    def _estimate_then_import(self, library, paths: list[str], reanalyse: bool):
-        from mediaapp.services.estimate import describe_estimate
-
-        class Stopped(Exception):
-            """The user cancelled while the cost was being estimated."""
-
-        def work(ctx):
-            def progress(done: int, total: int) -> None:
-                if ctx.cancelled:
-                    raise Stopped()
-                ctx.progress(f"estimating the Rekognition cost: reading {done}/{total} files…")
-            return library.costs.estimate_import(paths, reanalyse=reanalyse, progress=progress)
-
-        def estimated(est) -> None:
-            if est is None or est.calls == 0:  # nothing to pay for: no question
-                self._import_task = None
-                self._run_import(library, paths, reanalyse)
-                return
-            self._decide(library, paths, reanalyse, "\n".join(describe_estimate(est)))
-
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, Stopped):
-                self._import_declined("Import cancelled")
-                return
-            self._decide(library, paths, reanalyse, f"The cost could not be estimated: {exc}\n"
-                                                    "The run and month budgets still apply.")
-
-        self.import_status.show_message("estimating the Rekognition cost…")
-        self._import_task = self.runner.run(work, estimated, failed, self.import_status.show_message,
-                                            label="estimate cost")
-        return self._import_task
-
-    def _decide(self, library, paths: list[str], reanalyse: bool, text: str) -> None:
-        self._import_task = None
-        if self._closing or library is not self.library:
-            self._import_declined("Import not started: the library changed")
-        elif self.confirm_cost(text):
-            self._run_import(library, paths, reanalyse)
-        else:
-            self._import_declined("Import cancelled: the Rekognition cost was not confirmed")
-
-    def _import_declined(self, reason: str) -> None:
-        self._import_ended()
-        self.statusBar().showMessage(reason, 15000)
-        self.importDeclined.emit(reason)
-
     def confirm_cost(self, text: str) -> bool:
-        """Ask whether to import with the Rekognition cost ``text`` shown; True for Proceed (modal)."""
+        """Ask whether to import with the Rekognition cost ``text`` shown; True for Proceed (modal).
+
+        Answers False without asking when the window is closing or another
+        library was opened meanwhile.
+        """
+        if self._closing:
+            return False
         box = QMessageBox(QMessageBox.Icon.Question, "Amazon Rekognition cost",
                           "This import calls Amazon Rekognition, which AWS bills per image and analysis.", parent=self)
         box.setInformativeText(text)
@@ -501,72 +406,50 @@ class MainWindow(QMainWindow):
         box.exec()
         return box.clickedButton() is proceed
 
-    def _run_import(self, library, paths: list[str], reanalyse: bool):
-        """Start the import itself; S3 upload bytes and files join the progress line."""
-        from mediaapp.cloud.transfers import watch_uploads
-
-        def work(ctx):
-            latest: list = []
-
-            def push(progress=None) -> None:  # import thread and upload threads
-                if progress is not None:
-                    latest[:] = [progress]
-                if latest:
-                    ctx.progress((latest[0], watch.totals()))
-
-            with watch_uploads(on_bytes=lambda n: push(), on_file=lambda uploaded: push(),
-                               cancel=ctx.cancel) as watch:
-                return library.import_paths(paths, progress=push, cancel=ctx.cancel, reanalyse=reanalyse)
-
-        self._import_task = self.runner.run(work, on_success=self._on_import_done, on_failure=self._on_import_failed,
-                                            on_progress=self._on_import_progress, label="import")
-        return self._import_task
-
     def cancel_import(self) -> None:
         """Ask the running import to stop at the next file."""
-        if self._import_task is not None:
-            self._import_task.cancel()
+        if self.imports.running:
+            self.imports.cancel()
             self.statusBar().showMessage("Cancelling the import…", 5000)
 
     def reanalyse(self) -> None:
         """Re-run the analyses of every imported folder with the current models."""
         library = self.library
-        if library is None or self._import_task is not None:
+        if library is None or self.imports.running:
             return
         self.runner.run(lambda ctx: [f for f, _ in library.folders()],
                         on_success=lambda folders: self.start_import(top_folders(folders), reanalyse=True)
                         if folders else self.statusBar().showMessage("Nothing imported yet", 5000),
                         label="folders")
 
-    def _on_import_progress(self, value) -> None:
-        progress, uploads = value if isinstance(value, tuple) else (value, None)
+    def _on_import_progress(self, progress, uploads) -> None:
         self.import_status.update_progress(progress, uploads)
         if progress.stage != self._last_stage:
             if self._last_stage == "ingest":  # new files are searchable by name while they are analysed
-                self.refresh()
+                self.ops.announce(OpChanges(library=True))
             self._last_stage = progress.stage
 
     def _import_ended(self) -> None:
-        self._import_task = None
         self.import_status.finish()
         for action in self._import_actions():
             action.setEnabled(True)
 
+    def _on_import_declined(self, reason: str) -> None:
+        self.statusBar().showMessage(reason, 15000)
+        self.importDeclined.emit(reason)
+
     def _on_import_done(self, report: ImportReport) -> None:
-        self._import_ended()
         self.statusBar().showMessage(format_report(report) + (" — see the Errors panel" if report.failed else ""),
                                      30000)
         if report.failed and self.errors_dock.isHidden():
             self.errors_dock.show()
             self.resizeDocks([self.errors_dock], [max(120, self.height() // 6)], Qt.Orientation.Vertical)
-        self.refresh()
+        self.ops.announce(OpChanges(library=True))
         self.importFinished.emit(report)
 
-    def _on_import_failed(self, exc: BaseException) -> None:
-        self._import_ended()
-        message = f"Import failed: {exc}"
+    def _on_import_failed(self, message: str) -> None:
         self.statusBar().showMessage(message, 30000)
-        self.refresh()
+        self.ops.announce(OpChanges(library=True))
         self.importFailed.emit(message)
 
     # -- detail ---------------------------------------------------------------------------------
@@ -631,109 +514,29 @@ class MainWindow(QMainWindow):
                           "and people in them.<br>Library: " + (str(self.library_dir) if self.library_dir else "none"))
 
     def edit_settings(self) -> None:
-        """Open the Settings dialog (the library's settings.json); saving applies it to the open library.
-
-        A ``settings.json`` that cannot be read is explained in a message box naming the bad key."""
-        library = self.library
-        if library is None:
-            return
-        from mediaapp.settings import load_settings
-
-        root = library.root
-        self.runner.run(lambda ctx: load_settings(root), on_success=lambda s: self._show_settings(root, s),
-                        on_failure=lambda exc: QMessageBox.warning(self, "Settings cannot be read", str(exc)),
-                        label="load settings")
+        """Open the Settings dialog (``SettingsFlow.edit``): saving applies it to the open library."""
+        if self.library is not None:
+            self.settings_flow.edit(self.library)
 
     def edit_cloud_settings(self) -> None:
-        """Open the cloud settings dialog (S3, Rekognition, engines per folder, budgets).
+        """Open the cloud settings dialog (``SettingsFlow.edit_cloud``) unless an import runs."""
+        if self.library is not None and not self.imports.running:
+            self.settings_flow.edit_cloud(self.library)
 
-        Saving updates the open library's settings (``Library.update_settings``): the next import uses
-        them, without reopening the library."""
-        library = self.library
-        if library is None or self._import_task is not None:
-            return
-        from mediaapp.ui.cloud_dialog import CloudSettingsDialog
-
-        dialog = CloudSettingsDialog(library, self, self.runner)
-        self.cloud_dialog = dialog  # reachable while it is open (tests, scripting)
-        try:
-            if dialog.exec() == QDialog.DialogCode.Accepted and dialog.saved:
-                self.statusBar().showMessage("Cloud settings saved", 5000)
-        finally:
-            self.cloud_dialog = None
-            dialog.deleteLater()
-
-    def _show_settings(self, root: Path, settings: dict) -> None:
-        from mediaapp.ui.settings_dialog import SettingsDialog
-
-        dialog = SettingsDialog(settings, self, runner=self.runner)  # no thread pool of its own
-        try:
-            if dialog.exec() != QDialog.DialogCode.Accepted:
-                return
-            values = dialog.values()
-        finally:
-            dialog.deleteLater()  # parented to the window: without this every use would leave one behind
-        if values == settings:
-            return
-        from mediaapp.settings import Settings, SettingsError, save_settings
-
-        try:
-            checked = Settings.from_mapping(values)
-        except SettingsError as exc:
-            QMessageBox.warning(self, "Settings not saved", str(exc))
-            return
-
-        def saved(_result) -> None:
-            library = self.library
-            if library is None or Path(library.root) != Path(root).resolve() or library.needs_reopen(checked):
-                self.open_library(root)  # a new search backend or worker count is built when a library opens
-            else:
-                library.update_settings(**checked.to_dict())  # the next import and edit follow them
-                self.statusBar().showMessage("Settings saved", 5000)
-
-        self.runner.run(lambda ctx: save_settings(root, checked), on_success=saved, label="save settings")
+    @property
+    def cloud_dialog(self):
+        """The cloud settings dialog while it is open (tests, scripting), else None."""
+        return self.settings_flow.cloud_dialog
 
     # -- state ----------------------------------------------------------------------------------
     def save_state(self) -> None:
-        """Remember the window layout, toggles and filters in QSettings."""
-        s = ui_settings()
-        s.setValue(KEY_GEOMETRY, self.saveGeometry())
-        s.setValue(KEY_STATE, self.saveState())
-        s.setValue(KEY_SPLITTER, self.splitter.saveState())
-        s.setValue(KEY_DETAIL_SPLITTER, self.detail.splitter.saveState())
-        s.setValue(KEY_SHOW_BOXES, self.delegate.show_boxes)
-        s.setValue(KEY_THUMB_SIDE, self.delegate.thumb_side)
-        s.setValue(KEY_MIN_CONFIDENCE, self.sidebar.min_confidence())
-        s.setValue(KEY_MATCH_ALL, self.sidebar.match_all.isChecked())
-        s.setValue(KEY_SORT, self.sort.currentData())
-        s.sync()
+        """Remember the window layout, toggles and filters in QSettings (``state.save_window_state``)."""
+        save_window_state(self)
 
     def restore_state(self) -> None:
         """Apply what ``save_state`` remembered (defaults when nothing is stored)."""
-        s = ui_settings()
-        geometry = s.value(KEY_GEOMETRY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
-        state = s.value(KEY_STATE)
-        if state is not None:
-            self.restoreState(state)
-        splitter = s.value(KEY_SPLITTER)
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        detail_splitter = s.value(KEY_DETAIL_SPLITTER)
-        if detail_splitter is not None:
-            self.detail.restore_splitter(detail_splitter)
-        self.set_show_boxes(read_bool(s, KEY_SHOW_BOXES, True))
-        self.set_thumb_side(read_int(s, KEY_THUMB_SIDE, DEFAULT_THUMB_SIDE))
-        self.sidebar.set_min_confidence(read_int(s, KEY_MIN_CONFIDENCE, 50))
-        if not read_bool(s, KEY_MATCH_ALL, True):
-            self.sidebar.match_any.setChecked(True)
+        restore_window_state(self)
         self._match_all = self.sidebar.match_all.isChecked()
-        index = self.sort.findData(s.value(KEY_SORT, SortOrder.RELEVANCE.value))
-        if index >= 0:
-            self.sort.setCurrentIndex(index)
 
     def shutdown(self) -> None:
         """Save state, stop background work and close the library (blocks until workers stop)."""

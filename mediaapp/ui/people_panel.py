@@ -8,21 +8,18 @@ Actions: name the group (exactly the faces shown; every matching face
 follows), merge it into another group, move selected faces out, reject
 selected faces, and forget every face.
 
-Everything the panel shows comes from ``Library.people`` (``mediaapp.services.people``)
+Everything the panel shows comes from ``Library.people`` (``mediaapp.services.people_service``)
 through ``BackgroundRunner``; crops are decoded by a ``ThumbnailLoader`` off
 the GUI thread and drawn from a ``PixmapCache`` (no file access in paint).
-After an edit the panel reloads its groups and emits ``changed`` so the main
-window refreshes its search, its facets and its boxes.
+After an edit the panel reloads its groups and emits ``changed(OpChanges(people=True))``;
+the main window then refreshes only what names touch: the person facets and the
+boxes of the loaded rows (the search itself only when it filters by person).
 """
 
 from __future__ import annotations
 
-import enum
-import os
-from typing import Any
-
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -32,221 +29,38 @@ from PySide6.QtWidgets import (
     QListView,
     QMessageBox,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from mediaapp.core.filenames import display_path
 from mediaapp.ui.background import BackgroundRunner, Generation
-from mediaapp.ui.boxes import label_color
-from mediaapp.ui.thumbnails import PixmapCache, ThumbnailLoader
-
-#: Side, in pixels, faces are drawn at in the panel (crops are 112 px JPEGs).
-FACE_SIDE = 96
-#: Side, in pixels, of a group's crop in the group list.
-GROUP_ICON_SIDE = 40
-#: Bytes of decoded crops kept (about 650 crops of 112x112 at 32 bits).
-CROP_CACHE_BYTES = 32 * 1024 * 1024
-
-
-def _person_key(person_id: int) -> str:
-    """The group key of a person (``mediaapp.services.people.group_key``)."""
-    from mediaapp.services.people import group_key
-
-    return group_key(person_id=person_id)
-
-
-class PeopleRoles(enum.IntEnum):
-    """Item data roles of the People models (besides Display, ToolTip, Decoration)."""
-
-    KEY = Qt.ItemDataRole.UserRole + 1      #: str: the group key (``person:<id>`` / ``group:<id>``)
-    GROUP = Qt.ItemDataRole.UserRole + 2    #: FaceGroup
-    FACE_ID = Qt.ItemDataRole.UserRole + 3  #: int: the face id
-    FACE = Qt.ItemDataRole.UserRole + 4     #: FaceInfo
-    PIXMAP_READY = Qt.ItemDataRole.UserRole + 5  #: bool: the crop is decoded and cached
-
-
-class _CropModel(QAbstractListModel):
-    """Shared crop handling: rows name a crop path; its pixmap is requested on first read."""
-
-    def __init__(self, loader: ThumbnailLoader, cache: PixmapCache, parent: QObject | None = None):
-        super().__init__(parent)
-        self.loader = loader
-        self.cache = cache
-        self._rows: list = []
-        self._failed: set[str] = set()
-        self._placeholder: QPixmap | None = None
-        loader.loaded.connect(self._on_loaded)
-        loader.failed.connect(self._on_failed)
-
-    def _crop_of(self, item) -> str | None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        """The number of rows (0 under any valid parent: a flat list)."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def item(self, row: int):
-        """The item at ``row``; raises ``IndexError``."""
-        return self._rows[row]
-
-    def items(self) -> list:
-        """Every item, in row order."""
-        return list(self._rows)
-
-    def set_items(self, items: list) -> None:
-        """Replace the rows."""
-        self.beginResetModel()
-        self._rows = list(items)
-        self.endResetModel()
-
-    def pixmap(self, item) -> QPixmap:
-        """The cached crop of ``item``, else a grey placeholder (and a decode request is queued)."""
-        crop = self._crop_of(item)
-        if crop:
-            cached = self.cache.get(crop)
-            if cached is not None:
-                return cached
-            if crop not in self._failed:
-                self.loader.request(crop, [crop])
-        if self._placeholder is None:
-            self._placeholder = QPixmap(FACE_SIDE, FACE_SIDE)
-            self._placeholder.fill(QColor("#3a3a3a"))
-        return self._placeholder
-
-    def _on_loaded(self, key: str, image: QImage) -> None:
-        if key not in self.cache:
-            self.cache.put(key, QPixmap.fromImage(image))
-        self._changed(key)
-
-    def _on_failed(self, key: str) -> None:
-        self._failed.add(key)
-        self._changed(key)
-
-    def _changed(self, key: str) -> None:
-        for i, item in enumerate(self._rows):
-            if self._crop_of(item) == key:
-                index = self.index(i)
-                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, PeopleRoles.PIXMAP_READY])
-
-
-class GroupListModel(_CropModel):
-    """The groups of the People panel (``FaceGroup`` rows: named persons, then unknown clusters)."""
-
-    def _crop_of(self, item) -> str | None:
-        return item.cover
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Display: title and face count; Decoration: the cover crop; see ``PeopleRoles``."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        group = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return f"{group.title}  ({len(group.face_ids)})"
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self.pixmap(group).scaled(GROUP_ICON_SIDE, GROUP_ICON_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
-                                             Qt.TransformationMode.SmoothTransformation)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if group.name is None:
-                return f"{len(group.face_ids)} unknown faces in {group.photos} photos: name them to find them all"
-            extra = f", enrolled from {group.examples} example(s)" if group.examples else ""
-            return f"{group.name}: {len(group.face_ids)} faces in {group.photos} photos{extra}"
-        if role == PeopleRoles.KEY:
-            return group.key
-        if role == PeopleRoles.GROUP:
-            return group
-        if role == PeopleRoles.PIXMAP_READY:
-            return bool(group.cover) and group.cover in self.cache
-        return None
-
-    def row_of(self, key: str) -> int:
-        """The row of the group ``key``, or -1."""
-        return next((i for i, g in enumerate(self._rows) if g.key == key), -1)
-
-
-class FaceListModel(_CropModel):
-    """The faces of one group (``FaceInfo`` rows)."""
-
-    def _crop_of(self, item) -> str | None:
-        return item.crop
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Display: the photo's file name; Decoration: the crop; ToolTip: path, name and similarity."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        face = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return display_path(os.path.basename(face.path)) if face.path else "(not in the library)"
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self.pixmap(face)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            who = face.person_name or "unknown"
-            how = {"user": "named by you", "example": "enrolled example",
-                   "auto": f"similarity {face.similarity:.0f}%" if face.similarity is not None else ""}.get(
-                face.assigned_by or "", "")
-            status = f"{who} {('(' + how + ')') if how else ''}".strip()
-            return "\n".join(x for x in (display_path(face.path or ""), status) if x)
-        if role == PeopleRoles.FACE_ID:
-            return face.id
-        if role == PeopleRoles.FACE:
-            return face
-        if role == PeopleRoles.PIXMAP_READY:
-            return bool(face.crop) and face.crop in self.cache
-        return None
-
-
-class FaceDelegate(QStyledItemDelegate):
-    """Paints a face cell: the crop, a coloured frame for named faces, the photo's name under it.
-
-    Everything comes from the model's roles; ``paint`` reads no file.
-    """
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        """Every cell: the face square plus a caption line, with padding."""
-        return QSize(FACE_SIDE + 8, FACE_SIDE + option.fontMetrics.height() + 10)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        """Paint selection, crop (or placeholder), frame and caption."""
-        painter.save()
-        cell = QRectF(option.rect)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            painter.fillRect(cell.adjusted(1, 1, -1, -1), option.palette.color(QPalette.ColorRole.Highlight))
-        target = QRectF(cell.x() + 4, cell.y() + 4, FACE_SIDE, FACE_SIDE)
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
-        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
-        face = index.data(PeopleRoles.FACE)
-        if face is not None and face.person_name:
-            painter.setPen(label_color(face.person_name))
-            painter.drawRect(target.adjusted(0.5, 0.5, -0.5, -0.5))
-        text = QRectF(cell.x() + 2, target.bottom() + 3, cell.width() - 4, option.fontMetrics.height())
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        painter.setPen(option.palette.color(role))
-        caption = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        painter.drawText(text, int(Qt.AlignmentFlag.AlignHCenter),
-                         option.fontMetrics.elidedText(caption, Qt.TextElideMode.ElideMiddle, int(text.width())))
-        painter.restore()
+from mediaapp.ui.operations import OpChanges
+from mediaapp.ui.people_views import (
+    CROP_CACHE_BYTES,
+    FACE_SIDE,
+    GROUP_ICON_SIDE,
+    FaceDelegate,
+    FaceListModel,
+    GroupListModel,
+    PeopleRoles,
+    person_key,
+)
+from mediaapp.ui.pixmaps import PixmapCache, ThumbnailLoader
 
 
 class PeoplePanel(QWidget):
     """Groups of faces and the actions on them, for the library given to ``set_library``.
 
     Signals (GUI thread): ``groupsLoaded()`` after the group list is shown,
-    ``facesLoaded(key)`` after a group's faces are shown, ``changed()`` after
+    ``facesLoaded(key)`` after a group's faces are shown, ``changed(OpChanges)`` after
     an edit succeeded (names, groups or search results may differ),
     ``failed(message)`` when a background call failed.
     """
 
     groupsLoaded = Signal()
     facesLoaded = Signal(str)
-    changed = Signal()
+    changed = Signal(object)
     failed = Signal(str)
 
     def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None):
@@ -463,7 +277,7 @@ class PeoplePanel(QWidget):
         def done(result) -> None:
             self._busy = False
             self.refresh(select(result) if callable(select) else select)
-            self.changed.emit()
+            self.changed.emit(OpChanges(people=True))
 
         self.runner.run(lambda ctx: fn(library.people), on_success=done,
                         on_failure=lambda exc: self._on_failure(label, exc), label=label)
@@ -481,10 +295,10 @@ class PeoplePanel(QWidget):
             return
         if group.person_id is not None:
             key = group.key
-            self._edit(f"Naming {name}", lambda people: people.name_group(key, name), select=_person_key)
+            self._edit(f"Naming {name}", lambda people: people.name_group(key, name), select=person_key)
         else:
             ids = tuple(face_ids) if face_ids is not None else self.shown_face_ids(group)
-            self._edit(f"Naming {name}", lambda people: people.name_faces(ids, name), select=_person_key)
+            self._edit(f"Naming {name}", lambda people: people.name_faces(ids, name), select=person_key)
 
     def merge_groups(self, source: str, target: str) -> None:
         """Merge the group ``source`` into ``target`` (in the background; ``changed`` follows)."""
@@ -602,6 +416,6 @@ def install_people_panel(window) -> PeoplePanel:
     window.libraryOpened.connect(on_library)
     window.importFinished.connect(on_import)
     dock.visibilityChanged.connect(on_visible)
-    panel.changed.connect(window.refresh)
+    panel.changed.connect(window.apply_changes)
     panel.failed.connect(lambda message: window.statusBar().showMessage(message, 15000))
     return panel

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.core.filenames import display_path
-from mediaapp.search.base import FacetCount
+from mediaapp.search.index_base import FacetCount
 from mediaapp.ui.boxes import label_color, swatch_icon
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -12,8 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings
+
+from mediaapp.core.types import SortOrder
+from mediaapp.ui.delegate import DEFAULT_THUMB_SIDE
 
 ORGANIZATION = "mediaapp"
 APPLICATION = "mediaapp"
@@ -71,3 +75,41 @@ def resolve_library_dir(cli: str | None, env: Mapping[str, str] | None = None,
     if last:
         return Path(str(last)).expanduser()
     return default_library_dir()
+
+
+def save_window_state(window: Any) -> None:
+    """Remember ``window``'s (a ``MainWindow``) layout, toggles and filters in QSettings."""
+    s = ui_settings()
+    s.setValue(KEY_GEOMETRY, window.saveGeometry())
+    s.setValue(KEY_STATE, window.saveState())
+    s.setValue(KEY_SPLITTER, window.splitter.saveState())
+    s.setValue(KEY_DETAIL_SPLITTER, window.detail.splitter.saveState())
+    s.setValue(KEY_SHOW_BOXES, window.delegate.show_boxes)
+    s.setValue(KEY_THUMB_SIDE, window.delegate.thumb_side)
+    s.setValue(KEY_MIN_CONFIDENCE, window.sidebar.min_confidence())
+    s.setValue(KEY_MATCH_ALL, window.sidebar.match_all.isChecked())
+    s.setValue(KEY_SORT, window.sort.currentData())
+    s.sync()
+
+
+def restore_window_state(window: Any) -> None:
+    """Apply to ``window`` what ``save_window_state`` remembered (defaults when nothing is stored)."""
+    s = ui_settings()
+    geometry = s.value(KEY_GEOMETRY)
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    else:
+        window.resize(1280, 820)
+    for key, restore in ((KEY_STATE, window.restoreState), (KEY_SPLITTER, window.splitter.restoreState),
+                         (KEY_DETAIL_SPLITTER, window.detail.restore_splitter)):
+        value = s.value(key)
+        if value is not None:
+            restore(value)
+    window.set_show_boxes(read_bool(s, KEY_SHOW_BOXES, True))
+    window.set_thumb_side(read_int(s, KEY_THUMB_SIDE, DEFAULT_THUMB_SIDE))
+    window.sidebar.set_min_confidence(read_int(s, KEY_MIN_CONFIDENCE, 50))
+    if not read_bool(s, KEY_MATCH_ALL, True):
+        window.sidebar.match_any.setChecked(True)
+    index = window.sort.findData(s.value(KEY_SORT, SortOrder.RELEVANCE.value))
+    if index >= 0:
+        window.sort.setCurrentIndex(index)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import ImageFilter
 
-from mediaapp.analysis.local.faces import DlibFaceDetector, embed_faces, score_to_confidence
+from mediaapp.analysis.local.face_detector import DlibFaceDetector, embed_faces, score_to_confidence
 from mediaapp.analysis.validate import validate_response
 from mediaapp.ingest.decode import open_rgb
 

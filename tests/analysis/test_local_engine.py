@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mediaapp.analysis.base import EngineBase, ImageRef
+from mediaapp.analysis.engine_base import EngineBase, ImageRef
 from mediaapp.analysis.local.engine import LocalEngine
 from mediaapp.analysis.validate import validate_response
 from mediaapp.core.types import Api
@@ -39,7 +39,7 @@ def test_the_three_entry_points_answer_valid_rekognition_responses(engine, testd
 
 
 def test_max_labels_zero_returns_no_labels(engine, testdata):
-    from mediaapp.analysis.base import AnalysisParams
+    from mediaapp.analysis.engine_base import AnalysisParams
     ref = ImageRef("0" * 64, str(testdata / "3_faces/face_recognition/obama.jpg"))
     assert engine.detect_labels(ref, AnalysisParams(max_labels=0))["Labels"] == []
 
@@ -59,7 +59,7 @@ def test_missing_object_model_is_reported_once_and_the_rest_goes_on(monkeypatch,
 
 
 def test_a_file_that_cannot_be_read_is_not_called_a_bad_image(engine, tmp_path):
-    from mediaapp.analysis.base import AnalysisError
+    from mediaapp.analysis.engine_base import AnalysisError
 
     with pytest.raises(AnalysisError) as err:
         engine.detect_text(ImageRef("2" * 64, str(tmp_path)))   # a folder: the read fails, not the decoding

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from mediaapp.analysis.local.faces import DlibFaceDetector
+from mediaapp.analysis.local.face_detector import DlibFaceDetector
 from mediaapp.analysis.local.recognition import (
     DEFAULT_SIMILARITY_THRESHOLD,
     FaceCollection,

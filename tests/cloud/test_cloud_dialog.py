@@ -108,7 +108,7 @@ def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
 def test_test_and_estimate_run_off_the_gui_thread_with_the_values_shown(qtbot, library, testdata, tmp_path,
                                                                          monkeypatch):
     from mediaapp.services import connection
-    from mediaapp.services.estimate import CostEstimator
+    from mediaapp.services.costs import CostEstimator
 
     photos = tmp_path / "photos"
     photos.mkdir()

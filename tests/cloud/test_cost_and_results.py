@@ -134,7 +134,7 @@ def test_a_user_price_table_replaces_the_bundled_one_everywhere(tmp_path, testda
 
 def test_estimate_before_an_import_follows_the_folder_rules(tmp_path, testdata):
     from mediaapp.cloud.config import folder_rules
-    from mediaapp.services.estimate import needs_cloud
+    from mediaapp.services.costs import needs_cloud
     from mediaapp.settings import engines_for_paths
 
     photos = tmp_path / "photos"

@@ -2,7 +2,7 @@
 
 The import (``Library.engines_for``) gives an image the engines of the deepest
 folder rule holding *any* of its catalogued paths; the estimate
-(``mediaapp.services.estimate.estimate_import``) must decide the same way before the
+(``mediaapp.services.costs.estimate_import``) must decide the same way before the
 new paths are catalogued. Every test compares the estimate with what the
 import then really decides (it imports with ``engines=[]``, so nothing is
 analysed, and asks ``Library.engines_for`` about each image it touched).

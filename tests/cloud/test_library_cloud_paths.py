@@ -76,8 +76,8 @@ def _check_carried(qtbot, root, path, operation: str, expected: dict) -> None:
     """``expected`` (what Rekognition answered) is stored valid, indexed, shown by the CLI and boxed in the grid."""
     from PySide6.QtWidgets import QWidget
 
+    from mediaapp.ui.asset_list import AssetListModel, Roles
     from mediaapp.ui.background import BackgroundRunner
-    from mediaapp.ui.models import AssetListModel, Roles
 
     sha = _sha(path)
     query, boxes = _expected(operation, expected)

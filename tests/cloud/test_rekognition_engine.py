@@ -12,10 +12,10 @@ from botocore.stub import ANY
 from PIL import Image
 
 from mediaapp.analysis import rekognition as rek
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, ImageRef
+from mediaapp.analysis.engine_base import AnalysisError, AnalysisParams, ImageRef
 from mediaapp.analysis.validate import validate_response
 from mediaapp.cloud.pricing import Ledger
-from mediaapp.core.rekognition import flatten
+from mediaapp.core.responses import flatten
 from mediaapp.core.types import Api, DetectionKind
 
 from .stubs import SAMPLES, StubbedRekognition, sample
@@ -250,7 +250,7 @@ def test_a_paid_answer_that_fails_validation_is_kept_and_not_bought_again(testda
 
 
 def test_a_cancelled_run_makes_no_call(testdata):
-    from mediaapp.analysis.base import CANCELLED, AnalysisCancelled
+    from mediaapp.analysis.engine_base import CANCELLED, AnalysisCancelled
     from mediaapp.cloud.transfers import watch_uploads
     from mediaapp.tasks import CancelToken
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mediaapp.core.rekognition import UNKNOWN_FACE, detected_lines, flatten
+from mediaapp.core.responses import UNKNOWN_FACE, detected_lines, flatten
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import Api, BoundingBox, DetectionKind
 

@@ -42,7 +42,7 @@ def test_open_rgb_contract(formats_dir):
 
 
 def test_a_file_that_only_starts_like_a_jpeg_gets_a_readable_reason(tmp_path):
-    from mediaapp.ingest.worker import process_file
+    from mediaapp.ingest.ingest_worker import process_file
 
     fake = tmp_path / "fake.jpg"
     fake.write_bytes(b"\xff\xd8\xff" + b"not really a jpeg at all, just text!!!!!!")  # 44 bytes

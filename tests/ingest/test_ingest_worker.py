@@ -16,8 +16,8 @@ from PIL import Image
 from mediaapp.ingest import media
 from mediaapp.ingest.decode import open_rgb
 from mediaapp.ingest.hashing import sha256_file
+from mediaapp.ingest.ingest_worker import FileResult, process_file
 from mediaapp.ingest.thumbnails import make_thumbnail, thumbnail_path
-from mediaapp.ingest.worker import FileResult, process_file
 
 
 @pytest.fixture(scope="module")

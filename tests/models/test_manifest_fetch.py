@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaapp.analysis.base import EngineUnavailableError
+from mediaapp.analysis.engine_base import EngineUnavailableError
 from mediaapp.models import FetchError, all_models, default_model_dir, ensure_model, get_model, list_models
 from mediaapp.models import fetch as fetch_mod
 from mediaapp.models.manifest import load_taxonomy

@@ -8,13 +8,13 @@ import base64
 import numpy as np
 import pytest
 
-from mediaapp.analysis.base import AnalysisParams, ImageRef
+from mediaapp.analysis.analysis_worker import analyse_image
+from mediaapp.analysis.engine_base import AnalysisParams, ImageRef
 from mediaapp.analysis.local.engine import LocalEngine
+from mediaapp.analysis.local.face_detector import DlibFaceDetector
 from mediaapp.analysis.local.face_records import FACE_CROP_SIDE, crop_name
-from mediaapp.analysis.local.faces import DlibFaceDetector
 from mediaapp.analysis.validate import validate_response
-from mediaapp.analysis.worker import analyse_image
-from mediaapp.core.faces import embedding_from_bytes, embedding_to_bytes, person_id
+from mediaapp.core.embeddings import embedding_from_bytes, embedding_to_bytes, person_id
 from mediaapp.core.types import Api
 from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, open_rgb
 

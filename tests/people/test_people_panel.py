@@ -12,8 +12,8 @@ from PySide6.QtCore import QItemSelectionModel, QSettings
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from mediaapp.core.types import DetectionKind
+from mediaapp.ui.asset_list import Roles
 from mediaapp.ui.main_window import MainWindow
-from mediaapp.ui.models import Roles
 
 pytestmark = pytest.mark.slow
 
@@ -190,3 +190,28 @@ def test_naming_names_the_faces_shown_not_those_a_recluster_added(qtbot, window,
     # Biden's faces the user never saw under this group stay unknown, together
     assert all(faces_library.face_of(name).person_name is None for name in ("biden.jpg",))
     assert set(faces_library.group_of("biden.jpg").face_ids) == set(biden.face_ids)
+
+
+def test_naming_a_face_redraws_the_boxes_without_running_the_search_again(qtbot, window, faces_library, testdata,
+                                                                          monkeypatch):
+    panel = show_panel(qtbot, window)
+    loaded = grid_paths(qtbot, window)
+    assert "obama.jpg" in loaded
+    searches: list[object] = []
+    monkeypatch.setattr(type(window.model), "set_query", lambda model, query: searches.append(query))
+    key = faces_library.group_of("obama.jpg").key
+    select_group(qtbot, panel, key)
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
+    changed: list[object] = []
+    window.model.dataChanged.connect(lambda first, last, roles: changed.append((first.row(), roles)))
+    edit(qtbot, panel, panel.name_action)
+    row = window.model.row_of(faces_library.sha_of("obama.jpg"))
+
+    def named() -> bool:
+        dets = window.model.data(window.model.index(row), Roles.DETECTIONS)
+        return [d.name for d in dets if d.kind is DetectionKind.PERSON] == [OBAMA]
+
+    qtbot.waitUntil(named, timeout=WAIT)                        # the loaded cell shows the new name
+    qtbot.waitUntil(lambda: window.sidebar.persons.counts().get(OBAMA) == 8, timeout=WAIT)
+    assert searches == []                                       # no blanket refresh: same rows, same scroll
+    assert grid_paths(qtbot, window) == loaded and (row, [Roles.DETECTIONS]) in changed

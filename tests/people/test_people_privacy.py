@@ -10,9 +10,9 @@ import pytest
 from people_support import photos_of
 
 from mediaapp.analysis.validate import validate_response
-from mediaapp.core.faces import person_id
+from mediaapp.core.embeddings import person_id
 from mediaapp.core.types import Api
-from mediaapp.services.people import group_key
+from mediaapp.services.people_model import group_key
 from mediaapp.ui.detail import celebrities_from
 
 pytestmark = pytest.mark.slow

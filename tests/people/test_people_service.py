@@ -51,7 +51,7 @@ def test_import_stores_every_face_with_embedding_crop_and_details(faces_library,
     vectors = lib.library.people.store.embeddings([f.id for f in faces])
     assert vectors.shape == (23, 128) and np.all(np.isfinite(vectors))
     # the stored embedding is dlib's descriptor of that face (float32 storage: 1e-6 apart)
-    from mediaapp.analysis.local.faces import DlibFaceDetector
+    from mediaapp.analysis.local.face_detector import DlibFaceDetector
     from mediaapp.ingest.decode import ANALYSIS_MAX_SIDE, open_rgb
     (face, expected), = DlibFaceDetector().detect_and_embed(open_rgb(lib.photos / "obama.jpg", ANALYSIS_MAX_SIDE))
     stored = lib.face_of("obama.jpg")
@@ -284,7 +284,7 @@ def test_cloud_names_live_beside_local_names(faces_library, testdata):
     """A recorded Rekognition RecognizeCelebrities answer (engine ``rekognition``) is never touched by local
     naming; both names are searchable and listed with their source."""
     from mediaapp.analysis.validate import load_sample
-    from mediaapp.core.rekognition import flatten
+    from mediaapp.core.responses import flatten
 
     lib = faces_library
     sha = lib.sha_of("two_people.jpg")
@@ -339,7 +339,7 @@ def test_edits_name_the_other_faces_without_holding_the_catalog_write_lock(faces
 
 
 def test_imports_reuse_the_references_until_another_process_changes_them(faces_library, testdata, monkeypatch):
-    from mediaapp.catalog.faces import FaceStore
+    from mediaapp.catalog.face_store import FaceStore
     from mediaapp.library import Library
 
     lib = faces_library

@@ -25,7 +25,7 @@ from search_support import sha
 
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SortOrder
-from mediaapp.search.base import FacetCount, SearchIndex
+from mediaapp.search.index_base import FacetCount, SearchIndex
 
 ALL = [sha(i) for i in range(1, 9)]
 

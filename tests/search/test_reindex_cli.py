@@ -153,7 +153,7 @@ def test_reindex_saves_connection_flags_but_never_the_password(library_root, osm
 
 
 def test_library_never_serves_an_unfilled_or_lost_index(library_root, osmem_base):
-    from mediaapp.search.base import SearchUnavailableError
+    from mediaapp.search.index_base import SearchUnavailableError
     from mediaapp.settings import save_settings
 
     alias = f"mediaapp-test-{uuid.uuid4().hex[:8]}"

@@ -11,8 +11,10 @@ import pytest
 
 from mediaapp.core.types import Query, SortOrder
 from mediaapp.search import opensearch as osmod
-from mediaapp.search.base import SearchUnavailableError
-from mediaapp.search.opensearch import MAPPING_VERSION, NAMES_VERSION, OpenSearchIndex, _make_client, name_doc_id
+from mediaapp.search.index_base import SearchUnavailableError
+from mediaapp.search.opensearch import OpenSearchIndex
+from mediaapp.search.opensearch_client import _make_client
+from mediaapp.search.opensearch_mapping import MAPPING_VERSION, NAMES_VERSION, index_body, name_doc_id
 from mediaapp.search.sqlite import SqliteIndex
 
 
@@ -219,7 +221,7 @@ def test_concurrent_first_use_settles_on_one_index(os_index, library, monkeypatc
     def racing_exists_alias(name, **kw):
         calls.append(name)
         if name == os_index.alias and len([c for c in calls if c == name]) == 1:
-            os_index.client.indices.create(index=other, body=osmod.index_body(replicas=0) |
+            os_index.client.indices.create(index=other, body=index_body(replicas=0) |
                                            {"aliases": {os_index.alias: {}}})
             return False
         return real_exists_alias(name=name, **kw)

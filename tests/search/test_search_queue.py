@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from mediaapp.core.types import Query
-from mediaapp.search.base import IndexResult, SearchUnavailableError
+from mediaapp.search.index_base import IndexResult, SearchUnavailableError
 from mediaapp.search.opensearch import OpenSearchIndex
 from mediaapp.search.queue import QueuedIndex, doc_from_json, doc_to_json
 from mediaapp.search.sqlite import SqliteIndex

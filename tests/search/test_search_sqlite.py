@@ -10,8 +10,8 @@ import pytest
 
 from mediaapp.core.query import date_bounds, float32, folder_prefix, normalize_taken_at
 from mediaapp.core.types import Asset, Detection, DetectionKind, IndexDocument, Query
-from mediaapp.search import sqlite as sqlite_backend
-from mediaapp.search.base import SearchUnavailableError
+from mediaapp.search import sqlite_store
+from mediaapp.search.index_base import SearchUnavailableError
 from mediaapp.search.projection import project
 from mediaapp.search.sqlite import SqliteIndex, fts_match_expression
 
@@ -133,7 +133,7 @@ def test_threads_read_and_write_concurrently(index):
     assert index.count() == 60
     assert index.search(Query(labels=("label1",))).total == 21
     # five threads shared the pool's connections: at most the readers plus the writer were opened
-    assert 2 <= index.open_connections <= sqlite_backend._READERS + 1
+    assert 2 <= index.open_connections <= sqlite_store._READERS + 1
 
 
 def _random_library(n: int, seed: int) -> list[IndexDocument]:

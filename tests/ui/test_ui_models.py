@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor, QPixmap
 from ui_support import BROKEN
 
 from mediaapp.core.types import DetectionKind, Query
+from mediaapp.ui.asset_list import AssetListModel, Roles
 from mediaapp.ui.background import BackgroundRunner
-from mediaapp.ui.models import AssetListModel, Roles
-from mediaapp.ui.thumbnails import PixmapCache, ThumbnailLoader
+from mediaapp.ui.pixmaps import PixmapCache, ThumbnailLoader
 
 
 @pytest.fixture

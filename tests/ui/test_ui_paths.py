@@ -29,7 +29,7 @@ def test_the_folder_list_shows_a_latin1_folder_readably_and_emits_it_exactly(qtb
 
 
 def test_images_are_read_by_python_so_odd_names_load_and_fifos_never_block(qtbot, testdata, tmp_path):
-    from mediaapp.ui.thumbnails import load_image
+    from mediaapp.ui.pixmaps import load_image
 
     latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.jpg")
     shutil.copy(testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg", latin1)

@@ -8,10 +8,10 @@ from PySide6.QtCore import QRectF, QSettings
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from mediaapp.core.types import BoundingBox, Detection, DetectionKind, ImportProblem, ImportReport
-from mediaapp.search.base import FacetCount
+from mediaapp.paths import top_folders
+from mediaapp.search.index_base import FacetCount
 from mediaapp.ui.app import main
 from mediaapp.ui.boxes import box_specs, boxed, fit_rect, label_color, paint_boxes
-from mediaapp.ui.main_window import top_folders
 from mediaapp.ui.progress import format_progress, format_report
 from mediaapp.ui.sidebar import FacetList
 from mediaapp.ui.state import KEY_LAST_LIBRARY, resolve_library_dir, ui_settings

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QDialog
 from ui_support import BROKEN, copy_files, write_test_settings
 
 from mediaapp.settings import load_settings
+from mediaapp.ui.asset_list import Roles
 from mediaapp.ui.boxes import label_color
 from mediaapp.ui.main_window import MainWindow
-from mediaapp.ui.models import Roles
 from mediaapp.ui.settings_dialog import SettingsDialog
 
 E2E_FILES = [

@@ -27,7 +27,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.base import (
+from mediaapp.analysis.engine_base import (
     AnalysisError,
     AnalysisParams,
     EngineBase,
@@ -91,10 +91,10 @@ def decode_people(people: dict | None) -> dict[str, np.ndarray]:
 
     Each value is a list of embeddings, each either 128 numbers or the
     base64 text of 128 little-endian float32 (the compact form
-    ``mediaapp.services.people.People.engine_config`` sends to worker processes).
+    ``mediaapp.services.people_service.People.engine_config`` sends to worker processes).
     Raises ``ValueError`` for a malformed embedding.
     """
-    from mediaapp.core.faces import embedding_from_bytes
+    from mediaapp.core.embeddings import embedding_from_bytes
 
     out: dict[str, np.ndarray] = {}
     for name, embeddings in (people or {}).items():
@@ -114,7 +114,7 @@ class LocalEngine(EngineBase):
     mapping name -> list of 128-d embeddings of named people (see
     ``decode_people`` for the accepted forms), used by RecognizeCelebrities;
     it is not part of the cache key (the library names stored faces itself,
-    see ``mediaapp.services.people``). ``face_crops_dir``: where ``analyse_with_faces``
+    see ``mediaapp.services.people_service``). ``face_crops_dir``: where ``analyse_with_faces``
     writes face crops (None: no crops).
     Raises ``ValueError`` for malformed ``people`` embeddings.
     """
@@ -142,7 +142,7 @@ class LocalEngine(EngineBase):
     @cached_property
     def faces(self):
         """The dlib face detector (loaded on first use)."""
-        from mediaapp.analysis.local.faces import DlibFaceDetector
+        from mediaapp.analysis.local.face_detector import DlibFaceDetector
         return DlibFaceDetector()
 
     @cached_property
@@ -276,7 +276,7 @@ class LocalEngine(EngineBase):
         """RecognizeCelebrities over detected, embedded faces: named people first, the rest unrecognized."""
         if self.named:
             from mediaapp.analysis.local.recognition import recognize_faces
-            from mediaapp.core.faces import EMBEDDING_SIZE
+            from mediaapp.core.embeddings import EMBEDDING_SIZE
             vectors = np.array(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
             return recognize_faces(faces, vectors, self.named)
         return {"CelebrityFaces": [], "UnrecognizedFaces": [dict(f) for f in faces]}

@@ -5,7 +5,7 @@ feature needs one per face (to name it, to cluster it) plus a small picture
 of it (for the People panel). The worker process that analyses an image
 already holds it decoded, so it builds both there and returns them as plain,
 picklable data next to the responses (``ApiOutcome.extras``); the parent
-process stores them (``mediaapp.services.people``).
+process stores them (``mediaapp.services.people_service``).
 
 One record per face, in the detector's order (largest face first)::
 
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 from PIL import Image
 
-from mediaapp.core.faces import embedding_to_bytes
+from mediaapp.core.embeddings import embedding_to_bytes
 from mediaapp.core.types import BoundingBox
 
 __all__ = [
@@ -128,8 +128,8 @@ def example_faces(path: str, sha256: str, crops_dir: str | None) -> tuple[list[d
     Raises ``AnalysisError`` when the file cannot be decoded and
     ``EngineUnavailableError`` when dlib or its models are missing.
     """
-    from mediaapp.analysis.base import AnalysisError
-    from mediaapp.analysis.local.faces import DlibFaceDetector
+    from mediaapp.analysis.engine_base import AnalysisError
+    from mediaapp.analysis.local.face_detector import DlibFaceDetector
     from mediaapp.ingest.decode import DecodeError
     from mediaapp.ingest.media import open_for_analysis
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.base import EngineUnavailableError
+from mediaapp.analysis.engine_base import EngineUnavailableError
 from mediaapp.tasks import ORT_THREADS_ENV
 
 #: Lowest class score (0-1) a detection needs to be kept at all; lower

@@ -75,7 +75,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.base import AnalysisError, EngineUnavailableError
+from mediaapp.analysis.engine_base import AnalysisError, EngineUnavailableError
 from mediaapp.tasks import ORT_THREADS_ENV
 
 #: Longest side (pixels) an image is read at. rapidocr's own default cap is

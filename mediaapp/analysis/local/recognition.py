@@ -1,7 +1,7 @@
 """People: recognising known faces on-device, with Amazon Rekognition's semantics.
 
 The engine part only: pure functions and an in-memory collection over dlib's
-128-d face embeddings (``mediaapp.analysis.local.faces``). Storage and UI are
+128-d face embeddings (``mediaapp.analysis.local.face_detector``). Storage and UI are
 wired elsewhere; everything here round-trips through plain JSON-able dicts
 (``FaceCollection.to_dict`` / ``from_dict``).
 
@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from mediaapp.analysis.local.faces import EMBEDDING_MODEL_VERSION
-from mediaapp.core.faces import EMBEDDING_SIZE, person_id
+from mediaapp.analysis.local.face_detector import EMBEDDING_MODEL_VERSION
+from mediaapp.core.embeddings import EMBEDDING_SIZE, person_id
 
 __all__ = [
     "DEFAULT_CLUSTER_DISTANCE",

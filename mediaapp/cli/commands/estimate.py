@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 def run(args, ctx) -> int:
     """Print the estimate (``describe_estimate``, or JSON); exit 1 when the price table, the settings or an API
     name is wrong."""
-    from mediaapp.services.estimate import describe_estimate
+    from mediaapp.services.costs import describe_estimate
 
     apis = [a.strip() for a in args.apis.split(",") if a.strip()] if args.apis else None
     try:

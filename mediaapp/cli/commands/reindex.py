@@ -75,8 +75,8 @@ def run(args, ctx) -> int:
     """Rebuild the index, print a summary (and each rejected document), save the settings on success."""
     from tqdm import tqdm
 
-    from mediaapp.search.base import SearchUnavailableError
     from mediaapp.search.factory import INDEX_FILE, PASSWORD_ENV, create_index
+    from mediaapp.search.index_base import SearchUnavailableError
     from mediaapp.settings import load_settings, save_settings
 
     library = ctx.library()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mediaapp.analysis.base import AnalysisParams
+from mediaapp.analysis.engine_base import AnalysisParams
 from mediaapp.analysis.registry import descriptor, engine_class
 from mediaapp.catalog.db import Catalog
 from mediaapp.cloud.config import folder_rules

@@ -60,8 +60,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.base import EngineUnavailableError
-from mediaapp.core.faces import EMBEDDING_SIZE
+from mediaapp.analysis.engine_base import EngineUnavailableError
+from mediaapp.core.embeddings import EMBEDDING_SIZE
 from mediaapp.core.types import BoundingBox
 
 __all__ = [

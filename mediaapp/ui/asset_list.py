@@ -22,7 +22,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import Asset, Detection, Query, SearchHit
 from mediaapp.ui.background import BackgroundRunner, Generation
-from mediaapp.ui.thumbnails import THUMBNAIL_MAX_SIDE, PixmapCache, ThumbnailLoader
+from mediaapp.ui.pixmaps import THUMBNAIL_MAX_SIDE, PixmapCache, ThumbnailLoader
 
 #: Hits fetched per page.
 PAGE_SIZE = 200
@@ -177,6 +177,30 @@ class AssetListModel(QAbstractListModel):
     def refresh(self) -> int:
         """Run the current query again (after an import); returns the new generation."""
         return self.set_query(self.query)
+
+    def reload_boxes(self) -> None:
+        """Read the boxes of the loaded rows again (names changed), without running the search again.
+
+        Only ``Roles.DETECTIONS`` of those rows changes (``dataChanged``); the
+        rows, their order and the scroll position stay. A result that
+        arrives after the query changed is dropped.
+        """
+        library, query, shas = self.library, self.query, [r.sha256 for r in self._rows]
+        if library is None or not shas:
+            return
+        generation = self.generation.value
+
+        def done(detections: dict[str, list[Detection]]) -> None:
+            if not self.generation.is_current(generation):
+                return
+            for sha, dets in detections.items():
+                row = self._row_of.get(sha)
+                if row is not None:
+                    self._rows[row].detections = list(dets)
+                    index = self.index(row)
+                    self.dataChanged.emit(index, index, [Roles.DETECTIONS])
+
+        self.runner.run(lambda ctx: library.matching_detections(query, shas), on_success=done, label="boxes")
 
     @property
     def busy(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mediaapp.analysis.base import AnalysisError, AnalysisParams, ImageRef
+from mediaapp.analysis.engine_base import AnalysisError, AnalysisParams, ImageRef
 from mediaapp.analysis.registry import create_engine
 from mediaapp.core.types import Api
 

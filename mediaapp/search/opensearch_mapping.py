@@ -1,0 +1,158 @@
+"""The documents of the OpenSearch backend (``mediaapp.search.opensearch``): settings, mappings, sources.
+
+Mapping (``index_body``), one document per asset, ``_id`` = sha256:
+
+- asset fields: ``sha256``, ``path`` (representative), ``paths``, ``folders``,
+  ``format``, ``camera`` (keywords), ``size`` (long), ``taken_at`` (date in
+  ``normalize_taken_at``'s ``yyyy-MM-dd'T'HH:mm:ss.SSS`` form, wall-clock);
+- ``detections``: nested objects for label, person and face detections with
+  ``kind``, ``name``, ``parents`` (keywords as spelled), ``keys`` (the
+  normalised name plus normalised parents: what label queries match),
+  ``words`` (``name_tokens`` of the name and, for labels, of the parents:
+  what the text word score matches), ``confidence`` (float) and ``box``
+  (``left``/``top``/``width``/``height`` floats); text detections are not
+  nested, their LINE text is ``text``;
+- ``text``: the detected text, analysed with the standard analyzer (for
+  people querying the cluster directly);
+- ``tokens``: ``mediaapp.core.text.tokenize`` output joined by spaces, with a
+  whitespace tokenizer + lowercase analyzer, so tokens are exactly SQLite's;
+- ``persons``: normalised person names (keywords), ``person_names`` as spelled.
+
+The names index (``_names_body``) holds one document per normalised label
+or person name, ``_id`` = ``name_doc_id(field, norm)``, with the display
+spelling first seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from mediaapp.core.query import float32, name_tokens
+from mediaapp.core.text import normalize_label
+from mediaapp.core.types import DetectionKind, IndexDocument, Json
+from mediaapp.search.projection import project
+
+__all__ = [
+    "MAPPING_VERSION",
+    "MAX_ID_BYTES",
+    "META_COMPLETE",
+    "META_VERSION",
+    "NAMES_VERSION",
+    "index_body",
+    "name_doc_id",
+    "to_source",
+]
+
+#: Version of ``index_body``; bump it on any mapping change (then ``rebuild``). 2 added ``detections.words``.
+MAPPING_VERSION = 2
+#: Version of the names index mapping (``_names_body``).
+NAMES_VERSION = 1
+#: OpenSearch rejects a document ``_id`` longer than 512 bytes (UTF-8); the whole bulk request fails.
+MAX_ID_BYTES = 512
+#: ``_meta`` keys of the asset index mapping.
+META_VERSION = "mediaapp_mapping_version"
+META_COMPLETE = "mediaapp_complete"
+_TOKENS_ANALYZER = "mediaapp_tokens"
+
+
+def index_body(shards: int = 1, replicas: int | None = None, complete: bool = False) -> Json:
+    """Settings and mappings of the asset index (see the module docstring).
+
+    ``replicas`` None leaves the cluster default (use 0 on a single node).
+    ``complete`` goes to ``_meta.mediaapp_complete``: True only for an index
+    that ``rebuild`` fills from the whole library before the alias points at it.
+    """
+    settings: dict[str, Any] = {
+        "number_of_shards": shards,
+        "analysis": {"analyzer": {_TOKENS_ANALYZER: {
+            "type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]}}},
+    }
+    if replicas is not None:
+        settings["number_of_replicas"] = replicas
+    box = {"properties": {k: {"type": "float"} for k in ("left", "top", "width", "height")}}
+    return {
+        "settings": settings,
+        "mappings": {
+            "dynamic": "strict",
+            "_meta": {META_VERSION: MAPPING_VERSION, META_COMPLETE: bool(complete)},
+            "properties": {
+                "sha256": {"type": "keyword"},
+                "path": {"type": "keyword"},
+                "paths": {"type": "keyword"},
+                "folders": {"type": "keyword"},
+                "taken_at": {"type": "date", "format": "strict_date_hour_minute_second_millis"},
+                "size": {"type": "long"},
+                "format": {"type": "keyword"},
+                "camera": {"type": "keyword"},
+                "text": {"type": "text"},
+                "tokens": {"type": "text", "analyzer": _TOKENS_ANALYZER},
+                "persons": {"type": "keyword"},
+                "person_names": {"type": "keyword"},
+                "detections": {"type": "nested", "properties": {
+                    "kind": {"type": "keyword"},
+                    "name": {"type": "keyword"},
+                    "parents": {"type": "keyword"},
+                    "keys": {"type": "keyword"},
+                    "words": {"type": "keyword"},
+                    "confidence": {"type": "float"},
+                    "box": box,
+                    "source": {"type": "keyword"},
+                }},
+            },
+        },
+    }
+
+
+def _names_body(replicas: int | None = None) -> Json:
+    settings: dict[str, Any] = {"number_of_shards": 1}
+    if replicas is not None:
+        settings["number_of_replicas"] = replicas
+    return {"settings": settings,
+            "mappings": {"dynamic": "strict", "_meta": {"mediaapp_names_version": NAMES_VERSION},
+                         "properties": {"field": {"type": "keyword"}, "norm": {"type": "keyword"},
+                                        "display": {"type": "keyword", "index": False}}}}
+
+
+def name_doc_id(field: str, norm: str) -> str:
+    """The names-index ``_id`` of a normalised name: ``field:norm``, hashed when too long.
+
+    ``field`` is ``"labels"`` or ``"persons"``. A key longer than
+    ``MAX_ID_BYTES`` UTF-8 bytes becomes ``field#sha256:<64 hex digits>``
+    (the ``#`` keeps it apart from every readable key).
+    """
+    key = f"{field}:{norm}"
+    if len(key.encode("utf-8")) <= MAX_ID_BYTES:
+        return key
+    return f"{field}#sha256:{hashlib.sha256(norm.encode('utf-8')).hexdigest()}"
+
+
+def to_source(doc: IndexDocument) -> Json:
+    """The ``_source`` indexed for ``doc`` (projection shared with SQLite).
+
+    Raises ``ValueError`` when the asset has no sha256.
+    """
+    proj = project(doc)
+    detections = []
+    for det in doc.detections:
+        if det.kind not in (DetectionKind.LABEL, DetectionKind.PERSON, DetectionKind.FACE):
+            continue
+        names = [det.name, *det.parents] if det.kind == DetectionKind.LABEL else [det.name]
+        keys = [normalize_label(n) for n in names]
+        item: dict[str, Any] = {
+            "kind": det.kind.value, "name": det.name, "parents": list(det.parents),
+            "keys": [k for k in dict.fromkeys(keys) if k],
+            "confidence": float32(det.confidence), "source": det.source}
+        if det.kind != DetectionKind.FACE:
+            item["words"] = list(dict.fromkeys(w for n in names for w in name_tokens(n)))
+        if det.box is not None:
+            item["box"] = {"left": det.box.left, "top": det.box.top,
+                           "width": det.box.width, "height": det.box.height}
+        detections.append(item)
+    return {
+        "sha256": proj.sha256, "path": proj.path, "paths": proj.paths, "folders": proj.folders,
+        "taken_at": proj.taken_at, "size": proj.size, "format": proj.format, "camera": proj.camera,
+        "text": proj.text, "tokens": proj.tokens,
+        "persons": list(proj.persons), "person_names": [d for d, _c in proj.persons.values()],
+        "detections": detections,
+    }

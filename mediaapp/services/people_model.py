@@ -1,0 +1,204 @@
+"""The values of the People service (``mediaapp.services.people_service``): its results, constants and references.
+
+Results: ``FaceInfo`` (a face as the People panel shows it), ``FaceGroup``
+(a named person's faces or a cluster of unknown faces, keyed by
+``group_key``; ``face_groups`` builds them from the catalog's faces and
+persons), ``PersonSummary`` (a line of ``mediaapp people list``) and
+``EnrolReport``. Constants: ``USER_SIMILARITY``, ``MAX_ENGINE_EXAMPLES``,
+``REMATCH_ATTEMPTS``. ``_References`` and ``_Update`` are what ``People``
+names faces with: the references with their index, one planned naming.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mediaapp.catalog.face_rows import EmbeddedFaces, FaceRecord, PersonRecord
+from mediaapp.core.types import BoundingBox
+from mediaapp.services.face_matching import ReferenceIndex
+
+__all__ = [
+    "MAX_ENGINE_EXAMPLES",
+    "REMATCH_ATTEMPTS",
+    "USER_SIMILARITY",
+    "EnrolReport",
+    "FaceGroup",
+    "FaceInfo",
+    "PersonSummary",
+    "face_groups",
+    "group_key",
+    "parse_group_key",
+]
+
+#: Similarity (0-100) recorded for a face the user named (or enrolled): the
+#: user's word is certain, and it sorts first among a person's detections.
+USER_SIMILARITY = 100.0
+#: At most this many reference embeddings per person go to the local engine
+#: in its config (``engine_config``), which travels with every analysis job to
+#: the worker processes: 8 x 512 bytes of float32 per person keeps a job small
+#: even with hundreds of people. Enrolled examples go first, then faces the
+#: user named, oldest first. The parent still names every stored face against
+#: all references, so this only bounds what the stored RecognizeCelebrities
+#: responses can name by themselves.
+MAX_ENGINE_EXAMPLES = 8
+
+
+# -- results ----------------------------------------------------------------------------------
+
+def group_key(person_id: int | None = None, group_id: int | None = None) -> str:
+    """The key of a person's group (``person:<id>``) or of an unknown cluster (``group:<id>``)."""
+    return f"person:{person_id}" if person_id is not None else f"group:{group_id}"
+
+
+def parse_group_key(key: str) -> tuple[str, int]:
+    """``("person", id)`` or ``("group", id)`` from a ``group_key``; ``ValueError`` for anything else."""
+    kind, _, number = str(key).partition(":")
+    if kind not in ("person", "group") or not number.lstrip("-").isdigit():
+        raise ValueError(f"not a group key: {key!r}")
+    return kind, int(number)
+
+
+@dataclass(frozen=True)
+class FaceInfo:
+    """One face as the People panel shows it.
+
+    ``box`` in ratios of the photo; ``confidence`` (detector) and
+    ``similarity`` 0-100; ``crop`` the absolute path of its crop JPEG (None
+    when none was written); ``path`` a file holding the photo (None for an
+    enrolment example or a photo no longer in the library).
+    """
+
+    id: int
+    sha256: str
+    face_index: int
+    box: BoundingBox
+    confidence: float
+    crop: str | None
+    path: str | None
+    person_id: int | None
+    person_name: str | None
+    assigned_by: str | None
+    similarity: float | None
+    group_id: int | None
+    origin: str = "photo"
+
+
+@dataclass(frozen=True)
+class FaceGroup:
+    """A group in the People panel: a named person's faces, or a cluster of unknown faces.
+
+    ``key`` is ``group_key(...)``; ``name`` None for an unknown cluster;
+    ``face_ids`` its photo faces (state ok), most confident first;
+    ``photos`` distinct images; ``examples`` enrolled example faces;
+    ``cover`` the crop shown for the group (absolute path or None);
+    ``source`` how a person was made (``examples``, ``named``), None for clusters.
+    """
+
+    key: str
+    name: str | None
+    person_id: int | None
+    group_id: int | None
+    face_ids: tuple[int, ...]
+    photos: int
+    examples: int = 0
+    cover: str | None = None
+    source: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The name, or ``Unknown <group id>``."""
+        return self.name if self.name is not None else f"Unknown {self.group_id}"
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    """One line of ``mediaapp people list``: a name, its photo faces and photos, and where it comes from.
+
+    ``source`` is ``local`` for persons named in this library (``how``:
+    ``examples`` or ``named``) or the cloud engine whose RecognizeCelebrities
+    gave the name (``rekognition``; ``faces`` is then the photo count).
+    """
+
+    name: str
+    source: str
+    faces: int
+    photos: int
+    examples: int = 0
+    how: str | None = None
+
+
+@dataclass
+class EnrolReport:
+    """What ``People.enrol`` did: ``enrolled`` example paths, ``problems`` (path, reason), photos now named."""
+
+    name: str
+    enrolled: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    photos: int = 0
+
+
+def face_groups(faces: list[FaceRecord], persons: dict[int, PersonRecord],
+                crop_path: Callable[[str | None], str | None]) -> list[FaceGroup]:
+    """The People panel's groups (``People.groups``): named persons by name, then unknown clusters, largest first.
+
+    ``faces`` are the catalog's ok faces, photos and examples (``FaceStore.faces(origin=None)``);
+    ``persons`` maps a person id to its ``PersonRecord``; ``crop_path`` makes a
+    crop name absolute (``People.crop_path``).
+    """
+    by_person: dict[int, list[FaceRecord]] = defaultdict(list)
+    examples: dict[int, list[FaceRecord]] = defaultdict(list)
+    by_group: dict[int, list[FaceRecord]] = defaultdict(list)
+    for f in faces:
+        if f.origin == "example":
+            if f.person_id is not None:
+                examples[f.person_id].append(f)
+        elif f.person_id is not None:
+            by_person[f.person_id].append(f)
+        elif f.group_id is not None:
+            by_group[f.group_id].append(f)
+
+    def ordered(items: list[FaceRecord]) -> list[FaceRecord]:
+        return sorted(items, key=lambda f: (-(f.similarity or 0.0), -f.confidence, f.id))
+
+    out = []
+    for pid, person in persons.items():
+        items = ordered(by_person.get(pid, []))
+        cover = next((f.crop for f in examples.get(pid, []) + items if f.crop), None)
+        out.append(FaceGroup(group_key(person_id=pid), person.name, pid, None, tuple(f.id for f in items),
+                             len({f.sha256 for f in items}), len(examples.get(pid, [])),
+                             crop_path(cover), person.source))
+    out.sort(key=lambda g: (g.name or "").casefold())
+    clusters = []
+    for gid, items in by_group.items():
+        items = sorted(items, key=lambda f: (-f.confidence, f.id))
+        cover = next((f.crop for f in items if f.crop), None)
+        clusters.append(FaceGroup(group_key(group_id=gid), None, None, gid, tuple(f.id for f in items),
+                                  len({f.sha256 for f in items}), 0, crop_path(cover)))
+    clusters.sort(key=lambda g: (-len(g.face_ids), g.group_id))
+    return out + clusters
+
+
+# -- naming -----------------------------------------------------------------------------------
+
+#: How many times an edit plans its automatic naming outside the catalog's write lock before it plans it
+#: under the lock. Planning again is needed only when another process changed the references meanwhile.
+REMATCH_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _References:
+    """The references as read at ``FaceStore.references_version`` ``version``, with their index.
+
+    ``occupied`` maps a photo to the persons the user named in it.
+    """
+
+    version: int
+    faces: EmbeddedFaces
+    index: ReferenceIndex
+    occupied: dict[str, set[int]]
+
+
+# one planned automatic naming: face id, image, new person / assigned_by / similarity, and the old three
+_Update = tuple[int, str, int | None, str | None, float | None, int | None, str | None, float | None]

@@ -1,0 +1,72 @@
+"""The main window's actions, shortcuts and menus (File, View, Help), made in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QStyle
+
+__all__ = ["make_actions"]
+
+
+def _action(window: QMainWindow, text: str, slot: Callable[..., object], shortcut: Any = None,
+            icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
+    """A window-wide action with an optional shortcut, standard icon and status tip, added to ``window``."""
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    if icon is not None:
+        action.setIcon(window.style().standardIcon(icon))
+    if tip:
+        action.setStatusTip(tip)
+    action.triggered.connect(slot)
+    window.addAction(action)
+    return action
+
+
+def make_actions(window: Any) -> None:
+    """Create ``window``'s (a ``MainWindow``) actions with their shortcuts, and its File, View and Help menus.
+
+    Each action becomes an attribute of the window (``import_action``,
+    ``find_action``...); the slots stay the window's methods.
+    """
+    sp = QStyle.StandardPixmap
+    w = window
+    w.import_action = _action(w, "&Import folder…", w.choose_import_folder, "Ctrl+I", sp.SP_DirOpenIcon,
+                              "Import a folder (with its subfolders)")
+    w.reanalyse_action = _action(w, "&Re-analyse with current models", w.reanalyse, None, sp.SP_BrowserReload,
+                                 "Analyse every imported folder again with the current engines")
+    w.open_action = _action(w, "&Open library…", w.choose_library, "Ctrl+O", sp.SP_DirIcon,
+                            "Open another library folder")
+    w.settings_action = _action(w, "&Settings…", w.edit_settings, "Ctrl+,", None,
+                                "Analysis engines, face features, search backend")
+    w.cloud_action = _action(w, "&Cloud (S3 + Rekognition)…", w.edit_cloud_settings, None, None,
+                             "Amazon S3 upload and Rekognition: engines per folder, budgets, "
+                             "connection test, cost estimate")
+    w.quit_action = _action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+    w.find_action = _action(w, "&Find", w.focus_search, "Ctrl+F", None, "Focus the search bar")
+    w.boxes_action = _action(w, "Show &boxes", w.set_show_boxes, "Ctrl+B", None,
+                             "Draw the boxes of the matching labels over the thumbnails")
+    w.boxes_action.setCheckable(True)
+    w.boxes_action.setChecked(True)
+    w.bigger_action = _action(w, "&Larger thumbnails", lambda: w.zoom(+1), "Ctrl++")
+    w.smaller_action = _action(w, "&Smaller thumbnails", lambda: w.zoom(-1), "Ctrl+-")
+    w.refresh_action = _action(w, "&Refresh", w.refresh, "F5", sp.SP_BrowserReload)
+    w.about_action = _action(w, "&About", w.about)
+
+    menu = w.menuBar().addMenu("&File")
+    for a in (w.import_action, w.reanalyse_action, None, w.open_action, w.settings_action, w.cloud_action, None,
+              w.quit_action):
+        menu.addSeparator() if a is None else menu.addAction(a)
+    menu = w.menuBar().addMenu("&View")
+    for a in (w.find_action, w.boxes_action, w.bigger_action, w.smaller_action, w.refresh_action):
+        menu.addAction(a)
+    errors_toggle = w.errors_dock.toggleViewAction()
+    errors_toggle.setText("&Errors panel")
+    errors_toggle.setShortcut(QKeySequence("Ctrl+E"))
+    menu.addAction(errors_toggle)
+    w.menuBar().addMenu("&Help").addAction(w.about_action)

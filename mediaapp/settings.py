@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from mediaapp.core.apis import default_apis
 from mediaapp.core.types import LOCAL_ENGINE
 from mediaapp.fsio import atomic_write
 from mediaapp.paths import is_below
@@ -69,7 +70,7 @@ class Settings:
     """
 
     engines: tuple[str, ...] = (LOCAL_ENGINE,)
-    apis: tuple[str, ...] = ("DetectLabels", "DetectText", "RecognizeCelebrities")
+    apis: tuple[str, ...] = default_apis()
     min_confidence: float = 50.0
     max_labels: int | None = None
     faces_enabled: bool = True

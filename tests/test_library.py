@@ -305,7 +305,7 @@ def test_folder_rules_choose_the_engines_per_folder(testdata, sample_folder, tmp
 
 
 def test_a_change_made_while_a_document_is_built_is_indexed(testdata, sample_folder, tmp_path, monkeypatch):
-    from mediaapp.core.responses import flatten
+    from mediaapp.core.apis import flatten
 
     lib = open_library(tmp_path / "lib", testdata)
     try:

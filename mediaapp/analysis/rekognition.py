@@ -77,6 +77,7 @@ from mediaapp.cloud import clients, transfers
 from mediaapp.cloud.config import CloudConfig
 from mediaapp.cloud.pricing import LEDGER_FILE, Budget, Ledger, PriceTable, params_for_config, priced_calls
 from mediaapp.core.analysis import CLOUD_ENGINE
+from mediaapp.core.apis import on_by_default
 from mediaapp.core.types import Api, Asset, Json
 from mediaapp.fsio import open_regular
 
@@ -173,7 +174,7 @@ class RekognitionEngine(EngineBase):
         name=CLOUD_ENGINE,
         title="Amazon Rekognition (needs AWS credentials; costs money)",
         apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
-        default_apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
+        default_apis=on_by_default((Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES)),
         needs_network=True,
         costs_money=True,
         cost_model="per image and API, in monthly volume tiers (resources/prices.json)",

@@ -339,7 +339,7 @@ class Catalog:
         faces on/off) returns to a value answered before. Returns False when no
         such response is stored.
         """
-        from mediaapp.core.responses import flatten
+        from mediaapp.core.apis import flatten
 
         cached = self.cached_analysis(sha256, api, engine, params)
         if cached is None:

@@ -54,8 +54,9 @@ from mediaapp.catalog.face_rows import (
 )
 from mediaapp.catalog.feed import mark_changed
 from mediaapp.core.analysis import LOCAL_ENGINE
+from mediaapp.core.apis import flatten
 from mediaapp.core.embeddings import embedding_from_bytes, person_id
-from mediaapp.core.responses import UNKNOWN_FACE, flatten
+from mediaapp.core.responses import UNKNOWN_FACE
 from mediaapp.core.types import Api, BoundingBox, DetectionKind, Json
 
 __all__ = ["FaceStore"]

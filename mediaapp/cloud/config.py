@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
+from mediaapp.core.apis import parse_api
 from mediaapp.core.types import CLOUD_ENGINE
 from mediaapp.settings import Settings
 
@@ -194,18 +195,17 @@ def save_library_choices(library, *, known_engines: Sequence[str], engines: list
     Every other key of ``settings.json`` is kept; the open library's
     settings are updated too (``Library.update_settings``). Engines are
     checked with ``check_engines`` against ``known_engines``, APIs with
-    ``Api.parse`` (stored as operation names), folders made absolute.
+    ``parse_api`` (stored as operation names), folders made absolute.
     Raises ``ValueError`` for an invalid value (nothing is written then),
     ``OSError`` when the file cannot be written.
     """
-    from mediaapp.core.types import Api
     from mediaapp.settings import load_settings, save_settings
 
     changes: dict = {}
     if engines is not None:
         changes["engines"] = check_engines(engines, known_engines)
     if apis is not None:
-        parsed = list(dict.fromkeys(Api.parse(a).value for a in apis if str(a).strip()))
+        parsed = list(dict.fromkeys(parse_api(a).value for a in apis if str(a).strip()))
         if not parsed:
             raise ValueError("choose at least one analysis (labels, text, celebrities)")
         changes["apis"] = parsed

@@ -1,5 +1,8 @@
 """Turning Rekognition-shaped responses into flat, searchable ``Detection``s.
 
+``mediaapp.core.apis.flatten(api, response, source)`` picks each API's
+function from its ``ApiSpec``; the functions are here.
+
 Pure functions over the response dicts of DetectLabels, DetectText and
 RecognizeCelebrities (the common language of every engine). Field names are
 Rekognition's; see the API reference of each operation.
@@ -7,37 +10,16 @@ Rekognition's; see the API reference of each operation.
 
 from __future__ import annotations
 
-from mediaapp.core.types import LOCAL_ENGINE, Api, BoundingBox, Detection, DetectionKind, Json
+from mediaapp.core.types import Api, BoundingBox, Detection, DetectionKind, Json
 
 #: The name given to a face without a known identity (RecognizeCelebrities UnrecognizedFaces).
 UNKNOWN_FACE = "Face"
 
 
-def flatten(api: Api | str, response: Json, source: str = LOCAL_ENGINE) -> list[Detection]:
-    """Flatten one response into detections.
-
-    - DetectLabels: one row per label with ``box=None`` and the label's
-      Confidence, plus one row per Instance with its BoundingBox and the
-      instance's own Confidence; ``parents`` are the label's Parents names.
-    - DetectText: one row per LINE and WORD (``text_type``) with
-      ``Geometry.BoundingBox``.
-    - RecognizeCelebrities: ``person`` rows for CelebrityFaces (Name,
-      MatchConfidence, Face.BoundingBox) and ``face`` rows named ``Face`` for
-      UnrecognizedFaces (their Confidence).
-
-    ``source`` is the engine name stored with each row. Raises ``ValueError``
-    for an unknown API; malformed entries raise ``KeyError``/``TypeError``
-    (responses are validated before they get here).
-    """
-    api = Api(api)
-    if api is Api.DETECT_LABELS:
-        return _flatten_labels(response, source)
-    if api is Api.DETECT_TEXT:
-        return _flatten_text(response, source)
-    return _flatten_celebrities(response, source)
-
-
-def _flatten_labels(response: Json, source: str) -> list[Detection]:
+def flatten_labels(response: Json, source: str) -> list[Detection]:
+    """DetectLabels: one row per label with ``box=None`` and the label's Confidence (0-100), plus one row per
+    Instance with its BoundingBox (ratios) and the instance's own Confidence; ``parents`` are the label's Parents
+    names. ``source`` is the engine name stored with each row."""
     out: list[Detection] = []
     api = Api.DETECT_LABELS.value
     for label in response.get("Labels", []):
@@ -54,7 +36,8 @@ def _flatten_labels(response: Json, source: str) -> list[Detection]:
     return out
 
 
-def _flatten_text(response: Json, source: str) -> list[Detection]:
+def flatten_text(response: Json, source: str) -> list[Detection]:
+    """DetectText: one row per LINE and WORD (``text_type``) with ``Geometry.BoundingBox`` (ratios)."""
     out: list[Detection] = []
     api = Api.DETECT_TEXT.value
     for det in response.get("TextDetections", []):
@@ -65,7 +48,9 @@ def _flatten_text(response: Json, source: str) -> list[Detection]:
     return out
 
 
-def _flatten_celebrities(response: Json, source: str) -> list[Detection]:
+def flatten_celebrities(response: Json, source: str) -> list[Detection]:
+    """RecognizeCelebrities: ``person`` rows for CelebrityFaces (Name, MatchConfidence, Face.BoundingBox) and
+    ``face`` rows named ``Face`` for UnrecognizedFaces (their Confidence)."""
     out: list[Detection] = []
     api = Api.RECOGNIZE_CELEBRITIES.value
     for celeb in response.get("CelebrityFaces", []):

@@ -22,30 +22,15 @@ Json = dict[str, Any]
 
 
 class Api(str, enum.Enum):
-    """The three Rekognition image APIs every engine answers.
+    """The Rekognition image APIs engines answer; each has its ``ApiSpec`` in ``mediaapp.core.apis``.
 
     The value is the Rekognition operation name, which is also the key used
-    in the catalog and in ``mediaapp show --json``.
+    in the catalog, in ``mediaapp show --json`` and in the price table.
     """
 
     DETECT_LABELS = "DetectLabels"
     DETECT_TEXT = "DetectText"
     RECOGNIZE_CELEBRITIES = "RecognizeCelebrities"
-
-    @classmethod
-    def parse(cls, name: str) -> Api:
-        """Return the Api for ``name``.
-
-        Accepts the operation name (``DetectLabels``) or the short CLI form
-        (``labels``, ``text``, ``celebrities``). Raises ``ValueError`` for
-        anything else.
-        """
-        short = {"labels": cls.DETECT_LABELS, "text": cls.DETECT_TEXT,
-                 "celebrities": cls.RECOGNIZE_CELEBRITIES}
-        key = name.strip()
-        if key.lower() in short:
-            return short[key.lower()]
-        return cls(key)
 
 
 class DetectionKind(str, enum.Enum):

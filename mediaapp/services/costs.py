@@ -19,7 +19,8 @@ from mediaapp.catalog.db import Catalog
 from mediaapp.cloud.config import folder_rules
 from mediaapp.cloud.pricing import LEDGER_FILE, Ledger, PriceTable, fmt_usd, params_for_config, priced_calls
 from mediaapp.core.analysis import CLOUD_ENGINE
-from mediaapp.core.types import Api, Json
+from mediaapp.core.apis import parse_api
+from mediaapp.core.types import Json
 from mediaapp.paths import is_below
 from mediaapp.settings import Settings
 
@@ -321,7 +322,7 @@ class CostEstimator:
 
         config = config or load_config(self.settings())
         prices = PriceTable.load(config.prices_path)
-        wanted = [Api.parse(a) for a in (apis or self.settings().apis)]
+        wanted = [parse_api(a) for a in (apis or self.settings().apis)]
         params = params_for_config(self._base_params(), config) if engine_name == CLOUD_ENGINE \
             else self.analysis_params(engine_name)
         est = Estimate(apis=[a.value for a in wanted], budget_per_run=config.budget_per_run,

@@ -28,7 +28,7 @@ from mediaapp.analysis.analysis_worker import ApiOutcome, analyse_image
 from mediaapp.analysis.engine_base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
 from mediaapp.analysis.registry import create_engine
 from mediaapp.catalog.db import UNREADABLE, Catalog
-from mediaapp.core.responses import flatten
+from mediaapp.core.apis import flatten, parse_api
 from mediaapp.core.types import Api, Asset, ImportProblem, ImportReport, Json
 from mediaapp.ingest import media, scan
 from mediaapp.ingest.ingest_worker import FileResult, job_timeout, process_file
@@ -292,7 +292,7 @@ class ImportPipeline:
         for engine_name, engine_shas in plan.items():
             if cancel.cancelled:
                 break
-            self._analyse_with(engine_name, [assets[s] for s in engine_shas], [Api.parse(a) for a in apis],
+            self._analyse_with(engine_name, [assets[s] for s in engine_shas], [parse_api(a) for a in apis],
                                params, report, notify, cancel, reanalyse)
 
     def _analyse_with(self, engine_name: str, assets: list[Asset], wanted: list[Api], params: AnalysisParams,

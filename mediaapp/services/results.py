@@ -42,7 +42,7 @@ from pathlib import Path
 from mediaapp.analysis.engine_base import AnalysisParams
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.analysis import CLOUD_ENGINE
-from mediaapp.core.responses import flatten
+from mediaapp.core.apis import flatten
 from mediaapp.core.types import Api
 from mediaapp.fsio import atomic_write
 from mediaapp.settings import Settings

@@ -66,12 +66,12 @@ from mediaapp.cloud.config import (
     save_config,
     save_library_choices,
 )
+from mediaapp.core.apis import API_SPECS
 from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE, Api
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 
 #: The analyses offered, with their labels in the dialog.
-API_CHOICES = [(Api.DETECT_LABELS, "Labels"), (Api.DETECT_TEXT, "Text"),
-               (Api.RECOGNIZE_CELEBRITIES, "Celebrities")]
+API_CHOICES = [(s.api, s.short.capitalize()) for s in API_SPECS.values()]
 
 #: The engine choices offered (for the library and for each folder rule): title -> engine names.
 ENGINE_CHOICES = [("On this computer (local)", [LOCAL_ENGINE]), ("Amazon Rekognition", [CLOUD_ENGINE]),

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.analysis.registry import descriptors
+from mediaapp.core.apis import API_SPECS
 from mediaapp.core.types import Api
 from mediaapp.settings import flag
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
@@ -62,8 +63,7 @@ ENGINES = {d.name: d.title for d in descriptors()}
 BACKENDS = {"sqlite": "Embedded (SQLite, in the library folder)", "opensearch": "OpenSearch server"}
 #: AWS SigV4 services: Amazon OpenSearch Service domains sign as ``es``, Serverless collections as ``aoss``.
 AWS_SERVICES = {"es": "Managed domain (es)", "aoss": "Serverless collection (aoss)"}
-API_TITLES = {Api.DETECT_LABELS.value: "Labels and objects", Api.DETECT_TEXT.value: "Text (OCR)",
-              Api.RECOGNIZE_CELEBRITIES.value: "Faces and people"}
+API_TITLES = {s.api.value: s.title for s in API_SPECS.values()}
 #: Seconds each request of "Test connection" may take (a dead host answers within this).
 TEST_TIMEOUT = 5.0
 #: What the user sees about the password (the variable is read by ``mediaapp.search.factory``).

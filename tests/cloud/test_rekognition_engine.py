@@ -15,7 +15,7 @@ from mediaapp.analysis import rekognition as rek
 from mediaapp.analysis.engine_base import AnalysisError, AnalysisParams, ImageRef
 from mediaapp.analysis.validate import validate_response
 from mediaapp.cloud.pricing import Ledger
-from mediaapp.core.responses import flatten
+from mediaapp.core.apis import flatten
 from mediaapp.core.types import Api, DetectionKind
 
 from .stubs import SAMPLES, StubbedRekognition, sample

@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from mediaapp.core.responses import UNKNOWN_FACE, detected_lines, flatten
+from mediaapp.core.apis import API_SPECS, default_apis, flatten, parse_api, spec
+from mediaapp.core.responses import UNKNOWN_FACE, detected_lines
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import Api, BoundingBox, DetectionKind
+from mediaapp.settings import Settings
 
 
 def _load(testdata, rel):
@@ -65,7 +67,20 @@ def test_tokenize_is_shared_normalisation():
 
 
 def test_api_parse():
-    assert Api.parse("labels") is Api.DETECT_LABELS
-    assert Api.parse("DetectText") is Api.DETECT_TEXT
-    with pytest.raises(ValueError):
-        Api.parse("DetectFaces")
+    assert parse_api("labels") is Api.DETECT_LABELS
+    assert parse_api("DetectText") is Api.DETECT_TEXT
+    assert parse_api(" CELEBRITIES ") is Api.RECOGNIZE_CELEBRITIES
+    with pytest.raises(ValueError, match="expected one of labels"):
+        parse_api("DetectFaces")
+
+
+def test_every_api_is_one_registry_entry(testdata):
+    """Each ``Api`` member has its ``ApiSpec``: short name, title, kinds, flatten function, default."""
+    assert set(API_SPECS) == set(Api)
+    assert len({s.short for s in API_SPECS.values()}) == len(Api)
+    assert default_apis() == ("DetectLabels", "DetectText", "RecognizeCelebrities") == Settings().apis
+    # the kinds an entry declares are the kinds its flatten function produces on a real response
+    for api, rel in ((Api.DETECT_LABELS, "awscli/detect-labels.json"), (Api.DETECT_TEXT, "awscli/detect-text.json"),
+                     (Api.RECOGNIZE_CELEBRITIES, "awscli/recognize-celebrities.json")):
+        dets = flatten(api, _load(testdata, rel), "rekognition")
+        assert dets and {d.kind for d in dets} == set(spec(api).kinds), api

@@ -284,7 +284,7 @@ def test_cloud_names_live_beside_local_names(faces_library, testdata):
     """A recorded Rekognition RecognizeCelebrities answer (engine ``rekognition``) is never touched by local
     naming; both names are searchable and listed with their source."""
     from mediaapp.analysis.validate import load_sample
-    from mediaapp.core.responses import flatten
+    from mediaapp.core.apis import flatten
 
     lib = faces_library
     sha = lib.sha_of("two_people.jpg")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mediaapp.core.responses import detected_lines, flatten
+from mediaapp.core.apis import flatten
+from mediaapp.core.responses import detected_lines
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument
 
 BACKENDS = ("sqlite", "opensearch", "opensearch-real")

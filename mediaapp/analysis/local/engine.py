@@ -37,6 +37,7 @@ from mediaapp.analysis.engine_base import (
     Results,
 )
 from mediaapp.core.analysis import LOCAL_ENGINE
+from mediaapp.core.apis import on_by_default
 from mediaapp.core.types import Api, Json
 from mediaapp.ingest.decode import DecodeError
 from mediaapp.ingest.media import open_for_analysis
@@ -123,7 +124,7 @@ class LocalEngine(EngineBase):
         name=LOCAL_ENGINE,
         title="On this computer (OCR, objects, faces)",
         apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
-        default_apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
+        default_apis=on_by_default((Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES)),
         options=("faces_enabled", "face_match_threshold"),
     )
 

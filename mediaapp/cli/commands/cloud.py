@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.core.apis import short_names
 from mediaapp.core.filenames import display_path
 
 
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
     c.add_argument("--endpoint-url", help="custom AWS endpoint (S3-compatible store, test server; '' to clear)")
     c.add_argument("--prices", dest="prices_path", metavar="FILE", help="your own price table ('' for the bundled)")
     c.add_argument("--engines", help="library default engines: local, rekognition or local,rekognition")
-    c.add_argument("--apis", help="library default analyses: labels,text,celebrities")
+    c.add_argument("--apis", help=f"library default analyses: {short_names()}")
     c.add_argument("--folder", metavar="PATH", help="set the engines of the images under this folder "
                    "(with --engine; the deepest folder rule wins over the library default)")
     c.add_argument("--engine", action="append", dest="folder_engine", metavar="NAME",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.core.apis import short_names
 from mediaapp.core.types import CLOUD_ENGINE
 
 
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("estimate", help="what analysing these files would cost, before spending")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--engine", default=CLOUD_ENGINE, help=f"analysis engine (default: {CLOUD_ENGINE})")
-    p.add_argument("--apis", default=None, help="comma-separated: labels,text,celebrities (default: settings)")
+    p.add_argument("--apis", default=None, help=f"comma-separated: {short_names()} (default: settings)")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.set_defaults(func=run)
 

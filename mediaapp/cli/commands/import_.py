@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from mediaapp.core.apis import short_names
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportReport
 from mediaapp.tasks import CancelToken
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--engine", action="append", dest="engines", metavar="NAME",
                    help="analysis engine (local, rekognition); repeat for several (default: settings)")
-    p.add_argument("--apis", default=None, help="comma-separated: labels,text,celebrities (default: all)")
+    p.add_argument("--apis", default=None, help=f"comma-separated: {short_names()} (default: settings)")
     p.add_argument("--reanalyse", action="store_true",
                    help="analyse again with the current models even where results are stored")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

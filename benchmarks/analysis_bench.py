@@ -20,7 +20,7 @@ labels <= 80 ms/image.
 
 Part 2, throughput: full local analysis of every photo as an import runs it:
 the product's ``WorkerPool`` of ``--workers`` processes (each gets its share
-of the cores for onnxruntime) running ``analysis.worker.analyse_image`` with
+of the cores for onnxruntime) running ``analysis.analysis_worker.analyse_image`` with
 the ``local`` engine (decode, DetectLabels with faces, DetectText,
 RecognizeCelebrities with face embeddings and crops, response validation),
 reported as images/s. Target >= 1 image/s. Meanwhile the parent process
@@ -221,8 +221,8 @@ def main() -> int:
     if args.skip_throughput:
         return 0
     wall, failures, late = full_analysis(paths, args.workers, Path(photo_dir) / "face-crops")
-    print(f"\nfull local analysis as an import runs it (mediaapp.tasks.WorkerPool + analysis.worker.analyse_image:"
-          f" decode, DetectLabels, DetectText, RecognizeCelebrities with face embeddings and crops),"
+    print(f"\nfull local analysis as an import runs it (mediaapp.tasks.WorkerPool +"
+          f" analysis.analysis_worker.analyse_image: decode, DetectLabels, DetectText, RecognizeCelebrities with face embeddings and crops),"
           f" {args.workers} worker processes:")
     print(f"  {len(paths)} photos in {wall:.1f} s = {len(paths) / wall:.2f} images/s (target >= 1 image/s)"
           + (f"; {failures} API failures" if failures else ""))

@@ -5,7 +5,7 @@ quality 92, with EXIF DateTimeOriginal/Make/Model; every fourth one has EXIF
 Orientation 6) and caches them in ``--cache-dir`` so later runs reuse them.
 Then, with the files in the page cache, it times:
 
-1. ours: ``scan.iter_files`` + ``worker.process_file`` (sniff, SHA-256, EXIF,
+1. ours: ``scan.iter_files`` + ``ingest_worker.process_file`` (sniff, SHA-256, EXIF,
    320-px JPEG thumbnail) through a ``ProcessPoolExecutor`` of ``--workers``;
 2. vips: ``vipsthumbnail --size 320`` (auto-rotates; JPEG Q=85) on the same
    files, ``--workers`` parallel processes through ``xargs -P``, 10 files per

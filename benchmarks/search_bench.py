@@ -106,7 +106,8 @@ class Synthetic:
                 f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}")
             path = f"/photos/{year}/{month:02d}/IMG_{i:07d}.jpg"
             dets: list[Detection] = []
-            names = set(rng.choices(self.labels, self.label_weights, k=LABELS_PER_ASSET))
+            # sorted: a set's order follows PYTHONHASHSEED, which would make the data differ between runs
+            names = sorted(set(rng.choices(self.labels, self.label_weights, k=LABELS_PER_ASSET)))
             while len(dets) < LABELS_PER_ASSET:
                 for name in names:
                     if len(dets) >= LABELS_PER_ASSET:

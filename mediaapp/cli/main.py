@@ -21,8 +21,8 @@ from mediaapp.failures import describe
 from mediaapp.paths import default_library_dir
 
 #: Sub-command modules under ``mediaapp.cli.commands``, in help order.
-COMMAND_MODULES = ["import_", "search", "reindex", "show", "people", "models", "estimate", "export", "import_results",
-                   "cloud"]
+COMMAND_MODULES = ["import_", "search", "reindex", "show", "people", "faces", "models", "estimate", "export",
+                   "import_results", "cloud"]
 
 
 class CliContext:

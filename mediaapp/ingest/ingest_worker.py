@@ -26,15 +26,15 @@ _INFO_FIELDS = tuple(f.name for f in dataclasses.fields(MediaInfo))
 
 
 @dataclass(slots=True)
-class FileResult:
+class FileResult(MediaInfo):
     """What ``process_file`` learned about one file; plain data, picklable.
 
-    ``path`` as given; ``size`` in bytes and ``mtime_ns`` in nanoseconds
-    (``st_mtime_ns``) from the stat taken before reading; ``sha256`` 64 hex
-    characters; ``format`` a Pillow format name (``"JPEG"``, ``"PNG"``,
-    ``"HEIF"``...); ``width``/``height`` pixels after EXIF orientation;
+    The handler's ``MediaInfo`` fields (``format`` a Pillow format name such
+    as ``"JPEG"``; ``width``/``height`` pixels after EXIF orientation;
     ``taken_at`` ISO 8601 text; ``gps_lat``/``gps_lon`` decimal degrees;
-    ``thumbnail`` the thumbnail's path. On failure ``error_stage`` is one of
+    ``thumbnail`` the thumbnail's path), plus: ``path`` as given; ``size``
+    in bytes and ``mtime_ns`` in nanoseconds (``st_mtime_ns``) from the stat
+    taken before reading; ``sha256`` 64 hex characters. On failure ``error_stage`` is one of
     ``STAGES`` (``"read"``: the file could not be read or changed meanwhile;
     ``"sniff"``: empty or not an image; ``"decode"``: an image that cannot be
     decoded, including decompression bombs; ``"thumbnail"``: the thumbnail
@@ -42,19 +42,10 @@ class FileResult:
     before the failure stay filled, the rest are None.
     """
 
-    path: str
+    path: str = ""
     size: int | None = None
     mtime_ns: int | None = None
     sha256: str | None = None
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    taken_at: str | None = None
-    camera_make: str | None = None
-    camera_model: str | None = None
-    gps_lat: float | None = None
-    gps_lon: float | None = None
-    thumbnail: str | None = None
     error_stage: str | None = None
     error: str | None = None
 
@@ -82,7 +73,7 @@ def job_timeout(size_bytes: int | None, kind: str = "image", *, analysis: bool =
 
 
 def _copy_info(result: FileResult, info: MediaInfo) -> None:
-    """Copy the handler's ``MediaInfo`` fields onto ``result``."""
+    """Copy the handler's ``MediaInfo`` fields onto ``result`` (a ``MediaInfo`` too)."""
     for key in _INFO_FIELDS:
         setattr(result, key, getattr(info, key))
 

@@ -11,8 +11,9 @@ names faces with: the references with their index, one planned naming.
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mediaapp.catalog.face_rows import EmbeddedFaces, FaceRecord, PersonRecord
@@ -27,6 +28,7 @@ __all__ = [
     "FaceGroup",
     "FaceInfo",
     "PersonSummary",
+    "engine_references",
     "face_groups",
     "group_key",
     "parse_group_key",
@@ -202,3 +204,22 @@ class _References:
 
 # one planned automatic naming: face id, image, new person / assigned_by / similarity, and the old three
 _Update = tuple[int, str, int | None, str | None, float | None, int | None, str | None, float | None]
+
+
+def engine_references(refs: EmbeddedFaces, names: Mapping[int, str]) -> dict[str, list[str]]:
+    """The named people's references the local engine gets: ``{name: [base64 float32 embedding, ...]}``.
+
+    ``refs``: the reference faces (``FaceStore.reference_faces``); ``names``:
+    person id -> name. At most ``MAX_ENGINE_EXAMPLES`` per person, enrolled
+    examples first, then faces the user named, oldest first. Each embedding is
+    its 128 little-endian float32 (512 bytes) in base64.
+    """
+    order = sorted(range(len(refs)), key=lambda i: (refs.assigned_by[i] != "example", refs.ids[i]))
+    chosen: dict[str, list[int]] = {}
+    for i in order:
+        name = names.get(refs.person_ids[i])
+        rows = chosen.setdefault(name, []) if name is not None else None
+        if rows is not None and len(rows) < MAX_ENGINE_EXAMPLES:
+            rows.append(i)
+    return {name: [base64.b64encode(refs.embeddings[i].astype("<f4").tobytes()).decode("ascii") for i in rows]
+            for name, rows in chosen.items()}

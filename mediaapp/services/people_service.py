@@ -47,7 +47,6 @@ until the references change, and does not wait for an edit.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import threading
@@ -57,14 +56,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediaapp.analysis.local.face_detector import EMBEDDING_MODEL_VERSION
+from mediaapp.analysis.local.recognition import DEFAULT_SIMILARITY_THRESHOLD
 from mediaapp.catalog.db import Catalog
 from mediaapp.catalog.face_rows import REFERENCE_SOURCES, EmbeddedFaces, normalize_name
 from mediaapp.catalog.face_store import FaceStore
 from mediaapp.core.analysis import LOCAL_ENGINE
-from mediaapp.core.types import Api
+from mediaapp.core.types import Api, Json
 from mediaapp.services.face_matching import ReferenceIndex, assign_nearest, stable_groups
 from mediaapp.services.people_model import (
-    MAX_ENGINE_EXAMPLES,
     REMATCH_ATTEMPTS,
     USER_SIMILARITY,
     EnrolReport,
@@ -73,6 +72,7 @@ from mediaapp.services.people_model import (
     PersonSummary,
     _References,
     _Update,
+    engine_references,
     face_groups,
     group_key,
     parse_group_key,
@@ -140,17 +140,7 @@ class People:
         """
         if not self.enabled:
             return {}
-        refs = self._references().faces
-        names = self.store.person_names()
-        order = sorted(range(len(refs)), key=lambda i: (refs.assigned_by[i] != "example", refs.ids[i]))
-        chosen: dict[str, list[int]] = {}
-        for i in order:
-            name = names.get(refs.person_ids[i])
-            rows = chosen.setdefault(name, []) if name is not None else None
-            if rows is not None and len(rows) < MAX_ENGINE_EXAMPLES:
-                rows.append(i)
-        people = {name: [base64.b64encode(refs.embeddings[i].astype("<f4").tobytes()).decode("ascii")
-                         for i in rows] for name, rows in chosen.items()}
+        people = engine_references(self._references().faces, self.store.person_names())
         return {"face_crops_dir": str(self.crops_dir), "people": people}
 
     def store_outcomes(self, sha256: str, engine_name: str, outcomes: Iterable[ApiOutcome]) -> None:
@@ -243,6 +233,26 @@ class People:
                 for f in rows]
 
     # -- naming ----------------------------------------------------------------------------------
+    def compare(self, source: str | os.PathLike, target: str | os.PathLike,
+                similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD) -> Json:
+        """Rekognition CompareFaces of two image files on this computer (``mediaapp faces compare``).
+
+        The largest face of ``source`` against every face of ``target``, in a
+        worker process (``face_records.compare_files``); nothing is stored.
+        Returns the response. Raises ``AnalysisError`` when an image has no face
+        or cannot be decoded, ``RuntimeError`` when face features are off.
+        """
+        from mediaapp.analysis.local.face_records import compare_files
+
+        if not self.enabled:
+            raise RuntimeError("face features are off in this library's settings (faces_enabled)")
+        job = (*(os.path.abspath(os.path.expanduser(os.fspath(p))) for p in (source, target)), similarity_threshold)
+        answers: list[Json | BaseException] = []
+        self._pool.run(compare_files, [job], lambda _j, answer: answers.append(answer), lambda _j, e: answers.append(e))
+        if isinstance(answers[0], BaseException):
+            raise answers[0]
+        return answers[0]
+
     def enrol(self, name: str, paths: Iterable[str | os.PathLike]) -> EnrolReport:
         """Enrol ``name`` from example photos (``mediaapp people add``), then name matching faces.
 

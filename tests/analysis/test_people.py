@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
-import json
 
 import numpy as np
 import pytest
@@ -16,13 +15,10 @@ import pytest
 from mediaapp.analysis.local.face_detector import DlibFaceDetector
 from mediaapp.analysis.local.recognition import (
     DEFAULT_SIMILARITY_THRESHOLD,
-    FaceCollection,
-    FaceNotFoundError,
     cluster_faces,
     compare_faces,
     distance_to_similarity,
     person_id,
-    recognize,
     recognize_faces,
     similarity,
     similarity_to_distance,
@@ -44,16 +40,6 @@ def _validate_output(value, operation):
     if report.has_errors():
         raise AssertionError(report.generate_report())
     validate_response(operation, value)  # the project's stricter checks: enums, ranges, patterns
-
-
-def _validate_shape(value, shape_name):
-    import botocore.session
-    from botocore.validate import ParamValidator
-
-    shape = botocore.session.get_session().get_service_model("rekognition").shape_for(shape_name)
-    report = ParamValidator().validate(value, shape)
-    if report.has_errors():
-        raise AssertionError(report.generate_report())
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +104,16 @@ def test_same_person_matches_and_different_people_do_not(photos):
     assert same == 21 + 1 + 3 + 3 + 1 and diff == 153 - same  # Obama 7, Biden 2, Alex 3, Kit 3, Rose 2, Lin 1
 
 
+def _recognize(image, detector, named):
+    """Detect and embed ``image``'s faces as the local engine does, then name them (``recognize_faces``)."""
+    pairs = detector.detect_and_embed(image)
+    return recognize_faces([f for f, _ in pairs], [e for _, e in pairs], named)
+
+
 def test_recognize_names_the_enrolled_person_and_leaves_the_others(photos, detector):
     named = {"Barack Obama": [_emb(photos, "obama.jpg")]}
     _, image, _ = photos["obama_and_biden.jpg"]
-    answer = recognize(image, detector, named)
+    answer = _recognize(image, detector, named)
     _validate_output(answer, "RecognizeCelebrities")
     (celeb,) = answer["CelebrityFaces"]
     assert celeb["Name"] == "Barack Obama" and celeb["Id"] == person_id("Barack Obama")
@@ -133,11 +125,6 @@ def test_recognize_names_the_enrolled_person_and_leaves_the_others(photos, detec
     assert 0.45 < centre < 0.7
     lefts = sorted(f["BoundingBox"]["Left"] for f in answer["UnrecognizedFaces"])
     assert lefts[0] < celeb["Face"]["BoundingBox"]["Left"] < lefts[1]
-    # with the faces already detected (as the local engine does) the answer is the same
-    again = recognize(image, detector, named, faces=detector.detect_faces(image))
-    assert again["UnrecognizedFaces"] == answer["UnrecognizedFaces"]
-    assert [c["Name"] for c in again["CelebrityFaces"]] == ["Barack Obama"]
-    assert again["CelebrityFaces"][0]["MatchConfidence"] == pytest.approx(celeb["MatchConfidence"], abs=2)
 
 
 def test_recognize_both_people_in_a_photo(photos, detector):
@@ -146,7 +133,7 @@ def test_recognize_both_people_in_a_photo(photos, detector):
              "Rose Leslie": [_emb(photos, "rose_leslie_img2.jpg")],
              "Joe Biden": [_emb(photos, "biden.jpg")]}
     _, image, _ = photos["kit_with_rose.jpg"]
-    answer = recognize(image, detector, named)
+    answer = _recognize(image, detector, named)
     _validate_output(answer, "RecognizeCelebrities")
     assert answer["UnrecognizedFaces"] == []
     by_name = {c["Name"]: c["Face"]["BoundingBox"]["Left"] for c in answer["CelebrityFaces"]}
@@ -156,10 +143,9 @@ def test_recognize_both_people_in_a_photo(photos, detector):
 
 def test_recognize_nobody_enrolled_or_a_stricter_threshold(photos, detector):
     _, image, pairs = photos["two_people.jpg"]
-    answer = recognize(image, detector, {})
+    answer = _recognize(image, detector, {})
     assert answer == {"CelebrityFaces": [], "UnrecognizedFaces": [f for f, _ in pairs]}
-    assert recognize(image, detector, {"Joe Biden": []}, faces=[]) == {
-        "CelebrityFaces": [], "UnrecognizedFaces": []}
+    assert recognize_faces([], [], {"Joe Biden": []}) == {"CelebrityFaces": [], "UnrecognizedFaces": []}
     named = {"Joe Biden": [_emb(photos, "biden2.jpg")]}
     faces, embs = [f for f, _ in pairs], [e for _, e in pairs]
     assert [c["Name"] for c in recognize_faces(faces, embs, named)["CelebrityFaces"]] == ["Joe Biden"]
@@ -188,69 +174,6 @@ def test_person_id_is_stable_and_distinct():
         person_id("  ")
 
 
-@pytest.fixture(scope="module")
-def collection(photos):
-    coll = FaceCollection("test")
-    for name, (_, _, pairs) in photos.items():
-        records = coll.index_faces([e for _, e in pairs], name.replace("-", "_"),
-                                   faces=[f for f, _ in pairs])
-        for record in records:
-            _validate_shape(record, "FaceRecord")
-        _validate_output({"FaceRecords": records, "FaceModelVersion": coll.model_version}, "IndexFaces")
-    return coll
-
-
-def test_collection_search_finds_the_same_person_only(collection, photos):
-    assert len(collection) == 25
-    obama_face = next(f for f in collection.list_faces() if f["ExternalImageId"] == "obama.jpg")
-    answer = collection.search_faces(obama_face["FaceId"])
-    _validate_output(answer, "SearchFaces")
-    found = [m["Face"]["ExternalImageId"] for m in answer["FaceMatches"]]
-    # the 6 other Obama photos and the 2 where he stands with Biden, but not obama.jpg itself
-    assert sorted(found) == sorted(["obama2.jpg", "obama3.jpg", "obama1_knn_test.jpg",
-                                    "obama_480p.jpg", "obama_small.jpg", "obama_partial_face.jpg",
-                                    "two_people.jpg", "obama_and_biden.jpg"])
-    sims = [m["Similarity"] for m in answer["FaceMatches"]]
-    assert sims == sorted(sims, reverse=True) and min(sims) >= 80
-    assert len(collection.search_faces(obama_face["FaceId"], max_faces=3)["FaceMatches"]) == 3
-    with pytest.raises(FaceNotFoundError):
-        collection.search_faces("00000000-0000-0000-0000-000000000000")
-    with pytest.raises(ValueError):
-        collection.search_faces(obama_face["FaceId"], face_match_threshold=120)
-
-
-def test_search_by_embedding_and_persistence(collection, photos):
-    _names, _, pairs = photos["rose_leslie_img2.jpg"]
-    face, emb = pairs[0]
-    answer = collection.search_faces_by_embedding(emb, face=face)
-    _validate_output(answer, "SearchFacesByImage")
-    assert {m["Face"]["ExternalImageId"] for m in answer["FaceMatches"]} == {
-        "rose_leslie_img1.jpg", "rose_leslie_img2.jpg", "kit_with_rose.jpg"}
-    assert answer["FaceMatches"][0]["Similarity"] > 99.9  # its own indexed copy
-    assert answer["SearchedFaceBoundingBox"] == face["BoundingBox"]
-
-    restored = FaceCollection.from_dict(json.loads(json.dumps(collection.to_dict())))
-    assert len(restored) == len(collection)
-    again = restored.search_faces_by_embedding(emb, face=face)
-    assert again == answer
-    gone = [m["Face"]["FaceId"] for m in again["FaceMatches"]]
-    assert restored.delete_faces(gone + ["not-an-id"]) == gone
-    assert restored.search_faces_by_embedding(emb)["FaceMatches"] == []
-    assert len(collection.search_faces_by_embedding(emb)["FaceMatches"]) == 3  # original untouched
-
-
-def test_index_faces_rejects_bad_input(photos):
-    coll = FaceCollection()
-    emb = _emb(photos, "obama.jpg")
-    with pytest.raises(ValueError):
-        coll.index_faces([emb], "a/b.jpg")  # '/' is not allowed in ExternalImageId
-    with pytest.raises(ValueError):
-        coll.index_faces([emb[:64]], "x")
-    with pytest.raises(ValueError):
-        coll.index_faces([emb], "x", faces=[{}, {}])
-    assert len(coll) == 0
-
-
 def test_compare_faces_finds_obama_among_three(photos):
     _, _, source = photos["obama.jpg"]
     _, _, target = photos["obama_and_biden.jpg"]
@@ -270,8 +193,7 @@ def test_compare_faces_finds_obama_among_three(photos):
 def test_compare_uses_the_largest_source_face(photos):
     _, _, pairs = photos["kit_with_rose.jpg"]  # Kit's face is the larger one
     kit_small = _emb(photos, "kit_harington_john1.jpeg")
-    answer = FaceCollection.compare([e for _, e in pairs], [kit_small],
-                                    source_faces=[f for f, _ in pairs])
+    answer = compare_faces([e for _, e in pairs], [kit_small], source_faces=[f for f, _ in pairs])
     assert len(answer["FaceMatches"]) == 1
     reversed_faces = [f for f, _ in pairs][::-1]
     answer = compare_faces([e for _, e in pairs][::-1], [kit_small], source_faces=reversed_faces)

@@ -67,3 +67,29 @@ def test_enrol_import_search_list_forget(testdata, tmp_path, capsys):
     code, out, _ = run(capsys, "--library", str(lib), "people", "list")
     assert "nobody is named yet" in out
     assert not (lib / "faces").exists()
+
+
+def test_faces_compare_finds_obama_among_three(tmp_path, testdata, capsys):
+    """``mediaapp faces compare``: the local CompareFaces, checked against botocore's output shape."""
+    from mediaapp.analysis.validate import validate_response
+
+    faces = testdata / "3_faces/face_recognition"
+    lib = str(tmp_path / "lib")
+    code, out, err = run(capsys, "--library", lib, "faces", "compare", str(faces / "obama.jpg"),
+                         str(faces / "obama_and_biden.jpg"), "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    validate_response("CompareFaces", answer)
+    (match,) = answer["FaceMatches"]
+    assert match["Similarity"] >= 80 and len(answer["UnmatchedFaces"]) == 2
+    code, out, _ = run(capsys, "--library", lib, "faces", "compare", str(faces / "biden.jpg"),
+                       str(faces / "obama.jpg"))
+    assert code == 0 and "MATCH" not in out and out.count("no match") == 1
+    # a stricter threshold is refused before any work; an image without a face is a clear error
+    with pytest.raises(SystemExit) as refused:
+        main(["--library", lib, "faces", "compare", str(faces / "obama.jpg"), str(faces / "obama2.jpg"),
+              "--similarity-threshold", "150"])
+    assert refused.value.code == 2 and "150 is not from 0 to 100" in capsys.readouterr().err
+    no_face = testdata / "1_objects/voc/VOC2007/JPEGImages/000004.jpg"
+    code, _, err = run(capsys, "--library", lib, "faces", "compare", str(no_face), str(faces / "obama.jpg"))
+    assert code == 1 and f"no face found in the source image {no_face}" in err

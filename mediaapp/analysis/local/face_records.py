@@ -27,11 +27,12 @@ import numpy as np
 from PIL import Image
 
 from mediaapp.core.embeddings import embedding_to_bytes
-from mediaapp.core.types import BoundingBox
+from mediaapp.core.types import BoundingBox, Json
 
 __all__ = [
     "CROP_MARGIN",
     "FACE_CROP_SIDE",
+    "compare_files",
     "crop_name",
     "face_records",
     "save_face_crop",
@@ -139,3 +140,41 @@ def example_faces(path: str, sha256: str, crops_dir: str | None) -> tuple[list[d
         raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
     detector = DlibFaceDetector()
     return face_records(image, detector.detect_and_embed(image), sha256, crops_dir, example=True), detector.version
+
+
+def compare_files(source: str, target: str, similarity_threshold: float) -> Json:
+    """Rekognition CompareFaces on two image files, on-device: the task ``mediaapp faces compare`` runs.
+
+    Both images are decoded as the local engine decodes them and their faces
+    detected and embedded with dlib; the source's largest face is compared
+    with every target face (``recognition.compare_faces``; Similarity 0-100,
+    matches at ``similarity_threshold`` or more). The answer is checked
+    against botocore's CompareFaces output shape. Raises ``AnalysisError``
+    (code ``InvalidParameterException``, as Rekognition) when either image
+    has no face or cannot be decoded, and ``EngineUnavailableError`` when
+    dlib or its models are missing.
+    """
+    from mediaapp.analysis.engine_base import AnalysisError
+    from mediaapp.analysis.local.face_detector import DlibFaceDetector
+    from mediaapp.analysis.local.recognition import compare_faces
+    from mediaapp.analysis.validate import validate_response
+    from mediaapp.ingest.decode import DecodeError
+    from mediaapp.ingest.media import open_for_analysis
+
+    detector = DlibFaceDetector()
+    found = []
+    for role, path in (("source", source), ("target", target)):
+        try:
+            image = open_for_analysis(path)
+        except (DecodeError, OSError) as exc:
+            raise AnalysisError(f"cannot decode the {role} image {path}: {exc}",
+                                "InvalidImageFormatException") from exc
+        pairs = detector.detect_and_embed(image)
+        if not pairs:
+            raise AnalysisError(f"no face found in the {role} image {path}", "InvalidParameterException")
+        found.append(pairs)
+    (src, tgt) = found
+    response = compare_faces([e for _, e in src], [e for _, e in tgt], similarity_threshold,
+                             [f for f, _ in src], [f for f, _ in tgt])
+    validate_response("CompareFaces", response)
+    return response

@@ -1,9 +1,10 @@
 """People: recognising known faces on-device, with Amazon Rekognition's semantics.
 
-The engine part only: pure functions and an in-memory collection over dlib's
-128-d face embeddings (``mediaapp.analysis.local.face_detector``). Storage and UI are
-wired elsewhere; everything here round-trips through plain JSON-able dicts
-(``FaceCollection.to_dict`` / ``from_dict``).
+The engine part only: pure functions over dlib's 128-d face embeddings
+(``mediaapp.analysis.local.face_detector``) answering in Rekognition's shapes:
+CompareFaces (``compare_faces``, behind ``mediaapp faces compare``),
+RecognizeCelebrities (``recognize_faces``) and the clustering of unknown
+faces (``cluster_faces``). Storage is the catalog's (``mediaapp.catalog.face_store``).
 
 Similarity. dlib's ResNet embeds faces so that two photos of one person lie
 closer than 0.6 in Euclidean distance (dlib's reference threshold, 99.38% on
@@ -26,25 +27,19 @@ its mostly adult, mostly white training set.
 from __future__ import annotations
 
 import math
-import re
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mediaapp.analysis.local.face_detector import EMBEDDING_MODEL_VERSION
 from mediaapp.core.embeddings import EMBEDDING_SIZE, person_id
 
 __all__ = [
     "DEFAULT_CLUSTER_DISTANCE",
     "DEFAULT_SIMILARITY_THRESHOLD",
     "REFERENCE_DISTANCE",
-    "FaceCollection",
-    "FaceNotFoundError",
     "cluster_faces",
     "compare_faces",
     "distance_to_similarity",
-    "recognize",
     "recognize_faces",
     "similarity",
     "similarity_to_distance",
@@ -66,17 +61,10 @@ DEFAULT_CLUSTER_DISTANCE = 0.55
 #: average linkage (O(n^2) memory: 4000 faces use ~64 MB of distances) to
 #: dlib's graph-based Chinese whispers.
 AUTO_LINKAGE_MAX_FACES = 4000
-#: Rekognition's MaxFaces upper bound for SearchFaces / SearchFacesByImage.
-MAX_FACES_LIMIT = 4096
 
 _SLOPE = 12.0
 # distance at which similarity is 50; puts REFERENCE_DISTANCE on the default threshold
 _MIDPOINT = REFERENCE_DISTANCE - math.log(100.0 / DEFAULT_SIMILARITY_THRESHOLD - 1.0) / _SLOPE
-_EXTERNAL_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
-
-
-class FaceNotFoundError(KeyError):
-    """A FaceId is not in the collection (Rekognition's ResourceNotFoundException / InvalidParameter)."""
 
 
 # -- similarity -----------------------------------------------------------------
@@ -147,14 +135,6 @@ def _check_threshold(value: float, name: str) -> float:
     return v
 
 
-def _check_max_faces(value: int) -> int:
-    """Return ``value`` if 1 <= value <= 4096 (Rekognition's range), else raise ``ValueError``."""
-    v = int(value)
-    if not 1 <= v <= MAX_FACES_LIMIT:
-        raise ValueError(f"max_faces must be between 1 and {MAX_FACES_LIMIT}, got {v}")
-    return v
-
-
 def _copy(face: Mapping) -> dict:
     """A copy of a face dict deep enough that callers cannot alter stored boxes or landmarks."""
     out = {}
@@ -171,204 +151,6 @@ def _box_area(face: Mapping | None) -> float:
     """Area (ratio of the image) of a face dict's BoundingBox, 0 when absent."""
     box = (face or {}).get("BoundingBox") or {}
     return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
-
-
-# -- collection -----------------------------------------------------------------
-
-
-class FaceCollection:
-    """An in-memory Rekognition face collection over dlib embeddings.
-
-    Semantics follow Rekognition's IndexFaces / ListFaces / DeleteFaces /
-    SearchFaces / SearchFacesByImage: each indexed face gets a random UUID
-    ``FaceId``; each ``index_faces`` call is one image and gets an ``ImageId``;
-    searches return ``FaceMatches`` ordered by decreasing ``Similarity``
-    (0-100, see ``distance_to_similarity``), never below the threshold and at
-    most ``max_faces`` long. ``model_version`` names the embedding model
-    (``faces.EMBEDDING_MODEL_VERSION``) and is reported as FaceModelVersion.
-    Not thread-safe: guard shared instances with a lock.
-    """
-
-    def __init__(self, collection_id: str = "local", model_version: str = EMBEDDING_MODEL_VERSION):
-        self.collection_id = collection_id
-        self.model_version = model_version
-        self._faces: dict[str, dict] = {}          # FaceId -> Rekognition Face dict
-        self._vectors: dict[str, np.ndarray] = {}  # FaceId -> (128,) embedding
-        self._matrix: np.ndarray | None = None     # cache: stacked vectors
-        self._ids: list[str] = []                  # cache: FaceIds in matrix order
-
-    def __len__(self) -> int:
-        """Number of indexed faces."""
-        return len(self._faces)
-
-    def __contains__(self, face_id: object) -> bool:
-        """Whether ``face_id`` is indexed."""
-        return face_id in self._faces
-
-    # -- writing --
-
-    def index_faces(self, embeddings: Sequence[np.ndarray] | np.ndarray,
-                    external_image_id: str | None = None,
-                    faces: Sequence[dict] | None = None,
-                    image_id: str | None = None) -> list[dict]:
-        """Add the faces of one image; return their Rekognition ``FaceRecord`` dicts.
-
-        ``embeddings``: n embeddings of shape (128,) (or an (n, 128) array).
-        ``external_image_id``: the caller's id for the image (Rekognition's
-        ExternalImageId: 1-255 characters of ``[a-zA-Z0-9_.-:]``, e.g. the
-        file's sha256). ``faces``: the n ComparedFace dicts from the detector,
-        in the same order; their BoundingBox and Confidence go into ``Face`` and
-        the whole dict into ``FaceDetail``. ``image_id``: a UUID for the image
-        (a new random one by default).
-        Each record is ``{"Face": {"FaceId", "ImageId", ["ExternalImageId"],
-        ["BoundingBox", "Confidence"]}, "FaceDetail": {...}}``.
-        Raises ``ValueError`` for bad embeddings, a bad external id or when
-        ``faces`` and ``embeddings`` differ in length.
-        """
-        vectors = _embeddings(embeddings)
-        if faces is not None and len(faces) != len(vectors):
-            raise ValueError(f"{len(faces)} faces but {len(vectors)} embeddings")
-        if external_image_id is not None and (
-                not 1 <= len(external_image_id) <= 255 or not _EXTERNAL_ID.fullmatch(external_image_id)):
-            raise ValueError("external_image_id must be 1-255 characters of [a-zA-Z0-9_.-:]")
-        image_id = image_id or str(uuid.uuid4())
-        records = []
-        for i, vector in enumerate(vectors):
-            detail = _copy(faces[i]) if faces is not None else {}
-            face: dict = {"FaceId": str(uuid.uuid4()), "ImageId": image_id}
-            if external_image_id is not None:
-                face["ExternalImageId"] = external_image_id
-            if "BoundingBox" in detail:
-                face["BoundingBox"] = dict(detail["BoundingBox"])
-            if "Confidence" in detail:
-                face["Confidence"] = float(detail["Confidence"])
-            self._faces[face["FaceId"]] = face
-            self._vectors[face["FaceId"]] = vector.copy()
-            records.append({"Face": _copy(face), "FaceDetail": detail})
-        self._matrix = None
-        return records
-
-    def delete_faces(self, face_ids: Iterable[str]) -> list[str]:
-        """Remove faces; return the FaceIds actually deleted (unknown ids are ignored, as in Rekognition)."""
-        deleted = []
-        for face_id in face_ids:
-            if self._faces.pop(face_id, None) is not None:
-                del self._vectors[face_id]
-                deleted.append(face_id)
-        if deleted:
-            self._matrix = None
-        return deleted
-
-    # -- reading --
-
-    def list_faces(self) -> list[dict]:
-        """All indexed Rekognition ``Face`` dicts, in indexing order (copies)."""
-        return [_copy(f) for f in self._faces.values()]
-
-    def get_embedding(self, face_id: str) -> np.ndarray:
-        """The stored embedding (a copy, shape (128,)); ``FaceNotFoundError`` if unknown."""
-        try:
-            return self._vectors[face_id].copy()
-        except KeyError:
-            raise FaceNotFoundError(face_id) from None
-
-    def search_faces(self, face_id: str,
-                     face_match_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-                     max_faces: int = MAX_FACES_LIMIT) -> dict:
-        """Rekognition SearchFaces: faces of the collection similar to the indexed face ``face_id``.
-
-        Returns ``{"SearchedFaceId", "FaceMatches": [{"Similarity", "Face"}],
-        "FaceModelVersion"}``; the searched face itself is left out.
-        ``face_match_threshold`` 0-100 (default 80); ``max_faces`` 1-4096.
-        Raises ``FaceNotFoundError`` for an unknown id, ``ValueError`` for
-        out-of-range arguments.
-        """
-        vector = self.get_embedding(face_id)
-        matches = self._search(vector, face_match_threshold, max_faces, exclude=face_id)
-        return {"SearchedFaceId": face_id, "FaceMatches": matches,
-                "FaceModelVersion": self.model_version}
-
-    def search_faces_by_embedding(self, embedding: np.ndarray,
-                                  face_match_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-                                  max_faces: int = MAX_FACES_LIMIT,
-                                  face: dict | None = None) -> dict:
-        """Rekognition SearchFacesByImage for an already embedded face.
-
-        Returns ``{"FaceMatches": [{"Similarity", "Face"}], "FaceModelVersion"}``
-        plus ``SearchedFaceBoundingBox`` / ``SearchedFaceConfidence`` when the
-        searched ``face`` (a ComparedFace dict) is given.
-        Raises ``ValueError`` for a bad embedding or out-of-range arguments.
-        """
-        out: dict = {}
-        if face is not None:
-            if "BoundingBox" in face:
-                out["SearchedFaceBoundingBox"] = dict(face["BoundingBox"])
-            if "Confidence" in face:
-                out["SearchedFaceConfidence"] = float(face["Confidence"])
-        out["FaceMatches"] = self._search(_embedding(embedding), face_match_threshold, max_faces)
-        out["FaceModelVersion"] = self.model_version
-        return out
-
-    def _search(self, vector: np.ndarray, threshold: float, max_faces: int,
-                exclude: str | None = None) -> list[dict]:
-        """Ranked ``[{"Similarity", "Face"}]`` for ``vector``, thresholded and truncated."""
-        threshold = _check_threshold(threshold, "face_match_threshold")
-        max_faces = _check_max_faces(max_faces)
-        if not self._faces:
-            return []
-        if self._matrix is None:
-            self._ids = list(self._vectors)
-            self._matrix = np.stack([self._vectors[i] for i in self._ids])
-        sims = distance_to_similarity(np.linalg.norm(self._matrix - vector, axis=1))
-        order = np.argsort(-sims, kind="stable")
-        matches = []
-        for idx in order:
-            if sims[idx] < threshold or len(matches) >= max_faces:
-                break
-            fid = self._ids[idx]
-            if fid == exclude:
-                continue
-            matches.append({"Similarity": float(sims[idx]), "Face": _copy(self._faces[fid])})
-        return matches
-
-    # -- persistence --
-
-    def to_dict(self) -> dict:
-        """A JSON-serialisable snapshot: ``{"CollectionId", "FaceModelVersion", "Faces": [...]}``.
-
-        Each face is its Rekognition ``Face`` dict plus ``"Embedding"`` (128
-        floats). ``from_dict(to_dict())`` restores an equal collection.
-        """
-        return {
-            "CollectionId": self.collection_id,
-            "FaceModelVersion": self.model_version,
-            "Faces": [dict(face, Embedding=self._vectors[fid].tolist())
-                      for fid, face in self._faces.items()],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> FaceCollection:
-        """Rebuild a collection from ``to_dict`` output.
-
-        Raises ``KeyError`` for a missing FaceId/Embedding and ``ValueError``
-        for a malformed embedding.
-        """
-        coll = cls(data.get("CollectionId", "local"),
-                   data.get("FaceModelVersion", EMBEDDING_MODEL_VERSION))
-        for item in data.get("Faces", []):
-            face = {k: v for k, v in item.items() if k != "Embedding"}
-            coll._faces[face["FaceId"]] = face
-            coll._vectors[face["FaceId"]] = _embedding(item["Embedding"])
-        return coll
-
-    @staticmethod
-    def compare(source_embeddings, target_embeddings,
-                similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-                source_faces: Sequence[dict] | None = None,
-                target_faces: Sequence[dict] | None = None) -> dict:
-        """Rekognition CompareFaces; the same as the module function ``compare_faces``."""
-        return compare_faces(source_embeddings, target_embeddings, similarity_threshold,
-                             source_faces, target_faces)
 
 
 # -- CompareFaces ---------------------------------------------------------------
@@ -467,29 +249,6 @@ def recognize_faces(faces: Sequence[dict], embeddings: Sequence[np.ndarray] | np
         else:
             unrecognized.append(_copy(face))
     return {"CelebrityFaces": celebrities, "UnrecognizedFaces": unrecognized}
-
-
-def recognize(image, detector, named: Mapping[str, Sequence[np.ndarray] | np.ndarray],
-              threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-              faces: Sequence[dict] | None = None) -> dict:
-    """Detect, embed and name the faces of ``image`` (a PIL image): a RecognizeCelebrities dict.
-
-    ``detector``: a ``faces.DlibFaceDetector`` (anything with
-    ``detect_and_embed(image) -> [(ComparedFace, embedding)]`` and
-    ``embed_faces(image, faces) -> [embedding]``). ``faces``: ComparedFace
-    dicts already detected on this same image, to skip a second detection
-    (only their embeddings are computed). See ``recognize_faces`` for
-    ``named``, ``threshold`` and the answer.
-    Raises what the detector raises, and ``ValueError`` as ``recognize_faces``.
-    """
-    if faces is None:
-        pairs = detector.detect_and_embed(image)
-        faces = [face for face, _ in pairs]
-        vectors = [emb for _, emb in pairs]
-    else:
-        vectors = detector.embed_faces(image, list(faces)) if faces else []
-    embeddings = np.array(vectors, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    return recognize_faces(faces, embeddings, named, threshold)
 
 
 # -- clustering -----------------------------------------------------------------

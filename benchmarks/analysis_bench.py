@@ -222,7 +222,8 @@ def main() -> int:
         return 0
     wall, failures, late = full_analysis(paths, args.workers, Path(photo_dir) / "face-crops")
     print(f"\nfull local analysis as an import runs it (mediaapp.tasks.WorkerPool +"
-          f" analysis.analysis_worker.analyse_image: decode, DetectLabels, DetectText, RecognizeCelebrities with face embeddings and crops),"
+          f" analysis.analysis_worker.analyse_image: decode, DetectLabels, DetectText, RecognizeCelebrities"
+          f" with face embeddings and crops),"
           f" {args.workers} worker processes:")
     print(f"  {len(paths)} photos in {wall:.1f} s = {len(paths) / wall:.2f} images/s (target >= 1 image/s)"
           + (f"; {failures} API failures" if failures else ""))

@@ -25,14 +25,27 @@ class SettingsError(ValueError):
     """A setting has a value of the wrong kind; the message names the key, the value and what was expected."""
 
 
+def _numeric(value: Any) -> Any:
+    """``value``, or the number a hand-edited text holds (``"85"``), as earlier versions read it."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip()) if "." in value or "e" in value.lower() else int(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
 def _number(key: str, value: Any, low: float, high: float) -> float:
+    value = _numeric(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
         raise SettingsError(f"setting {key!r} must be a number from {low:g} to {high:g}, not {value!r}")
     return float(value)
 
 
 def _count(key: str, value: Any) -> int | None:
-    if value is None:
+    """A positive whole number; null, or 0 as earlier versions wrote for "no limit / one per core", is None."""
+    value = _numeric(value)
+    if value is None or value == 0:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SettingsError(f"setting {key!r} must be a whole number of at least 1 or null, not {value!r}")
@@ -90,8 +103,8 @@ class Settings:
         known = {f.name for f in fields(cls)} - {"extra"}
         values: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in known:
-                continue
+            if key not in known or (value is None and key in ("index", "engine_config", "folder_engines")):
+                continue  # null for a table: its default, as earlier versions read it
             if key in ("engines", "apis"):
                 values[key] = _names(key, value)
             elif key in ("min_confidence", "face_match_threshold"):

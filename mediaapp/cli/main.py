@@ -19,6 +19,7 @@ from pathlib import Path
 from mediaapp import __version__
 from mediaapp.failures import describe
 from mediaapp.paths import default_library_dir
+from mediaapp.settings import SettingsError
 
 #: Sub-command modules under ``mediaapp.cli.commands``, in help order.
 COMMAND_MODULES = ["import_", "search", "reindex", "show", "people", "faces", "models", "estimate", "export",
@@ -89,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (``mediaapp search | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (OSError, sqlite3.DatabaseError, RuntimeError) as exc:
-        # The library itself is unusable (unwritable folder, not a database, disk full, newer schema).
+    except (OSError, sqlite3.DatabaseError, RuntimeError, SettingsError) as exc:
+        # The library itself is unusable (unwritable folder, not a database, disk full, newer schema,
+        # a settings.json with a bad value: the message names the key).
         print(f"mediaapp: error: {describe(exc, f'the library at {ctx.library_dir}')}", file=sys.stderr)
         return 1
     finally:

@@ -134,6 +134,7 @@ class AssetListModel(QAbstractListModel):
         self.library = None
         self.query = Query()
         self.generation = Generation()
+        self._boxes_generation = Generation()  # see reload_boxes
         self.total = 0
         self._rows: list[AssetRow] = []
         self._row_of: dict[str, int] = {}
@@ -188,10 +189,11 @@ class AssetListModel(QAbstractListModel):
         library, query, shas = self.library, self.query, [r.sha256 for r in self._rows]
         if library is None or not shas:
             return
-        generation = self.generation.value
+        generation, reload = self.generation.value, self._boxes_generation.bump()
 
         def done(detections: dict[str, list[Detection]]) -> None:
-            if not self.generation.is_current(generation):
+            # dropped when the query changed, or a later reload was asked for (it may arrive first)
+            if not self.generation.is_current(generation) or not self._boxes_generation.is_current(reload):
                 return
             for sha, dets in detections.items():
                 row = self._row_of.get(sha)

@@ -79,7 +79,10 @@ class ImportFlow(QObject):
             self.task.cancel()
 
     def abandon(self, reason: str) -> None:
-        """The library changed while the user was asked: end without importing."""
+        """End without importing (the window closes): an estimate's answer or a pending question is dropped.
+
+        An import already running is not stopped here; cancel it first.
+        """
         if self.running:
             self._declined(reason)
 
@@ -115,9 +118,11 @@ class ImportFlow(QObject):
     def _decide(self, library: Any, paths: list[str], reanalyse: bool, text: str) -> None:
         if self._library is not library:
             return  # abandoned meanwhile
-        if self.confirm(text):
-            if self._library is library:
-                self._import(library, paths, reanalyse)
+        accepted = self.confirm(text)
+        if self._library is not library:
+            return  # abandoned while the user was asked (the window closed)
+        if accepted:
+            self._import(library, paths, reanalyse)
         else:
             self._declined("Import cancelled: the Rekognition cost was not confirmed")
 

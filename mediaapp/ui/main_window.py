@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mediaapp.core.text import tokenize
 from mediaapp.core.types import ImportReport, Query, SortOrder
 from mediaapp.failures import describe
 from mediaapp.paths import top_folders
@@ -96,7 +97,7 @@ class MainWindow(QMainWindow):
         self.imports.ended.connect(self._import_ended)
         self._last_stage: str | None = None
         #: The Settings and cloud settings dialogs, loaded and saved off the GUI thread.
-        self.settings_flow = SettingsFlow(self.runner, self)
+        self.settings_flow = SettingsFlow(self.runner, self, busy=lambda: self.imports.running)
         self.settings_flow.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.settings_flow.reopen.connect(self.open_library)
         self._closing = False
@@ -266,8 +267,10 @@ class MainWindow(QMainWindow):
         """Refresh only what ``changes`` touched (``Operations.changed``).
 
         Files came or went: everything (``refresh``). Names or face groups:
-        the facets, and the search again only when it filters by person;
-        otherwise just the loaded rows' boxes and names.
+        the facets, and the search again only when names can change its hits
+        (it filters by person, or has words: names are search words);
+        otherwise just the loaded rows' boxes and names, and the detail view
+        when it is open.
         """
         if self.library is None:
             return
@@ -275,11 +278,13 @@ class MainWindow(QMainWindow):
             self.refresh()
         elif changes.people:
             query = self.current_query()
-            if query.persons:
+            if query.persons or tokenize(query.text):
                 self._query_changed()
             else:
                 self._refresh_facets(query)
                 self.model.reload_boxes()
+                if self.stack.currentWidget() is self.detail:
+                    self.open_detail(self.grid.currentIndex())  # the names in the detail view
 
     # -- query ----------------------------------------------------------------------------------
     def current_query(self) -> Query:
@@ -392,8 +397,7 @@ class MainWindow(QMainWindow):
     def confirm_cost(self, text: str) -> bool:
         """Ask whether to import with the Rekognition cost ``text`` shown; True for Proceed (modal).
 
-        Answers False without asking when the window is closing or another
-        library was opened meanwhile.
+        Answers False without asking when the window is closing.
         """
         if self._closing:
             return False
@@ -543,6 +547,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        self.imports.abandon("Import not started: the window closed")
         self.save_state()
         self.model.loader.cancel_all()
         stopped = self.runner.shutdown()

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.ui.background import BackgroundRunner, Generation
-from mediaapp.ui.operations import OpChanges
+from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.people_views import (
     CROP_CACHE_BYTES,
     FACE_SIDE,
@@ -63,9 +63,11 @@ class PeoplePanel(QWidget):
     changed = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None):
+    def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None, ops: Operations | None = None):
         super().__init__(parent)
         self.runner = runner
+        #: The window's operations: edits run as its mutations, so the window refreshes what they changed.
+        self.ops = ops or Operations(runner, self)
         self.library = None
         self._groups_generation = Generation()
         self._faces_generation = Generation()
@@ -279,7 +281,7 @@ class PeoplePanel(QWidget):
             self.refresh(select(result) if callable(select) else select)
             self.changed.emit(OpChanges(people=True))
 
-        self.runner.run(lambda ctx: fn(library.people), on_success=done,
+        self.ops.mutate(lambda ctx: fn(library.people), OpChanges(people=True), on_success=done,
                         on_failure=lambda exc: self._on_failure(label, exc), label=label)
 
     def name_group(self, group, name: str, face_ids=None) -> None:
@@ -375,7 +377,7 @@ def install_people_panel(window) -> PeoplePanel:
     search and facets. The menu toggles the dock (Ctrl+Shift+P) and offers
     *Forget all faces…*. Returns the panel.
     """
-    panel = PeoplePanel(window.runner)
+    panel = PeoplePanel(window.runner, ops=window.ops)  # edits announce OpChanges to window.apply_changes
     panel.setObjectName("peoplePanel")
     dock = QDockWidget("People", window)
     dock.setObjectName("peopleDock")
@@ -416,6 +418,5 @@ def install_people_panel(window) -> PeoplePanel:
     window.libraryOpened.connect(on_library)
     window.importFinished.connect(on_import)
     dock.visibilityChanged.connect(on_visible)
-    panel.changed.connect(window.apply_changes)
     panel.failed.connect(lambda message: window.statusBar().showMessage(message, 15000))
     return panel

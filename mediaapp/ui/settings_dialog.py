@@ -1,9 +1,9 @@
 """The Settings dialog: analysis engines and APIs, face features, the search index backend.
 
-It edits a copy of the library's settings dict (``mediaapp.settings``); the
-main window loads and saves it in the background with ``load_settings`` /
-``save_settings`` and reopens the library so the new settings apply. Unknown
-keys are kept untouched.
+It edits a copy of the library's settings dict (``mediaapp.settings``);
+``mediaapp.ui.settings_flow.SettingsFlow`` loads and saves it in the
+background and applies it to the open library (reopening it only for a new
+search backend or worker count). Unknown keys are kept untouched.
 
 The search-index section edits ``settings["index"]`` (keys documented in
 ``mediaapp.search.factory``): backend, server URL, index (alias) name, user

@@ -10,6 +10,7 @@ check, are explained in a message box naming the key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ class SettingsFlow(QObject):
     message = Signal(str)
     reopen = Signal(object)
 
-    def __init__(self, runner: BackgroundRunner, parent: QWidget):
+    def __init__(self, runner: BackgroundRunner, parent: QWidget, busy: Callable[[], bool] = lambda: False):
         super().__init__(parent)
         self.runner = runner
+        #: True while settings must not change (an import runs): the dialog is then not shown.
+        self.busy = busy
         self.window_ = parent  # the dialogs' parent
         #: The cloud settings dialog while it is open, else None.
         self.cloud_dialog: Any = None
@@ -51,6 +54,9 @@ class SettingsFlow(QObject):
         from mediaapp.settings import Settings, SettingsError, save_settings
         from mediaapp.ui.settings_dialog import SettingsDialog
 
+        if self.busy():  # an import started while the file was read: its settings must not change under it
+            self.message.emit("Settings not opened: wait for the import to finish (or cancel it)")
+            return
         dialog = SettingsDialog(settings, self.window_, runner=self.runner)  # no thread pool of its own
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:

@@ -235,3 +235,21 @@ def test_detail_view_shows_each_celebrity_with_id_links_confidence_and_gender(qt
         ("Celeb B", "2222222", ("www.imdb.com/name/bbbbbbbbb",), 97.0, ""),
         ("Celeb C", "3333333", ("www.imdb.com/name/ccccccccc",), 100.0, ""),
         ("Celeb D", "4444444", ("www.imdb.com/name/ddddddddd",), 97.0, "")]
+
+
+def test_closing_the_window_while_the_cost_is_asked_imports_nothing(qtbot, tmp_path, photos, monkeypatch):
+    stub = StubbedRekognition()  # nothing queued: any call would fail
+    window = _window(qtbot, _rekognition_root(tmp_path))
+    failed: list[str] = []
+    window.importFailed.connect(failed.append)
+
+    def close_then_proceed(self, text):
+        self.shutdown()        # the user closes the window while the question is open...
+        return True            # ...and the answer arrives afterwards
+
+    monkeypatch.setattr(MainWindow, "confirm_cost", close_then_proceed)
+    with qtbot.waitSignal(window.importDeclined, timeout=60000) as declined:
+        window.start_import([photos])
+    assert "the window closed" in declined.args[0]
+    qtbot.wait(300)  # an import started on the closed library would fail here
+    assert failed == [] and stub.calls == [] and not window.imports.running and window.imports.task is None

@@ -215,3 +215,18 @@ def test_naming_a_face_redraws_the_boxes_without_running_the_search_again(qtbot,
     qtbot.waitUntil(lambda: window.sidebar.persons.counts().get(OBAMA) == 8, timeout=WAIT)
     assert searches == []                                       # no blanket refresh: same rows, same scroll
     assert grid_paths(qtbot, window) == loaded and (row, [Roles.DETECTIONS]) in changed
+
+
+def test_naming_a_face_updates_a_search_by_words(qtbot, window, faces_library, testdata, monkeypatch):
+    """Names are search words: a text search runs again after a name is given (its hits change)."""
+    panel = show_panel(qtbot, window)
+    grid_paths(qtbot, window)
+    window.search.setText("barack")
+    window.search.returnPressed.emit()  # as Enter does
+    qtbot.waitUntil(lambda: window.current_query().text == "barack" and not window.model.busy
+                    and window.model.total == 0, timeout=WAIT)
+    select_group(qtbot, panel, faces_library.group_of("obama.jpg").key)
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
+    edit(qtbot, panel, panel.name_action)
+    qtbot.waitUntil(lambda: window.model.total == 8, timeout=WAIT)
+    assert grid_paths(qtbot, window) == photos_of(testdata, OBAMA)

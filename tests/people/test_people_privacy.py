@@ -93,7 +93,7 @@ def test_a_photo_analysed_before_a_forget_is_stored_without_the_name(faces_libra
     config = lib.library.engine_config("local")  # what an import started now sends to the workers
     assert OBAMA in config["people"]
     assert people.forget_person(OBAMA)
-    monkeypatch.setattr(lib.library, "engine_config", lambda engine: config)
+    monkeypatch.setattr(lib.library.importer, "engine_config", lambda engine: config)  # the pipeline's source
     report = lib.library.import_paths([lib.later])
     assert report.analysed == 2 and report.failed == []
     record = stored(lib, "obama2.jpg")

@@ -180,13 +180,13 @@ def test_cancel_stops_a_running_reindex_and_keeps_the_old_index(qtbot, cluster, 
     remote.rebuild(library.iter_index_documents())  # the index in use: 4 assets
     before = sorted(remote.client.indices.get_alias(name=alias))
     gate = threading.Event()
-    real_iter = library.iter_index_documents
+    real_iter = library.search_sync.iter_documents
 
     def slow_docs(batch=500):
         gate.wait(30)
         yield from real_iter(batch)
 
-    monkeypatch.setattr(library, "iter_index_documents", slow_docs)
+    monkeypatch.setattr(library.search_sync, "iter_documents", slow_docs)
     dialog = SettingsDialog({**DEFAULTS, "index": settings}, library=library)
     qtbot.addWidget(dialog)
     task = dialog.start_reindex()

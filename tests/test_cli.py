@@ -83,3 +83,55 @@ def test_a_library_that_is_not_a_database_is_a_clear_error(tmp_path, capsys):
     (lib / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
     code, _out, err = run(capsys, "--library", str(lib), "search", "x")
     assert code == 1 and err.startswith(f"mediaapp: error: the library at {lib} is not a mediaapp database")
+
+
+def _refused(capsys, *argv) -> str:
+    """Run the CLI expecting argparse to refuse an argument (exit 2); returns what it printed."""
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+    assert exit_.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["search", "--after", "2020-13-45"], "argument --after: '2020-13-45' is not an ISO 8601 date"),
+    (["search", "--before", "notadate"], "argument --before: 'notadate' is not an ISO 8601 date"),
+    (["search", "--limit", "-1"], "argument --limit: -1 is negative"),
+    (["search", "--min-confidence", "nan"], "argument --min-confidence: nan is not from 0 to 100"),
+    (["search", "--min-confidence", "150"], "argument --min-confidence: 150 is not from 0 to 100"),
+    (["import", ".", "--apis", "foo"], "argument --apis: unknown analysis 'foo'; expected one of labels"),
+    (["import", ".", "--engine", "foo"], "argument --engine: unknown analysis engine 'foo'; known: local"),
+    (["import", "/nonexistent"], "argument PATH: /nonexistent does not exist"),
+    (["estimate", ".", "--engine", "nope:Engine"], "argument --engine: analysis engine 'nope:Engine' cannot be"),
+])
+def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, argv, says):
+    lib = tmp_path / "lib"
+    err = _refused(capsys, "--library", str(lib), *argv)
+    assert says in err and "Traceback" not in err
+    assert not lib.exists()  # nothing was created, scanned or stored
+
+
+def test_a_library_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("not a library")
+    err = _refused(capsys, "--library", str(target), "search", "x")
+    assert f"--library {target} is a file; a library is a folder" in err and "Errno" not in err
+
+
+def test_an_engine_that_cannot_run_is_refused_and_stores_nothing(tmp_path, capsys, testdata, monkeypatch):
+    """``--engine rekognition`` without AWS credentials: exit 2, one line, and no rows left behind."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(testdata / "3_faces/face_recognition/obama.jpg", photos)
+    lib = tmp_path / "lib"
+    code, out, err = run(capsys, "--library", str(lib), "import", str(photos), "--engine", "rekognition", "--quiet")
+    assert code == 2 and "engine rekognition: no AWS credentials found" in err and out == ""
+    code, out, _ = run(capsys, "--library", str(lib), "search", "--limit", "0")
+    assert code == 0 and out == ""  # nothing was imported or recorded
+    code, out, _ = run(capsys, "--library", str(lib), "show", str(photos / "obama.jpg"))
+    assert code != 0

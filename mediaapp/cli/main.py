@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from mediaapp import __version__
+from mediaapp.core.filenames import display_path
 from mediaapp.failures import describe
 from mediaapp.paths import default_library_dir
 from mediaapp.settings import SettingsError
@@ -80,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    ctx = CliContext((args.library or default_library_dir()).expanduser().resolve())
+    library_dir = (args.library or default_library_dir()).expanduser().resolve()
+    if library_dir.exists() and not library_dir.is_dir():
+        parser.error(f"--library {display_path(str(library_dir))} is a file; a library is a folder")
+    ctx = CliContext(library_dir)
     try:
         return int(args.func(args, ctx) or 0)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.cli.argtypes import api_list, engine_name, existing_path
 from mediaapp.core.apis import short_names
 from mediaapp.core.types import CLOUD_ENGINE
 
@@ -17,9 +18,11 @@ from mediaapp.core.types import CLOUD_ENGINE
 def register(subparsers) -> None:
     """Add the ``estimate`` command."""
     p = subparsers.add_parser("estimate", help="what analysing these files would cost, before spending")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--engine", default=CLOUD_ENGINE, help=f"analysis engine (default: {CLOUD_ENGINE})")
-    p.add_argument("--apis", default=None, help=f"comma-separated: {short_names()} (default: settings)")
+    p.add_argument("paths", nargs="+", metavar="PATH", type=existing_path)
+    p.add_argument("--engine", default=CLOUD_ENGINE, type=engine_name,
+                   help=f"analysis engine (default: {CLOUD_ENGINE})")
+    p.add_argument("--apis", type=api_list, default=None,
+                   help=f"comma-separated: {short_names()} (default: settings)")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.set_defaults(func=run)
 
@@ -29,7 +32,7 @@ def run(args, ctx) -> int:
     name is wrong."""
     from mediaapp.services.costs import describe_estimate
 
-    apis = [a.strip() for a in args.apis.split(",") if a.strip()] if args.apis else None
+    apis = args.apis
     try:
         est = ctx.library().costs.estimate(args.paths, apis, args.engine)
     except (OSError, ValueError) as exc:

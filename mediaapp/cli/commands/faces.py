@@ -10,23 +10,12 @@ read, 2 for usage errors (a threshold outside 0-100, a missing file).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from mediaapp.cli.argtypes import percent
 from mediaapp.core.filenames import display_path
-
-
-def _percent(text: str) -> float:
-    """A number from 0 to 100 (argparse type); refused before any work starts."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"{text} is not from 0 to 100")
-    return value
 
 
 def register(subparsers) -> None:
@@ -36,7 +25,7 @@ def register(subparsers) -> None:
     compare = sub.add_parser("compare", help="CompareFaces: the largest face of SOURCE against every face of TARGET")
     compare.add_argument("source", metavar="SOURCE")
     compare.add_argument("target", metavar="TARGET")
-    compare.add_argument("--similarity-threshold", type=_percent, default=80.0, metavar="N",
+    compare.add_argument("--similarity-threshold", type=percent, default=80.0, metavar="N",
                          help="Similarity (0-100) from which a face matches (default 80, as Rekognition)")
     compare.add_argument("--json", action="store_true", help="print the CompareFaces response")
     compare.set_defaults(func=run_compare)

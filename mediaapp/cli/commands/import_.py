@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from mediaapp.cli.argtypes import api_list, engine_name, existing_path
 from mediaapp.core.apis import short_names
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportReport
@@ -20,14 +21,35 @@ from mediaapp.tasks import CancelToken
 def register(subparsers) -> None:
     """Add the ``import`` command."""
     p = subparsers.add_parser("import", help="import files and folders into the library")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--engine", action="append", dest="engines", metavar="NAME",
+    p.add_argument("paths", nargs="+", metavar="PATH", type=existing_path)
+    p.add_argument("--engine", action="append", dest="engines", metavar="NAME", type=engine_name,
                    help="analysis engine (local, rekognition); repeat for several (default: settings)")
-    p.add_argument("--apis", default=None, help=f"comma-separated: {short_names()} (default: settings)")
+    p.add_argument("--apis", type=api_list, default=None,
+                   help=f"comma-separated: {short_names()} (default: settings)")
     p.add_argument("--reanalyse", action="store_true",
                    help="analyse again with the current models even where results are stored")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def unusable_engine(library, named: list[str] | None) -> str | None:
+    """Why an engine this import would use cannot run here (unknown, no AWS credentials), or None.
+
+    The engines are those ``named`` with ``--engine``, else the library's
+    default ones and those of its folder rules. Each is built as the import
+    would build it (locally: no network call, nothing bought).
+    """
+    from mediaapp.analysis.registry import create_engine
+    from mediaapp.core.analysis import EngineUnavailableError
+
+    settings = library.settings
+    names = named or [*settings.engines, *(e for rule in settings.folder_engines.values() for e in rule)]
+    for name in dict.fromkeys(names):
+        try:
+            create_engine(name, library.engine_config(name))
+        except EngineUnavailableError as exc:
+            return f"engine {name}: {exc}"
+    return None
 
 
 def run(args, ctx) -> int:
@@ -42,7 +64,11 @@ def run(args, ctx) -> int:
     from mediaapp.cloud.transfers import describe, watch_uploads
 
     library = ctx.library()
-    apis = [a.strip() for a in args.apis.split(",")] if args.apis else None
+    apis = args.apis
+    problem = unusable_engine(library, args.engines)
+    if problem:  # refused before any work: nothing is scanned, stored or bought
+        print(f"mediaapp: {problem}", file=sys.stderr)
+        return 2
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     bars: dict[str, tqdm] = {}

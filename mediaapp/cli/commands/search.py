@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.cli.argtypes import iso_date, non_negative_int, percent
+from mediaapp.core.query import normalize_query
 from mediaapp.core.types import DetectionKind, Query, SortOrder
 
 
@@ -14,13 +16,14 @@ def register(subparsers) -> None:
     p.add_argument("text", nargs="?", default="", help="words to find in detected text, labels and file names")
     p.add_argument("--label", action="append", default=[], metavar="NAME", help="label (or parent) to require")
     p.add_argument("--any", action="store_true", help="match any of the labels instead of all")
-    p.add_argument("--min-confidence", type=float, default=0.0, metavar="N", help="0-100, per detection")
+    p.add_argument("--min-confidence", type=percent, default=0.0, metavar="N", help="0-100, per detection")
     p.add_argument("--person", action="append", default=[], metavar="NAME")
     p.add_argument("--folder", default=None)
-    p.add_argument("--after", default=None, help="taken at or after (ISO date)")
-    p.add_argument("--before", default=None, help="taken at or before (ISO date)")
+    p.add_argument("--after", type=iso_date, default=None, help="taken at or after (ISO date)")
+    p.add_argument("--before", type=iso_date, default=None, help="taken at or before (ISO date)")
     p.add_argument("--sort", choices=[s.value for s in SortOrder], default=SortOrder.RELEVANCE.value)
-    p.add_argument("--limit", type=int, default=100, help="most matches to print (default 100; 0 = all)")
+    p.add_argument("--limit", type=non_negative_int, default=100,
+                   help="most matches to print (default 100; 0 = all)")
     p.add_argument("--json", action="store_true", help="print a JSON list of matches")
     p.set_defaults(func=run)
 
@@ -57,14 +60,16 @@ def run(args, ctx) -> int:
 def _relevant(det, query: Query) -> bool:
     """Whether a detection explains the match: a wanted label/person, or a LINE/label sharing a query word.
 
+    Read as the search backends read the query (``mediaapp.core.query``).
     With neither labels, persons nor text in the query, every non-text detection is relevant.
     """
     from mediaapp.core.text import tokenize
 
-    wanted = {n.casefold() for n in (*query.labels, *query.persons)}
-    words = set(tokenize(query.text))
+    normalized = normalize_query(query)
+    wanted = normalized.labels or normalized.persons
+    words = set(normalized.tokens)
     is_text = det.kind is DetectionKind.TEXT
-    if wanted and not is_text and (det.name.casefold() in wanted or any(p.casefold() in wanted for p in det.parents)):
+    if normalized.label_matches(det) or normalized.person_matches(det):
         return True
     if words and (not is_text or det.text_type == "LINE") and words & set(tokenize(" ".join((det.name, *det.parents)))):
         return True

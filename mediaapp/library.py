@@ -79,7 +79,9 @@ class Library:
 
     ``settings`` overrides keys of the stored settings for this session
     (not saved). ``index`` replaces the configured search backend (tests).
-    Raises ``sqlite3.DatabaseError`` when the catalog file is not a database.
+    Raises ``mediaapp.settings.SettingsError`` naming the key of a bad
+    ``settings.json`` (before anything is opened), and
+    ``sqlite3.DatabaseError`` when the catalog file is not a database.
 
     Parts: ``catalog``; ``local_index`` (the embedded index, always kept up
     to date: it answers when a remote backend is down) and ``index`` (the

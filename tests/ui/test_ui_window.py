@@ -129,14 +129,19 @@ def test_import_folder_filter_by_label_and_boxes_are_painted(qtbot, testdata, tm
     assert texts and all(t.startswith("Re-analysing: ") for t in texts)
 
 
-def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypatch):
-    root = tmp_path / "library"
+def _opened_window(qtbot, root):
+    """A shown ``MainWindow`` on ``root`` and the library it opened."""
     window = MainWindow(root)
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.libraryOpened, timeout=30000) as opened:
         pass
-    first = opened.args[0]
+    return window, opened.args[0]
+
+
+def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypatch):
+    root = tmp_path / "library"
+    window, first = _opened_window(qtbot, root)
     assert first.settings.faces_enabled is True
 
     shown: list[SettingsDialog] = []
@@ -172,12 +177,7 @@ def test_settings_dialog_saves_and_reopens_the_library(qtbot, tmp_path, monkeypa
 
 def test_a_setting_the_open_library_can_follow_is_applied_without_reopening_it(qtbot, tmp_path, monkeypatch):
     root = tmp_path / "library"
-    window = MainWindow(root)
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.libraryOpened, timeout=30000) as opened:
-        pass
-    library = opened.args[0]
+    window, library = _opened_window(qtbot, root)
     reopened: list[object] = []
     window.libraryOpened.connect(reopened.append)
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from mediaapp.fsio import create_private_file
 
@@ -210,3 +211,17 @@ class ConnectionPool:
                 self._writer_conn.close()
                 self._writer_conn = None
             self._cond.notify_all()
+
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of at most ``size`` (default 500).
+
+    Queries that pass a list as parameters do it a slice at a time: 500
+    stays well under SQLite's default limit of 999 host parameters
+    (``SQLITE_MAX_VARIABLE_NUMBER`` before 3.32) and keeps each statement short.
+    """
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

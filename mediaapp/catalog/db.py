@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import cast
 
 import sqlite_utils
 
@@ -32,9 +32,7 @@ from mediaapp.catalog.feed import ChangeFeed, mark_changed
 from mediaapp.catalog.migrations import migrate
 from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem, Json
-from mediaapp.dbpool import ConnectionPool
-
-_T = TypeVar("_T")
+from mediaapp.dbpool import ConnectionPool, chunks
 
 #: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
 BUSY_TIMEOUT_S = 30.0
@@ -155,7 +153,7 @@ class Catalog:
         if not code_list:
             return out
         with self.read() as conn:
-            for chunk in _chunks(shas, 500):
+            for chunk in chunks(shas, 500):
                 rows = conn.execute(
                     f"SELECT sha256, path, stage, message FROM errors WHERE sha256 IN ({','.join('?' * len(chunk))})"
                     f" AND engine = ? AND code IN ({','.join('?' * len(code_list))}) AND stage LIKE 'analysis:%'",
@@ -169,7 +167,7 @@ class Catalog:
         """Delete the ``index`` errors of these assets (their documents were written)."""
         shas = list(dict.fromkeys(sha256s))
         with self.transaction() as conn:
-            for chunk in _chunks(shas, 500):
+            for chunk in chunks(shas, 500):
                 conn.execute(f"DELETE FROM errors WHERE stage = 'index' AND sha256 IN ({','.join('?' * len(chunk))})",
                              chunk)
 
@@ -240,7 +238,7 @@ class Catalog:
         shas = list(dict.fromkeys(sha256s))
         out: dict[str, Asset] = {}
         with self.read() as conn:
-            for chunk in _chunks(shas, 500):
+            for chunk in chunks(shas, 500):
                 marks = ",".join("?" * len(chunk))
                 for r in conn.execute(f"SELECT * FROM assets WHERE sha256 IN ({marks})", chunk):
                     gps = (r["gps_lat"], r["gps_lon"]) if r["gps_lat"] is not None else None
@@ -368,7 +366,7 @@ class Catalog:
         kind_values = [k.value for k in kinds] if kinds is not None else None
         out: dict[str, list[Detection]] = {s: [] for s in shas}
         with self.read() as conn:
-            for chunk in _chunks(shas, 500):
+            for chunk in chunks(shas, 500):
                 sql = f"SELECT * FROM detections WHERE sha256 IN ({','.join('?' * len(chunk))}) AND confidence >= ?"
                 args: list[object] = [*chunk, min_confidence]
                 if kind_values is not None:
@@ -433,8 +431,3 @@ def _setup_connection(conn: sqlite3.Connection) -> None:
 def _like_prefix(prefix: str) -> str:
     """A LIKE pattern matching text starting with ``prefix`` (``\\`` escapes % and _)."""
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

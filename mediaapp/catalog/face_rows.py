@@ -29,9 +29,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +56,7 @@ SAME_FACE_IOU = 0.5
 
 #: ``assigned_by`` of the faces that define a person (the references): named by the user, or enrolled.
 REFERENCE_SOURCES = ("user", "example")
-_REFERENCE_SQL = "f.state = 'ok' AND f.person_id IS NOT NULL AND f.assigned_by IN ('user', 'example')"
+REFERENCE_SQL = "f.state = 'ok' AND f.person_id IS NOT NULL AND f.assigned_by IN ('user', 'example')"
 
 
 def normalize_name(name: str) -> str:
@@ -145,12 +145,14 @@ class EmbeddedFaces:
         return len(self.ids)
 
 
-_FACE_COLUMNS = ("f.id, f.sha256, f.face_index, f.origin, f.box_left, f.box_top, f.box_width, f.box_height,"
-                 " f.confidence, f.crop, f.state, f.person_id, p.name AS person_name, f.assigned_by, f.similarity,"
-                 " f.group_id, f.group_locked, f.model_version, f.landmarks, f.pose, f.quality")
+#: The columns ``face_from_row`` reads, from ``faces f LEFT JOIN persons p``.
+FACE_COLUMNS = ("f.id, f.sha256, f.face_index, f.origin, f.box_left, f.box_top, f.box_width, f.box_height,"
+                " f.confidence, f.crop, f.state, f.person_id, p.name AS person_name, f.assigned_by, f.similarity,"
+                " f.group_id, f.group_locked, f.model_version, f.landmarks, f.pose, f.quality")
 
 
-def _face(row: sqlite3.Row) -> FaceRecord:
+def face_from_row(row: sqlite3.Row) -> FaceRecord:
+    """The ``FaceRecord`` of a row selected with ``FACE_COLUMNS`` (boxes in ratios, confidences 0-100)."""
     return FaceRecord(row["id"], row["sha256"], row["face_index"], row["origin"],
                       BoundingBox(row["box_left"], row["box_top"], row["box_width"], row["box_height"]),
                       row["confidence"], row["crop"], row["state"], row["person_id"], row["person_name"],
@@ -159,7 +161,7 @@ def _face(row: sqlite3.Row) -> FaceRecord:
                       json.loads(row["quality"]))
 
 
-def _is_reference(face: FaceRecord) -> bool:
+def is_reference(face: FaceRecord) -> bool:
     """Whether ``face`` defines its person (see ``REFERENCE_SOURCES``)."""
     return face.state == "ok" and face.person_id is not None and face.assigned_by in REFERENCE_SOURCES
 
@@ -170,7 +172,7 @@ def _box_area(face: Mapping[str, Any]) -> float:
     return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
 
 
-def _embedded(rows: list[sqlite3.Row]) -> EmbeddedFaces:
+def embedded_from_rows(rows: list[sqlite3.Row]) -> EmbeddedFaces:
     """``EmbeddedFaces`` from rows of (id, sha256, origin, person_id, assigned_by, similarity, embedding).
 
     Raises ``ValueError`` for an embedding blob of the wrong length.
@@ -185,12 +187,3 @@ def _embedded(rows: list[sqlite3.Row]) -> EmbeddedFaces:
     return EmbeddedFaces([r["id"] for r in rows], [r["sha256"] for r in rows], [r["origin"] for r in rows],
                          [r["person_id"] for r in rows], [r["assigned_by"] for r in rows],
                          [r["similarity"] for r in rows], matrix)
-
-
-_T = TypeVar("_T")
-
-
-def _chunks(items: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-

@@ -37,19 +37,18 @@ import numpy as np
 
 from mediaapp.catalog.db import Catalog, now_iso
 from mediaapp.catalog.face_rows import (
-    _FACE_COLUMNS,
-    _REFERENCE_SQL,
+    FACE_COLUMNS,
     REFERENCE_SOURCES,
+    REFERENCE_SQL,
     SAME_FACE_IOU,
     EmbeddedFaces,
     FaceRecord,
     PersonRecord,
     _box_area,
-    _chunks,
-    _embedded,
-    _face,
-    _is_reference,
     box_iou,
+    embedded_from_rows,
+    face_from_row,
+    is_reference,
     normalize_name,
 )
 from mediaapp.catalog.feed import mark_changed
@@ -58,6 +57,7 @@ from mediaapp.core.apis import flatten
 from mediaapp.core.embeddings import embedding_from_bytes, person_id
 from mediaapp.core.responses import UNKNOWN_FACE
 from mediaapp.core.types import Api, BoundingBox, DetectionKind, Json
+from mediaapp.dbpool import chunks
 
 __all__ = ["FaceStore"]
 
@@ -101,8 +101,8 @@ class FaceStore:
         if origin not in ("photo", "example"):
             raise ValueError(f"origin must be 'photo' or 'example', not {origin!r}")
         with self.catalog.transaction() as conn:
-            old = [_face(r) for r in conn.execute(
-                f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN persons p ON p.id = f.person_id"
+            old = [face_from_row(r) for r in conn.execute(
+                f"SELECT {FACE_COLUMNS} FROM faces f LEFT JOIN persons p ON p.id = f.person_id"
                 " WHERE f.sha256 = ? AND f.origin = ? ORDER BY f.face_index", (sha256, origin))]
             # park old indexes out of the way of UNIQUE(sha256, origin, face_index) while rows move
             conn.execute("UPDATE faces SET face_index = -1 - face_index WHERE sha256 = ? AND origin = ?",
@@ -131,9 +131,9 @@ class FaceStore:
                         " origin, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, sha256, origin, now))
                     ids.append(int(cast(int, cur.lastrowid)))  # set by the INSERT
-            for chunk in _chunks(list(free)):
+            for chunk in chunks(list(free)):
                 conn.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            if any(_is_reference(f) for f in old):  # updated in place (new embedding) or deleted
+            if any(is_reference(f) for f in old):  # updated in place (new embedding) or deleted
                 self._touch_references(conn)
         kept = {r.get("Crop") for r in records}
         return ids, [f.crop for f in free.values() if f.crop and f.crop not in kept]
@@ -145,7 +145,7 @@ class FaceStore:
         with self.catalog.transaction() as conn:
             if self._any_reference(conn, ids):
                 self._touch_references(conn)
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 crops += [r[0] for r in conn.execute(f"SELECT crop FROM faces WHERE id IN ({marks})"
                                                      " AND crop IS NOT NULL", chunk)]
@@ -253,9 +253,9 @@ class FaceStore:
             if values is not None:
                 where.append(f"{column} IN (SELECT value FROM json_each(?))")
                 args.append(json.dumps(list(values)))
-        sql = (f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN persons p ON p.id = f.person_id"
+        sql = (f"SELECT {FACE_COLUMNS} FROM faces f LEFT JOIN persons p ON p.id = f.person_id"
                f" WHERE {' AND '.join(where)} ORDER BY f.sha256, f.origin, f.face_index")
-        return [_face(r) for r in self._query(sql, args)]
+        return [face_from_row(r) for r in self._query(sql, args)]
 
     def embeddings(self, face_ids: Sequence[int]) -> np.ndarray:
         """The embeddings of ``face_ids`` as a float64 (n, 128) array, in that order.
@@ -264,7 +264,7 @@ class FaceStore:
         """
         found: dict[int, np.ndarray] = {}
         ids = list(face_ids)
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in chunks(list(dict.fromkeys(ids))):
             for r in self._query(f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
                                        chunk):
                 found[r[0]] = embedding_from_bytes(r[1])
@@ -277,8 +277,8 @@ class FaceStore:
         ok) the user named or enrolled, with their embeddings. One query."""
         rows = self._query(
             "SELECT f.id, f.sha256, f.origin, f.person_id, f.assigned_by, f.similarity, f.embedding FROM faces f"
-            f" WHERE {_REFERENCE_SQL} AND f.model_version = ? ORDER BY f.id", (model_version,))
-        return _embedded(rows)
+            f" WHERE {REFERENCE_SQL} AND f.model_version = ? ORDER BY f.id", (model_version,))
+        return embedded_from_rows(rows)
 
     def match_candidates(self, model_version: str, face_ids: Iterable[int] | None = None) -> EmbeddedFaces:
         """The photo faces automatic naming may name (state ok; unknown or named automatically) of embedding
@@ -290,7 +290,7 @@ class FaceStore:
         if face_ids is not None:
             sql += " AND f.id IN (SELECT value FROM json_each(?))"
             args.append(json.dumps(list(face_ids)))
-        return _embedded(self._query(sql + " ORDER BY f.sha256, f.face_index", args))
+        return embedded_from_rows(self._query(sql + " ORDER BY f.sha256, f.face_index", args))
 
     def references_version(self) -> int:
         """A number that changes (in every process) whenever a reference is made, unmade, re-embedded or
@@ -322,7 +322,7 @@ class FaceStore:
         """Whether any of ``face_ids`` is a reference now."""
         if not face_ids:
             return False
-        row = conn.execute(f"SELECT 1 FROM faces f WHERE {_REFERENCE_SQL} AND f.id IN"
+        row = conn.execute(f"SELECT 1 FROM faces f WHERE {REFERENCE_SQL} AND f.id IN"
                            " (SELECT value FROM json_each(?)) LIMIT 1", (json.dumps(list(face_ids)),)).fetchone()
         return row is not None
 

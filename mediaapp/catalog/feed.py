@@ -20,11 +20,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
 
-from mediaapp.dbpool import ConnectionPool
-
-_T = TypeVar("_T")
+from mediaapp.dbpool import ConnectionPool, chunks
 
 #: The consumer that keeps the search indexes up to date (registered by the catalog's migration 6).
 SEARCH = "search"
@@ -42,7 +39,7 @@ def mark_changed(conn: sqlite3.Connection, sha256s: Iterable[str]) -> None:
         return
     seq = conn.execute(
         "UPDATE counters SET value = value + 1 WHERE name = 'change_feed' RETURNING value").fetchone()[0]
-    for chunk in _chunks(rows, 500):
+    for chunk in chunks(rows, 500):
         conn.execute(
             "INSERT INTO change_feed (consumer, sha256, seq)"
             " SELECT c.name, s.value, ? FROM feed_consumers AS c, json_each(?) AS s"
@@ -102,7 +99,7 @@ class ChangeFeed:
         shas = list(dict.fromkeys(sha256s))
         out: dict[str, int] = {}
         with self._pool.read() as conn:
-            for chunk in _chunks(shas, 500):
+            for chunk in chunks(shas, 500):
                 rows = conn.execute("SELECT sha256, seq FROM change_feed WHERE consumer = ? AND sha256 IN"
                                     " (SELECT value FROM json_each(?))", (consumer, _json_list(chunk)))
                 out.update((r[0], r[1]) for r in rows)
@@ -124,9 +121,3 @@ class ChangeFeed:
 def _json_list(values: Sequence[str]) -> str:
     """``values`` as a JSON array (for ``json_each``)."""
     return json.dumps(list(values))
-
-
-def _chunks(values: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
-    """``values`` in slices of at most ``size``."""
-    for i in range(0, len(values), size):
-        yield values[i:i + size]

@@ -61,19 +61,19 @@ from mediaapp.core.types import DetectionKind, IndexDocument, Json, Query, Searc
 from mediaapp.search.index_base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.opensearch_client import (
     OpenSearchConnection,
-    _bulk_reason,
-    _index_missing,
-    _unavailable_exc,
+    bulk_reason,
     describe_error,
+    index_missing,
+    is_unavailable,
 )
 from mediaapp.search.opensearch_mapping import (
     MAPPING_VERSION,
     META_COMPLETE,
     META_VERSION,
     NAMES_VERSION,
-    _names_body,
     index_body,
     name_doc_id,
+    names_body,
     to_source,
 )
 
@@ -166,7 +166,7 @@ class OpenSearchIndex(OpenSearchConnection):
                 refresh=self._refresh, require_alias=self._require_alias):
             op, info = next(iter(item.items()))
             exc = info.get("exception")
-            if exc is not None and _unavailable_exc(exc):
+            if exc is not None and is_unavailable(exc):
                 raise exc
             if exc is not None:
                 info = dict(info, error=describe_error(exc))
@@ -203,14 +203,14 @@ class OpenSearchIndex(OpenSearchConnection):
 
         def run() -> None:
             for ok, _op, info in self._bulk(actions(), chunk_size, max_retries):
-                if _index_missing(info):
+                if index_missing(info):
                     lost.append(str(info.get("_id", "")))
                 elif str(info.get("_index", "")).startswith(self.names_alias):
                     continue  # name dictionary: 409 means "already known", fine
                 elif ok:
                     result.indexed += 1
                 else:
-                    result.failed.append((str(info.get("_id", "")), _bulk_reason(info)))
+                    result.failed.append((str(info.get("_id", "")), bulk_reason(info)))
 
         self._call(run)
         if lost:
@@ -231,7 +231,7 @@ class OpenSearchIndex(OpenSearchConnection):
         actions = [{"_op_type": "delete", "_index": self.alias, "_id": s} for s in shas]
 
         def run() -> bool:
-            return any(_index_missing(info) for _ok, _op, info in self._bulk(actions, 500, 3))
+            return any(index_missing(info) for _ok, _op, info in self._bulk(actions, 500, 3))
 
         if self._call(run):
             self._index_lost()
@@ -293,7 +293,7 @@ class OpenSearchIndex(OpenSearchConnection):
         created: list[str] = []
         try:
             for name, body in ((target, index_body(replicas=self._replicas, complete=True)),
-                               (names_target, _names_body(self._replicas))):
+                               (names_target, names_body(self._replicas))):
                 self._call(lambda n=name, b=body: client.indices.create(index=n, body=b))
                 created.append(name)
             shadow = OpenSearchIndex(self.url, target, client=client, refresh=False, replicas=self._replicas)
@@ -494,7 +494,7 @@ class OpenSearchIndex(OpenSearchConnection):
         resp = self._call(lambda: self.client.mget(index=self.names_alias, body={"ids": ids}))
         out = {}
         for d in resp.get("docs", []):
-            if _index_missing(d):
+            if index_missing(d):
                 self._index_lost()
                 raise SearchUnavailableError(self._lost_message())
             if d.get("found"):

@@ -25,8 +25,8 @@ from mediaapp.search.opensearch_mapping import (
     META_COMPLETE,
     META_VERSION,
     NAMES_VERSION,
-    _names_body,
     index_body,
+    names_body,
 )
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _unavailable_exc(exc: BaseException) -> bool:
+def is_unavailable(exc: BaseException) -> bool:
     """Whether a transport error means "the cluster cannot serve us" rather than "this request is bad"."""
     from opensearchpy import exceptions as ex
 
@@ -131,13 +131,14 @@ def _unavailable_exc(exc: BaseException) -> bool:
     return not isinstance(status, int) or status >= 500 or status == 429
 
 
-def _index_missing(info: Json) -> bool:
+def index_missing(info: Json) -> bool:
     """Whether a bulk/mget item failed because its index (or alias) does not exist."""
     err = info.get("error")
     return isinstance(err, dict) and err.get("type") == _INDEX_MISSING
 
 
-def _bulk_reason(info: Json) -> str:
+def bulk_reason(info: Json) -> str:
+    """A short readable reason for one failed bulk item (its error's type and reason)."""
     err = info.get("error")
     if isinstance(err, dict):
         reason = f"{info.get('status')} {err.get('type')}: {err.get('reason')}"
@@ -217,7 +218,7 @@ class OpenSearchConnection:
                 raise SearchUnavailableError(self._lost_message()) from exc
             raise SearchUnavailableError(f"OpenSearch at {self.url}: {describe_error(exc)}") from exc
         except ex.TransportError as exc:
-            if _unavailable_exc(exc):
+            if is_unavailable(exc):
                 self._forget()
             raise SearchUnavailableError(f"OpenSearch at {self.url}: {describe_error(exc)}") from exc
 
@@ -258,7 +259,7 @@ class OpenSearchConnection:
         """Create the indices and aliases when missing and read the index state (once per connection)."""
         if self._ready:
             return
-        self._call(lambda: self._ensure_alias(self.names_alias, NAMES_VERSION, _names_body(self._replicas)))
+        self._call(lambda: self._ensure_alias(self.names_alias, NAMES_VERSION, names_body(self._replicas)))
         name = self._call(lambda: self._ensure_alias(self.alias, MAPPING_VERSION,
                                                      index_body(replicas=self._replicas)))
         meta = self._call(lambda: self._meta(name))

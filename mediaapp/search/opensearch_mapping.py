@@ -18,7 +18,7 @@ Mapping (``index_body``), one document per asset, ``_id`` = sha256:
   whitespace tokenizer + lowercase analyzer, so tokens are exactly SQLite's;
 - ``persons``: normalised person names (keywords), ``person_names`` as spelled.
 
-The names index (``_names_body``) holds one document per normalised label
+The names index (``names_body``) holds one document per normalised label
 or person name, ``_id`` = ``name_doc_id(field, norm)``, with the display
 spelling first seen.
 """
@@ -46,7 +46,7 @@ __all__ = [
 
 #: Version of ``index_body``; bump it on any mapping change (then ``rebuild``). 2 added ``detections.words``.
 MAPPING_VERSION = 2
-#: Version of the names index mapping (``_names_body``).
+#: Version of the names index mapping (``names_body``).
 NAMES_VERSION = 1
 #: OpenSearch rejects a document ``_id`` longer than 512 bytes (UTF-8); the whole bulk request fails.
 MAX_ID_BYTES = 512
@@ -104,7 +104,8 @@ def index_body(shards: int = 1, replicas: int | None = None, complete: bool = Fa
     }
 
 
-def _names_body(replicas: int | None = None) -> Json:
+def names_body(replicas: int | None = None) -> Json:
+    """The create-index body of the names index (display spellings of labels and persons); one shard."""
     settings: dict[str, Any] = {"number_of_shards": 1}
     if replicas is not None:
         settings["number_of_replicas"] = replicas

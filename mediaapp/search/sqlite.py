@@ -55,7 +55,7 @@ from mediaapp.core.filenames import from_stored
 from mediaapp.core.query import NormalizedQuery, name_tokens, normalize_query
 from mediaapp.core.types import Query, SearchHit, SearchPage, SortOrder
 from mediaapp.search.index_base import FacetCount
-from mediaapp.search.sqlite_store import SqliteStore, _bucket
+from mediaapp.search.sqlite_store import SqliteStore, confidence_bucket
 
 __all__ = ["SqliteIndex", "fts_match_expression"]
 
@@ -499,7 +499,7 @@ class SqliteIndex(SqliteStore):
         ``minimum`` is counted exactly from ``label_facts`` unless
         ``minimum`` is a whole number (then the whole bucket qualifies).
         """
-        base = _bucket(minimum)
+        base = confidence_bucket(minimum)
         if minimum == base:
             return self._read("SELECT label_id, SUM(n) FROM label_hist WHERE bucket >= ? GROUP BY label_id",
                               [base])

@@ -113,7 +113,7 @@ def _unpack_facts(blob: bytes) -> list[tuple[int, float]]:
     return list(_FACT.iter_unpack(blob)) if blob else []
 
 
-def _bucket(conf: float) -> int:
+def confidence_bucket(conf: float) -> int:
     """Histogram bucket of a confidence: its floor (so bucket b holds [b, b+1))."""
     return math.floor(conf)
 
@@ -213,7 +213,7 @@ class SqliteStore:
         conn.executemany("DELETE FROM label_facts WHERE label_id=? AND confidence=? AND asset_id=?",
                          [(lid, conf, asset_id) for lid, conf in facts])
         for lid, conf in facts:
-            hist[(lid, _bucket(conf))] -= 1
+            hist[(lid, confidence_bucket(conf))] -= 1
         conn.execute("DELETE FROM asset_paths WHERE asset_id=?", (asset_id,))
         conn.execute("DELETE FROM person_facts WHERE asset_id=?", (asset_id,))
         conn.execute("DELETE FROM fts WHERE rowid=?", (asset_id,))
@@ -240,7 +240,7 @@ class SqliteStore:
         conn.executemany("INSERT INTO label_facts(label_id, confidence, asset_id) VALUES(?,?,?)",
                          [(lid, conf, asset_id) for lid, conf in facts])
         for lid, conf in facts:
-            hist[(lid, _bucket(conf))] += 1
+            hist[(lid, confidence_bucket(conf))] += 1
         person_ids = self._name_ids(conn, "persons", proj.persons, fresh)
         conn.executemany("INSERT INTO person_facts(person_id, asset_id, confidence) VALUES(?,?,?)",
                          [(person_ids[n], asset_id, c) for n, (_d, c) in proj.persons.items()])

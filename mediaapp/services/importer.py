@@ -100,6 +100,25 @@ INDEX_BATCH = 32
 PERMANENT_ANALYSIS_ERRORS = ("InvalidImageFormatException", "ImageTooLargeException")
 
 
+class _IndexBatch:
+    """Assets an import changed, indexed ``INDEX_BATCH`` at a time while it runs, so they show up early."""
+
+    def __init__(self, search: SearchSync):
+        self.search = search
+        self.shas: set[str] = set()
+
+    def add(self, sha256: str) -> None:
+        """Note ``sha256``; index the batch once it is full."""
+        self.shas.add(sha256)
+        if len(self.shas) >= INDEX_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Index what is noted now (the run's end, or a full batch)."""
+        self.search.update(self.shas)
+        self.shas.clear()
+
+
 class ImportPipeline:
     """Imports into one library: built by the composition root from its parts.
 
@@ -232,7 +251,7 @@ class ImportPipeline:
                 notify: ProgressCallback, cancel: CancelToken) -> None:
         total = len(todo)
         done = 0
-        fresh: set[str] = set()
+        fresh = _IndexBatch(self.search)  # show new images while a long ingest runs
         notify(ImportProgress("ingest", 0, total, report=report))
         thumb_dir = str(self.thumbnail_dir)
 
@@ -251,9 +270,6 @@ class ImportPipeline:
                     report.duplicates += 1
                 touched.add(result.sha256)
                 fresh.add(result.sha256)
-                if len(fresh) >= INDEX_BATCH:  # show new images while a long ingest runs
-                    self.search.update(fresh)
-                    fresh.clear()
             notify(ImportProgress("ingest", done, total, result.path, report))
 
         def on_failure(job: IngestJob, exc: BaseException) -> None:
@@ -265,7 +281,7 @@ class ImportPipeline:
         sizes = {e.path: e.size for e in todo}
         self.pool.run(process_file, (IngestJob(e.path, thumb_dir) for e in todo), on_result, on_failure,
                       cancel=cancel, timeout=lambda job: job_timeout(sizes.get(job.path), kinds.get(job.path, "")))
-        self.search.update(fresh)
+        fresh.flush()
 
     def engines_for(self, asset: Asset) -> list[str]:
         """The engines that analyse ``asset`` when a run names none: its folder's rule, else the library's.
@@ -347,7 +363,7 @@ class ImportPipeline:
         engine.begin_run(len(jobs), cancel=stop, reanalyse=reanalyse)
         total, done, finished = len(jobs), 0, 0
         notify(ImportProgress("analyse", 0, total, report=report))
-        indexed: set[str] = set()
+        indexed = _IndexBatch(self.search)
         budget_reason: str | None = None
 
         def on_result(job: AnalysisJob, outcomes: list[ApiOutcome]) -> None:
@@ -365,9 +381,6 @@ class ImportPipeline:
             kept = [o for o in outcomes if o.error_code not in (BUDGET_EXCEEDED, CANCELLED)]
             self._store_outcomes(ref, job.engine, kept, job.params, report)
             indexed.add(ref.sha256)
-            if len(indexed) >= INDEX_BATCH:
-                self.search.update(indexed)
-                indexed.clear()
             notify(ImportProgress("analyse", done, total, ref.path, report))
 
         def on_failure(job: AnalysisJob, exc: BaseException) -> None:
@@ -386,7 +399,7 @@ class ImportPipeline:
             report.budget_stopped = True
             report.failed.append(ImportProblem(engine_name, "budget", f"{budget_reason}; stopped with "
                                                f"{finished} of {total} images done, {total - finished} left"))
-        self.search.update(indexed)
+        indexed.flush()
 
     def _store_outcomes(self, ref: ImageRef, engine_name: str, outcomes: list[ApiOutcome], params: AnalysisParams,
                         report: ImportReport) -> None:

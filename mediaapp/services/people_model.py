@@ -5,7 +5,7 @@ Results: ``FaceInfo`` (a face as the People panel shows it), ``FaceGroup``
 ``group_key``; ``face_groups`` builds them from the catalog's faces and
 persons), ``PersonSummary`` (a line of ``mediaapp people list``) and
 ``EnrolReport``. Constants: ``USER_SIMILARITY``, ``MAX_ENGINE_EXAMPLES``,
-``REMATCH_ATTEMPTS``. ``_References`` and ``_Update`` are what ``People``
+``REMATCH_ATTEMPTS``. ``References`` and ``PlannedUpdate`` are what ``People``
 names faces with: the references with their index, one planned naming.
 """
 
@@ -190,7 +190,7 @@ REMATCH_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
-class _References:
+class References:
     """The references as read at ``FaceStore.references_version`` ``version``, with their index.
 
     ``occupied`` maps a photo to the persons the user named in it.
@@ -202,8 +202,8 @@ class _References:
     occupied: dict[str, set[int]]
 
 
-# one planned automatic naming: face id, image, new person / assigned_by / similarity, and the old three
-_Update = tuple[int, str, int | None, str | None, float | None, int | None, str | None, float | None]
+#: One planned automatic naming: face id, image, new person / assigned_by / similarity, and the old three.
+PlannedUpdate = tuple[int, str, int | None, str | None, float | None, int | None, str | None, float | None]
 
 
 def engine_references(refs: EmbeddedFaces, names: Mapping[int, str]) -> dict[str, list[str]]:

@@ -70,8 +70,8 @@ from mediaapp.services.people_model import (
     FaceGroup,
     FaceInfo,
     PersonSummary,
-    _References,
-    _Update,
+    PlannedUpdate,
+    References,
     engine_references,
     face_groups,
     group_key,
@@ -109,7 +109,7 @@ class People:
         self._pool = pool
         self._changed = changed
         self._lock = threading.RLock()
-        self._refs: _References | None = None  # see _references
+        self._refs: References | None = None  # see _references
 
     # -- settings ------------------------------------------------------------------------------
     @property
@@ -515,7 +515,7 @@ class People:
                 if not applied():
                     self.rematch()
 
-    def _references(self) -> _References:
+    def _references(self) -> References:
         """The references of the current embedding model, read again only when the catalog's
         ``references_version`` changed since they were read (by any process)."""
         version = self.store.references_version()  # read first: a change after it is seen next time
@@ -527,10 +527,10 @@ class People:
         for sha, origin, person in zip(faces.sha256s, faces.origins, faces.person_ids):
             if origin == "photo":
                 occupied[sha].add(person)
-        self._refs = _References(version, faces, ReferenceIndex(faces.embeddings, faces.person_ids), dict(occupied))
+        self._refs = References(version, faces, ReferenceIndex(faces.embeddings, faces.person_ids), dict(occupied))
         return self._refs
 
-    def _plan(self, candidates: EmbeddedFaces, refs: _References, threshold: float) -> list[_Update]:
+    def _plan(self, candidates: EmbeddedFaces, refs: References, threshold: float) -> list[PlannedUpdate]:
         """The automatic naming of ``candidates`` (``assign_nearest``) that differs from what they have."""
         if not len(candidates):
             return []
@@ -538,7 +538,7 @@ class People:
         excluded = {row: exclusions[fid] for row, fid in enumerate(candidates.ids) if fid in exclusions}
         result = assign_nearest(candidates.embeddings, candidates.sha256s, refs.index, threshold, excluded,
                                 refs.occupied)
-        updates: list[_Update] = []
+        updates: list[PlannedUpdate] = []
         for i, (person, sim) in enumerate(result):
             by = "auto" if person is not None else None
             old_person, old_by = candidates.person_ids[i], candidates.assigned_by[i]
@@ -548,7 +548,7 @@ class People:
                 updates.append((candidates.ids[i], candidates.sha256s[i], person, by, sim, old_person, old_by, old_sim))
         return updates
 
-    def _write_matches(self, updates: list[_Update]) -> set[str]:
+    def _write_matches(self, updates: list[PlannedUpdate]) -> set[str]:
         """Write planned naming (faces changed meanwhile are skipped) and sync detections; returns the images."""
         written = set(self.store.assign_matches((fid, p, by, sim, op, ob, os_)
                                                 for fid, _sha, p, by, sim, op, ob, os_ in updates))

@@ -6,7 +6,7 @@ import json
 import sys
 
 from mediaapp.cli.argtypes import iso_date, non_negative_int, percent
-from mediaapp.core.query import normalize_query
+from mediaapp.core.query import NormalizedQuery, normalize_query
 from mediaapp.core.types import DetectionKind, Query, SortOrder
 
 
@@ -48,24 +48,23 @@ def run(args, ctx) -> int:
             print(hit.path)
         return 0
     detections = library.detections(shas, min_confidence=args.min_confidence)
+    normalized = normalize_query(query)  # read once, as the backends read it
     out = []
     for hit in page.hits:
         out.append({"path": hit.path, "sha256": hit.sha256, "score": hit.score,
                     "detections": [_detection_json(d) for d in detections.get(hit.sha256, [])
-                                   if _relevant(d, query)]})
+                                   if _relevant(d, normalized)]})
     print(json.dumps(out, indent=2))
     return 0
 
 
-def _relevant(det, query: Query) -> bool:
+def _relevant(det, normalized: NormalizedQuery) -> bool:
     """Whether a detection explains the match: a wanted label/person, or a LINE/label sharing a query word.
 
-    Read as the search backends read the query (``mediaapp.core.query``).
     With neither labels, persons nor text in the query, every non-text detection is relevant.
     """
     from mediaapp.core.text import tokenize
 
-    normalized = normalize_query(query)
     wanted = normalized.labels or normalized.persons
     words = set(normalized.tokens)
     is_text = det.kind is DetectionKind.TEXT

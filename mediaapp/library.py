@@ -20,13 +20,16 @@ Methods block; the GUI calls them from worker threads, never the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from mediaapp.analysis.engine_base import EngineContext
+from mediaapp.analysis.engine_base import EngineContext, EngineUnavailableError
 from mediaapp.analysis.registry import clear_engines, engine_class
 from mediaapp.catalog.db import Catalog
+from mediaapp.core.apis import parse_api
 from mediaapp.core.types import (
     Asset,
     Detection,
@@ -39,19 +42,23 @@ from mediaapp.core.types import (
     SearchPage,
 )
 from mediaapp.fsio import is_private, make_private, make_private_dir, make_private_tree
-from mediaapp.search.factory import create_index
+from mediaapp.search.factory import create_index, open_embedded_index
 from mediaapp.search.index_base import FacetCount, SearchIndex
-from mediaapp.search.sqlite import SqliteIndex
-from mediaapp.services.costs import CostEstimator
-from mediaapp.services.importer import ImportPipeline, ImportProgress, ProgressCallback
 from mediaapp.services.indexing import SearchSync
-from mediaapp.services.people_service import People
+from mediaapp.services.progress import ImportProgress, ProgressCallback
 from mediaapp.services.queries import Queries
-from mediaapp.services.results import ResultsExchange
 from mediaapp.settings import Settings, read_settings
-from mediaapp.tasks import CancelToken, WorkerPool
+
+if TYPE_CHECKING:
+    from mediaapp.services.costs import CostEstimator
+    from mediaapp.services.importer import ImportPipeline
+    from mediaapp.services.people_service import People
+    from mediaapp.services.results import ResultsExchange
+    from mediaapp.tasks import CancelToken, WorkerPool
 
 __all__ = ["ImportProgress", "Library", "ProgressCallback", "keep_private"]
+
+_T = TypeVar("_T")
 
 
 def keep_private(root: Path) -> None:
@@ -79,6 +86,12 @@ class Library:
 
     ``settings`` overrides keys of the stored settings for this session
     (not saved). ``index`` replaces the configured search backend (tests).
+    ``sync``: index the changes a killed run left in the change feed while
+    opening (a write); False opens for reading only (``mediaapp search``),
+    so another process writing the library never makes the open wait.
+    A damaged, deleted or emptied embedded index is found while opening
+    (``index_problem``; a damaged file is moved aside) and rebuilt by
+    ``rebuild_index``.
     Raises ``mediaapp.settings.SettingsError`` naming the key of a bad
     ``settings.json`` (before anything is opened), and
     ``sqlite3.DatabaseError`` when the catalog file is not a database.
@@ -86,38 +99,89 @@ class Library:
     Parts: ``catalog``; ``local_index`` (the embedded index, always kept up
     to date: it answers when a remote backend is down) and ``index`` (the
     configured one); ``search_sync`` (the change feed's search consumer);
-    ``queries``; ``people``; ``costs`` (estimates); ``results`` (export and
-    import of stored responses); ``importer``; ``pool`` (worker processes).
+    ``queries``; and, built on first use so that a search loads none of
+    them, ``people``; ``costs`` (estimates); ``results`` (export and import
+    of stored responses); ``importer``; ``pool`` (worker processes).
     """
 
-    def __init__(self, root: str | Path, settings: Json | None = None, index: SearchIndex | None = None):
+    def __init__(self, root: str | Path, settings: Json | None = None, index: SearchIndex | None = None, *,
+                 sync: bool = True):
         self.root = Path(root).expanduser().resolve()
         keep_private(self.root)
         #: The checked settings (``mediaapp.settings.Settings``); ``settings`` overrides keys for this session.
         self.settings = read_settings(self.root).replace(**(settings or {}))
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.thumbnail_dir = self.root / "thumbnails"
-        self.local_index = SqliteIndex(self.root / "index.sqlite")
+        try:
+            self.local_index, damaged = open_embedded_index(self.root)
+        except BaseException:
+            self.catalog.close()  # the index cannot be opened or set aside: release the catalog before raising
+            raise
         backend = self.settings.index.get("backend", "sqlite")
         if index is None:
             index = self.local_index if backend == "sqlite" else create_index(backend, self.root,
                                                                                dict(self.settings.index))
         self.index = index
-        self.pool = WorkerPool(self.settings.workers)
         self.search_sync = SearchSync(self.catalog, self.local_index, None if index is self.local_index else index)
         self.queries = Queries(self.catalog, self.index, self.local_index)
-        #: Faces, named persons and groups; its edits mark the change feed, and ``sync_index`` indexes them.
-        self.people = People(self.catalog, self.root / "faces", self._settings, self.pool, self.sync_index)
-        self.costs = CostEstimator(self.catalog, self.root, self._settings, self.engine_config)
-        self.results = ResultsExchange(self.catalog, self.root, self._settings, self.costs.analysis_params,
-                                       self.sync_index)
-        self.importer = ImportPipeline(self.catalog, self.thumbnail_dir, self.pool, self._settings, self.people,
-                                       self.search_sync, self.engine_config)
+        self._parts: dict[str, Any] = {}  # the parts built on first use (see _part)
+        self._parts_lock = threading.RLock()  # a part may need another part while it is built
         self._opened = self.settings
-        self.sync_index()  # index changes a killed run left marked (usually none)
+        #: Why the embedded index must be rebuilt from the catalog before its answers are complete
+        #: (damaged, deleted or emptied), or None; ``rebuild_index`` does it and clears this.
+        self.index_problem = damaged or self.search_sync.missing_documents()
+        if sync and self.index_problem is None:
+            self.sync_index()  # index changes a killed run left marked (usually none)
 
     def _settings(self) -> Settings:
         return self.settings
+
+    # -- parts built on first use: a search loads no worker pool, People, importer or engine ---------
+    def _part(self, name: str, make: Callable[[], _T]) -> _T:
+        """The part ``name``, built by ``make()`` the first time it is asked for (thread-safe)."""
+        with self._parts_lock:
+            if name not in self._parts:
+                self._parts[name] = make()
+            return cast(_T, self._parts[name])
+
+    @property
+    def pool(self) -> WorkerPool:
+        """The worker processes and threads (``tasks.WorkerPool``) of imports and People."""
+        from mediaapp.tasks import WorkerPool
+
+        return self._part("pool", lambda: WorkerPool(self.settings.workers))
+
+    @property
+    def people(self) -> People:
+        """Faces, named persons and groups; its edits mark the change feed, and ``sync_index`` indexes them."""
+        from mediaapp.services.people_service import People
+
+        return self._part("people", lambda: People(self.catalog, self.root / "faces", self._settings, self.pool,
+                                                   self.sync_index))
+
+    @property
+    def costs(self) -> CostEstimator:
+        """Cost estimates before an import (``services/costs.CostEstimator``)."""
+        from mediaapp.services.costs import CostEstimator
+
+        return self._part("costs", lambda: CostEstimator(self.catalog, self.root, self._settings, self.engine_config))
+
+    @property
+    def results(self) -> ResultsExchange:
+        """Export and import of stored responses (``services/results.ResultsExchange``)."""
+        from mediaapp.services.results import ResultsExchange
+
+        return self._part("results", lambda: ResultsExchange(self.catalog, self.root, self._settings,
+                                                             self.costs.analysis_params, self.sync_index))
+
+    @property
+    def importer(self) -> ImportPipeline:
+        """The import pipeline (``services/importer.ImportPipeline``)."""
+        from mediaapp.services.importer import ImportPipeline
+
+        return self._part("importer", lambda: ImportPipeline(self.catalog, self.thumbnail_dir, self.pool,
+                                                             self._settings, self.people, self.search_sync,
+                                                             self.engine_config))
 
     def update_settings(self, **changes: Any) -> Settings:
         """Apply ``changes`` (setting name -> JSON-like value) to this session's settings; returns them.
@@ -145,6 +209,28 @@ class Library:
         return self.importer.import_paths(paths, engines=engines, apis=apis, progress=progress, cancel=cancel,
                                           reanalyse=reanalyse)
 
+    def pending_downloads(self) -> dict[str, int]:
+        """What the next import would download once before analysing: description -> size in bytes.
+
+        Asks each engine of the settings (the library's and those its folder
+        rules name) for the settings' analyses (``EngineBase.pending_downloads``):
+        today the local engine's object-detection model until it is cached.
+        Reads local files only (the pinned model manifest and the model
+        cache), never the network. An engine that cannot be loaded is left
+        out (the import reports it). Blocking: call it on a worker.
+        """
+        settings = self.settings
+        names = dict.fromkeys([*settings.engines, *(n for rule in settings.folder_engines.values() for n in rule)])
+        apis = [parse_api(a) for a in settings.apis]
+        out: dict[str, int] = {}
+        for name in names:
+            try:
+                engine = engine_class(name)
+            except EngineUnavailableError:
+                continue
+            out.update(engine.pending_downloads([a for a in apis if a in engine.descriptor.apis]))
+        return out
+
     def engines_for(self, asset: Asset) -> list[str]:
         """The engines that analyse ``asset`` when a run names none; see ``ImportPipeline.engines_for``."""
         return self.importer.engines_for(asset)
@@ -155,7 +241,7 @@ class Library:
         Raises ``EngineUnavailableError`` for an unknown engine.
         """
         section = self.settings.engine_config.get(engine_name) or {}
-        context = EngineContext(self.settings, self.root, section, self.people.engine_config)
+        context = EngineContext(self.settings, self.root, section, lambda: self.people.engine_config())  # People on use
         return engine_class(engine_name).configure(context)
 
     # -- index ---------------------------------------------------------------------------------
@@ -176,6 +262,18 @@ class Library:
         total = self.catalog.asset_count()
         report = (lambda done: progress(ImportProgress("index", done, total))) if progress else None
         return self.search_sync.rebuild(target or self.index, report).indexed
+
+    def rebuild_index(self, progress: ProgressCallback | None = None) -> int:
+        """Rebuild the embedded index from the catalog and clear ``index_problem``; returns documents indexed.
+
+        Searches meanwhile answer from what the index held (one transaction);
+        then the change feed is synced as at opening. Raises
+        ``SearchUnavailableError`` when the index cannot be written.
+        """
+        indexed = self.reindex(self.local_index, progress)
+        self.index_problem = None
+        self.sync_index()
+        return indexed
 
     # -- queries (see ``mediaapp.services.queries.Queries`` for each) ---------------------------
     def search(self, query: Query) -> SearchPage:
@@ -211,6 +309,19 @@ class Library:
         """Every recorded problem, newest first."""
         return self.queries.errors()
 
+    def forget_errors(self, paths: Iterable[str | Path]) -> int:
+        """Delete every recorded problem of these files (any stage); returns how many distinct paths were given.
+
+        The next import of a file tries it again (a file whose import failed
+        is otherwise skipped while its size and modification time stay the
+        same): the Errors panel's Retry and Clear. Paths are made absolute
+        as ``show`` makes them. Raises ``sqlite3.Error`` when the catalog
+        cannot be written.
+        """
+        wanted = list(dict.fromkeys(os.path.abspath(os.path.expanduser(str(p))) for p in paths))
+        self.catalog.forget_errors(wanted)
+        return len(wanted)
+
     def folders(self) -> list[tuple[str, int]]:
         """Folders with their file counts."""
         return self.queries.folders()
@@ -218,6 +329,9 @@ class Library:
     def close(self) -> None:
         """Stop workers and close connections (the engines' usage ledgers and S3 transfers included)."""
         clear_engines()
-        self.pool.close()
+        with self._parts_lock:
+            pool = self._parts.get("pool")
+        if pool is not None:
+            pool.close()
         self.search_sync.close()
         self.catalog.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaapp.core.apis import default_apis
+from mediaapp.core.redact import without_password
 from mediaapp.core.types import LOCAL_ENGINE
 from mediaapp.fsio import atomic_write
 from mediaapp.paths import is_below
@@ -184,9 +185,22 @@ def load_settings(library_dir: Path) -> dict[str, Any]:
 def save_settings(library_dir: Path, settings: Mapping[str, Any] | Settings) -> None:
     """Write ``settings`` to ``settings.json`` atomically, owner-only (``mediaapp.fsio.atomic_write``).
 
-    Raises ``OSError`` when it cannot be written; the old file is then unchanged.
+    Passwords are never stored: a ``password`` key of the index settings,
+    and a password inside the search server's URL (``index.url``, or
+    ``index.opensearch.url``; ``core.redact.without_password``), are left
+    out; it belongs in ``MEDIAAPP_OPENSEARCH_PASSWORD``. Raises ``OSError`` when it cannot be
+    written; the old file is then unchanged.
     """
     data = settings.to_dict() if isinstance(settings, Settings) else dict(settings)
+    index = data.get("index")
+    if isinstance(index, Mapping):
+        index = {key: dict(value) if isinstance(value, Mapping) else value for key, value in index.items()}
+        for holder in (index, index.get("opensearch")):
+            if isinstance(holder, dict):
+                holder.pop("password", None)
+                if isinstance(holder.get("url"), str):
+                    holder["url"] = without_password(holder["url"])
+        data["index"] = index
     atomic_write(Path(library_dir) / "settings.json", json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))
 
 

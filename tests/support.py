@@ -22,3 +22,38 @@ def sha256_of(path: Path) -> str:
     """Hex SHA-256 of a file (test helper)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
+
+
+#: The engine of ``replay_library``: real recorded Rekognition answers (``tests/replay_engine.py``).
+REPLAY_ENGINE = "replay_engine:ReplayEngine"
+
+#: Three VOC photos; the replayed DetectLabels answer (awscli sample) labels each of them "Car".
+REPLAY_PHOTOS = ("1_objects/voc/VOC2007/JPEGImages/000004.jpg", "1_objects/voc/VOC2007/JPEGImages/000005.jpg",
+                 "1_objects/voc/VOC2007/JPEGImages/000002.jpg")
+
+
+def replay_library(testdata: Path, tmp_path: Path) -> Path:
+    """Create a library at ``tmp_path / "lib"`` holding ``REPLAY_PHOTOS`` analysed by the replay engine.
+
+    Its settings (saved) name the replay engine and one worker; the library
+    is closed again. Returns its root.
+    """
+    import shutil
+
+    from mediaapp.library import Library
+    from mediaapp.settings import save_settings
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in REPLAY_PHOTOS:
+        shutil.copy(testdata / name, photos / Path(name).name)
+    root = tmp_path / "lib"
+    root.mkdir()
+    save_settings(root, {"engines": [REPLAY_ENGINE], "workers": 1,
+                         "engine_config": {REPLAY_ENGINE: {"testdata": str(testdata)}}})
+    lib = Library(root)
+    try:
+        assert lib.import_paths([photos]).imported == len(REPLAY_PHOTOS)
+    finally:
+        lib.close()
+    return root

@@ -255,6 +255,8 @@ def test_a_name_holding_the_escape_character_survives_the_upgrade(testdata, tmp_
     db.execute("UPDATE files SET path = ?, name = ? WHERE path = ?", (str(folder / name), name, stored))
     assert db.execute("SELECT COUNT(*) FROM files WHERE path = ?", (str(folder / name),)).fetchone()[0] == 1
     db.executescript("""
+        DROP TABLE asset_metadata;                               -- schema 8's file metadata
+        DROP TABLE analysis_claims;                              -- schema 7's claims
         DROP TABLE change_feed; DROP TABLE feed_consumers;       -- schema 6's change feed, as schema 4 had it
         CREATE TABLE index_pending (sha256 TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
         UPDATE counters SET name = 'index_pending' WHERE name = 'change_feed';

@@ -53,3 +53,14 @@ def test_a_file_that_is_not_json_is_named(tmp_path):
     (tmp_path / "settings.json").write_text("{bad")
     with pytest.raises(SettingsError, match=r"settings\.json is not valid JSON"):
         read_settings(tmp_path)
+
+
+def test_a_password_in_the_search_servers_url_is_never_written_to_settings_json(tmp_path):
+    save_settings(tmp_path, {"index": {"backend": "opensearch", "url": "https://ann:s3cret@search.example:9200",
+                                       "password": "pa55", "opensearch": {"url": "http://bob:hunter2@10.0.0.5:9200/",
+                                                                          "password": "pa66"}}})
+    written = (tmp_path / "settings.json").read_text()
+    assert "s3cret" not in written and "hunter2" not in written and "pa5" not in written and "pa6" not in written
+    stored = json.loads(written)["index"]
+    assert stored["url"] == "https://ann@search.example:9200"          # the user name stays
+    assert stored["opensearch"]["url"] == "http://bob@10.0.0.5:9200/"

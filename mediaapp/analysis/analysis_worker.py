@@ -18,11 +18,12 @@ class ApiOutcome:
     """One API's result for one image: a response, or an error code and message.
 
     ``extras`` carries engine data that has no place in the Rekognition
-    response, for the parent to store: ``{"Faces": [face record, ...]}``
-    (``mediaapp.analysis.local.face_records``: box, details, 128-d embedding,
-    crop) when the engine detected faces. Only one outcome per image carries
-    it: the RecognizeCelebrities one when it succeeded, else DetectLabels.
-    The stored response itself is never changed.
+    response, for the parent to store (``EngineBase.analyse_with_extras``):
+    ``{"Faces": [face record, ...]}`` (``mediaapp.analysis.local.face_records``:
+    box, details, 128-d embedding, crop) when the local engine detected
+    faces; ``{"Metadata": {...}}`` from the metadata engine. Only one outcome
+    per image carries it: the RecognizeCelebrities one when it succeeded,
+    else DetectLabels. The stored response itself is never changed.
     """
 
     api: str
@@ -47,7 +48,7 @@ def analyse_image(engine_name: str, engine_config: dict, apis: list[str], ref: I
     wanted = [Api(a) for a in apis]
     try:
         engine = create_engine(engine_name, engine_config)
-        results, face_records = engine.analyse_with_extras(wanted, ref, params)
+        results, extras = engine.analyse_with_extras(wanted, ref, params)
     except AnalysisError as exc:
         return [ApiOutcome(a.value, error_code=exc.code, error=str(exc)) for a in wanted]
     except Exception as exc:  # an engine bug must not stop the import; report it per image
@@ -70,10 +71,10 @@ def analyse_image(engine_name: str, engine_config: dict, apis: list[str], ref: I
             outcomes.append(ApiOutcome(api.value, error_code=exc.code, error=str(exc)))
             continue
         outcomes.append(ApiOutcome(api.value, engine_version=version, response=result))
-    if face_records is not None:
+    if extras is not None:
         for preferred in (Api.RECOGNIZE_CELEBRITIES, Api.DETECT_LABELS):
             carrier = next((o for o in outcomes if o.api == preferred.value and o.response is not None), None)
             if carrier is not None:
-                carrier.extras = {"Faces": face_records}
+                carrier.extras = extras
                 break
     return outcomes

@@ -114,6 +114,11 @@ class EngineBase:
     executor: ClassVar[Literal["process", "thread"]] = "process"
     #: Threads for a ``thread`` engine (None: the worker pool's default).
     max_concurrency: int | None = None
+    #: Whether the pipeline may make an answer stored earlier current again, at no cost, when the cache key
+    #: returns to a value answered before (``Catalog.restore_analysis``). False for an engine whose answers
+    #: come with data stored beside the response (``extras``, such as the metadata engine's title and rating),
+    #: which a restore would not bring back: it is asked again instead.
+    restores_answers: ClassVar[bool] = True
 
     @property
     def name(self) -> str:
@@ -137,6 +142,16 @@ class EngineBase:
         """
         return params
 
+    @classmethod
+    def pending_downloads(cls, apis: Sequence[Api]) -> dict[str, int]:
+        """What ``prepare(apis)`` would download before a run, as it stands now: description -> size in bytes.
+
+        Lets a front end ask before a one-time download starts (the object
+        model of the local engine). Called without building the engine;
+        reads local files only, never the network. Default: nothing (``{}``).
+        """
+        return {}
+
     # -- a run ------------------------------------------------------------------------------------
     def prepare(self, apis: Sequence[Api], progress: ProgressFn | None = None) -> dict[Api, str]:
         """Fetch what ``apis`` need before a run, in the importing process; returns API -> why it cannot run.
@@ -152,9 +167,22 @@ class EngineBase:
     def prepare_ref(self, ref: ImageRef, asset: Asset) -> ImageRef:
         """The ``ImageRef`` this engine analyses for ``asset`` (it may add a name or an S3 location).
 
+        Called in the importing process for every image a run plans, whether
+        or not its answer is cached, so it must be cheap (no network).
         Default: ``ref`` unchanged.
         """
         return ref
+
+    def image_params(self, params: AnalysisParams, ref: ImageRef) -> AnalysisParams:
+        """``params`` (from ``request_params``) for one image ``ref`` (from ``prepare_ref``): its cache key.
+
+        For an engine whose answer depends on more than the image's bytes and
+        the run's options: the metadata engine adds its XMP sidecars' sizes
+        and times, so an edited sidecar is read again. Called in the
+        importing process for every planned image; cheap. Default: ``params``
+        unchanged.
+        """
+        return params
 
     def close(self) -> None:
         """Release files, connections and threads (they reopen on next use). Default: nothing."""
@@ -183,12 +211,15 @@ class EngineBase:
         return out
 
     def analyse_with_extras(self, apis: Sequence[Api], image: ImageRef,
-                            params: AnalysisParams) -> tuple[Results, list[Json] | None]:
-        """``analyse_many`` plus the face records the engine found (``None``: it keeps none).
+                            params: AnalysisParams) -> tuple[Results, Json | None]:
+        """``analyse_many`` plus the extras: what the engine found that a Rekognition response has no room for.
 
-        Face records (``mediaapp.analysis.local.face_records``) carry what a
-        Rekognition response has no room for: 128-d embeddings and crops.
-        Default: no records.
+        ``None``, or a dict the importing process stores beside the
+        responses (``ApiOutcome.extras``): ``{"Faces": [face record, ...]}``
+        (the local engine: 128-d embeddings and crops,
+        ``mediaapp.analysis.local.face_records``), ``{"Metadata": {...}}``
+        (the metadata engine: title, description, rating, label, date created
+        and the problems met reading the file). Default: no extras.
         """
         return self.analyse_many(apis, image, params), None
 

@@ -1,7 +1,8 @@
 """The registry of analysis engines: one ``EngineDescriptor`` per engine class, by name.
 
 Adding an engine is one class (``EngineBase`` subclass with a ``descriptor``)
-and one ``register`` line here. Dialogs, folder rules, cost estimates and
+and one ``ENGINES`` entry here (its ``"module:Class"``, imported on first use),
+or a ``register`` call for a class already imported. Dialogs, folder rules, cost estimates and
 the CLI's choices read ``descriptors()``.
 
 Engines are created from a name and a JSON-able config so that worker
@@ -22,12 +23,23 @@ import logging
 import threading
 
 from mediaapp.analysis.engine_base import EngineBase, EngineDescriptor, EngineUnavailableError
-from mediaapp.analysis.local.engine import LocalEngine
-from mediaapp.analysis.rekognition import RekognitionEngine
-from mediaapp.core.types import Json
+from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE, METADATA_ENGINE, Json
 
-#: name -> engine class, in registration order (the order dialogs list them).
-ENGINES: dict[str, type[EngineBase]] = {}
+#: name -> engine class, or the ``"module:Class"`` target of a built-in engine not imported yet, in
+#: registration order (the order dialogs list them). Built-ins load on first use: a command that
+#: analyses nothing (``mediaapp search``) never imports onnxruntime, dlib or boto3.
+ENGINES: dict[str, type[EngineBase] | str] = {
+    LOCAL_ENGINE: "mediaapp.analysis.local.engine:LocalEngine",
+    CLOUD_ENGINE: "mediaapp.analysis.rekognition:RekognitionEngine",
+}
+
+#: Engines every import runs on every image, whatever engines the run or a folder rule names, before them:
+#: free on-device readers of what the files already say (the ``metadata`` engine: keywords, XMP sidecars,
+#: IPTC). They are nobody's choice, so they are not in ``ENGINES`` (dialogs, ``--engine``, estimates), but
+#: ``engine_class`` finds them by name (worker processes build them from it). Name -> ``"module:Class"``.
+ALWAYS_RUN: dict[str, type[EngineBase] | str] = {
+    METADATA_ENGINE: "mediaapp.analysis.metadata:MetadataEngine",
+}
 
 _cache: dict[tuple[str, str], EngineBase] = {}
 _cache_lock = threading.Lock()
@@ -40,17 +52,18 @@ def register(engine: type[EngineBase]) -> type[EngineBase]:
     return engine
 
 
-register(LocalEngine)
-register(RekognitionEngine)
+def always_run() -> tuple[str, ...]:
+    """The names of the engines every import runs on every image (``ALWAYS_RUN``), in order (imports nothing)."""
+    return tuple(ALWAYS_RUN)
 
 
 def descriptors() -> list[EngineDescriptor]:
-    """The registered engines' descriptors, in registration order."""
-    return [engine.descriptor for engine in ENGINES.values()]
+    """The registered engines' descriptors, in registration order (imports every built-in engine)."""
+    return [engine_class(name).descriptor for name in ENGINES]
 
 
 def engine_names() -> tuple[str, ...]:
-    """The registered engines' names, in registration order."""
+    """The registered engines' names, in registration order (imports nothing)."""
     return tuple(ENGINES)
 
 
@@ -60,12 +73,23 @@ def engine_class(name: str) -> type[EngineBase]:
     Raises ``EngineUnavailableError`` for an unknown name or a target that
     cannot be imported or is not an ``EngineBase`` subclass.
     """
-    engine = ENGINES.get(name)
-    if engine is not None:
-        return engine
+    table = ENGINES if name in ENGINES else ALWAYS_RUN
+    registered = table.get(name)
+    if isinstance(registered, type):
+        return registered
+    if registered is not None:  # a built-in, imported now
+        found = _load(registered)
+        table[name] = found
+        return found
     if ":" not in name:
         raise EngineUnavailableError(f"unknown analysis engine {name!r}; known: {', '.join(ENGINES)}")
-    module_name, _, attr = name.partition(":")
+    return _load(name)
+
+
+def _load(target: str) -> type[EngineBase]:
+    """Import the engine class a ``"module:Class"`` target names (see ``engine_class`` for errors)."""
+    name = target
+    module_name, _, attr = target.partition(":")
     try:
         found = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:

@@ -526,11 +526,20 @@ def upload_image(store, config: CloudConfig, sha256: str, path: str, *, name: st
 
 
 def _probe(path: str) -> tuple[str | None, int, tuple[int, int]]:
-    """(PIL format, file size in bytes, (width, height)) read from the header. Raises ``AnalysisError``."""
+    """(format, file size in bytes, (width, height)) read from the header. Raises ``AnalysisError``.
+
+    A file another media handler than the image one claims (a camera RAW:
+    ``"DNG"``) gives its handler's format and ``(0, 0)``: it is never sent as
+    it is, always as a JPEG proxy (``jpeg_within``).
+    """
     from mediaapp.ingest.decode import DecodeError, open_image  # also registers the HEIF/AVIF openers
+    from mediaapp.ingest.media import sniff_path
 
     try:
         size = os.path.getsize(path)
+        sniffed = sniff_path(path)
+        if sniffed is not None and sniffed.handler.kind != "image":
+            return sniffed.format, size, (0, 0)
         with open_image(path) as img:
             return img.format, size, img.size
     except (DecodeError, OSError) as exc:
@@ -540,13 +549,15 @@ def _probe(path: str) -> tuple[str | None, int, tuple[int, int]]:
 def jpeg_within(path: str, max_bytes: int, max_side: int, quality: int = 85) -> bytes:
     """The image at ``path`` as an orientation-corrected JPEG of at most ``max_bytes`` and ``max_side`` px.
 
-    Downscales by 3/4 (and lowers quality to 70 at most) until it fits.
-    Raises ``AnalysisError`` when the image cannot be decoded.
+    Decoded as the engines see it (``media.open_for_analysis``: a camera RAW
+    through LibRaw). Downscales by 3/4 (and lowers quality to 70 at most)
+    until it fits. Raises ``AnalysisError`` when the image cannot be decoded.
     """
-    from mediaapp.ingest.decode import DecodeError, open_rgb
+    from mediaapp.ingest.decode import DecodeError
+    from mediaapp.ingest.media import open_for_analysis
 
     try:
-        img = open_rgb(path, max_side=max_side)
+        img = open_for_analysis(path, max_side)
     except (DecodeError, OSError) as exc:
         raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
     while True:

@@ -102,6 +102,10 @@ POINT_SHAPES = frozenset({"Point", "Landmark"})
 
 _NUMERIC_TYPES = frozenset({"integer", "long", "float", "double"})
 
+#: Problems named in a ``ResponseValidationError``'s message (all stay in ``problems``): a hostile
+#: response can have tens of thousands, and one reason per file must stay readable.
+MAX_LISTED_PROBLEMS = 20
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -119,13 +123,17 @@ class ResponseValidationError(ValueError):
 
     ``operation`` is the Rekognition operation name; ``problems`` lists every
     problem found (``Problem`` with ``path`` and ``message``); ``str()``
-    names each of them, one per line.
+    names the first ``MAX_LISTED_PROBLEMS`` of them, one per line, and how
+    many more there are.
     """
 
     def __init__(self, operation: str, problems: list[Problem]):
         self.operation = operation
         self.problems = list(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
+        shown = self.problems[:MAX_LISTED_PROBLEMS]
+        lines = "\n".join(f"  {p}" for p in shown)
+        if len(self.problems) > len(shown):
+            lines += f"\n  ... and {len(self.problems) - len(shown)} more"
         super().__init__(f"invalid {operation} response ({len(self.problems)} problem"
                          f"{'s' if len(self.problems) != 1 else ''}):\n{lines}")
 
@@ -189,6 +197,45 @@ def validate_response(operation: str, response: dict) -> None:
     _walk(body, shape, "$", problems)
     if name == "DetectText":
         _check_text_ids(body, problems)
+    if problems:
+        raise ResponseValidationError(name, problems)
+
+
+#: The most items one Rekognition response holds, from the API reference, by
+#: operation: (JSON member, TextDetection ``Type`` or None for every item,
+#: maximum). DetectLabels returns at most 1,000 labels (``MaxLabels``' upper
+#: bound); DetectText "can detect up to 100 words in an image" (and so at
+#: most 100 lines, 200 items in all); RecognizeCelebrities returns "the 64 largest faces", known
+#: and unrecognized together; DetectFaces "detects the 100 largest faces".
+#: Our own engines are not held to these (on-device OCR may read more than
+#: 100 words of a dense page); results imported from files are.
+RESPONSE_MAXIMA: dict[str, tuple[tuple[tuple[str, ...], str | None, int], ...]] = {
+    "DetectLabels": ((("Labels",), None, 1000),),
+    "DetectText": ((("TextDetections",), "WORD", 100), (("TextDetections",), "LINE", 100),
+                   (("TextDetections",), None, 200)),
+    "RecognizeCelebrities": ((("CelebrityFaces", "UnrecognizedFaces"), None, 64),),
+    "DetectFaces": ((("FaceDetails",), None, 100),),
+}
+
+
+def check_maxima(operation: str, response: dict) -> None:
+    """Refuse a response holding more items than Rekognition ever returns (``RESPONSE_MAXIMA``).
+
+    ``operation`` is the operation name or an ``Api`` member; ``response``
+    any dict (cheap: run it before ``validate_response``, which reports
+    members of the wrong type; they are not counted here). Raises
+    ``ResponseValidationError`` naming each member over its maximum, with
+    the count found. Operations without documented maxima pass.
+    """
+    name = getattr(operation, "value", operation)
+    problems = []
+    for members, item_type, maximum in RESPONSE_MAXIMA.get(name, ()):
+        lists = [response.get(member) for member in members]
+        items = [item for found in lists if isinstance(found, list) for item in found
+                 if item_type is None or (isinstance(item, dict) and item.get("Type") == item_type)]
+        if len(items) > maximum:
+            what = " and ".join(members) + (f" of Type {item_type}" if item_type else "")
+            problems.append(Problem(f"$.{members[0]}", f"{len(items)} {what}: Rekognition returns at most {maximum}"))
     if problems:
         raise ResponseValidationError(name, problems)
 

@@ -3,7 +3,9 @@
 Assets are keyed by the SHA-256 of their bytes; ``files`` lists every path
 holding those bytes; ``analyses`` keeps each raw Rekognition-shaped response
 keyed by (sha256, api, engine, engine_version, params); ``detections`` holds
-their flattened rows; ``errors`` one row per failed (path, stage).
+their flattened rows; ``errors`` one row per failed (path, stage);
+``asset_metadata`` what each image says of itself (title, rating, ...: the
+metadata engine's last reading, shown on the ``Asset``).
 
 Connections are owned by a ``mediaapp.dbpool.ConnectionPool`` (one writer,
 a few lent readers, all closed by ``close()``); the file is in WAL mode so
@@ -24,15 +26,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import sqlite_utils
-
+from mediaapp.catalog.claims import AnalysisClaims
 from mediaapp.catalog.feed import ChangeFeed, mark_changed
 from mediaapp.catalog.migrations import migrate
 from mediaapp.core.filenames import from_stored, to_stored
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, ImportProblem, Json
 from mediaapp.dbpool import ConnectionPool, chunks
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 #: Seconds a connection waits for the writer lock before raising ``sqlite3.OperationalError``.
 BUSY_TIMEOUT_S = 30.0
@@ -42,6 +46,9 @@ READERS = 4
 
 #: Error stages of the ingest pipeline: a path has at most one of them at a time.
 INGEST_STAGES = ("scan", "read", "sniff", "decode", "thumbnail")
+
+#: The fields of ``store_file_metadata`` (columns of ``asset_metadata``, fields of ``Asset``), in column order.
+FILE_METADATA_FIELDS = ("title", "description", "rating", "label", "date_created")
 
 #: ``errors.code`` of a file that could not be read (permissions, I/O): retried on every import,
 #: since fixing it (chmod, remount) changes neither its size nor its mtime.
@@ -69,6 +76,8 @@ class Catalog:
         self._db: tuple[sqlite3.Connection, sqlite_utils.Database] | None = None
         #: Which assets changed since each consumer (search sync, ...) last handled them.
         self.feed = ChangeFeed(self._pool)
+        #: Claims on analysis work shared by imports running at once (``mediaapp.catalog.claims``).
+        self.claims = AnalysisClaims(self._pool)
         try:
             with self._pool.writer() as conn:
                 migrate(conn)
@@ -93,7 +102,13 @@ class Catalog:
             yield conn
 
     def _table(self, conn: sqlite3.Connection, name: str) -> sqlite_utils.db.Table:
-        """The sqlite-utils table ``name`` over the writer ``conn`` (inside ``transaction()``)."""
+        """The sqlite-utils table ``name`` over the writer ``conn`` (inside ``transaction()``).
+
+        sqlite-utils is imported here, on the first write: a command that only
+        reads (``mediaapp search``) does not pay for loading it.
+        """
+        import sqlite_utils
+
         if self._db is None or self._db[0] is not conn:
             self._db = (conn, sqlite_utils.Database(conn))
         return cast(sqlite_utils.db.Table, self._db[1][name])  # callers name tables, never views
@@ -240,10 +255,14 @@ class Catalog:
         with self.read() as conn:
             for chunk in chunks(shas, 500):
                 marks = ",".join("?" * len(chunk))
-                for r in conn.execute(f"SELECT * FROM assets WHERE sha256 IN ({marks})", chunk):
+                for r in conn.execute("SELECT a.*, m.title, m.description, m.rating, m.label, m.date_created"
+                                      " FROM assets a LEFT JOIN asset_metadata m ON m.sha256 = a.sha256"
+                                      f" WHERE a.sha256 IN ({marks})", chunk):
                     gps = (r["gps_lat"], r["gps_lon"]) if r["gps_lat"] is not None else None
                     out[r["sha256"]] = Asset(r["sha256"], r["size"], r["format"], r["width"], r["height"], [],
-                                             r["taken_at"], r["camera_make"], r["camera_model"], gps, r["thumbnail"])
+                                             r["taken_at"], r["camera_make"], r["camera_model"], gps, r["thumbnail"],
+                                             r["title"], r["description"], r["rating"], r["label"],
+                                             r["date_created"])
                 for r in conn.execute(f"SELECT sha256, path FROM files WHERE sha256 IN ({marks}) ORDER BY path",
                                       chunk):
                     out[r["sha256"]].paths.append(from_stored(r["path"]))
@@ -270,6 +289,23 @@ class Catalog:
         """Number of distinct assets."""
         with self.read() as conn:
             return cast(int, conn.execute("SELECT COUNT(*) FROM assets").fetchone()[0])
+
+    def store_file_metadata(self, sha256: str, fields: Json) -> None:
+        """Set what the image ``sha256`` says about itself (its XMP, sidecars and IPTC), replacing the last reading.
+
+        ``fields`` maps ``title``, ``description``, ``label``, ``date_created``
+        (text) and ``rating`` (a number, -1 to 5) to their values; a missing
+        key or None clears that field. ``Catalog.assets`` shows them on the
+        ``Asset``. Kept when the asset goes, like its analyses. Marks the
+        asset in the change feed (its search words change). Runs in the
+        caller's transaction or its own.
+        """
+        row = {key: fields.get(key) for key in FILE_METADATA_FIELDS}
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO asset_metadata (sha256, title, description, rating, label,"
+                         " date_created, updated_at) VALUES (?,?,?,?,?,?,?)",
+                         (sha256, *(row[key] for key in FILE_METADATA_FIELDS), now_iso()))
+            mark_changed(conn, [sha256])
 
     # -- analyses ----------------------------------------------------------------------------
     def cached_analysis(self, sha256: str, api: str, engine: str, params: str,
@@ -348,15 +384,23 @@ class Catalog:
         return True
 
     def responses(self, sha256: str) -> dict[str, list[Json]]:
-        """Stored responses keyed by API name, newest first, each with engine, version, params, created_at."""
+        """Stored responses keyed by API name, newest first, each with engine, version, params, created_at.
+
+        ``Current`` is True for the one response per (API, engine) whose
+        detections are the asset's current ones (``current_analyses``), which
+        need not be the newest (a setting changed back restores an older answer).
+        """
         out: dict[str, list[Json]] = {}
         with self.read() as conn:
-            rows = conn.execute("SELECT * FROM analyses WHERE sha256 = ? ORDER BY api, created_at DESC, rowid DESC",
-                                (sha256,)).fetchall()
+            rows = conn.execute(
+                "SELECT a.*, c.sha256 IS NOT NULL AS current FROM analyses a LEFT JOIN current_analyses c"
+                " ON c.sha256 = a.sha256 AND c.api = a.api AND c.engine = a.engine AND c.params = a.params"
+                " AND c.engine_version = a.engine_version"
+                " WHERE a.sha256 = ? ORDER BY a.api, a.created_at DESC, a.rowid DESC", (sha256,)).fetchall()
         for r in rows:
             out.setdefault(r["api"], []).append({
                 "Engine": r["engine"], "EngineVersion": r["engine_version"], "Params": r["params"],
-                "CreatedAt": r["created_at"], "Response": json.loads(r["response"])})
+                "CreatedAt": r["created_at"], "Current": bool(r["current"]), "Response": json.loads(r["response"])})
         return out
 
     def detections(self, sha256s: Iterable[str], kinds: Iterable[DetectionKind] | None = None,
@@ -413,6 +457,11 @@ class Catalog:
         with self.read() as conn:
             return [ImportProblem(from_stored(r["path"]), r["stage"], r["message"])
                     for r in conn.execute(sql + " ORDER BY id DESC", args)]
+
+    def clear_stage_errors(self, sha256: str, stage: str) -> None:
+        """Delete the recorded errors of stage ``stage`` (e.g. ``metadata``) of the image ``sha256``, any path."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM errors WHERE sha256 = ? AND stage = ?", (sha256, stage))
 
     def clear_errors(self) -> None:
         """Forget every recorded problem (the next import retries failed files)."""

@@ -229,6 +229,11 @@ class FaceStore:
         with self.catalog.transaction() as conn:
             conn.executemany("INSERT OR IGNORE INTO face_exclusions (face_id, person_id) VALUES (?, ?)", list(pairs))
 
+    def remove_exclusions(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Forget (face_id, person_id) exclusions (an undone move out); pairs not recorded are ignored."""
+        with self.catalog.transaction() as conn:
+            conn.executemany("DELETE FROM face_exclusions WHERE face_id = ? AND person_id = ?", list(pairs))
+
     # -- faces: reading ------------------------------------------------------------------------
     def faces(self, *, face_ids: Iterable[int] | None = None, sha256s: Iterable[str] | None = None,
               person_id: int | None = None, group_id: int | None = None, origin: str | None = "photo",

@@ -173,6 +173,36 @@ MIGRATIONS: list[str] = [
     DROP TABLE index_pending;
     UPDATE counters SET name = 'change_feed' WHERE name = 'index_pending';
     """,
+    # 6 -> 7: claims on analysis work, so concurrent imports never analyse one image twice
+    # (``mediaapp.catalog.claims``).
+    """
+    CREATE TABLE analysis_claims (
+        sha256 TEXT NOT NULL,
+        api TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        owner TEXT NOT NULL,          -- the claiming import run's token
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started TEXT,                 -- the owner process's start (boot id and start time), if known
+        claimed_at REAL NOT NULL,     -- Unix seconds, refreshed while the owner works
+        PRIMARY KEY (sha256, api, engine)
+    ) WITHOUT ROWID;
+    CREATE INDEX analysis_claims_by_owner ON analysis_claims (owner);
+    """,
+    # 7 -> 8: what each image says about itself (XMP, its sidecars, IPTC-IIM), as the metadata engine last
+    # read it (``mediaapp.analysis.metadata``). Kept when the asset goes, like its analyses, so the same bytes
+    # imported again show it at once.
+    """
+    CREATE TABLE asset_metadata (
+        sha256 TEXT PRIMARY KEY,
+        title TEXT,                   -- dc:title (x-default), else IPTC Object Name
+        description TEXT,             -- dc:description (x-default), else IPTC Caption/Abstract
+        rating NUMERIC,               -- xmp:Rating: -1 rejected, 0 unrated, 1 to 5
+        label TEXT,                   -- xmp:Label, a colour label's name
+        date_created TEXT,            -- photoshop:DateCreated, else IPTC Date/Time Created: ISO 8601 as written
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
@@ -182,7 +212,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring ``conn``'s schema to ``LATEST``; return the version it was at.
 
     Each step runs in its own transaction together with the ``user_version``
-    bump, so an interrupted migration leaves the previous version intact.
+    bump, so an interrupted migration leaves the previous version intact; the
+    version is read again inside the transaction, so two processes opening
+    an old catalog at once each make a step at most once.
     Raises ``RuntimeError`` when the database is newer than this program.
     """
     current: int = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -191,6 +223,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(current, LATEST):
         script = MIGRATIONS[version]
         conn.execute("BEGIN IMMEDIATE")
+        if conn.execute("PRAGMA user_version").fetchone()[0] > version:
+            conn.execute("COMMIT")  # another process opening the catalog at the same time made this step already
+            continue
         try:
             for statement in _statements(script):
                 conn.execute(statement)

@@ -22,7 +22,7 @@ from typing import cast
 
 from mediaapp.core.filenames import to_stored
 from mediaapp.core.text import normalize_label, tokenize
-from mediaapp.core.types import Detection, DetectionKind, Query, SortOrder
+from mediaapp.core.types import Detection, DetectionKind, Query, SearchCursor, SortOrder
 
 __all__ = [
     "NormalizedQuery",
@@ -30,6 +30,7 @@ __all__ = [
     "float32",
     "folder_prefix",
     "name_tokens",
+    "normalize_cursor",
     "normalize_query",
     "normalize_taken_at",
 ]
@@ -129,7 +130,8 @@ class NormalizedQuery:
     ``min_confidence``: float32-rounded, 0-100; ``taken_after`` /
     ``taken_before``: inclusive bounds in ``normalize_taken_at`` form (None:
     unbounded); ``folder_prefix``: the stored-form prefix of the folder
-    filter (None: no filter).
+    filter (None: no filter); ``after``: the keyset cursor (``normalize_cursor``)
+    or None.
     """
 
     labels: tuple[str, ...]
@@ -143,6 +145,7 @@ class NormalizedQuery:
     sort: SortOrder
     limit: int | None
     offset: int
+    after: SearchCursor | None = None
 
     def label_matches(self, det: Detection) -> bool:
         """Whether ``det`` is a label detection satisfying one of the label filters.
@@ -174,11 +177,36 @@ class NormalizedQuery:
             and float32(det.confidence) >= self.min_confidence
 
 
+def normalize_cursor(cursor: SearchCursor | None, sort: SortOrder) -> SearchCursor | None:
+    """``cursor`` as the backends compare it: a relevance score rounded to float32.
+
+    Raises ``ValueError`` when the cursor belongs to another order than
+    ``sort``, or its key is not of its order's type (a number for
+    ``RELEVANCE``, text or None for ``DATE``, text for ``PATH``).
+    """
+    if cursor is None:
+        return None
+    if cursor.sort != sort:
+        raise ValueError(f"the cursor is for the {cursor.sort.value!r} order, not {sort.value!r}")
+    key = cursor.key
+    if sort == SortOrder.RELEVANCE:
+        if isinstance(key, bool) or not isinstance(key, (int, float)):
+            raise ValueError(f"a relevance cursor's key is a score, not {key!r}")
+        return SearchCursor(sort, float32(key), cursor.sha256)
+    if not (isinstance(key, str) or (key is None and sort == SortOrder.DATE)):
+        raise ValueError(f"a {sort.value} cursor's key cannot be {key!r}")
+    return cursor
+
+
 def normalize_query(query: Query) -> NormalizedQuery:
-    """Read ``query`` once for every backend; raises ``ValueError`` for a date bound that is not ISO 8601."""
+    """Read ``query`` once for every backend.
+
+    Raises ``ValueError`` for a date bound that is not ISO 8601 or a cursor
+    that does not fit the query's order (``normalize_cursor``).
+    """
     lower, upper = date_bounds(query)
     return NormalizedQuery(
         labels=_keys(query.labels), persons=_keys(query.persons), tokens=tuple(tokenize(query.text)),
         match_all=query.match_all, min_confidence=float32(query.min_confidence), taken_after=lower,
         taken_before=upper, folder_prefix=folder_prefix(to_stored(query.folder)) if query.folder else None,
-        sort=query.sort, limit=query.limit, offset=query.offset)
+        sort=query.sort, limit=query.limit, offset=query.offset, after=normalize_cursor(query.after, query.sort))

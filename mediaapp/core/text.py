@@ -30,3 +30,13 @@ def tokenize(text: str) -> list[str]:
 def normalize_label(name: str) -> str:
     """The case-insensitive key of a label or person name (NFKC, case-folded, trimmed)."""
     return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (Unicode category Cc, C0 and C1), tabs and newlines kept.
+
+    For text read from files (IPTC, XMP), which the terminal and the window
+    show: an ESC or CSI in a photo's title could otherwise drive the
+    terminal (escape sequences) when ``mediaapp show`` prints it.
+    """
+    return "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")

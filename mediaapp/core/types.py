@@ -16,6 +16,10 @@ from typing import Any
 #: records People stores.
 LOCAL_ENGINE = "local"
 CLOUD_ENGINE = "rekognition"
+#: The engine that answers from what a file already says about itself (XMP, sidecars, IPTC): its keywords as
+#: DetectLabels, its named face regions as RecognizeCelebrities (``mediaapp.analysis.metadata``). Every import
+#: runs it (``mediaapp.analysis.registry.ALWAYS_RUN``); it is nobody's choice of engine.
+METADATA_ENGINE = "metadata"
 
 #: A decoded JSON object (a Rekognition response, an OpenSearch request or answer, a stored document).
 Json = dict[str, Any]
@@ -121,6 +125,11 @@ class Asset:
     ``height`` are pixels after EXIF orientation is applied. ``taken_at`` is
     EXIF DateTimeOriginal as ISO 8601 text (no timezone unless the file has
     one). ``gps`` is ``(latitude, longitude)`` in decimal degrees.
+
+    What the file says about itself (XMP, its sidecars, IPTC-IIM; ``mediaapp.ingest.file_tags``), None
+    when it does not say: ``title`` and ``description`` (dc:title, dc:description); ``rating`` (xmp:Rating,
+    -1 rejected, 0 unrated, 1-5 stars); ``label`` (xmp:Label, a colour label's name such as ``Red``);
+    ``date_created`` (photoshop:DateCreated, or IPTC Date/Time Created, ISO 8601 text as written).
     """
 
     sha256: str
@@ -134,12 +143,28 @@ class Asset:
     camera_model: str | None = None
     gps: tuple[float, float] | None = None
     thumbnail: str | None = None
+    title: str | None = None
+    description: str | None = None
+    rating: float | None = None
+    label: str | None = None
+    date_created: str | None = None
 
     @property
     def camera(self) -> str | None:
-        """Make and model joined by a space, or None when neither is known."""
-        parts = [p for p in (self.camera_make, self.camera_model) if p]
-        return " ".join(parts) or None
+        """Make and model joined by a space, or None when neither is known.
+
+        Many makers repeat the make in EXIF Model ("Canon" / "Canon EOS 5D
+        Mark III"): when the model's first word is one of the make's words
+        (case-insensitively) the make is left out instead of shown twice, so
+        "NIKON CORPORATION" / "NIKON D810" reads "NIKON D810" and "EASTMAN
+        KODAK COMPANY" / "KODAK LS743" reads "KODAK LS743".
+        """
+        make, model = (self.camera_make or "").strip(), (self.camera_model or "").strip()
+        if make and model:
+            if model.split()[0].casefold() in make.casefold().split():
+                return model
+            return f"{make} {model}"
+        return make or model or None
 
 
 @dataclass(slots=True)
@@ -148,7 +173,8 @@ class IndexDocument:
 
     Built by the library from the catalog; every backend must give the same
     answers for the same documents. ``folders`` are the parent directories of
-    ``paths``; ``text`` is the detected LINE text joined by newlines.
+    ``paths``; ``text`` is the detected LINE text joined by newlines, then the
+    asset's own ``title`` and ``description`` (searchable words like the rest).
     """
 
     asset: Asset
@@ -166,6 +192,29 @@ class SortOrder(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class SearchCursor:
+    """A position in one result order: the sort key of a hit, for keyset paging (``Query.after``).
+
+    ``sort`` is the order the cursor belongs to; ``key`` the hit's sort
+    value in it: for ``RELEVANCE`` its score (a float, 0-100, compared after
+    rounding to float32 as the backends store confidences), for ``DATE`` its
+    ``taken_at`` in ``core.query.normalize_taken_at`` form or None when
+    undated, for ``PATH`` its representative path in stored form
+    (``core.filenames.to_stored``); ``sha256`` is the hit's sha256, the last
+    key of every order, so a cursor names one position exactly.
+
+    Backend-neutral: a cursor made by one backend pages on another (the
+    library answers from its embedded index when OpenSearch is down). Get
+    one from ``SearchPage.cursor``; it stays valid when the index changes
+    (the next page starts after that key, wherever it now is).
+    """
+
+    sort: SortOrder
+    key: float | str | None
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     """A search over the library; the single query language of every backend.
 
@@ -177,12 +226,20 @@ class Query:
       must match (all of); False means at least one (any of).
     - ``text``: every token of ``text`` (see ``mediaapp.core.text.tokenize``)
       must appear among the asset's tokens: detected text, label names and
-      parents, person names and file names.
+      parents, person names, file names, and the title and description the
+      file gives itself (``Asset.title``, ``Asset.description``).
     - ``persons``: the asset has a person detection with one of these names.
     - ``folder``: one of the asset's paths lies in this folder or below it.
     - ``taken_after`` / ``taken_before``: inclusive ISO 8601 bounds on
       ``taken_at``; assets without a date never match a date bound.
     - ``limit`` / ``offset``: the page; ``limit`` None means all.
+    - ``after``: keyset paging. None starts at the first hit; a
+      ``SearchCursor`` (the previous page's ``SearchPage.cursor``) starts
+      right after that hit, and ``offset`` then counts from there. Its
+      ``sort`` must be this query's (``ValueError`` otherwise). A page read
+      this way costs the same anywhere in the results, where a large
+      ``offset`` makes the backend walk past every hit before it.
+      ``SearchPage.total`` still counts every match.
     """
 
     text: str = ""
@@ -196,6 +253,7 @@ class Query:
     sort: SortOrder = SortOrder.RELEVANCE
     limit: int | None = 100
     offset: int = 0
+    after: SearchCursor | None = None
 
 
 @dataclass(slots=True)
@@ -212,10 +270,15 @@ class SearchHit:
 
 @dataclass(slots=True)
 class SearchPage:
-    """A page of hits plus ``total``, the number of assets matching in all."""
+    """A page of hits plus ``total``, the number of assets matching in all.
+
+    ``cursor`` is the position of the page's last hit (None when the page is
+    empty): pass it as ``Query.after`` to read the page that follows.
+    """
 
     hits: list[SearchHit]
     total: int
+    cursor: SearchCursor | None = None
 
 
 @dataclass(slots=True)
@@ -237,7 +300,11 @@ class ImportReport:
     analyses run (cache misses);
     ``cached``: analyses answered from the catalog; ``failed``: problems;
     ``cancelled``: the user stopped the run; ``budget_stopped``: an engine
-    refused to spend more (its budget), the other engines went on.
+    refused to spend more (its budget), the other engines went on;
+    ``elsewhere``: analyses left to another import running at the same time,
+    which had claimed them (``mediaapp.catalog.claims``); ``read``: images whose own
+    metadata (XMP, sidecars, IPTC) was read this run (the ``metadata`` engine's
+    answers count here, never in ``analysed`` or ``cached``).
     """
 
     imported: int = 0
@@ -249,3 +316,5 @@ class ImportReport:
     failed: list[ImportProblem] = field(default_factory=list)
     cancelled: bool = False
     budget_stopped: bool = False
+    elsewhere: int = 0
+    read: int = 0

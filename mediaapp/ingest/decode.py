@@ -30,6 +30,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
+from PIL.PngImagePlugin import PngImageFile
 
 from mediaapp.fsio import open_regular
 
@@ -146,8 +147,14 @@ def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
     read sizes (``metadata.read_metadata``) before calling this. The result's
     ``info`` holds only ``icc_profile``, when the file has an RGB one.
 
+    An HEIF/AVIF file whose item data runs past its end is refused as
+    truncated (``bmff_missing_bytes``): libheif decodes such files without
+    an error, filling what is missing, where Pillow refuses a truncated JPEG
+    or PNG.
+
     Raises ``DecodeError`` with a readable reason for truncated or corrupt data.
     """
+    _refuse_truncated_bmff(img)
     with _decode_errors(getattr(img, "filename", "") or "<image>"):
         if max_side and isinstance(img, JpegImageFile):
             img.draft("RGB", (max_side, max_side))
@@ -193,6 +200,25 @@ _TRANSPOSE = {
 }
 _RESIZABLE_MODES = ("RGB", "RGBA", "L", "LA", "CMYK")
 _RGB_PROFILE_MODES = ("RGB", "RGBA", "RGBX", "P", "PA")
+
+
+def load_if_exif_follows_pixels(img: Image.Image) -> None:
+    """Decode ``img``'s pixels now when Pillow can reach its EXIF only through them.
+
+    Pillow's PNG plugin finds an ``eXIf`` chunk stored after the image data
+    only by decoding the image (``getexif()`` calls ``load()``). Called
+    before any EXIF is read (``metadata.read_metadata``), this makes a pixel
+    decode failure a ``DecodeError``: EXIF readers treat every exception as
+    "no EXIF", and after a failed ``load()`` Pillow keeps the half-decoded
+    (zero-filled, for RGBA fully transparent) image and a second ``load()``
+    returns it without complaint. No-op for other formats, for PNGs whose
+    EXIF precedes the pixels and for images already loaded.
+
+    Raises ``DecodeError`` with a readable reason for truncated or corrupt pixel data.
+    """
+    if isinstance(img, PngImageFile) and "exif" not in img.info and img.tile:
+        with _decode_errors(getattr(img, "filename", "") or "<image>"):
+            img.load()
 
 
 def exif_orientation(img: Image.Image) -> int:
@@ -248,6 +274,40 @@ def bmff_declared_size(path: str | Path) -> tuple[int, int] | None:
     return best
 
 
+def _bmff_head(path: str | Path) -> bytes:
+    """The first MiB of ``path``, where an HEIF file's ``meta`` box sits in practice."""
+    with open_regular(path) as f:
+        return f.read(1 << 20)
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """``(box type, body start, body end)`` of each ISO base media file format box in ``data[start:end]``.
+
+    ISO/IEC 14496-12 box headers: 32-bit size and type, a 64-bit size when
+    the size is 1, "to the end" when it is 0. A malformed header ends the walk.
+    """
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1 and pos + 16 <= end:
+            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            return
+        yield kind, pos + header, min(pos + size, end)
+        pos += size
+
+
+def _meta_children(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """The boxes inside the top-level ``meta`` box (a FullBox: 4 bytes of version and flags first)."""
+    for kind, body, end in _boxes(data, 0, len(data)):
+        if kind == b"meta":
+            yield from _boxes(data, body + 4, end)
+            return
+
+
 def _bmff_properties(path: str | Path) -> list[tuple[bytes, bytes]]:
     """``(box type, payload)`` of every HEIF item property (``meta/iprp/ipco`` children).
 
@@ -255,39 +315,91 @@ def _bmff_properties(path: str | Path) -> list[tuple[bytes, bytes]]:
     property layout is HEIF's, ISO/IEC 23008-12) in the first MiB of the file,
     where the ``meta`` box sits in practice. Malformed boxes end the walk.
     """
+    data = _bmff_head(path)
+    found: list[tuple[bytes, bytes]] = []
+    for kind, body, end in _meta_children(data):
+        if kind != b"iprp":
+            continue
+        for kind2, body2, end2 in _boxes(data, body, end):
+            if kind2 == b"ipco":
+                found.extend((pkind, data[pbody:pend]) for pkind, pbody, pend in _boxes(data, body2, end2))
+    return found
+
+
+def _iloc_file_extents(data: bytes, body: int, end: int) -> Iterator[tuple[int, int]]:
+    """``(offset, length)`` in bytes of each item extent an ``iloc`` box places in this file.
+
+    ISO/IEC 14496-12 section 8.11.3 (versions 0-2). Only extents stored at
+    file offsets (construction method 0, data reference 0: this file) are
+    given; ``idat``-relative and item-relative ones are skipped. A box cut
+    short ends the listing.
+    """
+    pos = body
+
+    def read(width: int) -> int:
+        nonlocal pos
+        if pos + width > end:
+            raise EOFError
+        value = int.from_bytes(data[pos:pos + width], "big")
+        pos += width
+        return value
+
+    try:
+        version = read(1)
+        read(3)  # flags
+        sizes = read(2)
+        offset_size, length_size = sizes >> 12, (sizes >> 8) & 0xF
+        base_offset_size, index_size = (sizes >> 4) & 0xF, sizes & 0xF if version in (1, 2) else 0
+        if version > 2:
+            return
+        count = read(2 if version < 2 else 4)
+        for _ in range(count):
+            read(2 if version < 2 else 4)  # item_ID
+            method = read(2) & 0xF if version in (1, 2) else 0
+            reference = read(2)
+            base = read(base_offset_size)
+            for _ in range(read(2)):
+                if index_size:
+                    read(index_size)
+                offset, length = read(offset_size), read(length_size)
+                if method == 0 and reference == 0:
+                    yield base + offset, length
+    except EOFError:
+        return
+
+
+def bmff_missing_bytes(path: str | Path) -> tuple[int, int] | None:
+    """``(bytes the items need, bytes the file has)`` for an HEIF/AVIF file cut short, else None.
+
+    Reads the ``iloc`` box of the top-level ``meta`` box (in the first MiB)
+    and finds where the last item extent stored in this file ends. None
+    when every extent lies within the file, or when the file has no
+    readable ``iloc`` box (nothing to compare). Never raises for bad data;
+    ``OSError`` propagates.
+    """
     with open_regular(path) as f:
         data = f.read(1 << 20)
-    found: list[tuple[bytes, bytes]] = []
+        size = os.fstat(f.fileno()).st_size
+    needed = 0
+    for kind, body, end in _meta_children(data):
+        if kind == b"iloc":
+            needed = max((offset + length for offset, length in _iloc_file_extents(data, body, end)), default=0)
+    return (needed, size) if needed > size else None
 
-    def walk(start: int, end: int, depth: int) -> None:
-        """Scan the boxes in ``data[start:end]``, descending into meta/iprp, collecting ipco."""
-        pos = start
-        while pos + 8 <= end and depth < 4:
-            size, kind = struct.unpack_from(">I4s", data, pos)
-            header = 8
-            if size == 1 and pos + 16 <= end:
-                size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
-            elif size == 0:
-                size = end - pos
-            if size < header:
-                return
-            body, box_end = pos + header, min(pos + size, end)
-            if kind == b"meta":  # a FullBox: 4 bytes version+flags before its children
-                walk(body + 4, box_end, depth + 1)
-            elif kind == b"iprp":
-                walk(body, box_end, depth + 1)
-            elif kind == b"ipco":
-                pos2 = body
-                while pos2 + 8 <= box_end:
-                    psize, pkind = struct.unpack_from(">I4s", data, pos2)
-                    if psize < 8:
-                        break
-                    found.append((pkind, data[pos2 + 8:min(pos2 + psize, box_end)]))
-                    pos2 += psize
-            pos += size
 
-    walk(0, len(data), 0)
-    return found
+def _refuse_truncated_bmff(img: Image.Image) -> None:
+    """Raise ``DecodeError`` when ``img`` is an HEIF/AVIF file whose item data runs past its end."""
+    path = getattr(img, "filename", None)
+    if img.format not in ("HEIF", "AVIF") or not path:
+        return
+    try:
+        missing = bmff_missing_bytes(path)
+    except OSError:
+        return  # the decoder reports an unreadable file itself
+    if missing:
+        needed, size = missing
+        raise DecodeError(f"truncated or corrupt image: {img.format} file is truncated "
+                          f"(its image data needs {needed} bytes, the file has {size})")
 
 
 def _heif_orientation(img: Image.Image) -> int:

@@ -2,9 +2,11 @@
 
 Everything comes from the image header and EXIF through Pillow's
 ``getexif()`` and ``get_ifd()``; no pixels are decoded (except for PNGs whose
-EXIF chunk follows the image data, which Pillow must read through). Corrupt or
-missing EXIF never raises: the affected fields are simply None. Tag numbers
-are from the EXIF 2.3 specification (CIPA DC-008).
+EXIF chunk follows the image data, which Pillow must read through: pixels that
+do not decode then raise ``DecodeError``, see
+``decode.load_if_exif_follows_pixels``). Corrupt or missing EXIF never raises:
+the affected fields are simply None. Tag numbers are from the EXIF 2.3
+specification (CIPA DC-008).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from PIL import ExifTags, Image
 
-from mediaapp.ingest.decode import exif_orientation, open_image
+from mediaapp.ingest.decode import exif_orientation, load_if_exif_follows_pixels, open_image
 
 _MAKE, _MODEL = 0x010F, 0x0110
 _DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
@@ -52,13 +54,16 @@ def read_metadata(img_or_path: Image.Image | str | Path) -> dict[str, Any]:
       from GPSLatitudeRef/GPSLongitudeRef; a missing Ref counts as N/E), or
       None when absent or out of range.
 
-    Never raises for bad EXIF. With a path, raises ``decode.DecodeError`` when
-    the file is not a decodable image and ``OSError`` when it cannot be read.
+    Never raises for bad EXIF. Raises ``decode.DecodeError`` when the file is
+    not a decodable image (with a path), or when its EXIF can only be reached
+    through pixels that do not decode (a PNG whose ``eXIf`` chunk follows a
+    corrupt or truncated image data stream); ``OSError`` when it cannot be read.
     """
     if not isinstance(img_or_path, Image.Image):
         with open_image(img_or_path) as img:
             return read_metadata(img)
     img = img_or_path
+    load_if_exif_follows_pixels(img)  # else a pixel decode failure would pass for "no EXIF"
     orientation = exif_orientation(img)
     width, height = _stored_size(img)
     if orientation in (5, 6, 7, 8):
@@ -76,7 +81,7 @@ def read_metadata(img_or_path: Image.Image | str | Path) -> dict[str, Any]:
         except Exception:
             return meta
         for key, tag in (("camera_make", _MAKE), ("camera_model", _MODEL)):
-            meta[key] = _guarded(lambda tag=tag: _text(exif.get(tag)))
+            meta[key] = _guarded(lambda tag=tag: exif_text(exif.get(tag)))
         meta["taken_at"] = _guarded(lambda: _taken_at(exif.get_ifd(ExifTags.IFD.Exif)))
         gps = _guarded(lambda: _gps(exif.get_ifd(ExifTags.IFD.GPSInfo)))
         if gps:
@@ -106,8 +111,11 @@ def _stored_size(img: Image.Image) -> tuple[int, int]:
     return img.size
 
 
-def _text(value: Any) -> str | None:
-    """An EXIF ASCII value as clean text (NULs and surrounding spaces removed), or None."""
+def exif_text(value: Any) -> str | None:
+    """An EXIF ASCII value (``str`` or ``bytes``) as clean text (NULs and surrounding spaces removed), or None.
+
+    Shared by every EXIF reader (Pillow's here, exifread's for RAW files in ``mediaapp.ingest.raw``).
+    """
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
@@ -116,42 +124,60 @@ def _text(value: Any) -> str | None:
     return value or None
 
 
-def _taken_at(exif_ifd: Any) -> str | None:
-    """DateTimeOriginal (+ OffsetTimeOriginal) from the EXIF sub-IFD as ISO 8601, or None."""
-    raw = _text(exif_ifd.get(_DATETIME_ORIGINAL))
-    match = _EXIF_DATE.match(raw or "")
+def exif_datetime(text: str | None, offset: str | None = None) -> str | None:
+    """EXIF ``YYYY:MM:DD HH:MM:SS`` (dashes and a ``T`` accepted too) as ISO 8601 ``YYYY-MM-DDTHH:MM:SS``.
+
+    ``offset`` (EXIF OffsetTime*, ``+hh:mm``) is appended when valid (at
+    most 14 hours). None for a missing or impossible date
+    (``0000:00:00 00:00:00``, month 13).
+    """
+    match = _EXIF_DATE.match(text or "")
     if not match:
         return None
     try:
         stamp = datetime(*(int(part) for part in match.groups()))
     except ValueError:  # 0000:00:00, month 13, ...
         return None
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
-    offset = _EXIF_OFFSET.match(_text(exif_ifd.get(_OFFSET_TIME_ORIGINAL)) or "")
-    if offset and int(offset[2]) <= 14 and int(offset[3]) < 60:
-        text += f"{offset[1]}{offset[2]}:{offset[3]}"
-    return text
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    zone = _EXIF_OFFSET.match(offset or "")
+    if zone and int(zone[2]) <= 14 and int(zone[3]) < 60:
+        iso += f"{zone[1]}{zone[2]}:{zone[3]}"
+    return iso
+
+
+def _taken_at(exif_ifd: Any) -> str | None:
+    """DateTimeOriginal (+ OffsetTimeOriginal) from the EXIF sub-IFD as ISO 8601, or None."""
+    return exif_datetime(exif_text(exif_ifd.get(_DATETIME_ORIGINAL)),
+                         exif_text(exif_ifd.get(_OFFSET_TIME_ORIGINAL)))
 
 
 def _gps(gps_ifd: Any) -> tuple[float, float] | None:
     """``(latitude, longitude)`` in decimal degrees from the GPS IFD, or None."""
-    lat = _degrees(gps_ifd.get(_GPS_LAT), gps_ifd.get(_GPS_LAT_REF), "S", 90.0)
-    lon = _degrees(gps_ifd.get(_GPS_LON), gps_ifd.get(_GPS_LON_REF), "W", 180.0)
+    lat = gps_degrees(gps_ifd.get(_GPS_LAT), gps_ifd.get(_GPS_LAT_REF), "S", 90.0)
+    lon = gps_degrees(gps_ifd.get(_GPS_LON), gps_ifd.get(_GPS_LON_REF), "W", 180.0)
     if lat is None or lon is None:
         return None
     return lat, lon
 
 
-def _degrees(dms: Any, ref: Any, negative_ref: str, limit: float) -> float | None:
-    """Degrees/minutes/seconds rationals to signed decimal degrees within +-``limit``."""
+def gps_degrees(dms: Any, ref: Any, negative_ref: str, limit: float) -> float | None:
+    """EXIF GPS degrees/minutes/seconds (1 to 3 rationals) to signed decimal degrees within +-``limit``, or None.
+
+    ``ref`` (GPSLatitudeRef/GPSLongitudeRef) starting with ``negative_ref``
+    ("S" or "W") makes the value negative; a missing ``ref`` counts as
+    north/east. Values that are not numbers or lie outside the range give None.
+    """
     if dms is None:
         return None
     parts = dms if isinstance(dms, (tuple, list)) else (dms,)
     if not 1 <= len(parts) <= 3:
         return None
-    value = sum(float(part) / 60 ** i for i, part in enumerate(parts))
+    try:
+        value = sum(float(part) / 60 ** i for i, part in enumerate(parts))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
     if not math.isfinite(value) or not 0 <= value <= limit:
         return None
-    if (_text(ref) or "").upper().startswith(negative_ref):
+    if (exif_text(ref) or "").upper().startswith(negative_ref):
         value = -value
     return value

@@ -5,7 +5,7 @@
 ``reindex`` copies documents into any backend with progress (the engine of
 ``mediaapp reindex --to opensearch|sqlite``): an OpenSearch target is
 rebuilt into a new versioned index and switched over by an alias swap, an
-SQLite target is cleared and refilled.
+SQLite target is cleared and refilled in one transaction.
 
 Index settings (``settings["index"]`` of the library, see
 ``mediaapp.settings``; the same keys may sit in an ``"opensearch"``
@@ -23,22 +23,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from mediaapp.core.types import IndexDocument, Json
-from mediaapp.search.index_base import IndexResult, RebuildableIndex, SearchIndex, upsert_in_batches
+from mediaapp.search.index_base import IndexResult, SearchIndex, SearchUnavailableError
 from mediaapp.settings import flag
 
 if TYPE_CHECKING:
     from mediaapp.search.opensearch import OpenSearchIndex
+    from mediaapp.search.sqlite import SqliteIndex
 
 __all__ = [
+    "DAMAGED_SUFFIX",
     "INDEX_FILE",
     "KINDS",
     "PASSWORD_ENV",
     "QUEUE_FILE",
     "check_connection",
     "create_index",
+    "open_embedded_index",
     "open_opensearch",
     "opensearch_options",
     "reindex",
@@ -118,6 +121,43 @@ def create_index(kind: str, library_dir: Path, settings: Json | None = None) -> 
     raise ValueError(f"unknown search backend {kind!r}; expected one of {', '.join(KINDS)}")
 
 
+#: Where a damaged embedded index is moved (with its ``-wal``/``-shm`` files) before a new one is made.
+DAMAGED_SUFFIX = ".damaged"
+
+
+def open_embedded_index(library_dir: Path) -> tuple[SqliteIndex, str | None]:
+    """Open the library's embedded index (``index.sqlite``), making a new one when the file is damaged.
+
+    The index is derived data: a file SQLite cannot read as a database
+    (``failures.Condition.NOT_A_DATABASE``: overwritten, truncated, corrupt)
+    is moved aside to ``index.sqlite.damaged`` (its ``-wal``/``-shm``
+    files too, replacing an earlier damaged copy) and an empty index is
+    created. Returns ``(index, problem)``: ``problem`` is None, or one
+    sentence saying what was found, for the caller to rebuild the index from
+    the catalog (``SearchSync.rebuild``) and tell the user. Raises
+    ``SearchUnavailableError`` for any other failure (busy, disk full,
+    read-only, cannot open) and ``OSError`` when the damaged file cannot be
+    moved.
+    """
+    from mediaapp.failures import Condition, classify
+    from mediaapp.search.sqlite import SqliteIndex
+
+    path = Path(library_dir) / INDEX_FILE
+    try:
+        return SqliteIndex(path), None
+    except SearchUnavailableError as exc:
+        known = classify(exc)
+        if known is None or known.condition is not Condition.NOT_A_DATABASE:
+            raise
+        reason = str(exc.__cause__ or exc)
+    for suffix in ("", "-wal", "-shm"):
+        damaged = path.with_name(path.name + suffix)
+        if damaged.exists():
+            os.replace(damaged, path.with_name(path.name + DAMAGED_SUFFIX + suffix))
+    return SqliteIndex(path), (f"the search index was damaged ({reason}); it was moved aside to "
+                               f"{path.name}{DAMAGED_SUFFIX}")
+
+
 def check_connection(settings: Json | None, timeout: float = 5.0) -> Json:
     """Health check of the OpenSearch cluster the index settings point at; never raises.
 
@@ -139,32 +179,21 @@ def check_connection(settings: Json | None, timeout: float = 5.0) -> Json:
         index.close()
 
 
-def reindex(docs: Iterable[IndexDocument], target: SearchIndex, *, clear: bool = True,
-            batch: int = 500, progress: Callable[[int], None] | None = None) -> IndexResult:
-    """Fill ``target`` with ``docs`` (typically every document built from the catalog).
+def reindex(docs: Iterable[IndexDocument], target: SearchIndex, *, batch: int = 500,
+            progress: Callable[[int], None] | None = None) -> IndexResult:
+    """Replace every document of ``target`` with ``docs`` (typically every document built from the catalog).
 
-    A target with ``rebuild`` (``OpenSearchIndex``, or a ``QueuedIndex``
-    around one) is rebuilt, ``batch`` documents per bulk request: a new
-    versioned index is filled and the alias
-    swapped at the end, so searches never see a half-filled index and
-    assets that left the library disappear (``clear`` is implied). Any
-    other target is emptied first when ``clear``, filled ``batch`` documents
-    per ``upsert`` and optimised. ``progress`` gets the running number of
-    documents processed after each batch (drive a progress bar with it; an
-    exception it raises aborts the reindex, and a rebuild then leaves the
-    old index in place). Returns the summed ``IndexResult`` (per-document
-    failures in ``failed``). Raises whatever ``target`` raises
-    (``SearchUnavailableError`` when it is unreachable), ``ValueError`` for
-    ``batch`` < 1.
+    ``target.rebuild`` does the work, ``batch`` documents per step: OpenSearch
+    fills a new versioned index and swaps the alias at the end, SQLite writes
+    everything in one transaction, so searches never see a half-filled
+    index and assets that left the library disappear. ``progress`` gets the
+    running number of documents processed after each batch (drive a
+    progress bar with it; an exception it raises aborts the reindex and
+    leaves the old index in place). Returns the summed ``IndexResult``
+    (per-document failures in ``failed``). Raises whatever ``target``
+    raises (``SearchUnavailableError`` when it is unreachable),
+    ``ValueError`` for ``batch`` < 1.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    inner = getattr(target, "inner", target)
-    if callable(getattr(inner, "rebuild", None)):
-        return cast(RebuildableIndex, target).rebuild(docs, progress=progress, batch=batch)
-    if clear:
-        target.clear()
-    total = upsert_in_batches(target.upsert, docs, batch, progress)
-    if hasattr(target, "optimize"):
-        target.optimize()
-    return total
+    return target.rebuild(docs, progress=progress, batch=batch)

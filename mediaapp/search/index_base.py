@@ -99,16 +99,15 @@ class SearchIndex(Protocol):
     def clear(self) -> None:
         """Remove every document."""
 
-    def close(self) -> None:
-        """Release connections."""
-
-
-class RebuildableIndex(SearchIndex, Protocol):
-    """A backend that can be rebuilt into a fresh index and switched over (``OpenSearchIndex``, ``QueuedIndex``).
-
-    Typing aid only: callers check ``rebuild`` with ``getattr``/``callable`` before using it.
-    """
-
     def rebuild(self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None,
                 batch: int = 1000) -> IndexResult:
-        """Fill a fresh index with ``docs`` (``batch`` per request, ``progress(done)`` after each) and switch to it."""
+        """Replace every document with ``docs`` (``batch`` per step, ``progress(done)`` after each).
+
+        Searches keep answering from the old documents until the new ones are
+        complete: OpenSearch fills a new versioned index and swaps its alias,
+        SQLite writes everything in one transaction. An exception from
+        ``progress`` aborts and leaves the old documents.
+        """
+
+    def close(self) -> None:
+        """Release connections."""

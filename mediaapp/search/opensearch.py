@@ -46,18 +46,34 @@ text (the "word score"). The values are exactly SQLite's, so relevance order
 (score, then sha256) is identical on both backends. Pages beyond
 ``max_result_window`` (10,000) are walked with ``search_after`` on the sort
 keys, which always end with ``sha256`` so every position is unique.
+
+Keyset paging: ``Query.after`` (a backend-neutral ``SearchCursor``: score,
+``taken_at`` text or path, then sha256) becomes ``search_after`` (a date as
+epoch milliseconds, an undated asset as ``MISSING_DATE_DESC``), and
+``SearchPage.cursor`` is read back from the last hit's ``_source`` and
+``_score``, so a cursor from either backend pages on the other.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from mediaapp.core.filenames import from_stored
 from mediaapp.core.query import NormalizedQuery, float32, normalize_query
 from mediaapp.core.text import normalize_label
-from mediaapp.core.types import DetectionKind, IndexDocument, Json, Query, SearchHit, SearchPage, SortOrder
+from mediaapp.core.types import (
+    DetectionKind,
+    IndexDocument,
+    Json,
+    Query,
+    SearchCursor,
+    SearchHit,
+    SearchPage,
+    SortOrder,
+)
 from mediaapp.search.index_base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.opensearch_client import (
     OpenSearchConnection,
@@ -77,12 +93,24 @@ from mediaapp.search.opensearch_mapping import (
     to_source,
 )
 
-__all__ = ["RECHECK_SECONDS", "OpenSearchIndex"]
+__all__ = ["MISSING_DATE_DESC", "RECHECK_SECONDS", "OpenSearchIndex", "epoch_millis"]
 
 #: OpenSearch's default ``index.max_result_window``: from + size beyond it needs search_after.
 MAX_WINDOW = 10_000
 #: Seconds between re-checks of a lost index (has someone rebuilt it?) while reads fall back.
 RECHECK_SECONDS = 5.0
+#: The sort value OpenSearch gives an undated asset in the date order (descending, missing last):
+#: the smallest long. A cursor on an undated asset continues from it.
+MISSING_DATE_DESC = -(2**63)
+_EPOCH = datetime(1970, 1, 1)
+
+
+def epoch_millis(taken_at: str) -> int:
+    """Milliseconds since 1970 of a ``normalize_taken_at`` value read as UTC, as the mapping stores ``taken_at``.
+
+    Raises ``ValueError`` for text that is not ISO 8601.
+    """
+    return (datetime.fromisoformat(taken_at).replace(tzinfo=None) - _EPOCH) // timedelta(milliseconds=1)
 
 
 class OpenSearchIndex(OpenSearchConnection):
@@ -394,33 +422,59 @@ class OpenSearchIndex(OpenSearchConnection):
             return [{"path": "asc"}, {"sha256": "asc"}]
         return [{"_score": "desc"}, {"sha256": "asc"}]
 
+    @staticmethod
+    def _search_after(cursor: SearchCursor) -> list[Any]:
+        """The ``search_after`` values of ``cursor`` for ``_sort``'s keys (a date as epoch milliseconds)."""
+        if cursor.sort == SortOrder.DATE:
+            key = MISSING_DATE_DESC if cursor.key is None else epoch_millis(cast(str, cursor.key))
+            return [key, cursor.sha256]
+        return [cursor.key, cursor.sha256]
+
+    @staticmethod
+    def _cursor(sort: SortOrder, hit: Json) -> SearchCursor:
+        """The backend-neutral cursor of one hit (``SearchCursor``): its key read from ``_source`` or ``_score``."""
+        src: Json = hit.get("_source") or {}
+        sha = cast(str, src.get("sha256", hit["_id"]))
+        if sort == SortOrder.DATE:
+            return SearchCursor(sort, src.get("taken_at"), sha)
+        if sort == SortOrder.PATH:
+            return SearchCursor(sort, cast(str, src.get("path", "")), sha)
+        return SearchCursor(sort, float32(float(hit.get("_score") or 0.0)), sha)
+
     def search(self, query: Query) -> SearchPage:
         """The page of hits for ``query`` and the total number of matches.
 
-        Uses from/size inside the first ``MAX_WINDOW`` results and walks with
-        ``search_after`` beyond (or when ``limit`` is None). Raises
-        ``ValueError`` for a bad date bound or negative limit/offset,
+        Uses from/size inside the first ``MAX_WINDOW`` results; a query with
+        a cursor (``Query.after``) starts with ``search_after`` at the
+        cursor's key, and pages beyond the window (or ``limit`` None) are
+        walked with ``search_after``. ``SearchPage.cursor`` comes from the
+        last hit's ``_source`` (``taken_at``, ``path``) or ``_score``, so it
+        is the same as SQLite's. Raises ``ValueError`` for a bad date bound,
+        a negative limit/offset or a cursor of another order,
         ``SearchUnavailableError`` when the cluster cannot be reached or the
         index was lost.
         """
         if query.offset < 0 or (query.limit is not None and query.limit < 0):
             raise ValueError("limit and offset must not be negative")
-        es_query = self._filter_query(normalize_query(query))
+        normalized = normalize_query(query)
+        es_query = self._filter_query(normalized)
         self._check_readable()
         sort = self._sort(query)
         base = {"query": es_query, "sort": sort, "track_total_hits": True,
-                "_source": ["sha256", "path"]}
+                "_source": ["sha256", "path", "taken_at"]}
         end = None if query.limit is None else query.offset + query.limit
-        if end is not None and end <= MAX_WINDOW:
+        if normalized.after is None and end is not None and end <= MAX_WINDOW:
             body = dict(base, **{"from": query.offset, "size": query.limit})
             resp = self._call(lambda: self.client.search(index=self.alias, body=body))
-            hits: list[SearchHit] = [_hit(h) for h in resp["hits"]["hits"]]
-            return SearchPage(hits, resp["hits"]["total"]["value"])
-        hits = []
+            page = resp["hits"]["hits"]
+            return SearchPage([_hit(h) for h in page], resp["hits"]["total"]["value"],
+                              self._cursor(query.sort, page[-1]) if page else None)
+        hits: list[SearchHit] = []
+        last: Json | None = None
         total = 0
-        after = None
+        after = None if normalized.after is None else self._search_after(normalized.after)
         position = 0
-        while end is None or position < end:
+        while True:
             size = MAX_WINDOW if end is None else min(MAX_WINDOW, end - position)
             body = dict(base, size=size)
             if after is not None:
@@ -431,11 +485,12 @@ class OpenSearchIndex(OpenSearchConnection):
             for h in page:
                 if position >= query.offset:
                     hits.append(_hit(h))
+                    last = h
                 position += 1
-            if len(page) < size:
+            if not page or len(page) < size or (end is not None and position >= end):
                 break
             after = page[-1]["sort"]
-        return SearchPage(hits, total)
+        return SearchPage(hits, total, None if last is None else self._cursor(query.sort, last))
 
     def iter_sha256s(self, query: Query = Query(limit=None), page: int = 5000) -> Iterator[str]:
         """Every sha256 matching ``query`` in its order, walked with ``search_after``."""

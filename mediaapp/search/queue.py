@@ -37,7 +37,7 @@ from typing import TypeVar, cast
 
 from mediaapp.core.types import Asset, BoundingBox, Detection, DetectionKind, IndexDocument, Json, Query, SearchPage
 from mediaapp.fsio import create_private_file
-from mediaapp.search.index_base import FacetCount, IndexResult, RebuildableIndex, SearchIndex, SearchUnavailableError
+from mediaapp.search.index_base import FacetCount, IndexResult, SearchIndex, SearchUnavailableError
 
 _T = TypeVar("_T")
 
@@ -313,7 +313,7 @@ class QueuedIndex:
         queue is then left as it was).
         """
         started = time.time()
-        result = self._send(lambda: cast(RebuildableIndex, self.inner).rebuild(docs, progress=progress, batch=batch))
+        result = self._send(lambda: self.inner.rebuild(docs, progress=progress, batch=batch))
         with self._lock:
             self._unavailable_at = None
             self._db.execute("DELETE FROM pending WHERE enqueued_at <= ?", (started,))

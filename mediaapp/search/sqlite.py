@@ -38,6 +38,15 @@ SQLite and OpenSearch (``tests/search/test_conformance.py`` and
 ``tests/search/test_differential.py`` compare them hit for hit).
 - ``DATE``: ``taken_at`` descending, assets without a date last, then sha256.
 - ``PATH``: representative path ascending (binary UTF-8 order), then sha256.
+
+Paging: every order ends with sha256, so each hit has a unique sort key
+(score+sha256, taken_at+sha256, path+sha256) and ``SearchPage.cursor``
+names the last hit's. ``Query(after=cursor)`` continues right after it
+(keyset pagination): without filters the read is an index range that starts
+at the key (``assets_by_date``, ``assets_by_path``, the sha256 index); with
+filters the candidates after the key are kept and the page is taken by a
+partial sort, so a page near the end costs what the first page costs.
+``offset`` still works, counted from the cursor or from the first hit.
 """
 
 from __future__ import annotations
@@ -47,17 +56,37 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, cast
 
 from mediaapp.core.filenames import from_stored
 from mediaapp.core.query import NormalizedQuery, name_tokens, normalize_query
-from mediaapp.core.types import Query, SearchHit, SearchPage, SortOrder
+from mediaapp.core.types import Query, SearchCursor, SearchHit, SearchPage, SortOrder
 from mediaapp.search.index_base import FacetCount
 from mediaapp.search.sqlite_store import SqliteStore, confidence_bucket
 
 __all__ = ["SqliteIndex", "fts_match_expression"]
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    class _LazyNumpy:
+        """``numpy``, imported on first use: a one-label or unfiltered search never needs it.
+
+        ``mediaapp search`` then starts without numpy's import (a large
+        share of a short command's wall time).
+        """
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            globals()["np"] = numpy
+            return getattr(numpy, name)
+
+    np = _LazyNumpy()
+
+#: Candidate sets up to this size are ranked by reading their sha256s (no sha256 rank array of the
+#: whole library, which a one-shot command would build for one page).
+DIRECT_RANK = 2000
 
 
 def fts_match_expression(tokens: Iterable[str]) -> str:
@@ -67,6 +96,14 @@ def fts_match_expression(tokens: Iterable[str]) -> str:
     so no token can be read as FTS5 syntax (``AND``, ``NEAR``, ``*``, ``-``...).
     """
     return " ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+
+
+#: One result row as the queries read it: (sha256, stored path, taken_at, score).
+_Row = tuple[str, str, str | None, float]
+
+#: ORDER BY of the date and path orders (module docstring); relevance orders are ranked with numpy.
+_ORDERS = {SortOrder.DATE: "a.taken_at DESC, a.sha256",  # NULLs sort lowest in SQLite, hence last when descending
+           SortOrder.PATH: "a.path, a.sha256"}
 
 
 def _json_ids(ids: Iterable[int]) -> str:
@@ -305,9 +342,12 @@ class SqliteIndex(SqliteStore):
 
         ``SearchHit.score`` is the word score with text, else the highest
         matched label confidence (0 without labels); see the module
-        docstring for the orders. Raises ``ValueError`` for an unparseable
-        date bound or a negative limit/offset, ``SearchUnavailableError``
-        when the file cannot be read.
+        docstring for the orders. ``SearchPage.cursor`` is the last hit's
+        position; a query with ``after`` seeks to it (an index range, or a
+        mask before the partial sort of the ranked orders) instead of
+        counting ``offset`` rows from the first. Raises ``ValueError`` for an
+        unparseable date bound, a negative limit/offset or a cursor of
+        another order, ``SearchUnavailableError`` when the file cannot be read.
         """
         if query.offset < 0 or (query.limit is not None and query.limit < 0):
             raise ValueError("limit and offset must not be negative")
@@ -315,41 +355,107 @@ class SqliteIndex(SqliteStore):
 
     def _search(self, query: NormalizedQuery) -> SearchPage:
         relevance = query.sort not in (SortOrder.DATE, SortOrder.PATH)
-        has_text = bool(query.tokens)
         if relevance and self._only_one_label(query):
             return self._search_one_label(query)
-        wanted = ("text" if has_text else "label" if query.labels else "") if relevance else ""
+        wanted = ("text" if query.tokens else "label" if query.labels else "") if relevance else ""
         ids, scores = self._candidates(query, wanted)
-        limit = -1 if query.limit is None else query.limit
-        if query.sort == SortOrder.DATE:
-            order = "a.taken_at DESC, a.sha256"  # NULLs sort lowest in SQLite, hence last when descending
-        elif query.sort == SortOrder.PATH:
-            order = "a.path, a.sha256"
-        else:
-            order = "a.sha256"
         if ids is None:
             total = self._read("SELECT COUNT(*) FROM assets")[0][0]
-            rows = self._read(f"SELECT a.sha256, a.path FROM assets a ORDER BY {order} LIMIT ? OFFSET ?",
-                              [limit, query.offset])
-            return SearchPage([SearchHit(sha, from_stored(path), 0.0) for sha, path in rows], total)
+            return self._page([] if query.limit == 0 else self._all_rows(query), total, query)
         total = len(ids)
         if not total or query.limit == 0:
             return SearchPage([], total)
         if relevance:
             if scores is None:
                 scores = np.zeros(len(ids), dtype=np.float64)
-            return SearchPage(self._rank(ids, scores, query), total)
-        rows = self._read(
-            f"SELECT a.sha256, a.path FROM json_each(?) j JOIN assets a ON a.id = j.value"
-            f" ORDER BY {order} LIMIT ? OFFSET ?", [_json_ids(ids.tolist()), limit, query.offset])
-        return SearchPage([SearchHit(sha, from_stored(path), 0.0) for sha, path in rows], total)
+            return self._page(self._rank(ids, scores, query), total, query)
+        return self._page(self._ordered_rows(ids, query), total, query)
+
+    @staticmethod
+    def _page(rows: list[_Row], total: int, query: NormalizedQuery) -> SearchPage:
+        """The ``SearchPage`` of ``rows`` (in order), with the cursor of the last one."""
+        hits = [SearchHit(sha, from_stored(path), score) for sha, path, _taken, score in rows]
+        cursor = None
+        if rows:
+            sha, path, taken, score = rows[-1]
+            key = taken if query.sort == SortOrder.DATE else path if query.sort == SortOrder.PATH else score
+            cursor = SearchCursor(query.sort, key, sha)
+        return SearchPage(hits, total, cursor)
+
+    @staticmethod
+    def _window(query: NormalizedQuery) -> tuple[int, int]:
+        """``(LIMIT, OFFSET)`` of the query's page (LIMIT -1: no limit)."""
+        return (-1 if query.limit is None else query.limit), query.offset
+
+    def _all_rows(self, query: NormalizedQuery) -> list[_Row]:
+        """The page of a query without filters, read off the date/path/sha256 index (no candidate set).
+
+        With a cursor, every read is an index range starting at the cursor
+        (a seek), so the cost does not grow with the position in the results.
+        """
+        cols = "sha256, path, taken_at, 0.0"
+        limit, offset = self._window(query)
+        after = query.after
+        if after is None:
+            order = _ORDERS.get(query.sort, "a.sha256")
+            return self._rows(f"SELECT {cols} FROM assets a ORDER BY {order} LIMIT ? OFFSET ?", [limit, offset])
+        if query.sort == SortOrder.PATH:
+            return self._rows(f"SELECT {cols} FROM assets WHERE (path, sha256) > (?, ?) ORDER BY path, sha256"
+                              " LIMIT ? OFFSET ?", [after.key, after.sha256, limit, offset])
+        if query.sort == SortOrder.DATE:
+            # three index ranges in order: the cursor's date after its sha256, older dates, the undated
+            parts: list[tuple[str, list[object], str]] = [("taken_at IS NULL AND sha256 > ?", [after.sha256], "sha256")]
+            if after.key is not None:
+                parts = [("taken_at = ? AND sha256 > ?", [after.key, after.sha256], "sha256"),
+                         ("taken_at < ?", [after.key], "taken_at DESC, sha256"),
+                         ("taken_at IS NULL", [], "sha256")]
+            need = -1 if limit < 0 else offset + limit
+            rows: list[_Row] = []
+            for where, params, order in parts:
+                want = -1 if need < 0 else need - len(rows)
+                if want == 0:
+                    break
+                rows += self._rows(f"SELECT {cols} FROM assets WHERE {where} ORDER BY {order} LIMIT ?",
+                                   [*params, want])
+            return rows[offset:] if limit < 0 else rows[offset:offset + limit]
+        # relevance without filters: every score is 0, so the order is sha256's
+        key = cast(float, after.key)
+        if key < 0:
+            return []
+        where, params = ("", []) if key > 0 else ("WHERE sha256 > ?", [after.sha256])
+        return self._rows(f"SELECT {cols} FROM assets {where} ORDER BY sha256 LIMIT ? OFFSET ?",
+                          [*params, limit, offset])
+
+    def _ordered_rows(self, ids: np.ndarray, query: NormalizedQuery) -> list[_Row]:
+        """The date- or path-ordered page of the candidate ``ids`` (after the cursor, when there is one)."""
+        limit, offset = self._window(query)
+        after = query.after
+        where, params = "", []
+        if after is not None and query.sort == SortOrder.PATH:
+            where, params = "WHERE (a.path, a.sha256) > (?, ?)", [after.key, after.sha256]
+        elif after is not None and after.key is None:
+            where, params = "WHERE a.taken_at IS NULL AND a.sha256 > ?", [after.sha256]
+        elif after is not None:
+            where = "WHERE (a.taken_at < ? OR (a.taken_at = ? AND a.sha256 > ?) OR a.taken_at IS NULL)"
+            params = [after.key, after.key, after.sha256]
+        # CROSS JOIN keeps the candidates as the outer loop: with the cursor's OR, the planner would
+        # otherwise walk the date index over the whole library and scan the candidates for each row
+        return self._rows(
+            f"SELECT a.sha256, a.path, a.taken_at, 0.0 FROM json_each(?) j CROSS JOIN assets a ON a.id = j.value"
+            f" {where} ORDER BY {_ORDERS[query.sort]} LIMIT ? OFFSET ?",
+            [_json_ids(ids.tolist()), *params, limit, offset])
+
+    def _rows(self, sql: str, params: Iterable[object]) -> list[_Row]:
+        return cast(list[_Row], self._read(sql, params))
 
     def _search_one_label(self, query: NormalizedQuery) -> SearchPage:
         """Relevance page of a query with a single label and nothing else, read off the index.
 
         ``label_facts``' primary key is (label, confidence, asset), so the
-        best ``offset + limit`` rows come straight from the index; rows tied
-        with the last one are added so the sha256 tie-break stays exact.
+        best ``offset + limit`` rows (below the cursor's score, when there is
+        one, plus the rows tied with the cursor's score after its sha256)
+        come straight from the index; rows tied with the last one are added
+        so the sha256 tie-break stays exact.
         """
         # never None here: search() only takes this path for a query with one label (_only_one_label)
         label_ids, minimum = cast(tuple[list[int], float], self._label_filter(query))
@@ -358,19 +464,32 @@ class SqliteIndex(SqliteStore):
         lid = label_ids[0]
         total = self._read("SELECT COUNT(*) FROM label_facts WHERE label_id=? AND confidence>=?",
                            [lid, minimum])[0][0]
-        end = total if query.limit is None else min(total, query.offset + query.limit)
-        if end <= query.offset:
+        if query.limit == 0 or (query.after is None and query.offset >= total):
             return SearchPage([], total)
-        rows = self._read("SELECT asset_id, confidence FROM label_facts WHERE label_id=? AND confidence>=?"
-                          " ORDER BY confidence DESC LIMIT ?", [lid, minimum, end])
-        if rows:
-            boundary = rows[-1][1]
-            rows = [r for r in rows if r[1] > boundary] + self._read(
+        rows: list[tuple[int, float]] = []
+        below = ""
+        params: list[object] = [lid, minimum]
+        if query.after is not None:
+            ceiling = cast(float, query.after.key)
+            rows = self._read("SELECT f.asset_id, f.confidence FROM label_facts f CROSS JOIN assets a"
+                              " ON a.id = f.asset_id"  # the facts tied with the cursor first, then their sha256
+                              " WHERE f.label_id=? AND f.confidence=? AND f.confidence>=? AND a.sha256>?",
+                              [lid, ceiling, minimum, query.after.sha256])
+            below, params = " AND confidence<?", [lid, minimum, ceiling]
+        need = -1 if query.limit is None else query.offset + query.limit
+        best = self._read(f"SELECT asset_id, confidence FROM label_facts WHERE label_id=? AND confidence>=?{below}"
+                          " ORDER BY confidence DESC LIMIT ?", [*params, need])
+        if best and need >= 0:
+            boundary = best[-1][1]
+            best = [r for r in best if r[1] > boundary] + self._read(
                 "SELECT asset_id, confidence FROM label_facts WHERE label_id=? AND confidence=?",
                 [lid, boundary])
+        rows += best
+        if len(rows) <= DIRECT_RANK and self._order is None:
+            return self._page(self._rank_direct(rows, query), total, query)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        return SearchPage(self._rank(ids, scores, query), total)
+        return self._page(self._rank(ids, scores, query), total, query)
 
     def _sha_rank(self) -> np.ndarray:
         """``rank[asset id]``: each asset's position in sha256 order (cached per write generation)."""
@@ -390,22 +509,61 @@ class SqliteIndex(SqliteStore):
             self._order = _OrderCache(generation, rank)
             return rank
 
-    def _rank(self, ids: np.ndarray, scores: np.ndarray, query: NormalizedQuery) -> list[SearchHit]:
-        """Hits of ``ids`` by score descending then sha256 ascending, for the query's page.
+    def _rank_after(self, sha256: str, rank: np.ndarray) -> int:
+        """The smallest sha256 rank (``_sha_rank``) of the assets whose sha256 sorts after ``sha256``."""
+        found = self._read("SELECT id FROM assets WHERE sha256=?", [sha256])
+        if found and found[0][0] < len(rank):
+            return int(rank[found[0][0]]) + 1
+        return cast(int, self._read("SELECT COUNT(*) FROM assets WHERE sha256 < ?", [sha256])[0][0])
 
-        ``scores`` is aligned with ``ids``. Only the page's rows are read
-        from SQLite; the order itself is a numpy sort on (score, sha256 rank).
+    def _rank_direct(self, scored: list[tuple[int, float]], query: NormalizedQuery) -> list[_Row]:
+        """``_rank`` for a few ``(asset id, score)`` pairs: their sha256s are read and sorted in Python.
+
+        Same order and page as ``_rank`` (score descending, sha256
+        ascending, after the cursor), without the sha256 rank of the whole
+        library; ids no longer indexed (a racing write) are left out.
         """
-        end = len(ids) if query.limit is None else min(len(ids), query.offset + query.limit)
-        if end <= query.offset:
-            return []
+        rows = self._rows_for(i for i, _score in scored)
+        ranked = sorted((-score, rows[i][0], rows[i][1]) for i, score in scored if i in rows)
+        after = query.after
+        if after is not None:
+            ceiling = cast(float, after.key)
+            ranked = [r for r in ranked if -r[0] < ceiling or (-r[0] == ceiling and r[1] > after.sha256)]
+        end = None if query.limit is None else query.offset + query.limit
+        return [(sha, path, None, -neg) for neg, sha, path in ranked[query.offset:end]]
+
+    def _rank(self, ids: np.ndarray, scores: np.ndarray, query: NormalizedQuery) -> list[_Row]:
+        """Rows of ``ids`` by score descending then sha256 ascending, for the query's page.
+
+        ``scores`` is aligned with ``ids``. With a cursor only the ids after
+        it count. The page is picked with a partial sort on one 64-bit key
+        per id (the float32 score's bits, inverted, above the sha256 rank),
+        so it costs O(len(ids)) wherever it lies; only the page's rows are
+        read from SQLite.
+        """
         rank = self._sha_rank()
         inside = ids < len(rank)
         ranks = np.where(inside, rank[np.where(inside, ids, 0)], len(rank))  # unknown ids (racing write) last
-        order = np.lexsort((ranks, -scores))[query.offset:end]
+        after = query.after
+        if after is not None:
+            ceiling = cast(float, after.key)
+            keep = (scores < ceiling) | ((scores == ceiling) & (ranks >= self._rank_after(after.sha256, rank)))
+            ids, scores, ranks = ids[keep], scores[keep], ranks[keep]
+        end = len(ids) if query.limit is None else min(len(ids), query.offset + query.limit)
+        if end <= query.offset:
+            return []
+        # confidences are float32 values >= 0, whose bit patterns sort as the numbers do
+        bits = scores.astype(np.float32).view(np.uint32).astype(np.uint64)
+        keys = ((np.uint64(0xFFFFFFFF) - bits) << np.uint64(32)) | ranks.astype(np.uint64)
+        if end < len(keys):
+            top = np.argpartition(keys, end - 1)[:end]
+            top = top[np.argsort(keys[top], kind="stable")]
+        else:
+            top = np.argsort(keys, kind="stable")
+        order = top[query.offset:end]
         page_ids = ids[order].tolist()
         rows = self._rows_for(page_ids)
-        return [SearchHit(rows[i][0], from_stored(rows[i][1]), float(scores[k]))
+        return [(rows[i][0], rows[i][1], None, float(scores[k]))
                 for i, k in zip(page_ids, order.tolist()) if i in rows]
 
     def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:

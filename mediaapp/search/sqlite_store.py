@@ -50,7 +50,7 @@ from typing import Any
 
 from mediaapp.core.types import IndexDocument
 from mediaapp.dbpool import ConnectionPool
-from mediaapp.search.index_base import IndexResult, SearchUnavailableError
+from mediaapp.search.index_base import IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.projection import Projection, project
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
@@ -162,13 +162,20 @@ class SqliteStore:
         return self._pool.open_connections
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the tables, or recreate them for another ``SCHEMA_VERSION``.
+
+        An index already at this version is only read, so opening one to
+        search never waits for another process's write lock and works on a
+        full disk.
+        """
         has_meta = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
         if has_meta:
             row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None or int(row[0]) != SCHEMA_VERSION:
-                for table in _TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+            if row is not None and row[0] == str(SCHEMA_VERSION):
+                return
+            for table in _TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.executescript(_SCHEMA)
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
                      (str(SCHEMA_VERSION),))
@@ -347,6 +354,32 @@ class SqliteStore:
                 conn.execute(f"DELETE FROM {table}")
 
         self._run_write(work)
+
+    def rebuild(self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None,
+                batch: int = _BATCH) -> IndexResult:
+        """Replace every document with ``docs`` in one write transaction, then optimise.
+
+        Readers, in this process and in others, keep seeing the old index
+        until the new one commits (WAL snapshots), so searches during a
+        rebuild answer as before instead of finding an emptied index; other
+        writers wait (up to the busy timeout, then ``SearchUnavailableError``).
+        ``batch`` documents are written per step and ``progress(done)`` gets
+        the running count after each; an exception from ``progress`` (a
+        cancel) rolls everything back and leaves the old index. Returns the
+        ``IndexResult``; raises ``SearchUnavailableError`` when the database
+        cannot be written.
+        """
+        try:
+            with self._pool.write():  # every write below joins this transaction
+                self.clear()
+                result = upsert_in_batches(self.upsert, docs, batch, progress)
+        except sqlite3.Error as exc:
+            raise SearchUnavailableError(f"search index {self.path}: {exc}") from exc
+        finally:
+            self._names.clear()
+            self._names_generation = None
+        self.optimize()
+        return result
 
     def optimize(self) -> None:
         """Merge the FTS5 segments and refresh the planner statistics (after a bulk load).

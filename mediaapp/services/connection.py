@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from mediaapp.cloud import clients
 from mediaapp.cloud.config import CloudConfig
+from mediaapp.core.redact import redact
 
 #: The key written and deleted by the bucket check (under the prefix).
 PROBE_KEY = ".mediaapp-connection-test"
@@ -55,6 +56,11 @@ EXPLAIN = {
 
 
 def _explain(exc) -> str:
+    """Plain words for an AWS error; a password in an endpoint URL it quotes is shown as ``***``."""
+    return redact(_reason(exc))
+
+
+def _reason(exc) -> str:
     from botocore.exceptions import (
         ClientError,
         EndpointConnectionError,

@@ -19,15 +19,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from mediaapp.analysis.analysis_worker import ApiOutcome, analyse_image
-from mediaapp.analysis.engine_base import CANCELLED, AnalysisParams, EngineUnavailableError, ImageRef
-from mediaapp.analysis.registry import create_engine
-from mediaapp.catalog.db import UNREADABLE, Catalog
+from mediaapp.analysis.engine_base import CANCELLED, AnalysisParams, EngineBase, EngineUnavailableError, ImageRef
+from mediaapp.analysis.registry import always_run, create_engine, engine_class
+from mediaapp.catalog.claims import TOUCH_EVERY_S, Claimant
+from mediaapp.catalog.db import FILE_METADATA_FIELDS, UNREADABLE, Catalog
 from mediaapp.core.apis import flatten, parse_api
 from mediaapp.core.types import Api, Asset, ImportProblem, ImportReport, Json
 from mediaapp.ingest import media, scan
@@ -36,29 +37,9 @@ from mediaapp.ingest.scan import FileEntry
 from mediaapp.paths import is_below
 from mediaapp.services.indexing import SearchSync
 from mediaapp.services.people_service import People
+from mediaapp.services.progress import ImportProgress, ProgressCallback
 from mediaapp.settings import Settings, engines_for_paths
 from mediaapp.tasks import CancelToken, WorkerPool
-
-
-@dataclass
-class ImportProgress:
-    """A progress report during ``ImportPipeline.import_paths``.
-
-    ``stage`` is ``scan``, ``ingest``, ``analyse`` or ``done``, or ``model
-    download`` / ``model extract`` / ``model convert`` while an engine fetches
-    a model on first use; ``done`` and ``total`` count files (ingest), images
-    (analyse), bytes (model download; total 0 when unknown) or steps;
-    ``report`` holds the running counts.
-    """
-
-    stage: str
-    done: int
-    total: int
-    path: str | None = None
-    report: ImportReport = field(default_factory=ImportReport)
-
-
-ProgressCallback = Callable[[ImportProgress], None]
 
 
 class IngestJob(NamedTuple):
@@ -93,6 +74,9 @@ BUDGET_EXCEEDED = "BudgetExceeded"
 
 #: Assets indexed per batch while an import runs (so new images show up before the run ends).
 INDEX_BATCH = 32
+
+#: The error stage of a file whose own metadata (a sidecar, an embedded block) could not be read.
+METADATA_STAGE = "metadata"
 
 #: Analysis error codes that mean "these bytes will never work with this engine": such an image is
 #: not sent again on the next import (only ``reanalyse`` retries it). Other failures (throttling, a
@@ -298,17 +282,22 @@ class ImportPipeline:
         settings = self.settings()
         params = AnalysisParams(settings.max_labels, settings.min_confidence)
         assets = self.catalog.assets(shas)
-        plan: dict[str, list[str]] = {}  # engine -> the sha256s it analyses, in order
+        readers = always_run()  # the files' own metadata: every image, whatever the run names, first
+        plan: dict[str, list[str]] = {name: [] for name in readers}  # engine -> the sha256s it analyses, in order
         for sha in shas:
             asset = assets.get(sha)
             if asset is None or not asset.paths:
                 continue
-            for name in (engines if engines is not None else self.engines_for(asset)):
+            for name in dict.fromkeys([*readers, *(engines if engines is not None else self.engines_for(asset))]):
                 plan.setdefault(name, []).append(sha)
         for engine_name, engine_shas in plan.items():
             if cancel.cancelled:
                 break
-            self._analyse_with(engine_name, [assets[s] for s in engine_shas], [parse_api(a) for a in apis],
+            if not engine_shas:
+                continue
+            wanted = (list(engine_class(engine_name).descriptor.apis) if engine_name in readers
+                      else [parse_api(a) for a in apis])
+            self._analyse_with(engine_name, [assets[s] for s in engine_shas], wanted,
                                params, report, notify, cancel, reanalyse)
 
     def _analyse_with(self, engine_name: str, assets: list[Asset], wanted: list[Api], params: AnalysisParams,
@@ -335,17 +324,21 @@ class ImportPipeline:
             [a.sha256 for a in assets], engine_name, PERMANENT_ANALYSIS_ERRORS)
         jobs: list[AnalysisJob] = []
         restored: set[str] = set()
+        reader = engine_name in always_run()  # its answers count in report.read, never in analysed or cached
         for asset in assets:
             missing = []
+            ref = engine.prepare_ref(ImageRef(asset.sha256, asset.paths[0]), asset)
+            aparams = engine.image_params(eparams, ref)  # the cache key may depend on files beside the image
             for api in wanted:
-                key = eparams.key(api)
+                key = aparams.key(api)
                 if (asset.sha256, api.value) in refused:  # the engine refused these bytes for good
                     report.failed.append(refused[(asset.sha256, api.value)])
                 elif reanalyse:
                     missing.append(api.value)
                 elif self.catalog.current_params(asset.sha256, api.value, engine_name) == key:
-                    report.cached += 1
-                elif self.catalog.restore_analysis(asset.sha256, api.value, engine_name, key):
+                    report.cached += 0 if reader else 1
+                elif engine.restores_answers and self.catalog.restore_analysis(asset.sha256, api.value,
+                                                                                engine_name, key):
                     # a setting in the cache key (MinConfidence, faces on/off) is back to a value answered
                     # before: that stored answer is current again, at no cost
                     report.cached += 1
@@ -353,22 +346,67 @@ class ImportPipeline:
                 else:
                     missing.append(api.value)
             if missing:
-                ref = engine.prepare_ref(ImageRef(asset.sha256, asset.paths[0]), asset)
-                jobs.append(AnalysisJob(engine_name, config, missing, ref, eparams))
+                jobs.append(AnalysisJob(engine_name, config, missing, ref, aparams))
         if restored:
             self.people.restored(engine_name, restored)
             self.search.update(restored)
+        claimant = Claimant()
+        try:
+            jobs = self._claim(claimant, engine_name, jobs, report, reanalyse)
+            self._run_analysis(engine, engine_name, assets, jobs, report, notify, cancel, reanalyse, claimant)
+        finally:
+            self.catalog.claims.release(claimant)
+
+    def _claim(self, claimant: Claimant, engine_name: str, jobs: list[AnalysisJob], report: ImportReport,
+               reanalyse: bool) -> list[AnalysisJob]:
+        """``jobs`` narrowed to the analyses ``claimant`` wins (``Catalog.claims``), so no two imports pay twice.
+
+        An analysis another running import claimed is left to it (counted in
+        ``report.elsewhere``); one whose answer was stored since it was planned
+        (by an import that finished meanwhile) counts as cached, unless
+        ``reanalyse``.
+        """
+        won = self.catalog.claims.claim(claimant, [(job.ref.sha256, api, engine_name)
+                                                   for job in jobs for api in job.apis])
+        reader = engine_name in always_run()
+        kept: list[AnalysisJob] = []
+        for job in jobs:
+            apis = []
+            for api in job.apis:
+                sha = job.ref.sha256
+                if (sha, api, engine_name) not in won:
+                    report.elsewhere += 0 if reader else 1
+                elif not reanalyse and self.catalog.current_params(sha, api, engine_name) == job.params.key(Api(api)):
+                    report.cached += 0 if reader else 1
+                else:
+                    apis.append(api)
+            if apis:
+                kept.append(job._replace(apis=apis))
+        return kept
+
+    def _run_analysis(self, engine: EngineBase, engine_name: str, assets: list[Asset], jobs: list[AnalysisJob],
+                      report: ImportReport, notify: ProgressCallback, cancel: CancelToken, reanalyse: bool,
+                      claimant: Claimant) -> None:
+        """Send ``jobs`` to the workers and store each answer as it comes (see ``_analyse_with``).
+
+        ``claimant``'s claims are refreshed every ``TOUCH_EVERY_S`` while answers come in.
+        """
+        touched_at = time.monotonic()
         stop = CancelToken(parent=cancel)  # a budget stop ends this engine's work, not the run
         # resets the per-run budget; with the token, a cancel aborts uploads in flight and buys nothing more
         engine.begin_run(len(jobs), cancel=stop, reanalyse=reanalyse)
         total, done, finished = len(jobs), 0, 0
-        notify(ImportProgress("analyse", 0, total, report=report))
+        stage = "metadata" if engine_name in always_run() else "analyse"
+        notify(ImportProgress(stage, 0, total, report=report))
         indexed = _IndexBatch(self.search)
         budget_reason: str | None = None
 
         def on_result(job: AnalysisJob, outcomes: list[ApiOutcome]) -> None:
-            nonlocal done, finished, budget_reason
+            nonlocal done, finished, budget_reason, touched_at
             done += 1
+            if time.monotonic() - touched_at > TOUCH_EVERY_S:  # still working: the claims are not stale
+                self.catalog.claims.touch(claimant)
+                touched_at = time.monotonic()
             ref = job.ref
             stopped = [o for o in outcomes if o.error_code == BUDGET_EXCEEDED]
             cancelled = any(o.error_code == CANCELLED for o in outcomes)
@@ -381,7 +419,7 @@ class ImportPipeline:
             kept = [o for o in outcomes if o.error_code not in (BUDGET_EXCEEDED, CANCELLED)]
             self._store_outcomes(ref, job.engine, kept, job.params, report)
             indexed.add(ref.sha256)
-            notify(ImportProgress("analyse", done, total, ref.path, report))
+            notify(ImportProgress(stage, done, total, ref.path, report))
 
         def on_failure(job: AnalysisJob, exc: BaseException) -> None:
             nonlocal done
@@ -389,12 +427,16 @@ class ImportPipeline:
             ref = job.ref
             for api in job.apis:
                 self._fail(report, ref.path, f"analysis:{api}", str(exc), sha256=ref.sha256, engine=engine_name)
-            notify(ImportProgress("analyse", done, total, ref.path, report))
+            notify(ImportProgress(stage, done, total, ref.path, report))
 
         threads = engine.max_concurrency if engine.executor == "thread" else None
         sizes = {a.sha256: a.size for a in assets}
+        # the media kind by name (a RAW's demosaic takes longer than a JPEG's decode); content was sniffed at ingest
+        kinds = {a.sha256: (media.claimed_by_name(a.paths[0]) or media.handler_for("image")).kind
+                 for a in assets if a.paths}
         self.pool.run(analyse_image, jobs, on_result, on_failure, cancel=stop, threads=threads,
-                      timeout=lambda job: job_timeout(sizes.get(job.ref.sha256), analysis=True))
+                      timeout=lambda job: job_timeout(sizes.get(job.ref.sha256), kinds.get(job.ref.sha256, "image"),
+                                                      analysis=True))
         if budget_reason is not None:
             report.budget_stopped = True
             report.failed.append(ImportProblem(engine_name, "budget", f"{budget_reason}; stopped with "
@@ -403,6 +445,7 @@ class ImportPipeline:
 
     def _store_outcomes(self, ref: ImageRef, engine_name: str, outcomes: list[ApiOutcome], params: AnalysisParams,
                         report: ImportReport) -> None:
+        reader = engine_name in always_run()
         for outcome in outcomes:
             api = Api(outcome.api)
             if outcome.response is None:
@@ -413,8 +456,26 @@ class ImportPipeline:
                                         engine_version=outcome.engine_version, params=params.key(api),
                                         response=outcome.response,
                                         detections=flatten(api, outcome.response, engine_name))
-            report.analysed += 1
+            report.analysed += 0 if reader else 1
+        if reader and any(o.response is not None for o in outcomes):
+            report.read += 1
+        self._store_file_metadata(ref, outcomes, report)
         self.people.store_outcomes(ref.sha256, engine_name, outcomes)  # faces found: store, name, detections
+
+    def _store_file_metadata(self, ref: ImageRef, outcomes: list[ApiOutcome], report: ImportReport) -> None:
+        """Store what the metadata engine read beside its answers (``extras["Metadata"]``): the asset's title,
+        description, rating, label and date created, and each problem met as a ``metadata`` error of the file
+        (the last reading's problems replace the earlier ones)."""
+        carrier = next((o for o in outcomes if o.response is not None and o.extras and "Metadata" in o.extras), None)
+        if carrier is None:
+            return
+        found = carrier.extras["Metadata"] if carrier.extras else {}
+        with self.catalog.transaction():
+            self.catalog.store_file_metadata(ref.sha256, {k: found.get(k) for k in FILE_METADATA_FIELDS})
+            self.catalog.clear_stage_errors(ref.sha256, METADATA_STAGE)
+        problems = [str(p) for p in found.get("problems") or []]
+        if problems:
+            self._fail(report, ref.path, METADATA_STAGE, "; ".join(problems), sha256=ref.sha256)
 
     def _fail(self, report: ImportReport, path: str | None, stage: str, message: str, **kw: Any) -> None:
         """Record a problem of ``path`` at ``stage`` in the catalog and in ``report``."""

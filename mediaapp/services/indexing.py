@@ -1,7 +1,8 @@
 """Search sync: the change-feed consumer that keeps the search indexes up to date with the catalog.
 
 It builds one ``IndexDocument`` per changed asset from the catalog (asset,
-current detections, folders, detected text) and writes it to the embedded
+current detections, folders, detected text followed by the title and
+description the file gives itself) and writes it to the embedded
 index and, when one is configured, to the remote one (OpenSearch through
 its durable ``QueuedIndex``). An asset leaves the feed (consumer
 ``mediaapp.catalog.feed.SEARCH``) only once the embedded index has it, so a
@@ -42,6 +43,21 @@ class SearchSync:
         """The indexes written: the embedded one first."""
         return [self.local] if self.remote is None else [self.local, self.remote]
 
+    def missing_documents(self) -> str | None:
+        """Why the embedded index lacks documents it should have, or None.
+
+        An index holding no document while the catalog holds images was
+        deleted or emptied (searches would silently find nothing); the
+        answer says so, for the library to rebuild it. Not when every image
+        is still marked in the change feed (a first run killed before it
+        indexed anything): ``sync`` indexes them. Two counts: cheap.
+        """
+        images = self.catalog.asset_count()
+        if images and not self.local.count() and len(self.catalog.feed.pending(SEARCH)) < images:
+            return (f"the search index holds no images but the catalog holds {images} "
+                    "(the index file was deleted or emptied)")
+        return None
+
     def documents(self, sha256s: Iterable[str]) -> list[IndexDocument]:
         """Search documents of these assets, built from the catalog (unknown ones are skipped)."""
         shas = list(sha256s)
@@ -51,6 +67,7 @@ class SearchSync:
         for sha, asset in assets.items():
             dets = detections.get(sha, [])
             lines = [d.name for d in dets if d.kind is DetectionKind.TEXT and d.text_type == "LINE"]
+            lines += [t for t in (asset.title, asset.description) if t]  # the file's own words are search words
             folders = sorted({os.path.dirname(p) for p in asset.paths})
             docs.append(IndexDocument(asset, dets, folders, "\n".join(lines)))
         return docs

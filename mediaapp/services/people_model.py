@@ -4,7 +4,10 @@ Results: ``FaceInfo`` (a face as the People panel shows it), ``FaceGroup``
 (a named person's faces or a cluster of unknown faces, keyed by
 ``group_key``; ``face_groups`` builds them from the catalog's faces and
 persons), ``PersonSummary`` (a line of ``mediaapp people list``) and
-``EnrolReport``. Constants: ``USER_SIMILARITY``, ``MAX_ENGINE_EXAMPLES``,
+``EnrolReport``. Safety: ``ReassignmentNeeded`` (an edit would take faces
+from another person and was not allowed to) with its ``Reassignment``;
+``PeopleSnapshot`` / ``PeopleEdit`` (what an edit changed, so it can be
+undone and redone with ``People.restore``). Constants: ``USER_SIMILARITY``, ``MAX_ENGINE_EXAMPLES``,
 ``REMATCH_ATTEMPTS``. ``References`` and ``PlannedUpdate`` are what ``People``
 names faces with: the references with their index, one planned naming.
 """
@@ -15,6 +18,7 @@ import base64
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from mediaapp.catalog.face_rows import EmbeddedFaces, FaceRecord, PersonRecord
 from mediaapp.core.types import BoundingBox
@@ -27,7 +31,12 @@ __all__ = [
     "EnrolReport",
     "FaceGroup",
     "FaceInfo",
+    "FaceState",
+    "PeopleEdit",
+    "PeopleSnapshot",
     "PersonSummary",
+    "Reassignment",
+    "ReassignmentNeeded",
     "engine_references",
     "face_groups",
     "group_key",
@@ -139,6 +148,110 @@ class EnrolReport:
     enrolled: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
     photos: int = 0
+
+
+@dataclass(frozen=True)
+class Reassignment:
+    """Faces an edit would take from other people and give ``name``.
+
+    ``faces`` maps each other person's name to how many of their faces
+    (photo faces and enrolment examples) would be named ``name``: the faces
+    the edit names itself, and those automatic naming would then move.
+    """
+
+    name: str
+    faces: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        """How many faces would change person."""
+        return sum(self.faces.values())
+
+    def describe(self) -> str:
+        """One line: ``8 faces named Barack Obama would be named Obama``, the largest count first."""
+        parts = [f"{n} face{'s' if n != 1 else ''} named {who}" if i == 0 else f"{n} named {who}"
+                 for i, (who, n) in enumerate(sorted(self.faces.items(), key=lambda kv: (-kv[1], kv[0])))]
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"{listed} would be named {self.name}"
+
+
+class ReassignmentNeeded(Exception):
+    """An edit would re-assign faces already named as another person, and was not allowed to.
+
+    Raised by ``People.enrol``, ``People.name_faces`` and ``People.name_group``
+    called without ``reassign=True``, before anything is written (nothing
+    changed). ``reassignment`` says whose faces and how many; the front end
+    asks the user, then calls again with ``reassign=True``.
+    """
+
+    def __init__(self, reassignment: Reassignment):
+        super().__init__(reassignment.describe())
+        self.reassignment = reassignment
+
+
+@dataclass(frozen=True, slots=True)
+class FaceState:
+    """How one face was named and grouped (what ``People.restore`` writes back).
+
+    ``origin`` ``photo`` or ``example``; ``state`` ``ok`` or ``rejected``;
+    ``person_id`` / ``assigned_by`` / ``similarity`` (0-100) as in the
+    catalog, None while unknown; ``group_id`` / ``group_locked`` its cluster.
+    """
+
+    id: int
+    sha256: str
+    origin: str
+    state: str
+    person_id: int | None
+    assigned_by: str | None
+    similarity: float | None
+    group_id: int | None
+    group_locked: bool
+
+    @classmethod
+    def of(cls, face: FaceRecord) -> FaceState:
+        """The state of a catalog face."""
+        return cls(face.id, face.sha256, face.origin, face.state, face.person_id, face.assigned_by,
+                   face.similarity, face.group_id, bool(face.group_locked))
+
+
+@dataclass(frozen=True)
+class PeopleSnapshot:
+    """Naming and grouping at one moment, for ``People.restore``.
+
+    ``faces``: the faces to bring back (all of them in ``People.snapshot``,
+    only those an edit changed in a ``PeopleEdit``); ``persons``: person
+    id -> (name, source) of every person then; ``exclusions``: (face id,
+    person id) pairs to make sure of (the user's "not this person").
+    """
+
+    faces: tuple[FaceState, ...]
+    persons: Mapping[int, tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    exclusions: frozenset[tuple[int, int]] = frozenset()
+
+
+@dataclass(frozen=True)
+class PeopleEdit:
+    """What one edit changed: ``before`` restores the state it found (undo), ``after`` what it made (redo).
+
+    Both hold only the faces whose naming or grouping the edit changed
+    (``People.changes_since``), every person, and the exclusions it removed
+    (``before``) or added (``after``).
+    """
+
+    before: PeopleSnapshot
+    after: PeopleSnapshot
+
+    @property
+    def changed_faces(self) -> int:
+        """How many faces the edit changed."""
+        return len({f.id for f in self.before.faces} | {f.id for f in self.after.faces})
+
+    @property
+    def empty(self) -> bool:
+        """True when the edit changed nothing: no face, person name or exclusion."""
+        return (not self.changed_faces and dict(self.before.persons) == dict(self.after.persons)
+                and not self.before.exclusions and not self.after.exclusions)
 
 
 def face_groups(faces: list[FaceRecord], persons: dict[int, PersonRecord],

@@ -22,6 +22,21 @@ the GUI and the CLI call through ``Library.people``. What it does:
   or listed. Renaming, merging or forgetting a person rewrites the name in
   the stored local RecognizeCelebrities responses too (forgotten: their
   faces become UnrecognizedFaces), so ``show`` keeps no trace of it.
+- **Ask before taking faces from someone**: enrolling or naming that would
+  give ``NAME`` faces already named as another person (the faces named
+  themselves, a person merged by renaming it, or automatic names the new
+  references would move; planned without writing, ``reassignments``)
+  raises ``ReassignmentNeeded`` and changes nothing, unless called with
+  ``reassign=True``.
+- **Undo**: ``recorded(edit)`` runs an edit and returns what it changed
+  (``PeopleEdit``: the faces' naming and grouping before and after, the
+  persons, the exclusions); ``restore`` writes either side back (undo,
+  redo), dropping the exclusions the other side added
+  (``drop_exclusions``), so an undone move out lets the face be named
+  automatically again. One thing is not taken back: after undoing a merge
+  of two persons, the merged name the stored local RecognizeCelebrities
+  responses were given (search, facets, boxes and the People panel come
+  from the faces and are restored).
 - **Cluster** the unknown faces (unnamed, not rejected) with
   ``cluster_faces`` (average linkage at distance 0.55, see
   ``DEFAULT_CLUSTER_DISTANCE``) whenever some have no group yet, keeping group
@@ -50,18 +65,29 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
 
 from mediaapp.analysis.local.face_detector import EMBEDDING_MODEL_VERSION
 from mediaapp.analysis.local.recognition import DEFAULT_SIMILARITY_THRESHOLD
 from mediaapp.catalog.db import Catalog
-from mediaapp.catalog.face_rows import REFERENCE_SOURCES, EmbeddedFaces, normalize_name
+from mediaapp.catalog.face_rows import (
+    REFERENCE_SOURCES,
+    SAME_FACE_IOU,
+    EmbeddedFaces,
+    FaceRecord,
+    box_iou,
+    normalize_name,
+)
 from mediaapp.catalog.face_store import FaceStore
 from mediaapp.core.analysis import LOCAL_ENGINE
-from mediaapp.core.types import Api, Json
+from mediaapp.core.embeddings import EMBEDDING_SIZE, embedding_from_bytes
+from mediaapp.core.types import Api, BoundingBox, Json
 from mediaapp.services.face_matching import ReferenceIndex, assign_nearest, stable_groups
 from mediaapp.services.people_model import (
     REMATCH_ATTEMPTS,
@@ -69,8 +95,13 @@ from mediaapp.services.people_model import (
     EnrolReport,
     FaceGroup,
     FaceInfo,
+    FaceState,
+    PeopleEdit,
+    PeopleSnapshot,
     PersonSummary,
     PlannedUpdate,
+    Reassignment,
+    ReassignmentNeeded,
     References,
     engine_references,
     face_groups,
@@ -84,6 +115,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from mediaapp.analysis.analysis_worker import ApiOutcome
 
 __all__ = ["People"]
+
+T = TypeVar("T")
+
+#: The person id planning uses for a person not created yet (catalog ids are positive).
+_NEW_PERSON = -1
 
 
 class People:
@@ -253,7 +289,7 @@ class People:
             raise answers[0]
         return answers[0]
 
-    def enrol(self, name: str, paths: Iterable[str | os.PathLike]) -> EnrolReport:
+    def enrol(self, name: str, paths: Iterable[str | os.PathLike], *, reassign: bool = False) -> EnrolReport:
         """Enrol ``name`` from example photos (``mediaapp people add``), then name matching faces.
 
         Each photo's largest face becomes an example of the person (a photo
@@ -263,6 +299,10 @@ class People:
         example. The photos named are reindexed, so search finds them at
         once. Returns the report; ``photos`` counts the library photos named
         ``name`` afterwards.
+        When the new examples would take faces already named as another person
+        (automatic names that move to ``name``, or an example photo enrolled
+        for someone else), ``ReassignmentNeeded`` is raised before anything is
+        written, unless ``reassign`` is True.
         Raises ``RuntimeError`` when face features are off and ``ValueError``
         for an empty name.
         """
@@ -298,6 +338,16 @@ class People:
         if not found:
             return report
         with self._lock:
+            if not reassign:
+                overlapping = self._overlapping_examples(found)
+                extra = np.stack([embedding_from_bytes(bytes(record["Embedding"])) for _p, _s, record, _d in found])
+                moves = self.reassignments(clean, overlapping, extra)
+                if moves.total:
+                    kept = {f.crop for f in self.store.faces(sha256s=[sha for _p, sha, _r, _d in found],
+                                                             origin="example", states=("ok", "rejected"))}
+                    self._remove_crops(c for _p, _s, record, _d in found
+                                       if (c := record.get("Crop")) and c not in kept)
+                    raise ReassignmentNeeded(moves)
             with self.store.catalog.transaction():
                 person = self.store.add_person(clean, "examples")
                 named = []
@@ -315,7 +365,7 @@ class People:
             report.photos = self.store.person_by_id(person).photos
         return report
 
-    def name_group(self, key: str, name: str) -> int:
+    def name_group(self, key: str, name: str, *, reassign: bool = False) -> int:
         """Give the group ``key`` the name ``name``; returns the person id.
 
         An unknown cluster's *current* faces become that person's (named by
@@ -325,7 +375,9 @@ class People:
         into the person already called ``name``. Every other face is then
         named again against the new references. Raises ``ValueError`` for an
         empty name, a malformed key, an unknown person or a cluster without
-        faces.
+        faces, and ``ReassignmentNeeded`` (nothing changed) when the naming
+        would take faces named as another person (merging a person into the
+        one called ``name`` takes all of theirs) unless ``reassign`` is True.
         """
         kind, number = parse_group_key(key)
         clean = normalize_name(name)
@@ -333,6 +385,9 @@ class People:
             if kind == "person":
                 other = self.store.person(clean)
                 if other is not None and other.id != number:
+                    if not reassign:
+                        self._refuse_reassignment(clean, self.store.faces(person_id=number, origin=None),
+                                                  keep_how=True)
                     self.merge_groups(key, group_key(person_id=other.id))
                     return other.id
                 with self.store.catalog.transaction():
@@ -347,17 +402,26 @@ class People:
                 self._changed()
                 return number
             faces = self.store.faces(group_id=number)
+            if not reassign:
+                self._refuse_reassignment(clean, faces)
             return self._name_faces([f.id for f in faces], clean, "named")
 
-    def name_faces(self, face_ids: Iterable[int], name: str) -> int:
+    def name_faces(self, face_ids: Iterable[int], name: str, *, reassign: bool = False) -> int:
         """Name exactly these faces ``name`` (the user's word), then every other face again; returns the person id.
 
         What the People panel calls with the faces it showed. Faces that are
         gone, rejected or enrolment examples are skipped. Raises
-        ``ValueError`` for an empty name or when none of the faces is left.
+        ``ValueError`` for an empty name or when none of the faces is left,
+        and ``ReassignmentNeeded`` (nothing changed) when some of them, or
+        faces automatic naming would then move, are named as another person,
+        unless ``reassign`` is True.
         """
+        clean = normalize_name(name)
         with self._lock:
-            return self._name_faces(list(face_ids), normalize_name(name), "named")
+            ids = list(face_ids)
+            if not reassign:
+                self._refuse_reassignment(clean, self.store.faces(face_ids=ids))
+            return self._name_faces(ids, clean, "named")
 
     def _name_faces(self, ids: list[int], name: str, source: str) -> int:
         faces = self.store.faces(face_ids=ids)  # photo faces, state ok
@@ -492,6 +556,191 @@ class People:
             shutil.rmtree(self.crops_dir, ignore_errors=True)
             self._changed()
             return len(shas)
+
+    # -- asking before re-assigning ------------------------------------------------------------
+    def reassignments(self, name: str, faces: Sequence[FaceRecord] = (), extra: np.ndarray | None = None, *,
+                      keep_how: bool = False) -> Reassignment:
+        """The faces named as someone else that naming ``faces`` ``name`` would give ``name``; writes nothing.
+
+        ``faces``: the faces the edit names itself (``FaceRecord``s, photos
+        or examples); ``extra``: (k, 128) embeddings of new enrolment
+        examples of ``name``; ``keep_how``: the faces keep how they were
+        named (a merge: only those named by the user or enrolled define
+        ``name``), else they all become ``name``'s references (naming).
+        Counted: those of ``faces`` named as another person, and the
+        automatically named faces that would move from another person to
+        ``name`` with those references (planned as ``_rematch_all`` plans,
+        against the current threshold).
+        """
+        target = self.store.person(name)
+        tid = target.id if target is not None else _NEW_PERSON
+        names = self.store.person_names()
+        moved: Counter[str] = Counter()
+        named_ids = {f.id for f in faces}
+        for f in faces:
+            if f.state == "ok" and f.person_id is not None and f.person_id != tid:
+                moved[names.get(f.person_id) or f.person_name or str(f.person_id)] += 1
+        refs = self._references()
+        keep = [i for i, fid in enumerate(refs.faces.ids) if fid not in named_ids]
+        vectors = [refs.faces.embeddings[keep].reshape(-1, EMBEDDING_SIZE)]
+        owners: list[int] = [int(refs.faces.person_ids[i] or 0) for i in keep]
+        occupied: dict[str, set[int]] = defaultdict(set)
+        for i, owner in zip(keep, owners):
+            if refs.faces.origins[i] == "photo":
+                occupied[refs.faces.sha256s[i]].add(owner)
+        current = [f for f in faces if f.state == "ok" and f.model_version == EMBEDDING_MODEL_VERSION
+                   and (not keep_how or f.assigned_by in REFERENCE_SOURCES)]
+        if current:
+            vectors.append(self.store.embeddings([f.id for f in current]))
+            owners += [tid] * len(current)
+            for f in current:
+                if f.origin == "photo":
+                    occupied[f.sha256].add(tid)
+        if extra is not None and len(extra):
+            vectors.append(np.asarray(extra, dtype=np.float64).reshape(-1, EMBEDDING_SIZE))
+            owners += [tid] * len(extra)
+        index = ReferenceIndex(np.vstack(vectors), owners)
+        candidates = self.store.match_candidates(EMBEDDING_MODEL_VERSION)
+        rows = [i for i, fid in enumerate(candidates.ids) if fid not in named_ids]
+        if rows:
+            exclusions = self.store.exclusions([candidates.ids[i] for i in rows])
+            excluded = {k: exclusions[candidates.ids[i]] for k, i in enumerate(rows) if candidates.ids[i] in exclusions}
+            planned = assign_nearest(candidates.embeddings[rows], [candidates.sha256s[i] for i in rows], index,
+                                     self.threshold, excluded, dict(occupied))
+            for k, i in enumerate(rows):
+                old = candidates.person_ids[i]
+                if planned[k][0] == tid and old is not None and old != tid:
+                    moved[names.get(old) or str(old)] += 1
+        return Reassignment(name, MappingProxyType(dict(moved)))
+
+    def _refuse_reassignment(self, name: str, faces: Sequence[FaceRecord] = (), extra: np.ndarray | None = None,
+                             *, keep_how: bool = False) -> None:
+        """Raise ``ReassignmentNeeded`` when naming ``faces`` (and ``extra`` examples) ``name`` takes faces named
+        as someone else (``reassignments``, same arguments)."""
+        moves = self.reassignments(name, faces, extra, keep_how=keep_how)
+        if moves.total:
+            raise ReassignmentNeeded(moves)
+
+    def _overlapping_examples(self, found: Sequence[tuple[str, str, dict, str]]) -> list[FaceRecord]:
+        """The stored example faces that enrolling ``found`` (path, sha256, record, detector) would update in
+        place (same image, box overlapping by ``SAME_FACE_IOU``): ``index_faces`` keeps their row and person."""
+        out: list[FaceRecord] = []
+        for _path, sha, record, _detector in found:
+            box = BoundingBox.from_rekognition(record["Face"]["BoundingBox"])
+            stored = self.store.faces(sha256s=[sha], origin="example")
+            best = max(stored, key=lambda f: box_iou(f.box, box), default=None)
+            if best is not None and box_iou(best.box, box) >= SAME_FACE_IOU:
+                out.append(best)
+        return out
+
+    # -- undo ----------------------------------------------------------------------------------
+    def snapshot(self) -> PeopleSnapshot:
+        """Every face's naming and grouping (photos and examples, ok and rejected), every person, every exclusion."""
+        faces = self.store.faces(origin=None, states=("ok", "rejected"))
+        persons = {p.id: (p.name, p.source) for p in self.store.persons()}
+        exclusions = frozenset((fid, pid) for fid, pids in self.store.exclusions().items() for pid in pids)
+        return PeopleSnapshot(tuple(FaceState.of(f) for f in faces), MappingProxyType(persons), exclusions)
+
+    def changes_since(self, before: PeopleSnapshot) -> PeopleEdit:
+        """What changed since the full ``snapshot`` ``before``: the changed faces before and after, every
+        person then and now, the exclusions removed (``before``) and added (``after``)."""
+        after = self.snapshot()
+        old = {f.id: f for f in before.faces}
+        new = {f.id: f for f in after.faces}
+        changed = {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}
+        return PeopleEdit(
+            PeopleSnapshot(tuple(f for i, f in old.items() if i in changed), before.persons,
+                           before.exclusions - after.exclusions),
+            PeopleSnapshot(tuple(f for i, f in new.items() if i in changed), after.persons,
+                           after.exclusions - before.exclusions))
+
+    def recorded(self, edit: Callable[[People], T]) -> tuple[T, PeopleEdit]:
+        """Run ``edit(self)`` (an edit of this service) and return its result with what it changed.
+
+        The ``PeopleEdit``'s ``before`` undoes it and ``after`` redoes it
+        (``restore``). Raises what ``edit`` raises (nothing is recorded then).
+        """
+        with self._lock:
+            before = self.snapshot()
+            result = edit(self)
+            return result, self.changes_since(before)
+
+    def restore(self, snapshot: PeopleSnapshot, drop_exclusions: Iterable[tuple[int, int]] = ()) -> None:
+        """Write ``snapshot`` back: its faces' state, person and group, its persons' names, its exclusions.
+
+        A person of the snapshot that is gone is made again (same name and
+        source; a new id) when one of its faces needs it; a person renamed
+        since gets its name back (in the stored local RecognizeCelebrities
+        responses too); a person made since that is left without faces is
+        deleted (and unnamed in those responses). Faces deleted since are
+        skipped. Then every other face is named again and the changed images
+        are reindexed. The snapshot's exclusions are added, and the
+        (face_id, person_id) pairs of ``drop_exclusions`` removed: to undo
+        an edit pass the exclusions it added (``edit.after.exclusions``), to
+        redo it those it removed. Raises ``ValueError`` when a name to give
+        back belongs to another person now (nothing is written then).
+        """
+        with self._lock:
+            with self.store.catalog.transaction():
+                now = {p.id: p for p in self.store.persons()}
+                mapping: dict[int, int] = {}
+                renames: dict[str, str | None] = {}
+                touched: set[int] = set()
+                for pid, (name, _source) in snapshot.persons.items():
+                    record = now.get(pid)
+                    if record is not None and record.name != name:
+                        self.store.rename_person(pid, name)
+                        renames[record.name] = name
+                        touched.add(pid)
+
+                def person_for(pid: int) -> int:
+                    if pid not in mapping:
+                        if pid in now:
+                            mapping[pid] = pid
+                        else:
+                            name, source = snapshot.persons.get(pid, (f"Person {pid}", "named"))
+                            mapping[pid] = self.store.add_person(name, source)
+                    return mapping[pid]
+
+                wanted = {f.id: f for f in snapshot.faces}
+                current = {f.id: f for f in self.store.faces(face_ids=list(wanted), origin=None,
+                                                             states=("ok", "rejected"))}
+                to_ok, to_reject, assigns, groups = [], [], [], []
+                for fid, s in wanted.items():
+                    f = current.get(fid)
+                    if f is None:
+                        continue
+                    if s.state == "rejected":
+                        if f.state != "rejected":
+                            to_reject.append(fid)
+                        continue
+                    if f.state != "ok":
+                        to_ok.append(fid)
+                    person = person_for(s.person_id) if s.person_id is not None else None
+                    if (f.person_id, f.assigned_by, f.similarity) != (person, s.assigned_by, s.similarity):
+                        assigns.append((fid, person, s.assigned_by, s.similarity))
+                    groups.append((fid, s.group_id, s.group_locked))
+                self.store.set_state(to_ok, "ok")
+                self.store.set_state(to_reject, "rejected")
+                self.store.assign(assigns)
+                self.store.set_groups(groups)
+                live = {f.id for f in self.store.faces(face_ids=[fid for fid, _ in snapshot.exclusions], origin=None,
+                                                       states=("ok", "rejected"))}
+                self.store.remove_exclusions((fid, pid) for fid, pid in drop_exclusions
+                                             if (fid, pid) not in snapshot.exclusions)
+                self.store.add_exclusions((fid, mapping.get(pid, pid)) for fid, pid in snapshot.exclusions
+                                          if fid in live and (pid in mapping or pid in now))
+                for pid, record in now.items():  # made since, and left without faces
+                    if pid not in snapshot.persons and not self.store.faces(person_id=pid, origin=None):
+                        self.store.delete_person(pid)
+                        renames[record.name] = None
+                shas = {s.sha256 for s in wanted.values() if s.origin == "photo" and s.id in current}
+                for pid in touched:
+                    shas.update(f.sha256 for f in self.store.faces(person_id=pid))
+                shas.update(self.store.rename_celebrities(renames))
+                self.store.sync_detections(shas)
+            self._rematch_all()
+            self._changed()
 
     # -- matching and clustering ---------------------------------------------------------------
     def rematch(self) -> int:

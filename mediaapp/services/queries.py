@@ -15,16 +15,26 @@ from pathlib import Path
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.query import normalize_query
 from mediaapp.core.responses import detected_lines
-from mediaapp.core.types import Api, Asset, Detection, DetectionKind, ImportProblem, Json, Query, SearchPage
+from mediaapp.core.types import (
+    METADATA_ENGINE,
+    Api,
+    Asset,
+    Detection,
+    DetectionKind,
+    ImportProblem,
+    Json,
+    Query,
+    SearchPage,
+)
 from mediaapp.search.index_base import FacetCount, SearchIndex, SearchUnavailableError
 
 #: The asset fields ``show`` reports (``mediaapp show --json``'s ``asset``).
 SHOWN_ASSET_FIELDS = ("sha256", "size", "format", "width", "height", "paths", "taken_at", "camera_make",
-                      "camera_model", "gps", "thumbnail")
+                      "camera_model", "gps", "thumbnail", "title", "description", "rating", "label", "date_created")
 
 
 class Queries:
-    """Read-only questions to one library: ``catalog``, the configured ``index`` and the embedded ``local`` one.
+    """Questions to one library (``catalog``, the configured ``index`` and the embedded ``local`` one).
 
     Every method is safe from any thread and blocks (SQLite, or the network
     for OpenSearch): the GUI calls them off the GUI thread.
@@ -36,7 +46,16 @@ class Queries:
         self.local = local
 
     def search(self, query: Query) -> SearchPage:
-        """Assets matching ``query`` (the configured backend, or the embedded one when it is down)."""
+        """Assets matching ``query`` (the configured backend, or the embedded one when it is down).
+
+        Page with ``Query.after`` set to the previous page's
+        ``SearchPage.cursor`` (keyset paging: every page costs the same,
+        however deep). Cursors are the same on both backends, so paging
+        started on OpenSearch carries on from the embedded index when the
+        cluster goes down mid-way. Raises ``ValueError`` for a bad date bound
+        or a cursor of another order, ``SearchUnavailableError`` when even the
+        embedded index cannot be read.
+        """
         try:
             return self.index.search(query)
         except SearchUnavailableError:
@@ -73,9 +92,18 @@ class Queries:
                 for sha, dets in self.catalog.detections(sha256s, kinds).items()}
 
     def show(self, path: str | Path) -> Json:
-        """What the library knows of one file: asset, stored responses by API name, and errors.
+        """What the library knows of one file: asset, stored responses by API name, what the file says, errors.
 
-        Raises ``KeyError`` when the path is not in the catalog and has no error.
+        ``asset`` holds ``SHOWN_ASSET_FIELDS`` (the file's own title,
+        description, rating, label and date created among them). Each API
+        name maps to the newest response of an analysis engine; what the
+        file's own metadata says (the ``metadata`` engine) is kept apart
+        from machine labels, under ``metadata``: ``keywords`` (``{"name":
+        "Dog", "parents": ["Mammal", "Animal"]}``, nearest parent first) and
+        ``people`` (the named face regions: ``{"name", "box"}``, the box in
+        Rekognition's ratios). ``analyses``
+        holds every stored response. Raises ``KeyError`` when the path is not
+        in the catalog and has no error.
         """
         path = os.path.abspath(os.path.expanduser(str(path)))
         sha = self.catalog.sha_for_path(path)
@@ -90,8 +118,10 @@ class Queries:
                 out["asset"] = {k: fields[k] for k in SHOWN_ASSET_FIELDS}
             stored = self.catalog.responses(sha)
             for api in Api:
-                if api.value in stored:
-                    out[api.value] = stored[api.value][0]["Response"]
+                machine = [e for e in stored.get(api.value, []) if e["Engine"] != METADATA_ENGINE]
+                if machine:
+                    out[api.value] = machine[0]["Response"]
+            out["metadata"] = _file_metadata(stored)
             out["analyses"] = stored
         return out
 
@@ -127,3 +157,17 @@ class Queries:
     def folders(self) -> list[tuple[str, int]]:
         """Folders with their file counts."""
         return self.catalog.folders()
+
+
+def _file_metadata(stored: dict[str, list[Json]]) -> Json:
+    """The keywords and named face regions of the newest ``metadata`` engine answers in ``stored`` (``show``)."""
+
+    def newest(api: Api) -> Json:
+        entry = next((e for e in stored.get(api.value, []) if e["Engine"] == METADATA_ENGINE), None)
+        return entry["Response"] if entry else {}
+
+    keywords = [{"name": label["Name"], "parents": [p["Name"] for p in label.get("Parents", [])]}
+                for label in newest(Api.DETECT_LABELS).get("Labels", [])]
+    people = [{"name": celeb["Name"], "box": celeb.get("Face", {}).get("BoundingBox")}
+              for celeb in newest(Api.RECOGNIZE_CELEBRITIES).get("CelebrityFaces", [])]
+    return {"keywords": keywords, "people": people}

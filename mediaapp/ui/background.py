@@ -27,6 +27,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from mediaapp.core.redact import redact
 from mediaapp.failures import describe
 from mediaapp.tasks import CancelToken
 
@@ -249,7 +250,8 @@ class BackgroundRunner(QObject):
             self._call(task, task.on_failure, exc)
         else:
             log.error("background task %s failed:\n%s", task.label, tb)
-            self.taskFailed.emit(task.label, describe(exc))  # a full disk or a busy catalog in plain words
+            # a full disk or a busy catalog in plain words; never a password inside a URL
+            self.taskFailed.emit(task.label, redact(describe(exc)))
         self._finished(task)
 
     def _finish(self, task_id: int) -> BackgroundTask | None:
@@ -278,7 +280,7 @@ class BackgroundRunner(QObject):
             fn(arg)
         except Exception as exc:  # a bug in a callback must not kill the event loop
             log.exception("callback of background task %s failed", task.label)
-            self.taskFailed.emit(task.label, f"{type(exc).__name__}: {exc}")
+            self.taskFailed.emit(task.label, redact(f"{type(exc).__name__}: {exc}"))
 
 
 class Generation:

@@ -1,7 +1,12 @@
 """Bounding boxes drawn over images: one colour per label, the name on a tag.
 
-Shared by the grid delegate and the detail view so a ``Dog`` is the same
-colour everywhere (the sidebar's facet swatches use ``label_color`` too).
+Colours come from a ``LabelColors``: each label keeps the colour it was
+given, and no two labels of one ``LabelColors`` share a colour (a label whose
+hash colour, ``label_color``, is taken gets the next free one). The main
+window holds one for the grid delegate, the detail view, the sidebar's
+facet swatches and the People panel, so a ``Dog`` is the same colour
+everywhere in it and labels drawn together are told apart; ``box_specs``
+without one gives the labels of that one image distinct colours.
 Boxes are ``mediaapp.core.types.BoundingBox`` ratios of the
 orientation-corrected image, mapped onto the rectangle where the image is
 drawn.
@@ -27,10 +32,74 @@ PALETTE = (
 TEXT_COLOR = "#b0b0b0"
 
 
+#: Hue step (a fraction of the colour circle, the golden ratio's) between the colours made past ``PALETTE``.
+_GOLDEN = 0.618033988749895
+
+
+def _palette_index(name: str) -> int:
+    """The ``PALETTE`` slot ``name`` hashes to (CRC-32 of its casefolded UTF-8)."""
+    return zlib.crc32(name.casefold().encode("utf-8")) % len(PALETTE)
+
+
 def label_color(name: str) -> QColor:
-    """The colour of label (or person) ``name``; stable across runs and case-insensitive."""
-    index = zlib.crc32(name.casefold().encode("utf-8")) % len(PALETTE)
-    return QColor(PALETTE[index])
+    """The colour ``name`` (a label or person) prefers: its ``PALETTE`` slot by hash; stable and case-insensitive.
+
+    Different names can hash to one colour (Face and Tie, Person and
+    Vehicle): what is drawn takes its colour from a ``LabelColors``.
+    """
+    return QColor(PALETTE[_palette_index(name)])
+
+
+class LabelColors:
+    """The colours of the labels one view (or one window) draws: one per label, never one for two labels.
+
+    The first time a name is asked for (``color``) it gets ``label_color``
+    when no other name here has that colour, else the next free colour of
+    ``PALETTE`` after it; once all of ``PALETTE`` is given, colours made
+    from hues spread by the golden angle, each different from every colour
+    given (and from ``TEXT_COLOR``). Names compare case-insensitively, and a
+    name keeps its colour.
+    """
+
+    def __init__(self) -> None:
+        self._given: dict[str, QColor] = {}
+        self._taken: set[int] = {QColor(TEXT_COLOR).rgb()}  # QColor.rgb() of every colour given, and the text's
+        self._made = 0  # colours made past the palette so far
+
+    def __len__(self) -> int:
+        """How many names have a colour."""
+        return len(self._given)
+
+    def __contains__(self, name: object) -> bool:
+        """Whether ``name`` (a str) has a colour already."""
+        return isinstance(name, str) and name.casefold() in self._given
+
+    def color(self, name: str) -> QColor:
+        """The colour of ``name``, given now if it has none (see the class docstring)."""
+        key = name.casefold()
+        given = self._given.get(key)
+        if given is None:
+            given = self._given[key] = self._free_color(_palette_index(name))
+            self._taken.add(given.rgb())
+        return QColor(given)
+
+    def colors(self, names: Iterable[str]) -> dict[str, QColor]:
+        """``color`` of each name, given in the order of ``names``."""
+        return {name: self.color(name) for name in names}
+
+    def _free_color(self, start: int) -> QColor:
+        """The first colour of ``PALETTE`` from slot ``start`` on (wrapping) that nobody has, else a new one."""
+        for step in range(len(PALETTE)):
+            color = QColor(PALETTE[(start + step) % len(PALETTE)])
+            if color.rgb() not in self._taken:
+                return color
+        while True:
+            self._made += 1
+            hue = (self._made * _GOLDEN) % 1.0
+            saturation, value = (0.85, 0.95) if self._made % 2 else (0.55, 0.8)
+            color = QColor.fromHsvF(hue, saturation, value)
+            if color.rgb() not in self._taken:
+                return color
 
 
 def swatch_icon(color: QColor, side: int = 12) -> QIcon:
@@ -85,17 +154,21 @@ def boxed(detections: Iterable[Detection], include_text: bool = False) -> list[D
 
 
 def box_specs(image_rect: QRectF, detections: Iterable[Detection], *, with_confidence: bool = False,
-              include_text: bool = False) -> list[BoxSpec]:
+              include_text: bool = False, colors: LabelColors | None = None) -> list[BoxSpec]:
     """Map the boxed ``detections`` onto ``image_rect`` (where the whole image is drawn).
 
-    The tag reads the name, plus `` 93%`` when ``with_confidence``.
+    The tag reads the name, plus `` 93%`` when ``with_confidence``. Each
+    label's colour comes from ``colors`` (the view's); without one, from a
+    ``LabelColors`` of this image alone, so its labels never share a colour.
+    Text boxes are ``TEXT_COLOR``.
     """
+    colors = colors if colors is not None else LabelColors()
     specs = []
     for det in boxed(detections, include_text):
         b = det.box.clamped()
         rect = QRectF(image_rect.x() + b.left * image_rect.width(), image_rect.y() + b.top * image_rect.height(),
                       b.width * image_rect.width(), b.height * image_rect.height())
-        color = QColor(TEXT_COLOR) if det.kind is DetectionKind.TEXT else label_color(det.name)
+        color = QColor(TEXT_COLOR) if det.kind is DetectionKind.TEXT else colors.color(det.name)
         text = f"{det.name} {det.confidence:.0f}%" if with_confidence else det.name
         specs.append(BoxSpec(rect, color, text, det))
     return specs

@@ -19,6 +19,9 @@ save, so the dialog must not close as "not saved" over a write in
 progress). No credentials are asked for or stored: the profile names one
 of boto3's standard credential sources.
 
+The settings sit in a scrolling form (``scrolling.scroll_form``) above the
+output box and the buttons, so the dialog fits a 700-pixel-high screen.
+
 The runner usually outlives the dialog (it is the main window's), so the
 results of its tasks may arrive after the dialog was closed or deleted:
 closing the dialog cancels its test and estimate and drops whatever they
@@ -31,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -67,8 +71,10 @@ from mediaapp.cloud.config import (
     save_library_choices,
 )
 from mediaapp.core.apis import API_SPECS
+from mediaapp.core.redact import redact
 from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE, Api
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
+from mediaapp.ui.scrolling import initial_size, scroll_form
 
 #: The analyses offered, with their labels in the dialog.
 API_CHOICES = [(s.api, s.short.capitalize()) for s in API_SPECS.values()]
@@ -115,7 +121,11 @@ class CloudSettingsDialog(QDialog):
             config = config_with(self._stored)
         except (TypeError, ValueError):
             config = CloudConfig()
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        form_widget = QWidget()
+        form_widget.setObjectName("cloudForm")
+        layout = QVBoxLayout(form_widget)
+        layout.setContentsMargins(0, 0, 0, 0)
 
         aws = QGroupBox("AWS")
         form = QFormLayout(aws)
@@ -128,6 +138,10 @@ class CloudSettingsDialog(QDialog):
         form.addRow("Profile", self.profile)
         form.addRow("Region", self.region)
         form.addRow("Endpoint URL", self.endpoint)
+        credentials = QLabel("Credentials are never asked for or kept here: the profile names one of your AWS "
+                             "credential sources (~/.aws files, environment variables, SSO or an instance role).")
+        credentials.setWordWrap(True)
+        form.addRow(credentials)
         layout.addWidget(aws)
 
         s3 = QGroupBox("Upload to S3")
@@ -215,6 +229,11 @@ class CloudSettingsDialog(QDialog):
         buttons_row.addStretch(1)
         rules_layout.addLayout(buttons_row)
         layout.addWidget(rules)
+        layout.addStretch(1)
+        #: The scrolling form holding every setting (the output, actions and buttons stay below it).
+        self.scroll = scroll_form(form_widget)
+        outer.addWidget(self.scroll, 1)
+        layout = outer
 
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
@@ -237,6 +256,8 @@ class CloudSettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        initial_size(self, QSize(max(form_widget.sizeHint().width() + 40, 560),
+                                 form_widget.sizeHint().height() + 260))
 
     # -- values --------------------------------------------------------------------------------
     def config(self) -> CloudConfig:
@@ -307,7 +328,7 @@ class CloudSettingsDialog(QDialog):
             if not self.apis():
                 raise ValueError("choose at least one analysis")
         except (TypeError, ValueError) as exc:
-            self.error.setText(str(exc))
+            self.error.setText(redact(str(exc)))
             return None
         self.error.clear()
         library, engines, apis, rules = self.library, self.engines(), self.apis(), self.folder_rules()
@@ -326,7 +347,7 @@ class CloudSettingsDialog(QDialog):
         def failed(exc: BaseException) -> None:
             self.save_task = None
             self.buttons.setEnabled(True)
-            self.error.setText(f"Not saved: {exc}")
+            self.error.setText(redact(f"Not saved: {exc}"))
 
         self.buttons.setEnabled(False)
         self.save_task = self._run(write, written, failed, label="save cloud settings")
@@ -388,7 +409,7 @@ class CloudSettingsDialog(QDialog):
         try:
             config = self.config()
         except (TypeError, ValueError) as exc:
-            self.error.setText(str(exc))
+            self.error.setText(redact(str(exc)))
             return None
         self.error.clear()
         self._busy(True)
@@ -419,7 +440,7 @@ class CloudSettingsDialog(QDialog):
         try:
             config = self.config()
         except (TypeError, ValueError) as exc:
-            self.error.setText(str(exc))
+            self.error.setText(redact(str(exc)))
             return None
         apis = self.apis()
         if not apis:
@@ -448,7 +469,7 @@ class CloudSettingsDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
-        self.output.setPlainText("Cancelled." if isinstance(exc, EstimateCancelled) else f"Failed: {exc}")
+        self.output.setPlainText("Cancelled." if isinstance(exc, EstimateCancelled) else redact(f"Failed: {exc}"))
 
 
 def _money(value: float | None) -> QDoubleSpinBox:

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen,
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from mediaapp.ui.asset_list import Roles
-from mediaapp.ui.boxes import BoxSpec, box_specs, fit_rect, paint_boxes
+from mediaapp.ui.boxes import BoxSpec, LabelColors, box_specs, fit_rect, paint_boxes
 
 #: Default side, in pixels, of the square a thumbnail is drawn in.
 DEFAULT_THUMB_SIDE = 180
@@ -25,10 +25,13 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     ``thumb_side`` is the side of the square each thumbnail fits in
     (pixels); change it with ``set_thumb_side`` and relayout the view.
+    ``colors`` gives the labels' box colours (the window's ``LabelColors``;
+    by default one of the grid's own), so labels in the grid never share one.
     """
 
-    def __init__(self, parent=None, thumb_side: int = DEFAULT_THUMB_SIDE):
+    def __init__(self, parent=None, thumb_side: int = DEFAULT_THUMB_SIDE, colors: LabelColors | None = None):
         super().__init__(parent)
+        self.colors = colors if colors is not None else LabelColors()
         self.thumb_side = thumb_side
         self.show_boxes = True
         self.tag_font = QFont()
@@ -67,7 +70,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         """The boxes drawn over the thumbnail of ``index`` in ``cell`` (empty when boxes are off)."""
         if not self.show_boxes:
             return []
-        return box_specs(self.image_rect(cell, index), index.data(Roles.DETECTIONS) or [])
+        return box_specs(self.image_rect(cell, index), index.data(Roles.DETECTIONS) or [], colors=self.colors)
 
     def draw_boxes(self, painter: QPainter, specs: list[BoxSpec], clip: QRectF) -> None:
         """Paint ``specs`` clipped to ``clip`` (a hook tests can observe)."""

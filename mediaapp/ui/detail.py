@@ -3,8 +3,11 @@ their confidences, the detected text, the recognized celebrities and the metadat
 
 Everything is loaded on a worker (``Library.assets``, ``Library.detections``,
 ``Library.text_of``, ``Library.show`` for the stored RecognizeCelebrities
-responses, and the image decoded as a ``QImage``); a newer request makes an
-older result stale (``Generation``).
+responses, and the picture decoded as a ``QImage`` by the file's media handler
+at the screen's size, ``viewer.decode_preview``); a newer request makes an
+older result stale (``Generation``). The picture zooms and pans
+(``viewer.ImageCanvas``: wheel, ``+``/``-``, ``1`` for 1:1, ``0`` for Fit);
+Space or the Full screen button ask the window for the full-screen viewer.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ import html
 import os
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -34,11 +37,17 @@ from PySide6.QtWidgets import (
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import Asset, Detection, DetectionKind
 from mediaapp.ui.background import BackgroundRunner, Generation
-from mediaapp.ui.boxes import BoxSpec, box_specs, boxed, fit_rect, label_color, paint_boxes, swatch_icon
-from mediaapp.ui.pixmaps import load_image
+from mediaapp.ui.boxes import LabelColors, boxed, swatch_icon
+from mediaapp.ui.viewer import DEFAULT_PREVIEW_SIDE, ImageCanvas, TextBoxes, decode_preview, preview_side
 
-#: Longest side, in pixels, the detail image is decoded at.
-DETAIL_MAX_SIDE = 2048
+__all__ = ["CELEBRITY_COLUMNS", "Celebrity", "DetailData", "DetailView", "ImageCanvas", "celebrities_from",
+           "load_detail"]
+
+#: Longest side, in pixels, the detail image is decoded at when no screen says otherwise (``preview_side``).
+DETAIL_MAX_SIDE = DEFAULT_PREVIEW_SIDE
+
+#: The text-box choices of the detail view's bar: title -> level.
+TEXT_BOX_CHOICES = (("Lines", TextBoxes.LINES), ("Words", TextBoxes.WORDS), ("No text", TextBoxes.OFF))
 
 #: Columns of the Celebrities tab: RecognizeCelebrities' Name, MatchConfidence, Id, KnownGender, Urls, and the engine.
 CELEBRITY_COLUMNS = ["Name", "Match", "Id", "Gender", "Links", "Engine"]
@@ -112,19 +121,22 @@ class DetailData:
     celebrities: list[Celebrity] = field(default_factory=list)
 
 
-def load_detail(library, sha256: str, path: str, thumbnail_paths: tuple[str, ...] = ()) -> DetailData:
+def load_detail(library, sha256: str, path: str, thumbnail_paths: tuple[str, ...] = (),
+                max_side: int = DETAIL_MAX_SIDE) -> DetailData:
     """Gather one asset's facts and decode its image (blocking; call on a worker thread).
 
-    The image is the original file scaled to at most ``DETAIL_MAX_SIDE``
-    pixels, or the stored thumbnail when the original cannot be decoded
-    (None when neither can).
+    The image is the original file decoded by its media handler
+    (``viewer.decode_preview``: HEIC and AVIF too) scaled to at most
+    ``max_side`` pixels (the window passes ``viewer.preview_side``: the
+    screen's longest side in device pixels), or the stored thumbnail when no
+    original can be decoded (None when nothing can).
     """
     asset = library.assets([sha256]).get(sha256)
     detections = library.detections([sha256]).get(sha256, [])
     text = library.text_of(sha256)
     files = [path] + [p for p in (asset.paths if asset else []) if p != path]
     celebrities = celebrities_from(_stored_analyses(library, files))
-    image = load_image(files + list(thumbnail_paths), DETAIL_MAX_SIDE)
+    image = decode_preview(files + list(thumbnail_paths), max_side)
     return DetailData(sha256, path, asset, list(detections), list(text), image, celebrities)
 
 
@@ -140,86 +152,28 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
-class ImageCanvas(QWidget):
-    """Draws an image scaled to fit, with its detections' boxes and tags.
-
-    ``set_image`` / ``set_detections`` change what is shown;
-    ``highlight`` draws one detection thicker. ``show_boxes`` and
-    ``show_text_boxes`` toggle the label and text boxes.
-    """
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(200, 200)
-        self.pixmap: QPixmap | None = None
-        self.image_size = QSize()
-        self.detections: list[Detection] = []
-        self.highlight: Detection | None = None
-        self.show_boxes = True
-        self.show_text_boxes = False
-        self.message = ""
-
-    def set_image(self, pixmap: QPixmap | None, size: QSize | None = None, message: str = "") -> None:
-        """Show ``pixmap`` (None: ``message`` on a blank canvas); ``size`` is the image's aspect source."""
-        self.pixmap = pixmap
-        self.image_size = size or (pixmap.size() if pixmap is not None else QSize())
-        self.message = message
-        self.update()
-
-    def set_detections(self, detections: list[Detection]) -> None:
-        """The detections whose boxes are drawn."""
-        self.detections = list(detections)
-        self.highlight = None
-        self.update()
-
-    def image_rect(self) -> QRectF:
-        """Where the image is drawn, in widget pixels."""
-        area = QRectF(self.rect()).adjusted(8, 8, -8, -8)
-        if self.image_size.isValid():
-            return fit_rect(self.image_size.width(), self.image_size.height(), area)
-        return area
-
-    def specs(self) -> list[BoxSpec]:
-        """The boxes drawn now (empty when boxes are off)."""
-        if not self.show_boxes:
-            return []
-        dets = [d for d in self.detections if d.kind is not DetectionKind.TEXT or self.show_text_boxes]
-        return box_specs(self.image_rect(), dets, with_confidence=True, include_text=self.show_text_boxes)
-
-    def paintEvent(self, _event) -> None:
-        """Paint the image, then the boxes."""
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#202020"))
-        target = self.image_rect()
-        if self.pixmap is not None and not self.pixmap.isNull():
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            painter.drawPixmap(target, self.pixmap, QRectF(self.pixmap.rect()))
-        elif self.message:
-            painter.setPen(QColor("#c0c0c0"))
-            painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter), self.message)
-        specs = self.specs()
-        if specs:
-            paint_boxes(painter, specs, pen_width=2.5, clip=target, highlight=self.highlight)
-        painter.end()
-
-
 class DetailView(QWidget):
     """One image in full: picture with boxes, detections, text and metadata.
 
     ``show_row(library, sha256, path, thumbnail_paths)`` loads an asset in
     the background; ``loaded(sha256)`` is emitted once it is shown.
     Escape emits ``closeRequested``; Left/Right (and PageUp/PageDown) emit
-    ``stepRequested(-1 / +1)``.
+    ``stepRequested(-1 / +1)``; Space (and the Full screen button) emit
+    ``fullScreenRequested``. ``+``/``=``, ``-``, ``1`` (1:1) and ``0`` (Fit)
+    zoom the picture, as do the wheel and the bar's buttons. ``colors``: the
+    labels' colours (the window's ``LabelColors``), for the boxes and the
+    swatches of the lists.
     """
 
     closeRequested = Signal()
     stepRequested = Signal(int)
+    fullScreenRequested = Signal()
     loaded = Signal(str)
 
-    def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None):
+    def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None, colors: LabelColors | None = None):
         super().__init__(parent)
         self.runner = runner
+        self.colors = colors if colors is not None else LabelColors()
         self.generation = Generation()
         self.data: DetailData | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -228,7 +182,7 @@ class DetailView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
         self.back = QToolButton()
-        self.back.setText("← Back to grid")
+        self.back.setText("← Back")
         self.back.setToolTip("Back to the results (Esc)")
         self.back.clicked.connect(self.closeRequested)
         self.prev = QToolButton()
@@ -243,17 +197,39 @@ class DetailView(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.boxes_check = QCheckBox("Boxes")
         self.boxes_check.setChecked(True)
-        self.text_boxes_check = QCheckBox("Text boxes")
+        #: Which text boxes are drawn: the lines (default), the words, or none (``TextBoxes`` as item data).
+        self.text_boxes = QComboBox()
+        self.text_boxes.setObjectName("textBoxes")
+        self.text_boxes.setToolTip("Detected text: a box per line, per word, or none; point at one for its text")
+        for title, level in TEXT_BOX_CHOICES:
+            self.text_boxes.addItem(title, level.value)
+        self.zoom_out_button = self._tool("−", "Zoom out (−, wheel)")
+        self.zoom_label = QLabel("Fit")
+        self.zoom_label.setObjectName("zoom")
+        self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("1600%") + 6)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.zoom_in_button = self._tool("+", "Zoom in (+, wheel)")
+        self.actual_button = self._tool("1:1", "One image pixel per screen pixel (1)")
+        self.fit_button = self._tool("Fit", "The whole image (0)")
+        self.full_screen_button = self._tool("⛶", "Full screen (Space or F11; Esc leaves)")
         for w in (self.back, self.prev, self.next):
             bar.addWidget(w)
         bar.addWidget(self.title, 1)
-        bar.addWidget(self.boxes_check)
-        bar.addWidget(self.text_boxes_check)
+        for w in (self.zoom_out_button, self.zoom_label, self.zoom_in_button, self.actual_button, self.fit_button,
+                  self.full_screen_button, self.boxes_check, self.text_boxes):
+            bar.addWidget(w)
         layout.addLayout(bar)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter = splitter
-        self.canvas = ImageCanvas()
+        self.canvas = ImageCanvas(colors=self.colors)
+        self.canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the view keeps the keys
+        self.canvas.zoomChanged.connect(self._show_zoom)
+        self.zoom_out_button.clicked.connect(self.canvas.zoom_out)
+        self.zoom_in_button.clicked.connect(self.canvas.zoom_in)
+        self.actual_button.clicked.connect(lambda: self.canvas.zoom_actual())
+        self.fit_button.clicked.connect(self.canvas.zoom_fit)
+        self.full_screen_button.clicked.connect(self.fullScreenRequested)
         splitter.addWidget(self.canvas)
         self.tabs = QTabWidget()
         self.detections_tree = QTreeWidget()
@@ -284,7 +260,20 @@ class DetailView(QWidget):
         layout.addWidget(splitter, 1)
 
         self.boxes_check.toggled.connect(self._toggle_boxes)
-        self.text_boxes_check.toggled.connect(self._toggle_text_boxes)
+        self.text_boxes.currentIndexChanged.connect(self._text_boxes_changed)
+
+    def _tool(self, text: str, tip: str) -> QToolButton:
+        """A bar button showing ``text`` with the tooltip ``tip`` (it never takes the focus from the view)."""
+        button = QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return button
+
+    def _show_zoom(self, scale: float) -> None:
+        """The zoom shown in the bar: "Fit", or the percentage of 1:1 (one image pixel per device pixel)."""
+        canvas = self.canvas
+        self.zoom_label.setText("Fit" if canvas.is_fit() else f"{round(100 * scale / canvas.actual_scale())}%")
 
     def restore_splitter(self, state) -> bool:
         """Restore the image/panel split saved by ``splitter.saveState()``; False if unusable."""
@@ -303,6 +292,7 @@ class DetailView(QWidget):
     def show_row(self, library, sha256: str, path: str, thumbnail_paths: tuple[str, ...] = ()) -> int:
         """Load and show one asset; returns the request's generation."""
         generation = self.generation.bump()
+        side = preview_side(self)
         self.title.setText(f"<b>{html.escape(display_path(os.path.basename(path)))}</b>")
         self.title.setToolTip(display_path(path))
         self.canvas.set_image(None, None, "Loading…")
@@ -311,7 +301,7 @@ class DetailView(QWidget):
         self.text_view.clear()
         self.celebrities_tree.clear()
         self._set_metadata([])
-        self.runner.run(lambda ctx: load_detail(library, sha256, path, thumbnail_paths),
+        self.runner.run(lambda ctx: load_detail(library, sha256, path, thumbnail_paths, side),
                         on_success=lambda data: self._on_loaded(generation, data),
                         on_failure=lambda exc: self._on_failed(generation, exc),
                         label="detail")
@@ -328,7 +318,7 @@ class DetailView(QWidget):
         size = QSize(data.asset.width, data.asset.height) if data.asset and data.asset.width else None
         if data.image is not None:
             pixmap = QPixmap.fromImage(data.image)
-            self.canvas.set_image(pixmap, pixmap.size())
+            self.canvas.set_image(pixmap, size or pixmap.size())  # zoom is relative to the original's pixels
         else:
             self.canvas.set_image(None, size, "This image cannot be decoded here")
         self.canvas.set_detections(data.detections)
@@ -357,7 +347,7 @@ class DetailView(QWidget):
                                 key=lambda d: -d.confidence)
             top = scene[0] if scene else (boxed_dets[0] if boxed_dets else dets[0])
             item = QTreeWidgetItem([name, f"{top.confidence:.1f}%", KIND_TITLES[top.kind], top.source])
-            item.setIcon(0, swatch_icon(label_color(name)))
+            item.setIcon(0, swatch_icon(self.colors.color(name)))
             # a single instance is selected through its label's row; several get one row each
             item.setData(0, Qt.ItemDataRole.UserRole, boxed_dets[0] if len(boxed_dets) == 1 else None)
             if top.parents:
@@ -383,7 +373,7 @@ class DetailView(QWidget):
         for celeb in celebrities:
             match = f"{celeb.match_confidence:.1f}%" if celeb.match_confidence is not None else ""
             item = QTreeWidgetItem([celeb.name, match, celeb.id, celeb.gender, "  ".join(celeb.urls), celeb.engine])
-            item.setIcon(0, swatch_icon(label_color(celeb.name)))
+            item.setIcon(0, swatch_icon(self.colors.color(celeb.name)))
             if celeb.urls:
                 item.setToolTip(4, "\n".join(celeb.urls))
             tree.addTopLevelItem(item)
@@ -444,12 +434,12 @@ class DetailView(QWidget):
         self.canvas.show_boxes = on
         self.canvas.update()
 
-    def _toggle_text_boxes(self, on: bool) -> None:
-        self.canvas.show_text_boxes = on
-        self.canvas.update()
+    def _text_boxes_changed(self, _index: int) -> None:
+        self.canvas.set_text_boxes(TextBoxes(self.text_boxes.currentData()))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Escape: back to the grid; Left/Right, PageUp/PageDown: previous/next image."""
+        """Escape: back to the grid; Left/Right, PageUp/PageDown: previous/next image; Space: full screen;
+        ``+``/``=``, ``-``, ``1``, ``0``: zoom in, out, 1:1, Fit."""
         key = event.key()
         if key == Qt.Key.Key_Escape:
             self.closeRequested.emit()
@@ -457,7 +447,10 @@ class DetailView(QWidget):
             self.stepRequested.emit(-1)
         elif key in (Qt.Key.Key_Right, Qt.Key.Key_PageDown):
             self.stepRequested.emit(1)
-        else:
+        elif key == Qt.Key.Key_Space:
+            self.fullScreenRequested.emit()
+        elif event.modifiers() & Qt.KeyboardModifier.ControlModifier or not self.canvas.zoom_key(event):
+            # Ctrl++ / Ctrl+- stay the window's (thumbnail size)
             super().keyPressEvent(event)
             return
         event.accept()

@@ -11,6 +11,13 @@ Sorting happens in the model with ``list.sort`` on sort keys computed once
 per refresh (casefolded text), never through the proxy: a sorting proxy
 calls ``data()`` from C++ for every comparison, which took seconds for tens
 of thousands of rows.
+
+The Reason column takes the width left over (its tooltip is the whole
+reason). A context menu acts on the selected rows: Reveal in folder (the
+desktop's file manager, ``QDesktopServices``), Copy path, Retry and Clear.
+The panel only asks (Clear is confirmed) and says what it wants
+(``retryRequested`` / ``clearRequested`` with the paths); the main window
+does it through the import flow and the library.
 """
 
 from __future__ import annotations
@@ -25,17 +32,20 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
+    QMessageBox,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -44,13 +54,14 @@ from PySide6.QtWidgets import (
 
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportProblem
+from mediaapp.ui.file_actions import copy_paths, reveal_in_folder
 
 #: Item data role holding the problem's full path (a str), in every column. Qt strings drop the odd
 #: bytes of a name that is not UTF-8: code that needs the exact path uses ``ProblemTableModel.problem``.
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
-#: Width given to the Reason column when the table is filled (reasons are long).
-REASON_WIDTH = 420
+#: Widest the File and Folder columns get when sized to their contents (pixels); Reason takes the rest.
+MAX_SIDE_COLUMN_WIDTH = 320
 
 
 class Column(enum.IntEnum):
@@ -271,10 +282,18 @@ class ErrorsPanel(QWidget):
     in the table copies the selected rows as tab-separated path, stage and
     reason, one line per row, in display order. Until a column header is
     clicked the rows keep the order given to ``set_problems``.
+
+    The context menu (``context_menu``) acts on the selected files:
+    ``reveal_action`` opens the folder of the first, ``copy_path_action``
+    copies their paths, one per line; ``retry_action`` emits
+    ``retryRequested(paths)`` and ``clear_action``, once the user confirmed,
+    ``clearRequested(paths)`` (distinct full paths, in display order).
     """
 
     refreshRequested = Signal()
     countChanged = Signal(int)
+    retryRequested = Signal(object)  # list[str]; ``object`` so a name that is not UTF-8 crosses Qt intact
+    clearRequested = Signal(object)  # list[str]
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -311,12 +330,24 @@ class ErrorsPanel(QWidget):
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # uniform row heights
         rows.setDefaultSectionSize(self.view.fontMetrics().height() + 6)
         header = self.view.horizontalHeader()
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(Column.REASON, QHeaderView.ResizeMode.Stretch)  # the width left over
         header.setSortIndicatorShown(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # unsorted: the order given
         self.view.setSortingEnabled(True)
         self.view.copyRequested.connect(self.copy_selection)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._show_context_menu)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         layout.addWidget(self.view, 1)
+
+        self.reveal_action = self._action("Reveal in folder", self.reveal_selected,
+                                          "Open the folder of the file in the file manager")
+        self.copy_path_action = self._action("Copy path", self.copy_paths, "Copy the full paths of the files")
+        self.retry_action = self._action("Retry", self.retry_selected, "Import these files again")
+        self.clear_action = self._action("Clear…", self.ask_clear_selected,
+                                         "Remove these problems from the list (the next import tries the files again)")
+        self._update_actions()
 
         self.filter.textChanged.connect(self._apply_filter)
         self._sized = False
@@ -329,10 +360,11 @@ class ErrorsPanel(QWidget):
         self.model.set_problems(problems)
         if problems and not self._sized:
             self._sized = True
-            for column in (Column.FILE, Column.STAGE):
+            for column in (Column.FILE, Column.STAGE, Column.FOLDER):
                 self.view.resizeColumnToContents(column)
-            self.view.setColumnWidth(Column.REASON, max(self.view.columnWidth(Column.REASON), REASON_WIDTH))
+                self.view.setColumnWidth(column, min(self.view.columnWidth(column), MAX_SIDE_COLUMN_WIDTH))
         self._update_summary()
+        self._update_actions()
         self.countChanged.emit(self.model.rowCount())
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -355,6 +387,72 @@ class ErrorsPanel(QWidget):
         if text:
             QGuiApplication.clipboard().setText(text)
         return text
+
+    def selected_paths(self) -> list[str]:
+        """The distinct full paths of the selected rows, in display order."""
+        return list(dict.fromkeys(path for path, _stage, _reason in self.selected_rows()))
+
+    # -- context menu ---------------------------------------------------------------------------
+    def _action(self, text: str, slot, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _update_actions(self) -> None:
+        selected = bool(self.view.selectionModel().selectedRows(Column.FILE))
+        for action in (self.reveal_action, self.copy_path_action, self.retry_action, self.clear_action):
+            action.setEnabled(selected)
+
+    def context_menu(self) -> QMenu:
+        """The menu of the selected rows: Reveal in folder, Copy path, Retry, Clear… (the caller shows it)."""
+        menu = QMenu(self)
+        for action in (self.reveal_action, self.copy_path_action, None, self.retry_action, self.clear_action):
+            menu.addSeparator() if action is None else menu.addAction(action)
+        return menu
+
+    def _show_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid() and not self.view.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            self.view.selectRow(index.row())  # the row right-clicked, unless it is part of the selection
+        if not self.selected_paths():
+            return
+        menu = self.context_menu()
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def reveal_selected(self) -> bool:
+        """Open the folder holding the first selected file in the desktop's file manager; False when none is
+        selected or the desktop could not open it."""
+        paths = self.selected_paths()
+        return reveal_in_folder(paths[0]) if paths else False
+
+    def copy_paths(self) -> str:
+        """Copy the full paths of the selected files to the clipboard, one per line; returns the text copied."""
+        return copy_paths(self.selected_paths())
+
+    def retry_selected(self) -> None:
+        """Ask for the selected files to be imported again (``retryRequested``)."""
+        paths = self.selected_paths()
+        if paths:
+            self.retryRequested.emit(paths)
+
+    def ask_clear_selected(self) -> None:
+        """Confirm, then ask for the selected files' problems to be removed (``clearRequested``)."""
+        paths = self.selected_paths()
+        if not paths:
+            return
+        wanted = set(paths)
+        rows = sum(1 for path, _stage, _reason in self.rows() if path in wanted)
+        answer = QMessageBox.question(
+            self, "Clear problems",
+            f"Remove the {rows} recorded problem{'s' if rows != 1 else ''} of {len(paths)} "
+            f"file{'s' if len(paths) != 1 else ''} from the list?\n\nThe next import of "
+            f"{'their folders' if len(paths) != 1 else 'its folder'} tries them again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.clearRequested.emit(paths)
 
     def _row_at(self, proxy_row: int) -> tuple[str, str, str]:
         return self.model.problem(self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row())

@@ -1,7 +1,11 @@
-"""The import workflow as an object: estimate the cloud cost, ask, import, with progress and cancel.
+"""The import workflow as an object: check the models, estimate the cloud cost, ask, import, with progress and cancel.
 
-``ImportFlow`` runs one import at a time over a ``BackgroundRunner``. When
-the import may call Amazon Rekognition (the library's engines or a folder
+``ImportFlow`` runs one import at a time over a ``BackgroundRunner``. Given
+a ``confirm_download``, it first asks the library on a worker what the
+import would download once before analysing (``Library.pending_downloads``:
+the local engine's object model until it is cached) and, when something,
+asks ``confirm_download(downloads)``; nothing is imported or downloaded
+before a yes. When the import may call Amazon Rekognition (the library's engines or a folder
 rule name it), the cost is first estimated on a worker
 (``CostEstimator.estimate_import``: images x analyses x price, minus what is
 stored, against the run and month budgets) and ``confirm(text)`` is asked;
@@ -17,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from mediaapp.core.redact import redact
 from mediaapp.core.types import ImportReport
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, TaskContext
 
@@ -31,7 +36,9 @@ class ImportFlow(QObject):
     """One import at a time: ``start`` it, ``cancel`` it; signals report each step on the GUI thread.
 
     ``confirm(text)`` asks the user to accept the Rekognition cost ``text``
-    (modal; True to proceed). Signals: ``message(text)`` (a status line),
+    (modal; True to proceed). ``confirm_download(downloads)`` (optional)
+    asks whether to download what the import needs first (description ->
+    size in bytes; modal; True to proceed). Signals: ``message(text)`` (a status line),
     ``progressed(progress, uploads)`` (an ``ImportProgress`` and the S3
     upload totals or None), ``finished(report)``, ``declined(reason)`` (the
     estimate was not confirmed, or cancelled), ``failed(message)``, and
@@ -45,33 +52,78 @@ class ImportFlow(QObject):
     failed = Signal(str)
     ended = Signal()
 
-    def __init__(self, runner: BackgroundRunner, confirm: Callable[[str], bool], parent: QObject | None = None):
+    def __init__(self, runner: BackgroundRunner, confirm: Callable[[str], bool], parent: QObject | None = None,
+                 confirm_download: Callable[[dict[str, int]], bool] | None = None):
         super().__init__(parent)
         self.runner = runner
         self.confirm = confirm
+        self.confirm_download = confirm_download
         self.task: BackgroundTask | None = None
         self._library: Any = None
+        self._retry = False
 
     @property
     def running(self) -> bool:
         """True from ``start`` until ``ended``."""
         return self._library is not None
 
-    def start(self, library: Any, paths: Sequence[str | Path], *, reanalyse: bool = False) -> BackgroundTask | None:
-        """Import ``paths`` into ``library`` (estimating and confirming a cloud cost first).
+    def start(self, library: Any, paths: Sequence[str | Path], *, reanalyse: bool = False,
+              retry: bool = False) -> BackgroundTask | None:
+        """Import ``paths`` into ``library`` (confirming a model download, estimating and confirming a cloud cost
+        first).
 
+        ``retry``: the files' recorded problems are forgotten first
+        (``Library.forget_errors``, on the worker, once the import is
+        confirmed), so files that failed are tried again even when unchanged.
         Returns the ``BackgroundTask`` running now (the estimate's or the
         import's), or None when an import already runs.
         """
         if self.running:
             return None
+        self._library = library
+        self._retry = retry
+        names = [str(p) for p in paths]
+        if self.confirm_download is not None:
+            return self._check_downloads(library, names, reanalyse)
+        return self._estimate_or_import(library, names, reanalyse)
+
+    def _estimate_or_import(self, library: Any, paths: list[str], reanalyse: bool) -> BackgroundTask:
         from mediaapp.services.costs import needs_cloud
 
-        self._library = library
-        names = [str(p) for p in paths]
         if needs_cloud(library.settings):
-            return self._estimate(library, names, reanalyse)
-        return self._import(library, names, reanalyse)
+            return self._estimate(library, paths, reanalyse)
+        return self._import(library, paths, reanalyse)
+
+    def _check_downloads(self, library: Any, paths: list[str], reanalyse: bool) -> BackgroundTask:
+        """Ask the library (on a worker) what the import would download first; ask the user when something."""
+        ask = self.confirm_download
+        task: BackgroundTask | None = None
+
+        def checked(downloads: dict[str, int]) -> None:
+            self.task = None
+            if self._library is not library:
+                return  # abandoned meanwhile
+            if task is not None and task.cancelled:
+                self._declined("Import cancelled")
+                return
+            if downloads and ask is not None:
+                accepted = ask(dict(downloads))
+                if self._library is not library:
+                    return  # abandoned while the user was asked (the window closed)
+                if not accepted:
+                    self._declined("Import cancelled: the model download was not accepted")
+                    return
+            self._estimate_or_import(library, paths, reanalyse)
+
+        def failed(exc: BaseException) -> None:
+            # the check reads the model manifest and cache; if that fails, so does the engine's download,
+            # which the import then reports per engine
+            checked({})
+
+        self.message.emit("checking the analysis models…")
+        task = self.task = self.runner.run(lambda ctx: library.pending_downloads(), checked, failed,
+                                           label="check models")
+        return task
 
     def cancel(self) -> None:
         """Ask the running estimate or import to stop at the next file."""
@@ -108,7 +160,7 @@ class ImportFlow(QObject):
             if isinstance(exc, _EstimateStopped):
                 self._declined("Import cancelled")
             else:
-                self._decide(library, paths, reanalyse, f"The cost could not be estimated: {exc}\n"
+                self._decide(library, paths, reanalyse, f"The cost could not be estimated: {redact(str(exc))}\n"
                                                         "The run and month budgets still apply.")
 
         self.message.emit("estimating the Rekognition cost…")
@@ -130,7 +182,11 @@ class ImportFlow(QObject):
         """Start the import itself; S3 upload bytes and files join the progress."""
         from mediaapp.cloud.transfers import watch_uploads
 
+        retry = self._retry
+
         def work(ctx: TaskContext) -> ImportReport:
+            if retry:
+                library.forget_errors(paths)
             latest: list[Any] = []
 
             def push(progress: Any = None) -> None:  # import thread and upload threads
@@ -154,7 +210,7 @@ class ImportFlow(QObject):
 
         def failed(exc: BaseException) -> None:
             self._end()
-            self.failed.emit(f"Import failed: {exc}")
+            self.failed.emit(redact(f"Import failed: {exc}"))
             self.ended.emit()
 
         self.task = self.runner.run(work, on_success=done, on_failure=failed, on_progress=progressed, label="import")

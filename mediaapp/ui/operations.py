@@ -54,12 +54,14 @@ class Operations(QObject):
 
     def query(self, key: str, fn: Callable[[TaskContext], Any], on_success: Callable[[Any], None],
               on_failure: Callable[[BaseException], None] | None = None, *,
-              on_stale: Callable[[Any], None] | None = None, label: str | None = None) -> BackgroundTask:
+              on_stale: Callable[[Any], None] | None = None, label: str | None = None,
+              on_progress: Callable[[Any], None] | None = None) -> BackgroundTask:
         """Run the read ``fn(ctx)`` on a worker; ``on_success(result)`` gets it on the GUI thread.
 
         A result (or failure) of a run of ``key`` that a newer run of the same
         key superseded is not delivered; ``on_stale(result)`` gets it instead,
-        to release what it holds (a library opened too late).
+        to release what it holds (a library opened too late). ``on_progress``
+        gets what ``fn`` reports through ``ctx.progress`` while its run is current.
         """
         generation = self._latest.setdefault(key, Generation()).bump()
 
@@ -76,8 +78,12 @@ class Operations(QObject):
             if current() and on_failure is not None:
                 on_failure(exc)
 
+        def progress(value: Any) -> None:
+            if current() and on_progress is not None:
+                on_progress(value)
+
         return self.runner.run(fn, on_success=success, on_failure=failure if on_failure else None,
-                               label=label or key)
+                               on_progress=progress if on_progress else None, label=label or key)
 
     def supersede(self, key: str) -> None:
         """Drop the result of the run of ``key`` in flight, if any (as a newer run would)."""

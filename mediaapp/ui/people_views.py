@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from mediaapp.core.filenames import display_path
-from mediaapp.ui.boxes import label_color
+from mediaapp.ui.boxes import LabelColors
 from mediaapp.ui.pixmaps import PixmapCache, ThumbnailLoader
 
 #: Side, in pixels, faces are drawn at in the panel (crops are 112 px JPEGs).
@@ -176,10 +176,16 @@ class FaceListModel(_CropModel):
 
 
 class FaceDelegate(QStyledItemDelegate):
-    """Paints a face cell: the crop, a coloured frame for named faces, the photo's name under it.
+    """Paints a face cell: the crop, a frame in the person's colour for named faces, the photo's name under it.
 
     Everything comes from the model's roles; ``paint`` reads no file.
+    ``colors``: the window's ``LabelColors`` (a person's boxes and frames
+    match); by default one of its own.
     """
+
+    def __init__(self, parent: QObject | None = None, colors: LabelColors | None = None):
+        super().__init__(parent)
+        self.colors = colors if colors is not None else LabelColors()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         """Every cell: the face square plus a caption line, with padding."""
@@ -200,7 +206,7 @@ class FaceDelegate(QStyledItemDelegate):
             painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
         face = index.data(PeopleRoles.FACE)
         if face is not None and face.person_name:
-            painter.setPen(label_color(face.person_name))
+            painter.setPen(self.colors.color(face.person_name))
             painter.drawRect(target.adjusted(0.5, 0.5, -0.5, -0.5))
         text = QRectF(cell.x() + 2, target.bottom() + 3, cell.width() - 4, option.fontMetrics.height())
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text

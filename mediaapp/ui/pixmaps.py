@@ -5,14 +5,19 @@ worker threads pop the most recent request first (so after a fast scroll the
 cells now visible load before the ones scrolled past) and decode a
 ``QImage`` scaled to at most ``max_side`` pixels. ``loaded(key, image)`` is
 then emitted on the GUI thread, where the image becomes a ``QPixmap``
-(pixmaps exist only on the GUI thread) and goes into a ``PixmapCache``.
+(pixmaps exist only on the GUI thread) and goes into a ``PixmapCache``. A
+loader given a ``repair`` function runs it on the worker thread before
+decoding (the grid's stored thumbnails are checked and rebuilt there, see
+``asset_list.repair_stored_thumbnail``); what it reports arrives as
+``problem(key, message)``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader, QPixmap
@@ -25,6 +30,15 @@ THUMBNAIL_MAX_SIDE = 256
 DEFAULT_CACHE_BYTES = 96 * 1024 * 1024
 #: Requests kept waiting at most; older ones are forgotten (they are asked again when painted).
 MAX_PENDING = 600
+#: Decoded images at most on their way to the GUI thread (queued signals, 192 KB each at 256 px): the
+#: workers wait for the GUI thread beyond that, so a fast scroll cannot pile up images in the event queue.
+MAX_UNDELIVERED = 16
+#: Seconds a worker waits for the GUI thread to take results before decoding on anyway.
+ROOM_WAIT = 1.0
+
+#: A loader's ``repair`` hook: given a request's paths, on a worker thread, the paths to decode
+#: instead and a sentence for the user (None when all is well).
+Repair = Callable[[tuple[str, ...]], tuple[tuple[str, ...], str | None]]
 
 
 def load_image(paths: Sequence[str], max_side: int = THUMBNAIL_MAX_SIDE) -> QImage | None:
@@ -134,7 +148,7 @@ class PixmapCache:
 
 
 class _LoaderBridge(QObject):
-    done = Signal(str, object)  # key, QImage or None
+    done = Signal(str, object, object)  # key, QImage or None, problem text or None
 
 
 class _Drain(QRunnable):
@@ -154,11 +168,14 @@ class _Drain(QRunnable):
                 if job is None:
                     return
                 key, paths, max_side = job
+                problem = None
                 try:
+                    if loader.repair is not None:
+                        paths, problem = loader.repair(paths)
                     image = load_image(paths, max_side)
-                except Exception:
-                    image = None
-                bridge.done.emit(key, image)
+                except Exception as exc:  # a bug must not end the drain: the cell shows as failed
+                    image, problem = None, problem or f"{type(exc).__name__}: {exc}"
+                bridge.done.emit(key, image, problem)
         finally:
             loader._drain_ended()
 
@@ -169,20 +186,29 @@ class ThumbnailLoader(QObject):
     ``loaded(key, image)`` carries a ``QImage`` (GUI thread); ``failed(key)``
     says no path could be decoded. A key already waiting is moved to the top
     instead of queued twice; a key being decoded is not queued again.
+    ``repair`` (optional, a ``Repair``) runs on the worker thread before each
+    decode and may replace the paths; a message it returns is emitted as
+    ``problem(key, message)`` before ``loaded``/``failed``. At most
+    ``MAX_UNDELIVERED`` decoded images wait for the GUI thread at a time;
+    ``forget`` drops the waiting requests of rows scrolled far away.
     """
 
     loaded = Signal(str, QImage)
     failed = Signal(str)
+    problem = Signal(str, str)
 
-    def __init__(self, threads: int = 2, max_side: int = THUMBNAIL_MAX_SIDE, parent: QObject | None = None):
+    def __init__(self, threads: int = 2, max_side: int = THUMBNAIL_MAX_SIDE, parent: QObject | None = None,
+                 repair: Repair | None = None):
         super().__init__(parent)
         self.max_side = max_side
+        self.repair = repair
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
         self._threads = threads
         self._bridge = _LoaderBridge(self)
         self._bridge.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)  # signalled when the GUI thread takes a result
         self._stack: OrderedDict[str, tuple[tuple[str, ...], int]] = OrderedDict()
         self._in_progress: set[str] = set()
         self._drains = 0
@@ -211,11 +237,31 @@ class ThumbnailLoader(QObject):
 
     def cancel_all(self) -> None:
         """Forget every waiting request (decodes already running still finish)."""
-        with self._lock:
+        with self._room:
             self._stack.clear()
+            self._room.notify_all()  # a drain waiting for room finds nothing left and ends
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Forget the waiting requests of ``keys`` (rows scrolled far away); decodes already running finish."""
+        with self._lock:
+            for key in keys:
+                self._stack.pop(key, None)
 
     def _pop(self) -> tuple[str, tuple[str, ...], int] | None:
-        with self._lock:
+        """The newest request, once fewer than ``MAX_UNDELIVERED`` decodes await the GUI thread (worker side).
+
+        Waits at most ``ROOM_WAIT`` seconds for the GUI thread to take
+        results (it may be busy, or closing), then goes on anyway. None
+        when no request is left.
+        """
+        with self._room:
+            deadline = None
+            while self._stack and len(self._in_progress) >= MAX_UNDELIVERED:
+                deadline = deadline or time.monotonic() + ROOM_WAIT
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._room.wait(left)
             if not self._stack:
                 return None
             key, (paths, max_side) = self._stack.popitem(last=True)
@@ -231,10 +277,13 @@ class ThumbnailLoader(QObject):
         if restart:  # a request slipped in between the last pop and the end of the drain
             self.pool.start(_Drain(self))
 
-    @Slot(str, object)
-    def _on_done(self, key: str, image: QImage | None) -> None:
-        with self._lock:
+    @Slot(str, object, object)
+    def _on_done(self, key: str, image: QImage | None, problem: str | None) -> None:
+        with self._room:
             self._in_progress.discard(key)
+            self._room.notify_all()
+        if problem:
+            self.problem.emit(key, problem)
         if image is None:
             self.failed.emit(key)
         else:

@@ -23,6 +23,15 @@ window's); without a library it cannot reindex.
 The runner may outlive the dialog (the main window passes its own), so the
 results of the connection test can arrive after the dialog was closed or
 deleted: they are dropped then.
+
+The sections sit in a scrolling form (``scrolling.scroll_form``) above the
+OK and Cancel buttons, and every help text wraps, so the dialog is usable on
+a 1024 x 700 screen.
+
+A password inside the server URL is never shown: every status line goes
+through ``mediaapp.core.redact.redact``. When the settings would send
+basic-auth credentials over plain ``http://`` to another machine, the test
+and reindex status lines end with a warning line (``⚠ ...``).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from __future__ import annotations
 import copy
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -53,12 +62,12 @@ from PySide6.QtWidgets import (
 
 from mediaapp.analysis.registry import descriptors
 from mediaapp.core.apis import API_SPECS
+from mediaapp.core.redact import index_credentials_warning, redact
 from mediaapp.core.types import Api
 from mediaapp.settings import flag
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
+from mediaapp.ui.scrolling import initial_size, scroll_form
 
-#: Engines offered (name -> title, from the registry); others found in the settings are kept and shown too.
-ENGINES = {d.name: d.title for d in descriptors()}
 #: Search backends offered.
 BACKENDS = {"sqlite": "Embedded (SQLite, in the library folder)", "opensearch": "OpenSearch server"}
 #: AWS SigV4 services: Amazon OpenSearch Service domains sign as ``es``, Serverless collections as ``aoss``.
@@ -70,6 +79,13 @@ TEST_TIMEOUT = 5.0
 PASSWORD_NOTE = ("The password is read from the environment variable MEDIAAPP_OPENSEARCH_PASSWORD, never "
                  "stored here. With an AWS region, requests to Amazon OpenSearch Service are signed "
                  "(SigV4) with your AWS credentials (profile, environment or role) instead.")
+
+
+def with_warning(text: str, settings: dict) -> str:
+    """``text`` redacted (``mediaapp.core.redact.redact``), plus a ``⚠`` line when ``settings`` send credentials
+    unencrypted (``index_credentials_warning``); ``settings`` is an ``index_settings()`` dict."""
+    warning = index_credentials_warning(settings)
+    return redact(text) + (f"\n⚠ Warning: {warning}." if warning else "")
 
 
 class ReindexCancelled(Exception):
@@ -99,14 +115,19 @@ class SettingsDialog(QDialog):
         self.test_task: BackgroundTask | None = None
         self.reindex_task: BackgroundTask | None = None
         self._filled: dict | None = None  # the index settings a reindex from this dialog filled
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        form_widget = QWidget()
+        form_widget.setObjectName("settingsForm")
+        layout = QVBoxLayout(form_widget)
+        layout.setContentsMargins(0, 0, 0, 0)
 
         engines_box = QGroupBox("Analysis engines")
         engines_layout = QVBoxLayout(engines_box)
         self.engine_checks: dict[str, QCheckBox] = {}
-        names = list(ENGINES) + [e for e in settings.get("engines", []) if e not in ENGINES]
+        titles = {d.name: d.title for d in descriptors()}  # imports the engines: only when the dialog opens
+        names = list(titles) + [e for e in settings.get("engines", []) if e not in titles]
         for name in names:
-            check = QCheckBox(f"{name} — {ENGINES.get(name, 'installed engine')}")
+            check = QCheckBox(f"{name} — {titles.get(name, 'installed engine')}")
             check.setChecked(name in settings.get("engines", []))
             self.engine_checks[name] = check
             engines_layout.addWidget(check)
@@ -215,6 +236,11 @@ class SettingsDialog(QDialog):
                       "images already analysed.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
+        layout.addStretch(1)
+        #: The scrolling form holding every section (the buttons stay below it).
+        self.scroll = scroll_form(form_widget)
+        outer.addWidget(self.scroll, 1)
+        layout = outer
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -223,6 +249,7 @@ class SettingsDialog(QDialog):
         row.addStretch(1)
         row.addWidget(buttons)
         layout.addLayout(row)
+        initial_size(self, QSize(form_widget.sizeHint().width() + 40, form_widget.sizeHint().height() + 80))
 
     def _update_enabled(self, *_changed) -> None:
         remote = self.backend.currentData() == "opensearch"
@@ -300,7 +327,7 @@ class SettingsDialog(QDialog):
             return None
         generation = self._tests.bump()
         session = self._session.value
-        self.index_status.setText(f"Testing the connection to {settings['url']}…")
+        self.index_status.setText(with_warning(f"Testing the connection to {settings['url']}…", settings))
 
         def check(ctx):
             from mediaapp.search import factory
@@ -313,7 +340,7 @@ class SettingsDialog(QDialog):
             self.test_task = None
             self._update_enabled()
             if self._tests.is_current(generation):
-                self.show_health(health)
+                self.show_health(health, settings)
 
         def failed(exc: BaseException) -> None:
             if not self._alive(session):
@@ -321,14 +348,19 @@ class SettingsDialog(QDialog):
             self.test_task = None
             self._update_enabled()
             if self._tests.is_current(generation):
-                self.index_status.setText(f"✘ The test failed: {exc}")
+                self.index_status.setText(with_warning(f"✘ The test failed: {exc}", settings))
 
         self.test_task = self.runner.run(check, done, failed, label="test search connection")
         self._update_enabled()
         return self.test_task
 
-    def show_health(self, health: dict) -> None:
-        """Show a ``check_connection`` result: the cluster's state, a reindex hint, or the error."""
+    def show_health(self, health: dict, settings: dict | None = None) -> None:
+        """Show a ``check_connection`` result: the cluster's state, a reindex hint, or the error.
+
+        ``settings``: the index settings tested (default: the fields now); a
+        password in a URL the message quotes is shown as ``***``, and a
+        warning line follows when they send credentials unencrypted.
+        """
         if health.get("ok"):
             text = f"✔ Connected: {health.get('message', '')}."
             if health.get("needs_reindex") and self.library is not None:
@@ -337,7 +369,7 @@ class SettingsDialog(QDialog):
             text = f"✘ The cluster answered but is not healthy: {health.get('message', '')}."
         else:
             text = f"✘ {health.get('message') or 'The server cannot be reached.'}"
-        self.index_status.setText(text)
+        self.index_status.setText(with_warning(text, self.index_settings() if settings is None else settings))
 
     # -- reindex -------------------------------------------------------------------------------
     def start_reindex(self, close_when_done: bool = False) -> BackgroundTask | None:
@@ -353,7 +385,7 @@ class SettingsDialog(QDialog):
         if library is None or settings.get("backend") != "opensearch" or not settings.get("url"):
             self.index_status.setText("Reindexing needs an open library and an OpenSearch server URL.")
             return None
-        self.index_status.setText(f"Reindexing the library into {settings['url']}…")
+        self.index_status.setText(with_warning(f"Reindexing the library into {settings['url']}…", settings))
         self.reindex_progress.setRange(0, 0)  # busy until the first report
         self.reindex_progress.setVisible(True)
         last: dict = {}
@@ -388,8 +420,9 @@ class SettingsDialog(QDialog):
             indexed, total = result
             self._reindex_finished()
             self._filled = settings
-            self.index_status.setText(f"✔ Indexed {indexed} of {total} assets into {settings['url']} "
-                                      f"(index “{settings.get('index') or 'mediaapp'}”).")
+            self.index_status.setText(with_warning(
+                f"✔ Indexed {indexed} of {total} assets into {settings['url']} "
+                f"(index “{settings.get('index') or 'mediaapp'}”).", settings))
             if close_when_done:
                 super(SettingsDialog, self).accept()
 
@@ -400,7 +433,7 @@ class SettingsDialog(QDialog):
             if isinstance(exc, ReindexCancelled):
                 self.index_status.setText("Reindex cancelled; the index was left as it was.")
             else:
-                self.index_status.setText(f"✘ Reindex failed, nothing was changed: {exc}")
+                self.index_status.setText(with_warning(f"✘ Reindex failed, nothing was changed: {exc}", settings))
 
         self.reindex_task = self.runner.run(work, done, failed, on_progress, label="reindex")
         self._update_enabled()
@@ -426,7 +459,7 @@ class SettingsDialog(QDialog):
         """Ask whether to fill the new index now: ``"yes"``, ``"no"`` (switch empty) or ``"cancel"``."""
         answer = QMessageBox.question(
             self, "Fill the new search index?",
-            "The library will search the OpenSearch index at " + self.url.text().strip() + ". Fill it from "
+            "The library will search the OpenSearch index at " + redact(self.url.text().strip()) + ". Fill it from "
             "the library now? Without this it only holds what is imported from now on.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Yes)

@@ -2,23 +2,35 @@
 
 The sidebar only holds filter state and shows counts it is given; the main
 window builds the ``Query`` from it and fetches the counts in the background.
+Facets are model/view (``FacetModel`` behind a ``QSortFilterProxyModel`` in a
+``FacetList``): a filter box narrows the labels, and a list keeps its order
+while the mouse is over it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
-    QListWidget,
-    QListWidgetItem,
     QRadioButton,
     QSlider,
     QToolButton,
@@ -28,98 +40,234 @@ from PySide6.QtWidgets import (
 
 from mediaapp.core.filenames import display_path
 from mediaapp.search.index_base import FacetCount
-from mediaapp.ui.boxes import label_color, swatch_icon
+from mediaapp.ui.boxes import LabelColors, swatch_icon
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-class FacetList(QListWidget):
-    """A list of checkable facet values with counts ("Dog  (12)").
+@dataclass(slots=True)
+class _Facet:
+    """One row of a ``FacetModel``: a value, its count, whether it is checked."""
+
+    name: str
+    count: int
+    checked: bool
+
+
+class FacetModel(QAbstractListModel):
+    """Checkable facet values with counts ("Dog  (12)"), in the order given to ``set_rows``.
+
+    Display: ``name  (count)``; ``NAME_ROLE`` the name, ``COUNT_ROLE`` the
+    count; CheckStateRole is editable by the user (``userToggled`` follows);
+    Decoration: a swatch of the name's colour from ``colors`` (none without).
+    """
+
+    userToggled = Signal()
+
+    def __init__(self, colors: LabelColors | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.colors = colors
+        self._rows: list[_Facet] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        """The number of values (0 under any valid parent: a flat list)."""
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Display text, check state, swatch, name (``NAME_ROLE``) or count (``COUNT_ROLE``) of one row."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{row.name}  ({row.count})"
+        if role == Qt.ItemDataRole.CheckStateRole:
+            return Qt.CheckState.Checked if row.checked else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DecorationRole and self.colors is not None:
+            return swatch_icon(self.colors.color(row.name))
+        if role == NAME_ROLE:
+            return row.name
+        if role == COUNT_ROLE:
+            return row.count
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        """Enabled, selectable and checkable rows."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Check or uncheck a row (CheckStateRole, as the view does for a click); emits ``userToggled``."""
+        if role != Qt.ItemDataRole.CheckStateRole or not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return False
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        if self._rows[index.row()].checked == checked:
+            return False
+        self._rows[index.row()].checked = checked
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+        self.userToggled.emit()
+        return True
+
+    def rows(self) -> list[tuple[str, int, bool]]:
+        """(name, count, checked) of every row, in order."""
+        return [(r.name, r.count, r.checked) for r in self._rows]
+
+    def set_rows(self, rows: list[tuple[str, int, bool]]) -> None:
+        """Show ``rows`` (name, count, checked) in this order; the same names in the same order only change
+        their counts and checks (no reset: the view keeps its current row and scroll position)."""
+        new = [_Facet(name, int(count), bool(checked)) for name, count, checked in rows]
+        if [r.name for r in new] == [r.name for r in self._rows]:
+            for i, row in enumerate(new):
+                if (row.count, row.checked) != (self._rows[i].count, self._rows[i].checked):
+                    self._rows[i] = row
+                    index = self.index(i)
+                    self.dataChanged.emit(index, index)
+            return
+        self.beginResetModel()
+        self._rows = new
+        self.endResetModel()
+
+    def set_checked_rows(self, names: set[str], checked: bool) -> bool:
+        """Check (or uncheck) the rows whose casefolded name is in ``names``; True when one changed (no
+        ``userToggled``: the caller reports it)."""
+        changed = False
+        for i, row in enumerate(self._rows):
+            if row.name.casefold() in names and row.checked != checked:
+                row.checked = checked
+                index = self.index(i)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+                changed = True
+        return changed
+
+
+class FacetList(QListView):
+    """A list of checkable facet values with counts ("Dog  (12)"): a ``FacetModel`` behind a filter proxy.
 
     ``set_counts`` replaces the values but keeps the checked ones (shown
-    first, with count 0 when they no longer occur). ``checkedChanged(names)``
-    is emitted with the checked names (a tuple, in list order) when the user
-    toggles an item.
+    first, with count 0 when they no longer occur). While the mouse is over
+    the list its order stays as it is: new counts only change the numbers
+    (values gone show 0, new ones are added at the end), and the list takes
+    the new order when the mouse leaves, so a value never moves under the
+    cursor between two clicks. ``set_filter_text`` shows only the values
+    containing a text (case-insensitive; checked values stay checked while
+    hidden). ``checkedChanged(names)`` is emitted with the checked names (a
+    tuple, in list order) when the user toggles an item. Swatches come from
+    ``colors`` when ``colored`` (by default a ``LabelColors`` of its own).
     """
 
     checkedChanged = Signal(tuple)
 
-    def __init__(self, parent: QWidget | None = None, colored: bool = True):
+    def __init__(self, parent: QWidget | None = None, colored: bool = True, colors: LabelColors | None = None):
         super().__init__(parent)
         self.colored = colored
+        colors = colors if colors is not None else LabelColors()
+        self.facet_model = FacetModel(colors if colored else None, self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.facet_model)
+        self.proxy.setFilterRole(NAME_ROLE)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setModel(self.proxy)
         self.setUniformItemSizes(True)
         self.setIconSize(QSize(12, 12))
-        self._updating = False
-        self.itemChanged.connect(self._on_item_changed)
-        self.itemActivated.connect(self._toggle)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self._hovered = False
+        self._latest: list[FacetCount] = []
+        self.facet_model.userToggled.connect(lambda: self.checkedChanged.emit(self.checked()))
+        self.activated.connect(self._toggle)
 
+    # -- values ---------------------------------------------------------------------------------
     def set_counts(self, counts: Iterable[FacetCount]) -> None:
-        """Show ``counts`` (ordered as given), keeping checked values checked."""
-        checked = self.checked()
-        by_name = {c.name.casefold(): c for c in counts}
-        self._updating = True
-        try:
-            self.clear()
-            shown: set[str] = set()
-            for name in checked:
-                c = by_name.get(name.casefold())
-                self._add(c.name if c else name, c.count if c else 0, True)
-                shown.add(name.casefold())
-            for c in by_name.values():
-                if c.name.casefold() not in shown:
-                    self._add(c.name, c.count, False)
-        finally:
-            self._updating = False
+        """Show ``counts`` (ordered as given), keeping checked values checked; the order waits while the mouse
+        is over the list (see the class docstring)."""
+        self._latest = list(counts)
+        if self._hovered:
+            self._update_counts_in_place()
+        else:
+            self._lay_out()
 
-    def _add(self, name: str, count: int, checked: bool) -> None:
-        item = QListWidgetItem(f"{name}  ({count})")
-        item.setData(NAME_ROLE, name)
-        item.setData(COUNT_ROLE, count)
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable)
-        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-        if self.colored:
-            item.setIcon(swatch_icon(label_color(name)))
-        self.addItem(item)
+    def _lay_out(self) -> None:
+        """Checked values first (in their order), then ``_latest`` in its order."""
+        by_name = {c.name.casefold(): c for c in self._latest}
+        rows: list[tuple[str, int, bool]] = []
+        shown: set[str] = set()
+        for name in self.checked():
+            c = by_name.get(name.casefold())
+            rows.append((c.name if c else name, c.count if c else 0, True))
+            shown.add(name.casefold())
+        rows += [(c.name, c.count, False) for key, c in by_name.items() if key not in shown]
+        current = self.currentIndex().data(NAME_ROLE)
+        self.facet_model.set_rows(rows)
+        if current is not None and not self.currentIndex().isValid():
+            row = self.row_of(current)
+            if row >= 0:
+                self.setCurrentIndex(self.proxy.index(row, 0))
 
+    def _update_counts_in_place(self) -> None:
+        """New counts for the rows shown, in their order; values gone show 0, new ones go last."""
+        by_name = {c.name.casefold(): c for c in self._latest}
+        rows = []
+        for name, _count, checked in self.facet_model.rows():
+            c = by_name.pop(name.casefold(), None)
+            rows.append((name, c.count if c else 0, checked))
+        rows += [(c.name, c.count, False) for c in by_name.values()]
+        self.facet_model.set_rows(rows)
+
+    def order_frozen(self) -> bool:
+        """True while the mouse is over the list (new counts keep the order)."""
+        return self._hovered
+
+    def enterEvent(self, event) -> None:
+        """The mouse came over the list: hold the order."""
+        self._hovered = True
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        """The mouse left: take the order of the latest counts."""
+        self._hovered = False
+        self._lay_out()
+        super().leaveEvent(event)
+
+    def set_filter_text(self, text: str) -> None:
+        """Show only the values whose name contains ``text`` (stripped; case-insensitive); all for blank."""
+        self.proxy.setFilterFixedString(text.strip())
+
+    def row_of(self, name: str) -> int:
+        """The row (among those shown through the filter) of value ``name`` (case-insensitive), or -1."""
+        wanted = name.casefold()
+        for row in range(self.proxy.rowCount()):
+            if str(self.proxy.index(row, 0).data(NAME_ROLE)).casefold() == wanted:
+                return row
+        return -1
+
+    def names(self) -> list[str]:
+        """The names shown (through the filter), in list order."""
+        return [self.proxy.index(row, 0).data(NAME_ROLE) for row in range(self.proxy.rowCount())]
+
+    # -- checks ---------------------------------------------------------------------------------
     def checked(self) -> tuple[str, ...]:
-        """Names of the checked items."""
-        return tuple(self.item(i).data(NAME_ROLE) for i in range(self.count())
-                     if self.item(i).checkState() == Qt.CheckState.Checked)
+        """Names of the checked values (hidden by the filter or not), in list order."""
+        return tuple(name for name, _count, checked in self.facet_model.rows() if checked)
 
     def counts(self) -> dict[str, int]:
-        """Name -> count of every item shown."""
-        return {self.item(i).data(NAME_ROLE): self.item(i).data(COUNT_ROLE) for i in range(self.count())}
+        """Name -> count of every value (hidden by the filter or not), in list order."""
+        return {name: count for name, count, _checked in self.facet_model.rows()}
 
     def set_checked(self, names: Iterable[str], checked: bool = True) -> None:
-        """Check (or uncheck) the named items; emits ``checkedChanged`` once if anything changed."""
-        wanted = {n.casefold() for n in names}
-        changed = False
-        self._updating = True
-        try:
-            for i in range(self.count()):
-                item = self.item(i)
-                if item.data(NAME_ROLE).casefold() in wanted:
-                    state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
-                    if item.checkState() != state:
-                        item.setCheckState(state)
-                        changed = True
-        finally:
-            self._updating = False
-        if changed:
+        """Check (or uncheck) the named values; emits ``checkedChanged`` once if anything changed."""
+        if self.facet_model.set_checked_rows({n.casefold() for n in names}, checked):
             self.checkedChanged.emit(self.checked())
 
     def clear_checks(self) -> None:
         """Uncheck everything (emits ``checkedChanged`` if anything was checked)."""
-        self.set_checked([self.item(i).data(NAME_ROLE) for i in range(self.count())], False)
+        self.set_checked(self.checked(), False)
 
-    def _toggle(self, item: QListWidgetItem) -> None:
-        item.setCheckState(Qt.CheckState.Unchecked if item.checkState() == Qt.CheckState.Checked
-                           else Qt.CheckState.Checked)
-
-    def _on_item_changed(self, _item: QListWidgetItem) -> None:
-        if not self._updating:
-            self.checkedChanged.emit(self.checked())
+    def _toggle(self, index: QModelIndex) -> None:
+        if index.isValid():
+            state = index.data(Qt.ItemDataRole.CheckStateRole)
+            self.model().setData(index, Qt.CheckState.Unchecked if state == Qt.CheckState.Checked
+                                 else Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
 
 
 def folder_title(path: str) -> str:
@@ -205,12 +353,13 @@ def _heading(text: str, clear: FacetList | None = None) -> QWidget:
 
 
 class Sidebar(QWidget):
-    """Folders, labels (all/any), people and the minimum confidence.
+    """Folders, labels (all/any, with a filter box), people and the minimum confidence.
 
     Signals: ``folderChanged(folder)`` (``""`` for all folders),
     ``labelsChanged(names, match_all)``, ``personsChanged(names)``,
     ``confidenceChanged(percent)`` (0-100, when the slider is released or
-    moved by keyboard).
+    moved by keyboard). ``colors``: the window's ``LabelColors`` for the
+    facet swatches (the boxes' colours).
     """
 
     folderChanged = Signal(object)  # str; ``object`` so a name that is not UTF-8 crosses Qt intact
@@ -218,8 +367,9 @@ class Sidebar(QWidget):
     personsChanged = Signal(tuple)
     confidenceChanged = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, colors: LabelColors | None = None):
         super().__init__(parent)
+        colors = colors if colors is not None else LabelColors()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
@@ -236,7 +386,7 @@ class Sidebar(QWidget):
         self._updating_folders = False
         layout.addWidget(self.folders, 2)
 
-        self.labels = FacetList()
+        self.labels = FacetList(colors=colors)
         self.labels.setObjectName("labels")
         layout.addWidget(_heading("Labels", self.labels))
         match_row = QWidget()
@@ -255,11 +405,17 @@ class Sidebar(QWidget):
         match_layout.addWidget(self.match_any)
         match_layout.addStretch(1)
         layout.addWidget(match_row)
+        self.label_filter = QLineEdit()
+        self.label_filter.setObjectName("labelFilter")
+        self.label_filter.setPlaceholderText("Filter labels")
+        self.label_filter.setClearButtonEnabled(True)
+        self.label_filter.textChanged.connect(self.labels.set_filter_text)
+        layout.addWidget(self.label_filter)
         layout.addWidget(self.labels, 4)
         self.labels.checkedChanged.connect(lambda _names: self._emit_labels())
         self.match_all.toggled.connect(lambda _on: self._emit_labels())
 
-        self.persons = FacetList()
+        self.persons = FacetList(colors=colors)
         self.persons.setObjectName("persons")
         layout.addWidget(_heading("People", self.persons))
         layout.addWidget(self.persons, 2)

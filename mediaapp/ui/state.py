@@ -32,6 +32,10 @@ KEY_THUMB_SIDE = "view/thumbnailSide"
 KEY_MIN_CONFIDENCE = "filter/minConfidence"
 KEY_MATCH_ALL = "filter/matchAll"
 KEY_SORT = "view/sort"
+#: The folder the Import dialog opened last (it opens there next time); a dropped folder counts too.
+KEY_LAST_IMPORT_DIR = "import/lastFolder"
+#: True once the user agreed to the one-time download of the analysis models (asked before the first one).
+KEY_MODELS_ACCEPTED = "models/downloadAccepted"
 
 
 def ui_settings() -> QSettings:

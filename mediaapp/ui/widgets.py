@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QListView, QWidget
 
 #: Milliseconds the search bar waits after the last keystroke before searching.
 SEARCH_DEBOUNCE_MS = 300
+#: Grid cells laid out per event-loop turn (``QListView.LayoutMode.Batched``).
+GRID_LAYOUT_BATCH = 2000
 
 
 class SearchBar(QLineEdit):
@@ -70,6 +72,10 @@ class AssetGridView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
+        # the model has a row per hit (100,000s): lay the cells out GRID_LAYOUT_BATCH at a time between
+        # events, so the first screen shows at once instead of after laying out every cell
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(GRID_LAYOUT_BATCH)
         self.setSpacing(4)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)

@@ -1,4 +1,8 @@
-"""The main window's actions, shortcuts and menus (File, View, Help), made in one place."""
+"""The main window's actions, shortcuts and menus (File, Edit, View, Help), made in one place.
+
+Help ▸ Keyboard shortcuts lists every shortcut from the window's actions as they are
+(``mediaapp.ui.shortcuts``), so the list cannot go stale.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +33,12 @@ def _action(window: QMainWindow, text: str, slot: Callable[..., object], shortcu
 
 
 def make_actions(window: Any) -> None:
-    """Create ``window``'s (a ``MainWindow``) actions with their shortcuts, and its File, View and Help menus.
+    """Create ``window``'s (a ``MainWindow``) actions with their shortcuts, and its File, Edit, View and Help
+    menus.
 
     Each action becomes an attribute of the window (``import_action``,
-    ``find_action``...); the slots stay the window's methods.
+    ``find_action``...); the slots stay the window's methods. The Edit menu
+    (``window.edit_menu``) starts empty: the People panel adds Undo and Redo.
     """
     sp = QStyle.StandardPixmap
     w = window
@@ -56,17 +62,25 @@ def make_actions(window: Any) -> None:
     w.bigger_action = _action(w, "&Larger thumbnails", lambda: w.zoom(+1), "Ctrl++")
     w.smaller_action = _action(w, "&Smaller thumbnails", lambda: w.zoom(-1), "Ctrl+-")
     w.refresh_action = _action(w, "&Refresh", w.refresh, "F5", sp.SP_BrowserReload)
+    w.full_screen_action = _action(w, "F&ull screen", w.show_full_screen, "F11", None,
+                                   "The current image on the whole screen: arrows step, Esc leaves")
     w.about_action = _action(w, "&About", w.about)
+    w.shortcuts_action = _action(w, "&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents,
+                                 None, "Every keyboard shortcut of this window")
 
     menu = w.menuBar().addMenu("&File")
     for a in (w.import_action, w.reanalyse_action, None, w.open_action, w.settings_action, w.cloud_action, None,
               w.quit_action):
         menu.addSeparator() if a is None else menu.addAction(a)
+    w.edit_menu = w.menuBar().addMenu("&Edit")
     menu = w.menuBar().addMenu("&View")
-    for a in (w.find_action, w.boxes_action, w.bigger_action, w.smaller_action, w.refresh_action):
+    for a in (w.find_action, w.boxes_action, w.bigger_action, w.smaller_action, w.full_screen_action,
+              w.refresh_action):
         menu.addAction(a)
     errors_toggle = w.errors_dock.toggleViewAction()
     errors_toggle.setText("&Errors panel")
     errors_toggle.setShortcut(QKeySequence("Ctrl+E"))
     menu.addAction(errors_toggle)
-    w.menuBar().addMenu("&Help").addAction(w.about_action)
+    menu = w.menuBar().addMenu("&Help")
+    menu.addAction(w.shortcuts_action)
+    menu.addAction(w.about_action)

@@ -106,3 +106,33 @@ def test_errors_one_row_per_path_and_stage(tmp_path):
     # A later successful import of the path clears its ingest errors.
     cat.add_file(path="/x/bad.png", size=81, mtime_ns=7, sha256=SHA, asset=_asset())
     assert cat.errors() == []
+
+
+def test_two_processes_migrating_an_old_catalog_at_once_make_each_step_once(tmp_path):
+    """The second process read the old version before the first one's step committed: it must skip the step."""
+    import sqlite3
+
+    from mediaapp.catalog.migrations import LATEST, migrate
+
+    class ReadBeforeTheOtherCommitted:
+        """A connection whose first ``user_version`` read answers what it was before the other process migrated."""
+
+        def __init__(self, conn: sqlite3.Connection, stale: int):
+            self.conn, self.stale = conn, stale
+
+        def execute(self, sql: str, *args):
+            if sql == "PRAGMA user_version" and self.stale is not None:
+                stale, self.stale = self.stale, None
+                return self.conn.execute(f"SELECT {stale}")
+            return self.conn.execute(sql, *args)
+
+    path = tmp_path / "catalog.sqlite"
+    first = sqlite3.connect(path, isolation_level=None)
+    second = sqlite3.connect(path, isolation_level=None)
+    try:
+        migrate(first)  # the first process made every step, the last one included
+        assert migrate(ReadBeforeTheOtherCommitted(second, LATEST - 1)) == LATEST - 1  # no "table already exists"
+        assert second.execute("PRAGMA user_version").fetchone()[0] == LATEST
+    finally:
+        first.close()
+        second.close()

@@ -72,7 +72,7 @@ def test_named_people_become_celebrity_faces(testdata, tmp_path):
     assert 80 <= celeb["MatchConfidence"] <= 100
     assert set(celeb["Face"]) == {"BoundingBox", "Confidence", "Landmarks", "Pose", "Quality"}
     assert len(response["UnrecognizedFaces"]) == 2          # Biden and the child
-    assert len(records) == 3                                 # every face is recorded, named or not
+    assert len(records["Faces"]) == 3                        # every face is recorded, named or not
     # the same embeddings given as plain numbers name the same face
     plain = LocalEngine(people={"Barack Obama": [obama.tolist()]})
     again = plain.analyse(CELEB, ImageRef("b" * 64, str(testdata / FR / "obama_and_biden.jpg")), AnalysisParams())

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from people_support import photos_of
 from PySide6.QtCore import QItemSelectionModel, QSettings
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from mediaapp.core.types import DetectionKind
 from mediaapp.ui.asset_list import Roles
 from mediaapp.ui.main_window import MainWindow
+from mediaapp.ui.people_dialogs import MergeDialog
 
 pytestmark = pytest.mark.slow
 
@@ -115,8 +117,8 @@ def test_merge_two_groups(qtbot, window, faces_library, monkeypatch):
     kit, rose = faces_library.group_of("kit_harington_john1.jpeg"), faces_library.group_of("rose_leslie_img1.jpg")
     rows = panel.groups_model.rowCount()
     select_group(qtbot, panel, rose.key)
-    target = f"{kit.title} ({len(kit.face_ids)})"
-    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda parent, title, label, items, *a: (target, True)))
+    # the user picks Kit's group in the merge dialog and presses Merge
+    monkeypatch.setattr(MergeDialog, "exec", lambda dialog: dialog.choose(kit.key) and MergeDialog.DialogCode.Accepted)
     edit(qtbot, panel, panel.merge_action)
     assert panel.groups_model.rowCount() == rows - 1
     assert panel.current_key() == kit.key
@@ -221,12 +223,120 @@ def test_naming_a_face_updates_a_search_by_words(qtbot, window, faces_library, t
     """Names are search words: a text search runs again after a name is given (its hits change)."""
     panel = show_panel(qtbot, window)
     grid_paths(qtbot, window)
-    window.search.setText("barack")
+    # a name no photo's own caption holds (the White House captions say "Barack Obama": searchable words too)
+    window.search.setText("potus")
     window.search.returnPressed.emit()  # as Enter does
-    qtbot.waitUntil(lambda: window.current_query().text == "barack" and not window.model.busy
+    qtbot.waitUntil(lambda: window.current_query().text == "potus" and not window.model.busy
                     and window.model.total == 0, timeout=WAIT)
     select_group(qtbot, panel, faces_library.group_of("obama.jpg").key)
-    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: ("POTUS 44", True)))
     edit(qtbot, panel, panel.name_action)
     qtbot.waitUntil(lambda: window.model.total == 8, timeout=WAIT)
     assert grid_paths(qtbot, window) == photos_of(testdata, OBAMA)
+
+
+# -- safety: asking before re-assigning, a merge dialog without a default target, undo ----------------------
+
+def test_renaming_a_person_to_another_persons_name_asks_first(qtbot, window, faces_library, monkeypatch):
+    people = faces_library.library.people
+    people.name_group(faces_library.group_of("obama.jpg").key, OBAMA)
+    biden = people.name_group(faces_library.group_of("biden.jpg").key, "Joe Biden")
+    panel = show_panel(qtbot, window)
+    select_group(qtbot, panel, f"person:{biden}")
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a: asked.append(text) or answer[0]))
+    panel.name_action.trigger()
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT)       # asked, before anything changed
+    assert "3 faces named Joe Biden would be named Barack Obama" in asked[0]
+    qtbot.waitUntil(lambda: panel.name_action.isEnabled(), timeout=WAIT)
+    assert people.store.person("Joe Biden") is not None and len(faces_library.person_photos(OBAMA)) == 8
+
+    answer[0] = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(panel.groupsLoaded, timeout=WAIT):
+        with qtbot.waitSignal(panel.changed, timeout=WAIT):
+            panel.name_action.trigger()
+    assert len(asked) == 2 and people.store.person("Joe Biden") is None
+    assert len(faces_library.person_photos(OBAMA)) == 9 and "biden.jpg" in faces_library.person_photos(OBAMA)
+
+
+def test_enter_in_the_merge_dialog_merges_nothing(qtbot, window, faces_library, monkeypatch):
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    faces_library.library.people.name_group(faces_library.group_of("obama.jpg").key, OBAMA)
+    panel = show_panel(qtbot, window)
+    rose = faces_library.group_of("rose_leslie_img1.jpg")
+    kit = faces_library.group_of("kit_harington_john1.jpeg")
+    select_group(qtbot, panel, rose.key)
+    merges: list[tuple[str, str]] = []
+    monkeypatch.setattr(panel, "merge_groups", lambda source, target: merges.append((source, target)))
+    seen: list[object] = []
+
+    def press_enter() -> None:
+        dialog = QApplication.activeModalWidget()
+        seen.append(dialog)
+        QTest.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)  # the user just presses Enter
+        QTimer.singleShot(50, lambda: dialog.isVisible() and dialog.reject())
+
+    QTimer.singleShot(0, press_enter)
+    panel.merge_action.trigger()                              # the dialog's exec returns when it closes
+    assert seen and merges == []                              # Enter chose no target: nothing merged
+
+    def choose_kit() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert not dialog.ok_button.isEnabled() and dialog.chosen_key() is None
+        assert dialog.choose(kit.key) and dialog.ok_button.isEnabled()
+        QTest.keyClick(dialog, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, choose_kit)
+    panel.merge_action.trigger()
+    assert merges == [(rose.key, kit.key)]
+
+
+def test_undo_and_redo_a_reject_from_the_edit_menu(qtbot, window, faces_library):
+    panel = show_panel(qtbot, window)
+    child = faces_library.face_of("obama_and_biden.jpg", 2)
+    key = faces_library.group_of("obama_and_biden.jpg", 2).key
+    select_group(qtbot, panel, key)
+    select_faces(panel, [child.id])
+    rows = panel.groups_model.rowCount()
+    edit(qtbot, panel, panel.reject_action)
+    assert faces_library.face_of("obama_and_biden.jpg", 2).state == "rejected"
+    undo = panel.undo_action
+    assert undo in window.edit_menu.actions() and undo.shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
+    assert undo.isEnabled() and undo.text() == "&Undo reject 1 face"
+
+    edit(qtbot, panel, undo)                                   # Edit > Undo
+    face = faces_library.face_of("obama_and_biden.jpg", 2)
+    assert face.state == "ok" and face.group_id == child.group_id
+    assert panel.groups_model.rowCount() == rows and panel.current_key() == key
+    sha = faces_library.sha_of("obama_and_biden.jpg")
+    assert len(faces_library.library.detections([sha], [DetectionKind.FACE])[sha]) == 3
+    assert not panel.undo_action.isEnabled() and panel.redo_action.isEnabled()
+
+    edit(qtbot, panel, panel.redo_action, faces=False)         # Edit > Redo rejects it again
+    assert faces_library.face_of("obama_and_biden.jpg", 2).state == "rejected"
+
+
+def test_undo_an_accidental_merge_into_a_person(qtbot, window, faces_library, monkeypatch):
+    people = faces_library.library.people
+    people.name_group(faces_library.group_of("obama.jpg").key, OBAMA)
+    panel = show_panel(qtbot, window)
+    before = {g.key: set(g.face_ids) for g in people.groups()}
+    stranger = faces_library.group_of("rose_leslie_img1.jpg")
+    select_group(qtbot, panel, stranger.key)
+    obama = faces_library.group_of("obama.jpg").key
+    with qtbot.waitSignal(panel.changed, timeout=WAIT):
+        panel.merge_groups(stranger.key, obama)               # as the dialog would, once a target is picked
+    assert faces_library.person_photos(OBAMA) >= {"rose_leslie_img1.jpg"}
+    undo = window.edit_menu.actions()[0]
+    assert undo is panel.undo_action and undo.isEnabled()
+    with qtbot.waitSignal(panel.changed, timeout=WAIT):      # the restore is written and indexed
+        undo.trigger()                                        # Edit > Undo
+    assert {g.key: set(g.face_ids) for g in people.groups()} == before
+    assert "rose_leslie_img1.jpg" not in faces_library.person_photos(OBAMA)
+    qtbot.waitUntil(lambda: panel.current_key() == stranger.key, timeout=WAIT)

@@ -26,6 +26,15 @@ def stored(lib, name: str) -> dict:
     return lib.library.show(str(lib.later / name))
 
 
+def app_made(record: dict) -> dict:
+    """``record`` without the words the photo says of itself (``asset.title`` and ``description``, read from its
+    own XMP or IPTC): the White House captions name the President as a file name could; no trace of People."""
+    copy = json.loads(json.dumps(record))
+    for key in ("title", "description"):
+        (copy.get("asset") or {}).pop(key, None)
+    return copy
+
+
 def names_in(record: dict) -> list[str]:
     """The names of the newest local RecognizeCelebrities response of a ``show`` record (valid, or it raises)."""
     validate_response(CELEB, record[CELEB])
@@ -45,15 +54,15 @@ def test_forgetting_a_person_leaves_no_trace_in_show(faces_library, testdata, ca
 
     assert people.forget_person(OBAMA)
     after = stored(lib, "obama2.jpg")
-    text = json.dumps(after)
+    text = json.dumps(app_made(after))
     assert OBAMA not in text and person_id(OBAMA) not in text
     assert names_in(after) == [] and after[CELEB]["UnrecognizedFaces"] == [celebrity["Face"]]
     assert celebrities_from(after["analyses"]) == []  # the detail view's Celebrities tab
     assert lib.person_photos(OBAMA) == set() and [p.name for p in people.persons()] == []
     # the CLI prints the same record
     assert main(["--library", str(lib.root), "show", str(lib.later / "obama2.jpg"), "--json"]) == 0
-    out = capsys.readouterr().out
-    assert OBAMA not in out and json.loads(out)[CELEB]["UnrecognizedFaces"] == [celebrity["Face"]]
+    out = json.loads(capsys.readouterr().out)
+    assert OBAMA not in json.dumps(app_made(out)) and out[CELEB]["UnrecognizedFaces"] == [celebrity["Face"]]
     # Biden's photo, analysed at the same time, never named anyone
     assert names_in(stored(lib, "biden2.jpg")) == []
 
@@ -74,7 +83,8 @@ def test_renaming_and_merging_rename_the_person_in_show(faces_library, testdata)
     assert lib.person_photos(OBAMA) == photos_of(testdata, OBAMA, exclude=())
 
     # "J. Biden" is the same person as "Joe Biden", named from another photo: merged, the first name goes
-    biden = people.name_faces([lib.face_of("two_people.jpg", 0).id], BIDEN)
+    # the face is J. Biden's (named automatically): taking it for another name must be allowed explicitly
+    biden = people.name_faces([lib.face_of("two_people.jpg", 0).id], BIDEN, reassign=True)
     old = next(p for p in people.store.persons() if p.name == "J. Biden")
     people.merge_groups(group_key(person_id=old.id), group_key(person_id=biden))
     record = stored(lib, "biden2.jpg")
@@ -97,6 +107,6 @@ def test_a_photo_analysed_before_a_forget_is_stored_without_the_name(faces_libra
     report = lib.library.import_paths([lib.later])
     assert report.analysed == 2 and report.failed == []
     record = stored(lib, "obama2.jpg")
-    assert OBAMA not in json.dumps(record)
+    assert OBAMA not in json.dumps(app_made(record))
     assert names_in(record) == [] and len(record[CELEB]["UnrecognizedFaces"]) == 1
     assert lib.person_photos(OBAMA) == set()

@@ -323,6 +323,90 @@ def _fields(q: Query) -> dict:
     return {f: getattr(q, f) for f in q.__dataclass_fields__}
 
 
+def cursor_walk(index, query: Query, size: int) -> tuple[list[tuple[str, str, float]], list]:
+    """Every hit of ``query`` read ``size`` at a time, each page starting at the previous page's cursor.
+
+    Returns the hits as (sha256, path, float32 score) and the pages' cursors;
+    checks that every page reports the full total.
+    """
+    from dataclasses import replace
+
+    from mediaapp.core.query import float32
+
+    hits, cursors, after = [], [], None
+    total = index.search(replace(query, limit=0)).total
+    for _ in range(total + 2):
+        page = index.search(replace(query, limit=size, offset=0, after=after))
+        assert page.total == total
+        hits += [(h.sha256, h.path, float32(h.score)) for h in page.hits]
+        cursors.append(page.cursor)
+        if not page.hits:
+            break
+        after = page.cursor
+    return hits, cursors
+
+
+PAGED = [Query(), Query(sort=SortOrder.DATE), Query(sort=SortOrder.PATH), Query(labels=("Animal",)),
+         Query(labels=("Dog",), min_confidence=30.0), Query(labels=("Transportation", "Animal"), match_all=False),
+         Query(text="jpg"), Query(text="animal jpg"), Query(text="jpg", sort=SortOrder.DATE),
+         Query(text="jpg", sort=SortOrder.PATH), Query(folder="/lib", sort=SortOrder.DATE),
+         Query(min_confidence=90), Query(labels=("Person",), sort=SortOrder.DATE)]
+
+
+@pytest.mark.parametrize("query", PAGED, ids=[f"p{i}" for i in range(len(PAGED))])
+def test_cursor_pages_concatenate_to_the_unpaged_result(library_index, query):
+    from dataclasses import replace
+
+    from mediaapp.core.query import float32
+
+    full = library_index.search(replace(query, limit=None))
+    want = [(h.sha256, h.path, float32(h.score)) for h in full.hits]
+    for size in (1, 2, 3, 100):
+        hits, cursors = cursor_walk(library_index, query, size)
+        assert hits == want, size
+        assert cursors[-1] is None  # the page after the last hit is empty and has no cursor
+        assert all(c is not None and c.sort == query.sort for c in cursors[:-1])
+    if want:
+        last = library_index.search(replace(query, limit=None)).cursor
+        assert last is not None and last.sha256 == want[-1][0]
+        assert library_index.search(replace(query, after=last)).hits == []
+
+
+def test_cursor_with_offset_counts_from_the_cursor(library_index):
+    from dataclasses import replace
+
+    query = Query(sort=SortOrder.PATH, limit=None)
+    full = shas(library_index.search(query))
+    cursor = library_index.search(replace(query, limit=2)).cursor
+    assert shas(library_index.search(replace(query, after=cursor, offset=3, limit=2))) == full[5:7]
+    assert shas(library_index.search(replace(query, after=cursor, offset=1))) == full[3:]
+    page = library_index.search(replace(query, after=cursor, limit=0))
+    assert (page.hits, page.total, page.cursor) == ([], 8, None)
+
+
+def test_cursor_keys_are_the_sort_values(library_index):
+    from mediaapp.core.types import SearchCursor
+
+    page = library_index.search(Query(sort=SortOrder.DATE, limit=1))
+    assert page.cursor == SearchCursor(SortOrder.DATE, "2022-03-01T12:00:00.000", sha(6))
+    page = library_index.search(Query(sort=SortOrder.PATH, limit=1))
+    assert page.cursor == SearchCursor(SortOrder.PATH, "/lib/birds/bird.jpg", sha(7))
+    page = library_index.search(Query(labels=("Dog",), limit=1))
+    assert page.cursor == SearchCursor(SortOrder.RELEVANCE, 95.0, sha(3))
+    undated = library_index.search(Query(sort=SortOrder.DATE, limit=6)).cursor
+    assert undated == SearchCursor(SortOrder.DATE, None, sha(2))
+    assert shas(library_index.search(Query(sort=SortOrder.DATE, after=undated))) == S(7, 8)
+
+
+def test_cursor_of_another_order_is_refused(library_index):
+    from mediaapp.core.types import SearchCursor
+
+    with pytest.raises(ValueError):
+        library_index.search(Query(sort=SortOrder.PATH, after=SearchCursor(SortOrder.DATE, None, sha(1))))
+    with pytest.raises(ValueError):
+        library_index.search(Query(after=SearchCursor(SortOrder.RELEVANCE, "high", sha(1))))
+
+
 def test_hit_path_is_representative(library_index):
     hit = library_index.search(Query(labels=("Dog",), min_confidence=90)).hits[0]
     assert (hit.sha256, hit.path) == (sha(3), "/lib/pets/dog.jpg")
@@ -426,6 +510,20 @@ def test_upsert_replaces_delete_removes_clear_empties(empty_index, library):
     assert index.count() == 0
     assert index.search(Query(labels=("Wolf",))).total == 0
     assert index.facets(Query()) == []
+
+
+def test_cursor_pages_on_after_its_hit_was_deleted(empty_index, library):
+    from dataclasses import replace
+
+    index = empty_index
+    index.upsert(library)
+    for query in (Query(sort=SortOrder.PATH, limit=3), Query(sort=SortOrder.DATE, limit=3),
+                  Query(labels=("Animal",), limit=1), Query(limit=3)):
+        full = shas(index.search(replace(query, limit=None)))
+        cursor = index.search(query).cursor
+        index.delete([cursor.sha256])
+        assert shas(index.search(replace(query, limit=None, after=cursor))) == full[query.limit:]
+        index.upsert([d for d in library if d.asset.sha256 == cursor.sha256])
 
 
 def test_bad_document_is_reported_not_fatal(empty_index, library):

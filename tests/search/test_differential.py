@@ -11,7 +11,9 @@ offsets, missing). Both backends index it, then a few hundred random
 queries (labels all/any with a minimum confidence, text, persons, folder,
 date range, every sort order, pages) must give the same totals, the same
 hits in the same order with the same scores, and the same label and person
-facet counts. The OpenSearch side is the session's osmem-server, plus the
+facet counts. Paging with cursors (``Query.after``) must give, on each
+backend, exactly the unpaged answer, with the same cursors on both (a cursor
+from one backend continues on the other). The OpenSearch side is the session's osmem-server, plus the
 real cluster at ``OPENSEARCH_URL`` when set.
 """
 
@@ -146,3 +148,42 @@ def test_text_relevance_orders_agree_for_every_word(pair):
         q = Query(text=word, limit=None)
         want = [(h.sha256, float32(h.score)) for h in local.search(q).hits]
         assert [(h.sha256, float32(h.score)) for h in remote.search(q).hits] == want, word
+
+
+def test_cursor_paging_agrees_with_one_unpaged_query(pair):
+    from dataclasses import replace
+
+    local, remote = pair
+    rng = random.Random(SEED + 2)
+    for n in range(60):
+        q = replace(random_query(rng), offset=0)
+        size = rng.choice([1, 2, 3, 7])
+        want = local.search(replace(q, limit=None))
+        assert [h.sha256 for h in remote.search(replace(q, limit=None)).hits] == [h.sha256 for h in want.hits]
+        walked: dict[str, list] = {"sqlite": [], "opensearch": [], "crossed": []}
+        cursors: dict[str, list] = {"sqlite": [], "opensearch": []}
+        for name, index in (("sqlite", local), ("opensearch", remote)):
+            after = None
+            while True:
+                page = index.search(replace(q, limit=size, after=after))
+                assert page.total == want.total, f"query #{n}: {q}"
+                if not page.hits:
+                    assert page.cursor is None
+                    break
+                walked[name] += [(h.sha256, h.path, float32(h.score)) for h in page.hits]
+                cursors[name].append(page.cursor)
+                after = page.cursor
+        # each page alternately from either backend, continuing from the other's cursor
+        after, turn = None, 0
+        while True:
+            page = (local, remote)[turn % 2].search(replace(q, limit=size, after=after))
+            if not page.hits:
+                break
+            walked["crossed"] += [(h.sha256, h.path, float32(h.score)) for h in page.hits]
+            after, turn = page.cursor, turn + 1
+        expected = [(h.sha256, h.path, float32(h.score)) for h in want.hits]
+        context = f"query #{n}: {q} by {size}"
+        assert walked["sqlite"] == expected, context
+        assert walked["opensearch"] == expected, context
+        assert walked["crossed"] == expected, context
+        assert cursors["sqlite"] == cursors["opensearch"], context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -10,7 +11,7 @@ from PySide6.QtCore import Qt, QThread
 from PySide6.QtGui import QColor, QPixmap
 from ui_support import BROKEN
 
-from mediaapp.core.types import DetectionKind, Query
+from mediaapp.core.types import DetectionKind, Query, SortOrder
 from mediaapp.ui.asset_list import AssetListModel, Roles
 from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.pixmaps import PixmapCache, ThumbnailLoader
@@ -36,26 +37,27 @@ def all_hits(library, query: Query) -> list[str]:
     return [h.sha256 for h in library.search(replace(query, limit=None, offset=0)).hits]
 
 
-def test_pages_are_fetched_lazily_in_query_order(qtbot, model, analysed):
+def test_every_hit_is_a_row_and_pages_load_as_rows_are_read(qtbot, model, analysed):
     expected = all_hits(analysed.library, Query())
     assert len(expected) == 6  # six decodable images, the broken PNG is not an asset
-    assert model.rowCount() == 0 and not model.canFetchMore()
+    assert model.rowCount() == 0 and not model.busy
 
     with qtbot.waitSignal(model.pageLoaded, timeout=20000) as first:
         model.set_library(analysed.library)
     assert first.args[1:] == [0, 2]
-    assert model.rowCount() == 2
-    assert model.total == 6
-    assert model.canFetchMore()
-
-    while model.canFetchMore():
-        before = model.rowCount()
-        with qtbot.waitSignal(model.pageLoaded, timeout=20000):
-            model.fetchMore()
-            assert not model.canFetchMore()  # no second fetch while one runs
-        assert model.rowCount() == before + 2
+    assert model.rowCount() == model.total == 6  # every hit is a row at once
+    assert model.sha256s() == expected[:2]
+    assert not model.is_loaded(4)
+    offsets = []
+    model.pageLoaded.connect(lambda _gen, offset, _n: offsets.append(offset))
+    assert model.index(4).data(Roles.SHA256) is None  # a placeholder, and its page is asked for
+    assert model.index(4).data(Qt.ItemDataRole.DisplayRole) == ""
+    qtbot.waitUntil(lambda: model.is_loaded(4), timeout=20000)
+    assert 4 in offsets and model.index(4).data(Roles.SHA256) == expected[4]
+    model.request_rows(0, 5)
+    qtbot.waitUntil(lambda: all(model.is_loaded(i) for i in range(6)), timeout=20000)
     assert model.sha256s() == expected
-    assert not model.canFetchMore()
+    assert [model.index(i).data(Roles.SHA256) for i in range(6)] == expected
 
 
 def test_roles_give_path_asset_and_matching_boxes(qtbot, model, analysed):
@@ -122,7 +124,7 @@ def test_search_failure_is_reported_not_raised(qtbot, model, analysed):
     with qtbot.waitSignal(model.searchFailed, timeout=20000) as blocker:
         model.set_query(Query())
     assert "index is gone" in blocker.args[0]
-    assert model.rowCount() == 0 and not model.canFetchMore()
+    assert model.rowCount() == 0 and not model.busy
 
 
 def test_loader_decodes_scaled_images_and_reports_failures(qtbot, testdata, analysed):
@@ -149,6 +151,29 @@ def test_loader_serves_the_newest_request_first(qapp):
     while (job := loader._pop()) is not None:
         order.append(job[0])
     assert order == ["b", "d", "c", "a"]
+
+
+def test_loader_waits_for_the_gui_thread_instead_of_piling_up_images(qtbot, tmp_path):
+    import gc
+    import time
+
+    from PySide6.QtGui import QImage
+
+    from mediaapp.ui.pixmaps import MAX_UNDELIVERED
+
+    path = tmp_path / "one.png"
+    Image.new("RGB", (64, 48), "red").save(path)
+    loader = ThumbnailLoader(threads=2)
+    delivered = []
+    loader.loaded.connect(lambda key, image: delivered.append(key))
+    for i in range(10 * MAX_UNDELIVERED):
+        loader.request(str(i), [str(path)])
+    time.sleep(0.5)  # the GUI thread takes no result meanwhile (a fast scroll, a long paint)
+    gc.collect()
+    waiting = sum(isinstance(o, QImage) for o in gc.get_objects())
+    assert waiting <= MAX_UNDELIVERED + 2  # at most a few decoded images queued for the GUI thread
+    qtbot.waitUntil(lambda: len(delivered) == 10 * MAX_UNDELIVERED, timeout=20000)
+    loader.pool.waitForDone(10000)
 
 
 def test_pixmap_cache_evicts_least_recently_used_within_budget(qapp):
@@ -225,10 +250,106 @@ def test_unhandled_failure_is_signalled(qtbot, runner):
 def test_detections_of_query_without_filter_are_all_boxed_kinds(qtbot, model, analysed):
     with qtbot.waitSignal(model.pageLoaded, timeout=20000):
         model.set_library(analysed.library)
-    while model.canFetchMore():
-        with qtbot.waitSignal(model.pageLoaded, timeout=20000):
-            model.fetchMore()
+    model.request_rows(0, model.rowCount() - 1)
+    qtbot.waitUntil(lambda: all(model.is_loaded(i) for i in range(model.rowCount())), timeout=20000)
     face_row = model.row_of(analysed.sha_of("obama.jpg"))
     kinds = {d.kind for d in model.index(face_row).data(Roles.DETECTIONS)}
     assert kinds & {DetectionKind.FACE, DetectionKind.LABEL}
     assert all(d.box is not None for d in model.index(face_row).data(Roles.DETECTIONS))
+
+
+class IndexedLibrary:
+    """What ``AssetListModel`` reads of a ``Library``, over a real ``SqliteIndex`` of ``n`` assets.
+
+    Every asset's thumbnail is one of ``thumbs``; ``queries`` records every search.
+    """
+
+    def __init__(self, root, n: int, thumbs: list[str]):
+        from mediaapp.core.types import Asset, Detection, IndexDocument
+        from mediaapp.search.sqlite import SqliteIndex
+
+        self.root = root
+        self.thumbs = thumbs
+        self.queries: list[Query] = []
+        self.index = SqliteIndex(root / "index.sqlite")
+        self.index.upsert([IndexDocument(Asset(f"{i * 7919 % n:064x}", 1, "jpeg", 40, 30, [f"/photos/{i:05d}.jpg"]),
+                                         [Detection(DetectionKind.LABEL, "Dog", 50.0 + i % 7)], ["/photos"])
+                           for i in range(n)])
+
+    def search(self, query):
+        self.queries.append(query)
+        return self.index.search(query)
+
+    def assets(self, shas):
+        from mediaapp.core.types import Asset
+
+        return {s: Asset(s, 1, "jpeg", 40, 30, [f"/photos/{s[-5:]}.jpg"], thumbnail=self.thumbs[int(s, 16) % 3])
+                for s in shas}
+
+    def matching_detections(self, query, shas):
+        return {}
+
+
+def _visible_rows_loaded(view, model) -> bool:
+    from PySide6.QtCore import QPoint
+
+    view.viewport().repaint()  # a paint reads the visible rows, which asks for their pages
+    rect = view.viewport().rect()
+    rows = [view.indexAt(QPoint(x, y)).row() for x in (5, rect.width() - 40) for y in (5, rect.height() - 40)]
+    return all(model.is_loaded(r) for r in rows if r >= 0)
+
+
+@pytest.mark.parametrize("query", [Query(), Query(labels=("Dog",)), Query(sort=SortOrder.DATE)],
+                         ids=["all", "label", "date"])
+def test_scrolling_through_every_row_keeps_memory_bounded_and_rows_stable(qtbot, runner, tmp_path, query):
+    from mediaapp.ui.widgets import AssetGridView
+
+    n, page = 600, 20
+    thumbs = []
+    for color in ("red", "green", "blue"):
+        thumbs.append(str(tmp_path / f"{color}.png"))
+        Image.new("RGB", (64, 48), color).save(thumbs[-1])
+    library = IndexedLibrary(tmp_path, n, thumbs)
+    expected = [h.sha256 for h in library.index.search(replace(query, limit=None)).hits]
+    model = AssetListModel(runner, page_size=page, max_rows=100)
+    view = AssetGridView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(640, 420)
+    view.show()
+    model.library = library
+    with qtbot.waitSignal(model.pageLoaded, timeout=20000):
+        model.set_query(query)
+    assert model.rowCount() == n
+    bar = view.verticalScrollBar()
+    seen: dict[int, str] = {}
+    most_rows = most_pixmaps = most_pending = 0
+    while True:
+        qtbot.waitUntil(lambda: _visible_rows_loaded(view, model), timeout=20000)
+        for i in range(model.rowCount()):
+            row = model.loaded_row(i, touch=False)
+            if row is not None:
+                seen[i] = row.sha256
+        most_rows = max(most_rows, len(model.sha256s()))
+        most_pixmaps = max(most_pixmaps, len(model.cache))
+        most_pending = max(most_pending, model.loader.pending())
+        if bar.value() >= bar.maximum():
+            break
+        bar.setValue(bar.value() + view.viewport().height())
+    assert [seen.get(i) for i in range(n)] == expected  # every row was shown, each the hit of its position
+    assert most_rows <= model.max_pages * page < n  # evicted: never more than max_pages pages loaded
+    assert most_pixmaps <= model.max_pages * page and most_pending <= model.max_pages * page
+    assert len(model.cache) <= len(model.sha256s())  # no pixmap outlives its row's page
+    # scrolling down, every page after the first seeks from a cursor near it (keyset), never counts from the start
+    assert all(q.after is not None and q.offset < 3 * page for q in library.queries[1:])
+    assert sum(q.offset == 0 for q in library.queries) > len(library.queries) // 2
+    assert not model.is_loaded(0)
+    with pytest.raises(IndexError):
+        model.row(0)  # evicted (and asked for again)
+    opened = []
+    model.when_loaded(1, lambda: opened.append(model.row(1).sha256))
+    qtbot.waitUntil(lambda: bool(opened), timeout=20000)
+    assert opened == [expected[1]]  # fetched again from its cursor: the same row
+    model.loader.cancel_all()
+    model.loader.pool.waitForDone(10000)
+    library.index.close()

@@ -43,7 +43,7 @@ def test_facet_list_keeps_checked_values_across_updates(qtbot):
     facets.set_counts([FacetCount("Dog", 1)])  # Cat no longer occurs under the new query
     assert facets.checked() == ("Cat",)
     assert facets.counts() == {"Cat": 0, "Dog": 1}
-    assert facets.item(0).text() == "Cat  (0)"
+    assert facets.model().index(0, 0).data() == "Cat  (0)"
 
 
 def test_box_specs_map_ratios_onto_the_drawn_image_and_merge_duplicates():

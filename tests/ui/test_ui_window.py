@@ -14,7 +14,6 @@ from ui_support import BROKEN, copy_files, write_test_settings
 
 from mediaapp.settings import load_settings
 from mediaapp.ui.asset_list import Roles
-from mediaapp.ui.boxes import label_color
 from mediaapp.ui.main_window import MainWindow
 from mediaapp.ui.settings_dialog import SettingsDialog
 
@@ -102,7 +101,7 @@ def test_import_folder_filter_by_label_and_boxes_are_painted(qtbot, testdata, tm
     detections = index.data(Roles.DETECTIONS)
     assert len(specs) >= 3 and {s.detection.name for s in specs} == {"Car"}
     assert len(specs) == len({(round(d.box.left, 2), round(d.box.top, 2)) for d in detections})
-    car = label_color("Car")
+    car = window.colors.color("Car")  # the window's colour of Car: never another label's
     image = window.grid.viewport().grab().toImage()
     assert box_edge_hits(image, specs, car) == len(specs)
 

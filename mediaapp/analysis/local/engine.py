@@ -182,6 +182,24 @@ class LocalEngine(EngineBase):
         return {}
 
     @classmethod
+    def pending_downloads(cls, apis: Sequence[Api]) -> dict[str, int]:
+        """The object-detection model's package when DetectLabels is asked for and the model is not cached yet.
+
+        ``{"<model> object-detection model (<npm package>@<version>)": bytes}``;
+        the size is the package tarball's, from the pinned model manifest.
+        ``{}`` when nothing would be downloaded. Reads local files only.
+        """
+        if Api.DETECT_LABELS not in apis:
+            return {}
+        from mediaapp.analysis.local.objects import ObjectDetector
+
+        detector = _shared("objects", ObjectDetector)
+        if detector.is_available():
+            return {}
+        spec, package = detector.spec, detector.spec.package
+        return {f"the {spec.name} object-detection model ({package.package}@{package.version})": package.size}
+
+    @classmethod
     def configure(cls, context: EngineContext) -> Json:
         """``faces_enabled`` (library setting, default on) plus, when on, the People service's face config."""
         enabled = context.settings.faces_enabled
@@ -210,15 +228,15 @@ class LocalEngine(EngineBase):
         return self.analyse_with_extras(apis, image, params)[0]
 
     def analyse_with_extras(self, apis: Sequence[Api], image: ImageRef,
-                            params: AnalysisParams) -> tuple[Results, list[Json] | None]:
-        """``analyse_many`` plus a record of every face found (embedding, crop).
+                            params: AnalysisParams) -> tuple[Results, Json | None]:
+        """``analyse_many`` plus a record of every face found (embedding, crop): ``{"Faces": [record, ...]}``.
 
         Faces are detected and embedded once (``detect_and_embed``) when a
         face-dependent API is asked for and faces are enabled; the records
         are ``face_records.face_records`` of them, crops written below
         ``face_crops_dir`` (named by ``image.sha256``). The second item is
         None when no face detection ran (faces off, only DetectText asked,
-        or detection failed), and ``[]`` when it ran and found no face.
+        or detection failed), and ``{"Faces": []}`` when it ran and found no face.
         Raises like ``analyse_many``.
         """
         if image.path is None:
@@ -249,7 +267,7 @@ class LocalEngine(EngineBase):
         if pairs is not None and self.faces_enabled:
             from mediaapp.analysis.local.face_records import face_records
             records = face_records(img, pairs, image.sha256, self.face_crops_dir)
-        return out, records
+        return out, None if records is None else {"Faces": records}
 
     def _labels(self, img: Image.Image, faces: list[dict], params: AnalysisParams) -> dict:
         response = self.objects.detect_labels(img, params.max_labels, params.min_confidence)

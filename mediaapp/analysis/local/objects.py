@@ -219,10 +219,15 @@ class ObjectDetector:
         return self.spec.name
 
     def is_available(self) -> bool:
-        """True when the converted model is already cached (no network access)."""
+        """True when the converted model is cached in the model folder (no network access; two small files read).
+
+        Asked of the folder, not of a session this process may have loaded:
+        the worker processes load the model from that folder (which
+        ``$MEDIAAPP_MODELS`` may have moved since).
+        """
         from mediaapp.models import default_model_dir
         from mediaapp.models.fetch import is_cached
-        return self._session is not None or is_cached(self.model_dir or default_model_dir(), self.spec)
+        return is_cached(self.model_dir or default_model_dir(), self.spec)
 
     def load(self) -> None:
         """Fetch (if allowed and needed), convert and load the model now.

@@ -13,6 +13,7 @@ import sys
 
 from mediaapp.core.apis import short_names
 from mediaapp.core.filenames import display_path
+from mediaapp.core.redact import redact
 
 
 def register(subparsers) -> None:
@@ -117,10 +118,12 @@ def run_config(args, ctx) -> int:
         if changed:
             save_config(library, config)
     except ValueError as exc:
-        print(f"mediaapp: {exc}", file=sys.stderr)
+        print(f"mediaapp: {redact(str(exc))}", file=sys.stderr)
         return 2
     shown = config.to_dict()
     shown.pop("ledger_path", None)
+    if shown.get("endpoint_url"):
+        shown["endpoint_url"] = redact(shown["endpoint_url"])
     print(json.dumps({"engines": list(library.settings.engines), "apis": list(library.settings.apis),
                       "folder_engines": folder_rules(library.settings), "rekognition": shown}, indent=2))
     return 0
@@ -134,7 +137,7 @@ def run_test(args, ctx) -> int:
     try:
         config = load_config(ctx.library().settings)
     except ValueError as exc:
-        print(f"mediaapp: the cloud settings are invalid: {exc}", file=sys.stderr)
+        print(f"mediaapp: the cloud settings are invalid: {redact(str(exc))}", file=sys.stderr)
         return 1
     checks = check_connection(config)
     for check in checks:
@@ -177,7 +180,7 @@ def run_upload(args, ctx) -> int:
     try:
         config = load_config(library.settings)
     except ValueError as exc:
-        print(f"mediaapp: the cloud settings are invalid: {exc}", file=sys.stderr)
+        print(f"mediaapp: the cloud settings are invalid: {redact(str(exc))}", file=sys.stderr)
         return 1
     config.ledger_path = str(library.root / LEDGER_FILE)  # the keys written are recorded for exports
     images = library.queries.catalogued_images(args.paths)
@@ -190,7 +193,7 @@ def run_upload(args, ctx) -> int:
         summary = upload_images(config, images, on_bytes=sent.update, on_file=lambda path, outcome: files.update(1),
                                 cancel=cancel)
     except ValueError as exc:
-        print(f"mediaapp: {exc}", file=sys.stderr)
+        print(f"mediaapp: {redact(str(exc))}", file=sys.stderr)
         return 1
     finally:
         files.close()

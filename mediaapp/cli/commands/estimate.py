@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--apis", type=api_list, default=None,
                    help=f"comma-separated: {short_names()} (default: settings)")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, reads_only=True)
 
 
 def run(args, ctx) -> int:

@@ -15,7 +15,6 @@ from mediaapp.cli.argtypes import api_list, engine_name, existing_path
 from mediaapp.core.apis import short_names
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportReport
-from mediaapp.tasks import CancelToken
 
 
 def register(subparsers) -> None:
@@ -28,6 +27,8 @@ def register(subparsers) -> None:
                    help=f"comma-separated: {short_names()} (default: settings)")
     p.add_argument("--reanalyse", action="store_true",
                    help="analyse again with the current models even where results are stored")
+    p.add_argument("--no-analysis", action="store_true",
+                   help="catalog, metadata and thumbnails only; a later import without it does only the analysis")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -62,10 +63,15 @@ def run(args, ctx) -> int:
     from tqdm import tqdm
 
     from mediaapp.cloud.transfers import describe, watch_uploads
+    from mediaapp.tasks import CancelToken
 
+    if args.no_analysis and (args.engines or args.apis or args.reanalyse):
+        print("mediaapp: --no-analysis cannot be combined with --engine, --apis or --reanalyse", file=sys.stderr)
+        return 2
     library = ctx.library()
     apis = args.apis
-    problem = unusable_engine(library, args.engines)
+    engines = [] if args.no_analysis else args.engines
+    problem = None if args.no_analysis else unusable_engine(library, args.engines)
     if problem:  # refused before any work: nothing is scanned, stored or bought
         print(f"mediaapp: {problem}", file=sys.stderr)
         return 2
@@ -111,7 +117,7 @@ def run(args, ctx) -> int:
 
     try:
         with watch_uploads(on_bytes, on_file, cancel=cancel) as watch:
-            report = library.import_paths(args.paths, engines=args.engines, apis=apis, progress=progress,
+            report = library.import_paths(args.paths, engines=engines, apis=apis, progress=progress,
                                           cancel=cancel, reanalyse=args.reanalyse)
     finally:
         for bar in [*bars.values(), *uploads.values()]:
@@ -131,6 +137,8 @@ def print_summary(report: ImportReport) -> None:
     print(f"imported {report.imported}, duplicates {report.duplicates}, unchanged {report.unchanged}, "
           f"not images {report.skipped}, analysed {report.analysed}, cached {report.cached}, "
           f"failed {len(report.failed)}"
+          + (f", files' own metadata read {report.read}" if report.read else "")
+          + (f", left to another import running now {report.elsewhere}" if report.elsewhere else "")
           + (" (cancelled)" if report.cancelled else "")
           + (" (stopped by the budget)" if report.budget_stopped else ""))
     for problem in report.failed:

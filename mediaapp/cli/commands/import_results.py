@@ -2,6 +2,7 @@
 
 Accepts this app's export, flat records keyed by ``sha256`` or S3 key, and
 bare Rekognition responses named by sha256 (see ``mediaapp.services.results``).
+Each bad file or record is named with its reason, and the rest is stored.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ def register(subparsers) -> None:
     """Add the ``import-results`` command."""
     p = subparsers.add_parser("import-results", help="load analysis results (JSON) made by this app or another")
     p.add_argument("paths", nargs="+", metavar="PATH", help="JSON files or folders of them")
-    p.add_argument("--engine", default=CLOUD_ENGINE,
-                   help=f"engine the results are stored as (default: {CLOUD_ENGINE})")
+    p.add_argument("--engine", default=CLOUD_ENGINE, metavar="NAME",
+                   help=f"engine of responses that do not name one (default: {CLOUD_ENGINE}); "
+                        "responses exported by mediaapp keep their own")
     p.set_defaults(func=run)
 
 

@@ -1,8 +1,10 @@
-"""``mediaapp people add NAME IMAGE... | list [--json] | forget NAME | forget --all``.
+"""``mediaapp people add NAME IMAGE... [--reassign] | list [--json] | forget NAME | forget --all``.
 
 - ``add``: enrol a person from example photos (the largest face of each);
   every face in the library that matches is named at once, and photos
-  imported later are named as they are analysed.
+  imported later are named as they are analysed. When that would take faces
+  already named as someone else, nothing changes and one line says how many
+  faces and whose (exit 2); ``--reassign`` lets them go to NAME.
 - ``list``: the people with their photo-face and photo counts and where the
   name comes from (``local``: named in this library; ``rekognition``: Amazon
   Rekognition's RecognizeCelebrities).
@@ -11,7 +13,8 @@
   embeddings, crops, names and local RecognizeCelebrities results).
 
 Exit status: 0 on success, 1 when nothing could be done (no face in any
-example, unknown name, face features off), 2 for usage errors.
+example, unknown name, face features off), 2 for usage errors and for an
+``add`` refused because it would re-assign faces named as another person.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ def register(subparsers) -> None:
     add = sub.add_parser("add", help="enrol a person from example photos")
     add.add_argument("name")
     add.add_argument("images", nargs="+", metavar="IMAGE")
+    add.add_argument("--reassign", action="store_true",
+                     help="let faces already named as another person be named NAME (refused by default)")
     add.set_defaults(func=run_add)
     ls = sub.add_parser("list", help="list named people with face and photo counts")
     ls.add_argument("--json", action="store_true", help="print a JSON list")
-    ls.set_defaults(func=run_list)
+    ls.set_defaults(func=run_list, reads_only=True)
     forget = sub.add_parser("forget", help="forget a person (or, with --all, every face)")
     forget.add_argument("name", nargs="?")
     forget.add_argument("--all", action="store_true", help="forget every face, embedding, crop and name")
@@ -39,10 +44,19 @@ def register(subparsers) -> None:
 
 
 def run_add(args, ctx) -> int:
-    """Enrol ``args.name`` from ``args.images``; print what was enrolled and what matched."""
+    """Enrol ``args.name`` from ``args.images``; print what was enrolled and what matched.
+
+    Refuses (exit 2, nothing changed) when faces named as another person would
+    become ``args.name``'s, unless ``args.reassign``.
+    """
+    from mediaapp.services.people_model import ReassignmentNeeded
+
     people = ctx.library().people
     try:
-        report = people.enrol(args.name, args.images)
+        report = people.enrol(args.name, args.images, reassign=args.reassign)
+    except ReassignmentNeeded as refused:
+        print(f"mediaapp: not enrolled: {refused}; nothing changed (--reassign to move them)", file=sys.stderr)
+        return 2
     except (RuntimeError, ValueError) as exc:
         print(f"mediaapp: {exc}", file=sys.stderr)
         return 1

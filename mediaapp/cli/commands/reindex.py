@@ -9,7 +9,9 @@ app and the CLI search with that backend from now on; on failure nothing is
 changed. Connection flags override the stored settings and are saved with
 them; the password is never stored: it is read from the environment
 variable ``MEDIAAPP_OPENSEARCH_PASSWORD``. A tqdm progress bar (stderr)
-counts the assets sent.
+counts the assets sent. A password inside the URL is shown as ``***``, and
+one line on stderr warns before credentials would go over plain ``http://``
+to another machine.
 
 Exit codes: 0 when the index was rebuilt (documents the backend rejected
 are listed with their reasons), 1 when the backend could not be reached or
@@ -37,7 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--aws-service", choices=("es", "aoss"),
                    help="SigV4 service: es for managed domains (default), aoss for Serverless")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, rebuilds_index=True)
 
 
 def index_settings(stored: dict, args) -> dict:
@@ -75,6 +77,7 @@ def run(args, ctx) -> int:
     """Rebuild the index, print a summary (and each rejected document), save the settings on success."""
     from tqdm import tqdm
 
+    from mediaapp.core.redact import redact
     from mediaapp.search.factory import INDEX_FILE, PASSWORD_ENV, create_index
     from mediaapp.search.index_base import SearchUnavailableError
     from mediaapp.settings import load_settings, save_settings
@@ -83,14 +86,17 @@ def run(args, ctx) -> int:
     try:
         settings = index_settings(load_settings(library.root).get("index") or {}, args)
     except ValueError as exc:
-        print(f"mediaapp: {exc}", file=sys.stderr)
+        print(f"mediaapp: {redact(str(exc))}", file=sys.stderr)
         return 2
     if args.to == "opensearch":
+        if library.index_problem:
+            ctx.rebuild_index(library)  # the embedded index answers whenever OpenSearch cannot
+        ctx.warn_credentials(settings)
         if settings.get("username") and not settings.get("aws_region") and not os.environ.get(PASSWORD_ENV):
             print(f"mediaapp: note: {PASSWORD_ENV} is not set; sending user {settings['username']!r} "
                   "without a password", file=sys.stderr)
         target = create_index("opensearch", library.root, settings)
-        where = f"opensearch at {settings['url']} (index “{settings.get('index') or 'mediaapp'}”)"
+        where = f"opensearch at {redact(settings['url'])} (index “{settings.get('index') or 'mediaapp'}”)"
     else:
         target = None  # the embedded index the library keeps up to date anyway
         where = f"sqlite ({library.root / INDEX_FILE})"
@@ -100,7 +106,7 @@ def run(args, ctx) -> int:
         result = library.search_sync.rebuild(target, progress=lambda done: bar.update(done - bar.n))
     except SearchUnavailableError as exc:
         bar.close()
-        print(f"mediaapp: reindex failed, settings unchanged: {exc}", file=sys.stderr)
+        print(f"mediaapp: reindex failed, settings unchanged: {redact(str(exc))}", file=sys.stderr)
         return 1
     finally:
         bar.close()
@@ -108,7 +114,7 @@ def run(args, ctx) -> int:
             target.close()
     print(f"indexed {result.indexed} of {total} assets into {where}; failed {len(result.failed)}")
     for sha, reason in result.failed:
-        print(f"  FAILED {sha}: {reason}")
+        print(f"  FAILED {sha}: {redact(reason)}")
     if total and not result.indexed:
         print("mediaapp: no document was accepted; settings unchanged", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 
 from mediaapp.cli.argtypes import iso_date, non_negative_int, percent
 from mediaapp.core.query import NormalizedQuery, normalize_query
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=non_negative_int, default=100,
                    help="most matches to print (default 100; 0 = all)")
     p.add_argument("--json", action="store_true", help="print a JSON list of matches")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, reads_only=True)
 
 
 def run(args, ctx) -> int:
@@ -40,22 +41,42 @@ def run(args, ctx) -> int:
                   taken_after=args.after, taken_before=args.before, sort=SortOrder(args.sort),
                   limit=args.limit or None)
     page = library.search(query)
-    shas = [h.sha256 for h in page.hits]
     if page.total > len(page.hits):
         print(f"showing {len(page.hits)} of {page.total} matches (--limit 0 shows all)", file=sys.stderr)
     if not args.json:
         for hit in page.hits:
             print(hit.path)
         return 0
-    detections = library.detections(shas, min_confidence=args.min_confidence)
     normalized = normalize_query(query)  # read once, as the backends read it
-    out = []
-    for hit in page.hits:
-        out.append({"path": hit.path, "sha256": hit.sha256, "score": hit.score,
-                    "detections": [_detection_json(d) for d in detections.get(hit.sha256, [])
-                                   if _relevant(d, normalized)]})
-    print(json.dumps(out, indent=2))
+    _print_json(library, page.hits, normalized, args.min_confidence)
     return 0
+
+
+#: Hits whose detections are read and printed together by ``search --json``: the output is
+#: streamed in these batches, so printing every match of a large library stays in bounded memory.
+JSON_BATCH = 500
+
+
+def _print_json(library, hits, normalized: NormalizedQuery, min_confidence: float) -> None:
+    """Print ``hits`` as one JSON list (path, sha256, score and the detections that explain each match).
+
+    Detections are read ``JSON_BATCH`` hits at a time and each batch is
+    written before the next is read.
+    """
+    out = sys.stdout
+    out.write("[")
+    first = True
+    for start in range(0, len(hits), JSON_BATCH):
+        batch = hits[start:start + JSON_BATCH]
+        detections = library.detections([h.sha256 for h in batch], min_confidence=min_confidence)
+        for hit in batch:
+            item = {"path": hit.path, "sha256": hit.sha256, "score": hit.score,
+                    "detections": [_detection_json(d) for d in detections.get(hit.sha256, [])
+                                   if _relevant(d, normalized)]}
+            out.write(("\n" if first else ",\n") + textwrap.indent(json.dumps(item, indent=2), "  "))
+            first = False
+        out.flush()
+    out.write("\n]\n" if not first else "]\n")
 
 
 def _relevant(det, normalized: NormalizedQuery) -> bool:

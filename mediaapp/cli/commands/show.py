@@ -1,4 +1,4 @@
-"""``mediaapp show PATH [--json]``: stored responses keyed by API name, plus the file's errors."""
+"""``mediaapp show PATH [--json]``: stored responses keyed by API name, what the file says of itself, its errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("show", help="show what the library knows of one file")
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, reads_only=True)
 
 
 def run(args, ctx) -> int:
@@ -31,6 +31,14 @@ def run(args, ctx) -> int:
     print(f"{display_path(record['path'])}\n  sha256 {record['sha256']}")
     if asset:
         print(f"  {asset['format']} {asset['width']}x{asset['height']}, taken {asset['taken_at'] or '-'}")
+        for key in ("title", "description", "rating", "label", "date_created"):
+            if asset.get(key) is not None:
+                print(f"  {key.replace('_', ' ')}: {asset[key]}")
+    own = record.get("metadata") or {}
+    if own.get("keywords"):  # the file's own keywords, apart from the machine labels below
+        print("  keywords: " + ", ".join("|".join([*reversed(k["parents"]), k["name"]]) for k in own["keywords"]))
+    if own.get("people"):
+        print("  people named in the file: " + ", ".join(p["name"] for p in own["people"]))
     labels = record.get("DetectLabels", {}).get("Labels", [])
     if labels:
         print("  labels: " + ", ".join(f"{l['Name']} {l['Confidence']:.0f}" for l in labels))

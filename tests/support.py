@@ -32,15 +32,17 @@ REPLAY_PHOTOS = ("1_objects/voc/VOC2007/JPEGImages/000004.jpg", "1_objects/voc/V
                  "1_objects/voc/VOC2007/JPEGImages/000002.jpg")
 
 
-def replay_library(testdata: Path, tmp_path: Path) -> Path:
-    """Create a library at ``tmp_path / "lib"`` holding ``REPLAY_PHOTOS`` analysed by the replay engine.
+def replay_settings(testdata: Path, **options) -> dict:
+    """Library settings naming the replay engine only (one worker); ``options`` go to the engine (``delay``)."""
+    return {"engines": [REPLAY_ENGINE], "workers": 1,
+            "engine_config": {REPLAY_ENGINE: {"testdata": str(testdata), **options}}}
 
-    Its settings (saved) name the replay engine and one worker; the library
-    is closed again. Returns its root.
-    """
+
+def replay_folder(testdata: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """``REPLAY_PHOTOS`` copied to ``tmp_path / "photos"`` and a library root at ``tmp_path / "lib"`` whose saved
+    settings are ``replay_settings`` (nothing imported yet); returns ``(root, photos)``."""
     import shutil
 
-    from mediaapp.library import Library
     from mediaapp.settings import save_settings
 
     photos = tmp_path / "photos"
@@ -49,8 +51,19 @@ def replay_library(testdata: Path, tmp_path: Path) -> Path:
         shutil.copy(testdata / name, photos / Path(name).name)
     root = tmp_path / "lib"
     root.mkdir()
-    save_settings(root, {"engines": [REPLAY_ENGINE], "workers": 1,
-                         "engine_config": {REPLAY_ENGINE: {"testdata": str(testdata)}}})
+    save_settings(root, replay_settings(testdata))
+    return root, photos
+
+
+def replay_library(testdata: Path, tmp_path: Path) -> Path:
+    """Create a library at ``tmp_path / "lib"`` holding ``REPLAY_PHOTOS`` analysed by the replay engine.
+
+    Its settings (saved) name the replay engine and one worker; the library
+    is closed again. Returns its root.
+    """
+    from mediaapp.library import Library
+
+    root, photos = replay_folder(testdata, tmp_path)
     lib = Library(root)
     try:
         assert lib.import_paths([photos]).imported == len(REPLAY_PHOTOS)

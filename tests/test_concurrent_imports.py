@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import replay_engine
-from support import REPLAY_ENGINE, REPLAY_PHOTOS
+from support import REPLAY_PHOTOS, replay_folder, replay_settings
 
 from mediaapp.catalog.claims import STALE_AFTER_S, Claimant, process_start
 from mediaapp.catalog.db import Catalog
@@ -87,8 +87,7 @@ def test_two_imports_of_overlapping_folders_analyse_each_image_once(testdata, tm
             shutil.copy(testdata / name, folder / Path(name).name)
     root = tmp_path / "lib"
     root.mkdir()
-    save_settings(root, {"engines": [REPLAY_ENGINE], "workers": 1,
-                         "engine_config": {REPLAY_ENGINE: {"testdata": str(testdata), "delay": 0.05}}})
+    save_settings(root, replay_settings(testdata, delay=0.05))
     replay_engine.CALLS.clear()
     libraries = [Library(root), Library(root)]  # two imports, each with its own connections
     reports = [None, None]
@@ -118,14 +117,7 @@ def test_two_imports_of_overlapping_folders_analyse_each_image_once(testdata, tm
 
 
 def test_no_analysis_imports_files_only_and_a_later_import_only_analyses(testdata, tmp_path, capsys):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in REPLAY_PHOTOS:
-        shutil.copy(testdata / name, photos / Path(name).name)
-    root = tmp_path / "lib"
-    root.mkdir()
-    save_settings(root, {"engines": [REPLAY_ENGINE], "workers": 1,
-                         "engine_config": {REPLAY_ENGINE: {"testdata": str(testdata)}}})
+    root, photos = replay_folder(testdata, tmp_path)
     replay_engine.CALLS.clear()
     assert main(["--library", str(root), "import", "--quiet", "--no-analysis", str(photos)]) == 0
     assert "imported 3, duplicates 0, unchanged 0, not images 0, analysed 0" in capsys.readouterr().out

@@ -40,6 +40,7 @@ from mediaapp.core.redact import redact
 from mediaapp.core.types import Asset, Detection, Query, SearchCursor, SearchHit
 from mediaapp.ingest import thumbnails
 from mediaapp.ui.background import BackgroundRunner, Generation
+from mediaapp.ui.formatting import local_datetime
 from mediaapp.ui.pixmaps import THUMBNAIL_MAX_SIDE, PixmapCache, ThumbnailLoader
 
 #: Hits fetched per page.
@@ -499,7 +500,9 @@ class AssetListModel(QAbstractListModel):
             return display_path(os.path.basename(row.path))
         if role == Qt.ItemDataRole.ToolTipRole:
             problem = self._thumb_problems.get(row.sha256)
-            return display_path(row.path) + (f"\nThumbnail: {problem}" if problem else "")
+            taken = local_datetime(row.asset.taken_at) if row.asset is not None else ""
+            return (display_path(row.path) + (f"\nTaken {taken}" if taken else "")
+                    + (f"\nThumbnail: {problem}" if problem else ""))
         if role == Roles.SHA256:
             return row.sha256
         if role == Roles.PATH:

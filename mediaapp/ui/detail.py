@@ -38,6 +38,7 @@ from mediaapp.core.filenames import display_path
 from mediaapp.core.types import Asset, Detection, DetectionKind
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.boxes import LabelColors, boxed, swatch_icon
+from mediaapp.ui.formatting import local_datetime
 from mediaapp.ui.viewer import DEFAULT_PREVIEW_SIDE, ImageCanvas, TextBoxes, decode_preview, preview_side
 
 __all__ = ["CELEBRITY_COLUMNS", "Celebrity", "DetailData", "DetailView", "ImageCanvas", "celebrities_from",
@@ -409,7 +410,7 @@ class DetailView(QWidget):
             rows += [("Format", a.format or ""), ("Dimensions", f"{a.width} × {a.height} px"),
                      ("Size", human_size(a.size))]
             if a.taken_at:
-                rows.append(("Taken", a.taken_at))
+                rows.append(("Taken", local_datetime(a.taken_at)))
             if a.camera:
                 rows.append(("Camera", a.camera))
             if a.gps:

@@ -23,7 +23,7 @@ __all__ = ["GridMenu"]
 
 
 class GridMenu(QObject):
-    """The context menu of ``view`` (the grid), whose row ``i`` holds the file ``path_of(i)``.
+    """The context menu of ``view`` (the grid), whose row ``i`` holds the file ``path_of(i)`` (None while unknown).
 
     Signals: ``openRequested(index)`` (the detail view of a cell),
     ``reanalyseRequested(paths)`` and ``errorsRequested(paths)``, with the
@@ -36,7 +36,7 @@ class GridMenu(QObject):
     reanalyseRequested = Signal(object)  # list[str]
     errorsRequested = Signal(object)  # list[str]
 
-    def __init__(self, view: QAbstractItemView, path_of: Callable[[int], str], parent: QObject | None = None):
+    def __init__(self, view: QAbstractItemView, path_of: Callable[[int], str | None], parent: QObject | None = None):
         super().__init__(parent)
         self.view = view
         self.path_of = path_of
@@ -63,11 +63,16 @@ class GridMenu(QObject):
         return action
 
     def selected_paths(self) -> list[str]:
-        """The exact paths of the selected cells, in grid order (the current cell when none is selected)."""
+        """The exact paths of the selected cells, in grid order (the current cell when none is selected).
+
+        Cells whose page is not loaded yet (a Select all over a large
+        result) are left out: their paths are not known on the GUI thread.
+        """
         rows = sorted({index.row() for index in self.view.selectionModel().selectedIndexes()})
         if not rows and self.view.currentIndex().isValid():
             rows = [self.view.currentIndex().row()]
-        return list(dict.fromkeys(self.path_of(row) for row in rows))
+        paths = (self.path_of(row) for row in rows)
+        return list(dict.fromkeys(path for path in paths if path is not None))
 
     def menu(self) -> QMenu:
         """The menu for the current selection (the caller shows it); actions disabled when nothing is selected."""

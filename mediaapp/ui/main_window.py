@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         self.grid.setModel(self.model)
         self.grid.setItemDelegate(self.delegate)
         self.grid.openRequested.connect(self.open_detail)
-        self.grid_menu = GridMenu(self.grid, lambda row: self.model.row(row).path, self)
+        self.grid_menu = GridMenu(self.grid, self._path_of_row, self)
         self.grid_menu.openRequested.connect(self.open_detail)
         self.grid_menu.reanalyseRequested.connect(self.reanalyse_files)
         self.grid_menu.errorsRequested.connect(self.show_errors_of)
@@ -495,6 +495,11 @@ class MainWindow(QMainWindow):
         self._last_stage = None
         return self.imports.start(library, paths, reanalyse=reanalyse, retry=retry)
 
+    def _path_of_row(self, row: int) -> str | None:
+        """The file path of grid row ``row``, or None while its page is not loaded (it is asked for)."""
+        loaded = self.model.loaded_row(row, touch=False)
+        return loaded.path if loaded is not None else None
+
     def reanalyse_files(self, paths: list[str]):
         """The grid menu's Re-analyse: analyse these files again with the current models, through the import
         flow (its cost question included); returns what ``start_import`` returns."""
@@ -653,11 +658,8 @@ class MainWindow(QMainWindow):
 
     def step_detail(self, delta: int) -> None:
         """Show the previous (-1) or next (+1) image in the detail view."""
-        current = self.grid.currentIndex().row()
-        target = current + delta
-        if target >= self.model.rowCount() and self.model.canFetchMore():
-            self.model.fetchMore()
-        if 0 <= target < self.model.rowCount():
+        target = self.grid.currentIndex().row() + delta
+        if 0 <= target < self.model.rowCount():  # every hit has a row; open_detail waits for its page
             self.open_detail(self.model.index(target))
 
     def show_full_screen(self) -> None:
@@ -698,10 +700,8 @@ class MainWindow(QMainWindow):
         viewer.show_row(library, row.sha256, row.path, row.thumbnail_paths)
 
     def _step_full_screen(self, delta: int) -> None:
-        """The viewer's previous (-1) or next (+1): the grid's neighbour (fetching the next page at the end)."""
+        """The viewer's previous (-1) or next (+1): the grid's neighbour (shown once its page is loaded)."""
         target = self.grid.currentIndex().row() + delta
-        if target >= self.model.rowCount() and self.model.canFetchMore():
-            self.model.fetchMore()
         if 0 <= target < self.model.rowCount():
             self._show_in_viewer(self.model.index(target))
 

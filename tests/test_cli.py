@@ -77,6 +77,23 @@ def test_limit_says_what_it_left_out_and_reanalyse_runs_again(cli_library, capsy
     assert code == 0 and "analysed 1" in out and "cached 0" in out
 
 
+def test_search_sorts_by_name_size_and_age(cli_library, capsys):
+    lib, photos = cli_library
+    run(capsys, "--library", str(lib), "import", str(photos), "--quiet")
+
+    def names(*sort):
+        code, out, _ = run(capsys, "--library", str(lib), "search", "--limit", "0", "--sort", *sort)
+        assert code == 0
+        return [line.rsplit("/", 1)[1] for line in out.split("\n") if line]
+
+    assert names("name") == ["000004.jpg", "biden.jpg", "HelloGoogle.tif", "obama.jpg"]  # case-insensitive
+    by_size = sorted(names("name"), key=lambda n: -(photos / n).stat().st_size)
+    assert names("size") == by_size
+    assert sorted(names("oldest")) == sorted(by_size)
+    err = _refused(capsys, "--library", str(lib), "search", "--sort", "biggest")
+    assert "invalid choice: 'biggest'" in err and "'name', 'oldest', 'size'" in err
+
+
 def test_a_library_that_is_not_a_database_is_a_clear_error(tmp_path, capsys):
     lib = tmp_path / "lib"
     lib.mkdir()

@@ -29,6 +29,7 @@ __all__ = [
     "date_bounds",
     "float32",
     "folder_prefix",
+    "name_key",
     "name_tokens",
     "normalize_cursor",
     "normalize_query",
@@ -103,6 +104,19 @@ def folder_prefix(folder: str) -> str:
     """
     sep = "\\" if ("\\" in folder and "/" not in folder) else "/"
     return folder.rstrip("/\\") + sep
+
+
+def name_key(stored_path: str) -> str:
+    """The ``SortOrder.NAME`` key of an asset: its representative path's base name, case-folded.
+
+    ``stored_path`` is in stored form (``core.filenames.to_stored``); the
+    base name is what follows its last ``/`` or ``\\`` (the whole text when
+    there is none, ``""`` for ``""``), then ``str.casefold`` makes it
+    case-insensitive (``"IMG_1.JPG"`` and ``"img_1.jpg"`` give the same key).
+    Both backends store this key and sort on it in binary (UTF-8) order.
+    Never raises.
+    """
+    return stored_path.replace("\\", "/").rsplit("/", 1)[-1].casefold()
 
 
 def name_tokens(name: str) -> list[str]:
@@ -182,7 +196,9 @@ def normalize_cursor(cursor: SearchCursor | None, sort: SortOrder) -> SearchCurs
 
     Raises ``ValueError`` when the cursor belongs to another order than
     ``sort``, or its key is not of its order's type (a number for
-    ``RELEVANCE``, text or None for ``DATE``, text for ``PATH``).
+    ``RELEVANCE``, text or None for ``DATE`` and ``OLDEST``, text for
+    ``PATH`` and ``NAME``, a whole number of bytes for ``SIZE``, returned as
+    an int).
     """
     if cursor is None:
         return None
@@ -193,7 +209,11 @@ def normalize_cursor(cursor: SearchCursor | None, sort: SortOrder) -> SearchCurs
         if isinstance(key, bool) or not isinstance(key, (int, float)):
             raise ValueError(f"a relevance cursor's key is a score, not {key!r}")
         return SearchCursor(sort, float32(key), cursor.sha256)
-    if not (isinstance(key, str) or (key is None and sort == SortOrder.DATE)):
+    if sort == SortOrder.SIZE:
+        if isinstance(key, bool) or not isinstance(key, (int, float)) or not float(key).is_integer():
+            raise ValueError(f"a size cursor's key is a whole number of bytes, not {key!r}")
+        return SearchCursor(sort, int(key), cursor.sha256)
+    if not (isinstance(key, str) or (key is None and sort in (SortOrder.DATE, SortOrder.OLDEST))):
         raise ValueError(f"a {sort.value} cursor's key cannot be {key!r}")
     return cursor
 

@@ -184,11 +184,22 @@ class IndexDocument:
 
 
 class SortOrder(str, enum.Enum):
-    """Result order: best match first, newest ``taken_at`` first, or by path."""
+    """Result order; every order ends with sha256 ascending, so each position is unique.
+
+    ``RELEVANCE``: best match first. ``DATE``: newest ``taken_at`` first,
+    undated assets last. ``PATH``: representative path ascending.
+    ``NAME``: the representative path's base name A to Z, case-insensitive
+    (``core.query.name_key``). ``OLDEST``: oldest ``taken_at`` first,
+    undated assets last. ``SIZE``: largest file first (bytes). The value is
+    the CLI's ``search --sort`` word.
+    """
 
     RELEVANCE = "relevance"
     DATE = "date"
     PATH = "path"
+    NAME = "name"
+    OLDEST = "oldest"
+    SIZE = "size"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +208,12 @@ class SearchCursor:
 
     ``sort`` is the order the cursor belongs to; ``key`` the hit's sort
     value in it: for ``RELEVANCE`` its score (a float, 0-100, compared after
-    rounding to float32 as the backends store confidences), for ``DATE`` its
-    ``taken_at`` in ``core.query.normalize_taken_at`` form or None when
-    undated, for ``PATH`` its representative path in stored form
-    (``core.filenames.to_stored``); ``sha256`` is the hit's sha256, the last
+    rounding to float32 as the backends store confidences), for ``DATE`` and
+    ``OLDEST`` its ``taken_at`` in ``core.query.normalize_taken_at`` form or
+    None when undated, for ``PATH`` its representative path in stored form
+    (``core.filenames.to_stored``), for ``NAME`` that path's
+    ``core.query.name_key`` (text), for ``SIZE`` its size in bytes (an
+    int); ``sha256`` is the hit's sha256, the last
     key of every order, so a cursor names one position exactly.
 
     Backend-neutral: a cursor made by one backend pages on another (the
@@ -210,7 +223,7 @@ class SearchCursor:
     """
 
     sort: SortOrder
-    key: float | str | None
+    key: float | int | str | None
     sha256: str
 
 

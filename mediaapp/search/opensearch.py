@@ -48,8 +48,9 @@ text (the "word score"). The values are exactly SQLite's, so relevance order
 keys, which always end with ``sha256`` so every position is unique.
 
 Keyset paging: ``Query.after`` (a backend-neutral ``SearchCursor``: score,
-``taken_at`` text or path, then sha256) becomes ``search_after`` (a date as
-epoch milliseconds, an undated asset as ``MISSING_DATE_DESC``), and
+``taken_at`` text, path, name key or size, then sha256) becomes
+``search_after`` (a date as epoch milliseconds, an undated asset as
+``MISSING_DATE_DESC`` newest first or ``MISSING_DATE_ASC`` oldest first), and
 ``SearchPage.cursor`` is read back from the last hit's ``_source`` and
 ``_score``, so a cursor from either backend pages on the other.
 """
@@ -93,7 +94,7 @@ from mediaapp.search.opensearch_mapping import (
     to_source,
 )
 
-__all__ = ["MISSING_DATE_DESC", "RECHECK_SECONDS", "OpenSearchIndex", "epoch_millis"]
+__all__ = ["MISSING_DATE_ASC", "MISSING_DATE_DESC", "RECHECK_SECONDS", "OpenSearchIndex", "epoch_millis"]
 
 #: OpenSearch's default ``index.max_result_window``: from + size beyond it needs search_after.
 MAX_WINDOW = 10_000
@@ -102,6 +103,16 @@ RECHECK_SECONDS = 5.0
 #: The sort value OpenSearch gives an undated asset in the date order (descending, missing last):
 #: the smallest long. A cursor on an undated asset continues from it.
 MISSING_DATE_DESC = -(2**63)
+#: The sort value of an undated asset in the oldest-first order (ascending, missing last): the largest long.
+MISSING_DATE_ASC = 2**63 - 1
+#: The first sort key of each keyed order (``SortOrder``); the relevance orders sort on ``_score``.
+_SORT_KEYS: dict[SortOrder, Json] = {
+    SortOrder.DATE: {"taken_at": {"order": "desc", "missing": "_last"}},
+    SortOrder.OLDEST: {"taken_at": {"order": "asc", "missing": "_last"}},
+    SortOrder.PATH: {"path": "asc"},
+    SortOrder.NAME: {"name_key": "asc"},
+    SortOrder.SIZE: {"size": "desc"},
+}
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -416,17 +427,16 @@ class OpenSearchIndex(OpenSearchConnection):
 
     @staticmethod
     def _sort(query: Query) -> list[Json]:
-        if query.sort == SortOrder.DATE:
-            return [{"taken_at": {"order": "desc", "missing": "_last"}}, {"sha256": "asc"}]
-        if query.sort == SortOrder.PATH:
-            return [{"path": "asc"}, {"sha256": "asc"}]
-        return [{"_score": "desc"}, {"sha256": "asc"}]
+        """The ``sort`` of ``query``'s order (``mediaapp.search.sqlite``'s docstring), always ending with sha256."""
+        first: Json = _SORT_KEYS.get(query.sort, {"_score": "desc"})
+        return [first, {"sha256": "asc"}]
 
     @staticmethod
     def _search_after(cursor: SearchCursor) -> list[Any]:
         """The ``search_after`` values of ``cursor`` for ``_sort``'s keys (a date as epoch milliseconds)."""
-        if cursor.sort == SortOrder.DATE:
-            key = MISSING_DATE_DESC if cursor.key is None else epoch_millis(cast(str, cursor.key))
+        if cursor.sort in (SortOrder.DATE, SortOrder.OLDEST):
+            missing = MISSING_DATE_DESC if cursor.sort == SortOrder.DATE else MISSING_DATE_ASC
+            key = missing if cursor.key is None else epoch_millis(cast(str, cursor.key))
             return [key, cursor.sha256]
         return [cursor.key, cursor.sha256]
 
@@ -435,10 +445,14 @@ class OpenSearchIndex(OpenSearchConnection):
         """The backend-neutral cursor of one hit (``SearchCursor``): its key read from ``_source`` or ``_score``."""
         src: Json = hit.get("_source") or {}
         sha = cast(str, src.get("sha256", hit["_id"]))
-        if sort == SortOrder.DATE:
+        if sort in (SortOrder.DATE, SortOrder.OLDEST):
             return SearchCursor(sort, src.get("taken_at"), sha)
         if sort == SortOrder.PATH:
             return SearchCursor(sort, cast(str, src.get("path", "")), sha)
+        if sort == SortOrder.NAME:
+            return SearchCursor(sort, cast(str, src.get("name_key", "")), sha)
+        if sort == SortOrder.SIZE:
+            return SearchCursor(sort, int(src.get("size") or 0), sha)
         return SearchCursor(sort, float32(float(hit.get("_score") or 0.0)), sha)
 
     def search(self, query: Query) -> SearchPage:
@@ -448,7 +462,8 @@ class OpenSearchIndex(OpenSearchConnection):
         a cursor (``Query.after``) starts with ``search_after`` at the
         cursor's key, and pages beyond the window (or ``limit`` None) are
         walked with ``search_after``. ``SearchPage.cursor`` comes from the
-        last hit's ``_source`` (``taken_at``, ``path``) or ``_score``, so it
+        last hit's ``_source`` (``taken_at``, ``path``, ``name_key``,
+        ``size``) or ``_score``, so it
         is the same as SQLite's. Raises ``ValueError`` for a bad date bound,
         a negative limit/offset or a cursor of another order,
         ``SearchUnavailableError`` when the cluster cannot be reached or the
@@ -461,7 +476,7 @@ class OpenSearchIndex(OpenSearchConnection):
         self._check_readable()
         sort = self._sort(query)
         base = {"query": es_query, "sort": sort, "track_total_hits": True,
-                "_source": ["sha256", "path", "taken_at"]}
+                "_source": ["sha256", "path", "taken_at", "name_key", "size"]}
         end = None if query.limit is None else query.offset + query.limit
         if normalized.after is None and end is not None and end <= MAX_WINDOW:
             body = dict(base, **{"from": query.offset, "size": query.limit})

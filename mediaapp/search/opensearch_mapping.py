@@ -2,9 +2,11 @@
 
 Mapping (``index_body``), one document per asset, ``_id`` = sha256:
 
-- asset fields: ``sha256``, ``path`` (representative), ``paths``, ``folders``,
-  ``format``, ``camera`` (keywords), ``size`` (long), ``taken_at`` (date in
-  ``normalize_taken_at``'s ``yyyy-MM-dd'T'HH:mm:ss.SSS`` form, wall-clock);
+- asset fields: ``sha256``, ``path`` (representative), ``name_key`` (the
+  path's ``core.query.name_key``, the name order's key), ``paths``,
+  ``folders``, ``format``, ``camera`` (keywords), ``size`` (long, bytes),
+  ``taken_at`` (date in ``normalize_taken_at``'s
+  ``yyyy-MM-dd'T'HH:mm:ss.SSS`` form, wall-clock);
 - ``detections``: nested objects for label, person and face detections with
   ``kind``, ``name``, ``parents`` (keywords as spelled), ``keys`` (the
   normalised name plus normalised parents: what label queries match),
@@ -44,8 +46,9 @@ __all__ = [
     "to_source",
 ]
 
-#: Version of ``index_body``; bump it on any mapping change (then ``rebuild``). 2 added ``detections.words``.
-MAPPING_VERSION = 2
+#: Version of ``index_body``; bump it on any mapping change (then ``rebuild``). 2 added ``detections.words``,
+#: 3 ``name_key``.
+MAPPING_VERSION = 3
 #: Version of the names index mapping (``names_body``).
 NAMES_VERSION = 1
 #: OpenSearch rejects a document ``_id`` longer than 512 bytes (UTF-8); the whole bulk request fails.
@@ -79,6 +82,7 @@ def index_body(shards: int = 1, replicas: int | None = None, complete: bool = Fa
             "properties": {
                 "sha256": {"type": "keyword"},
                 "path": {"type": "keyword"},
+                "name_key": {"type": "keyword"},
                 "paths": {"type": "keyword"},
                 "folders": {"type": "keyword"},
                 "taken_at": {"type": "date", "format": "strict_date_hour_minute_second_millis"},
@@ -151,7 +155,8 @@ def to_source(doc: IndexDocument) -> Json:
                            "width": det.box.width, "height": det.box.height}
         detections.append(item)
     return {
-        "sha256": proj.sha256, "path": proj.path, "paths": proj.paths, "folders": proj.folders,
+        "sha256": proj.sha256, "path": proj.path, "name_key": proj.name_key, "paths": proj.paths,
+        "folders": proj.folders,
         "taken_at": proj.taken_at, "size": proj.size, "format": proj.format, "camera": proj.camera,
         "text": proj.text, "tokens": proj.tokens,
         "persons": list(proj.persons), "person_names": [d for d, _c in proj.persons.values()],

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from mediaapp.core.filenames import to_stored
-from mediaapp.core.query import float32, normalize_taken_at
+from mediaapp.core.query import float32, name_key, normalize_taken_at
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument
 
@@ -30,6 +30,8 @@ class Projection:
     ``path``, ``paths`` and ``folders`` are in stored form
     (``mediaapp.core.filenames.to_stored``: valid Unicode even for file
     names that are not UTF-8); hits turn them back with ``from_stored``.
+    ``name_key`` is ``name_key(path)`` (the ``SortOrder.NAME`` key); ``size``
+    is in bytes (the ``SortOrder.SIZE`` key).
     """
 
     sha256: str
@@ -40,6 +42,7 @@ class Projection:
     size: int
     format: str
     camera: str | None
+    name_key: str = ""
     labels: dict[str, tuple[str, float]] = field(default_factory=dict)
     persons: dict[str, tuple[str, float]] = field(default_factory=dict)
     tokens: str = ""
@@ -94,8 +97,9 @@ def project(doc: IndexDocument) -> Projection:
     file_names = [os.path.basename(p.replace("\\", "/")) for p in asset.paths]
     tokens = tokenize("\n".join([text, *label_words, *person_words, *file_names]))
     stored = [to_stored(p) for p in asset.paths]
+    path = stored[0] if stored else ""
     return Projection(
-        sha256=asset.sha256, path=stored[0] if stored else "",
+        sha256=asset.sha256, path=path, name_key=name_key(path),
         paths=stored, folders=[to_stored(f) for f in doc.folders],
         taken_at=normalize_taken_at(asset.taken_at), size=int(asset.size or 0),
         format=asset.format or "", camera=asset.camera,

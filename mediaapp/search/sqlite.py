@@ -32,18 +32,26 @@ Result order (the OpenSearch backend reproduces it):
 - ``RELEVANCE`` without text: the highest confidence among the query's
   matched labels (0 when the query has no labels), descending, then sha256
   ascending.
-
-Both relevance orders, and the date and path orders, are identical on
-SQLite and OpenSearch (``tests/search/test_conformance.py`` and
-``tests/search/test_differential.py`` compare them hit for hit).
-- ``DATE``: ``taken_at`` descending, assets without a date last, then sha256.
+- ``DATE`` (Newest first): ``taken_at`` descending, assets without a date
+  last, then sha256.
+- ``OLDEST`` (Oldest first): ``taken_at`` ascending, assets without a date
+  last, then sha256.
 - ``PATH``: representative path ascending (binary UTF-8 order), then sha256.
+- ``NAME`` (By name): ``core.query.name_key`` ascending (the representative
+  path's base name, case-folded; binary UTF-8 order), then sha256.
+- ``SIZE`` (Largest first): size in bytes descending, then sha256.
+
+Every order is identical on SQLite and OpenSearch
+(``tests/search/test_conformance.py`` and
+``tests/search/test_differential.py`` compare them hit for hit).
 
 Paging: every order ends with sha256, so each hit has a unique sort key
-(score+sha256, taken_at+sha256, path+sha256) and ``SearchPage.cursor``
-names the last hit's. ``Query(after=cursor)`` continues right after it
-(keyset pagination): without filters the read is an index range that starts
-at the key (``assets_by_date``, ``assets_by_path``, the sha256 index); with
+(score+sha256, taken_at+sha256, path+sha256, name_key+sha256,
+size+sha256) and ``SearchPage.cursor`` names the last hit's.
+``Query(after=cursor)`` continues right after it (keyset pagination):
+without filters the read is index ranges that start
+at the key (``assets_by_date``, ``assets_by_oldest``, ``assets_by_path``,
+``assets_by_name``, ``assets_by_size``, the sha256 index); with
 filters the candidates after the key are kept and the page is taken by a
 partial sort, so a page near the end costs what the first page costs.
 ``offset`` still works, counted from the cursor or from the first hit.
@@ -98,12 +106,51 @@ def fts_match_expression(tokens: Iterable[str]) -> str:
     return " ".join('"' + t.replace('"', '""') + '"' for t in tokens)
 
 
-#: One result row as the queries read it: (sha256, stored path, taken_at, score).
-_Row = tuple[str, str, str | None, float]
+#: One result row as the queries read it: (sha256, stored path, sort key, score); the sort key is the
+#: column of ``_KEYS`` in a keyed order (the cursor's key), None in the relevance orders.
+_Row = tuple[str, str, str | int | None, float]
 
-#: ORDER BY of the date and path orders (module docstring); relevance orders are ranked with numpy.
+#: ORDER BY of the keyed orders (module docstring); relevance orders are ranked with numpy.
 _ORDERS = {SortOrder.DATE: "a.taken_at DESC, a.sha256",  # NULLs sort lowest in SQLite, hence last when descending
-           SortOrder.PATH: "a.path, a.sha256"}
+           SortOrder.OLDEST: "a.taken_at IS NULL, a.taken_at, a.sha256",  # undated last
+           SortOrder.PATH: "a.path, a.sha256",
+           SortOrder.NAME: "a.name_key, a.sha256",
+           SortOrder.SIZE: "a.size DESC, a.sha256"}
+
+#: The column each keyed order sorts on before sha256: what its ``SearchCursor.key`` holds.
+_KEYS = {SortOrder.DATE: "taken_at", SortOrder.OLDEST: "taken_at", SortOrder.PATH: "path",
+         SortOrder.NAME: "name_key", SortOrder.SIZE: "size"}
+
+
+def _after_parts(sort: SortOrder, after: SearchCursor | None, t: str = "") -> list[tuple[str, list[object], str]]:
+    """The index ranges, in result order, that hold the hits after ``after`` in the keyed order ``sort``.
+
+    Each part is ``(WHERE, parameters, ORDER BY)`` over ``assets``, its
+    columns prefixed with ``t`` (``"a."`` for an aliased table). Read one
+    after another, the parts list the order from the cursor on (from the
+    first hit when ``after`` is None); each one lies wholly after the
+    previous one. Every part is a range of one of the ``assets_by_*``
+    indexes, so a seek costs the same anywhere in the results.
+    """
+    key, sha = f"{t}{_KEYS[sort]}", f"{t}sha256"
+    if sort in (SortOrder.PATH, SortOrder.NAME):
+        if after is None:
+            return [("1", [], f"{key}, {sha}")]
+        return [(f"({key}, {sha}) > (?, ?)", [after.key, after.sha256], f"{key}, {sha}")]
+    if sort == SortOrder.SIZE:
+        if after is None:
+            return [("1", [], f"{key} DESC, {sha}")]
+        return [(f"{key} = ? AND {sha} > ?", [after.key, after.sha256], sha),
+                (f"{key} < ?", [after.key], f"{key} DESC, {sha}")]
+    # DATE (newest first) and OLDEST: the dated in either direction, then the undated by sha256
+    step, order = ("<", f"{key} DESC, {sha}") if sort == SortOrder.DATE else (">", f"{key}, {sha}")
+    if after is None:
+        return [(f"{key} IS NOT NULL", [], order), (f"{key} IS NULL", [], sha)]
+    if after.key is None:
+        return [(f"{key} IS NULL AND {sha} > ?", [after.sha256], sha)]
+    return [(f"{key} = ? AND {sha} > ?", [after.key, after.sha256], sha),
+            (f"{key} {step} ?", [after.key], order),
+            (f"{key} IS NULL", [], sha)]
 
 
 def _json_ids(ids: Iterable[int]) -> str:
@@ -153,7 +200,8 @@ class SqliteIndex(SqliteStore):
     every asset id is kept in memory (8 bytes per asset, rebuilt when
     ``meta.generation`` moves) and the word score reads the fact cache
     below (a lone label reads its best rows straight off the
-    ``label_facts`` key); date/path by SQL over the ids.
+    ``label_facts`` key); the keyed orders (date, oldest, path, name,
+    size) by SQL over the ids.
     Facets over a filtered set count the facts of the matched ids from an
     in-memory copy of every label fact (numpy arrays, 12 bytes per fact,
     rebuilt when ``meta.generation`` moves; disabled above
@@ -354,7 +402,7 @@ class SqliteIndex(SqliteStore):
         return self._search(normalize_query(query))
 
     def _search(self, query: NormalizedQuery) -> SearchPage:
-        relevance = query.sort not in (SortOrder.DATE, SortOrder.PATH)
+        relevance = query.sort not in _ORDERS
         if relevance and self._only_one_label(query):
             return self._search_one_label(query)
         wanted = ("text" if query.tokens else "label" if query.labels else "") if relevance else ""
@@ -374,12 +422,11 @@ class SqliteIndex(SqliteStore):
     @staticmethod
     def _page(rows: list[_Row], total: int, query: NormalizedQuery) -> SearchPage:
         """The ``SearchPage`` of ``rows`` (in order), with the cursor of the last one."""
-        hits = [SearchHit(sha, from_stored(path), score) for sha, path, _taken, score in rows]
+        hits = [SearchHit(sha, from_stored(path), score) for sha, path, _key, score in rows]
         cursor = None
         if rows:
-            sha, path, taken, score = rows[-1]
-            key = taken if query.sort == SortOrder.DATE else path if query.sort == SortOrder.PATH else score
-            cursor = SearchCursor(query.sort, key, sha)
+            sha, _path, key, score = rows[-1]
+            cursor = SearchCursor(query.sort, key if query.sort in _ORDERS else score, sha)
         return SearchPage(hits, total, cursor)
 
     @staticmethod
@@ -388,36 +435,31 @@ class SqliteIndex(SqliteStore):
         return (-1 if query.limit is None else query.limit), query.offset
 
     def _all_rows(self, query: NormalizedQuery) -> list[_Row]:
-        """The page of a query without filters, read off the date/path/sha256 index (no candidate set).
+        """The page of a query without filters, read off the order's index or the sha256 index (no candidate set).
 
-        With a cursor, every read is an index range starting at the cursor
-        (a seek), so the cost does not grow with the position in the results.
+        Keyed orders read their index ranges (``_after_parts``) in turn, from
+        the cursor when there is one (a seek), so the cost does not grow
+        with the position in the results.
         """
-        cols = "sha256, path, taken_at, 0.0"
         limit, offset = self._window(query)
         after = query.after
-        if after is None:
-            order = _ORDERS.get(query.sort, "a.sha256")
-            return self._rows(f"SELECT {cols} FROM assets a ORDER BY {order} LIMIT ? OFFSET ?", [limit, offset])
-        if query.sort == SortOrder.PATH:
-            return self._rows(f"SELECT {cols} FROM assets WHERE (path, sha256) > (?, ?) ORDER BY path, sha256"
-                              " LIMIT ? OFFSET ?", [after.key, after.sha256, limit, offset])
-        if query.sort == SortOrder.DATE:
-            # three index ranges in order: the cursor's date after its sha256, older dates, the undated
-            parts: list[tuple[str, list[object], str]] = [("taken_at IS NULL AND sha256 > ?", [after.sha256], "sha256")]
-            if after.key is not None:
-                parts = [("taken_at = ? AND sha256 > ?", [after.key, after.sha256], "sha256"),
-                         ("taken_at < ?", [after.key], "taken_at DESC, sha256"),
-                         ("taken_at IS NULL", [], "sha256")]
+        if query.sort in _ORDERS:
+            cols = f"sha256, path, {_KEYS[query.sort]}, 0.0"
+            if after is None and query.sort != SortOrder.OLDEST:  # one index walk (OLDEST's undated come last)
+                return self._rows(f"SELECT {cols} FROM assets a ORDER BY {_ORDERS[query.sort]} LIMIT ? OFFSET ?",
+                                  [limit, offset])
             need = -1 if limit < 0 else offset + limit
             rows: list[_Row] = []
-            for where, params, order in parts:
+            for where, params, order in _after_parts(query.sort, after):
                 want = -1 if need < 0 else need - len(rows)
                 if want == 0:
                     break
                 rows += self._rows(f"SELECT {cols} FROM assets WHERE {where} ORDER BY {order} LIMIT ?",
                                    [*params, want])
             return rows[offset:] if limit < 0 else rows[offset:offset + limit]
+        cols = "sha256, path, NULL, 0.0"
+        if after is None:
+            return self._rows(f"SELECT {cols} FROM assets ORDER BY sha256 LIMIT ? OFFSET ?", [limit, offset])
         # relevance without filters: every score is 0, so the order is sha256's
         key = cast(float, after.key)
         if key < 0:
@@ -427,22 +469,20 @@ class SqliteIndex(SqliteStore):
                           [*params, limit, offset])
 
     def _ordered_rows(self, ids: np.ndarray, query: NormalizedQuery) -> list[_Row]:
-        """The date- or path-ordered page of the candidate ``ids`` (after the cursor, when there is one)."""
+        """The keyed-order page (``_ORDERS``) of the candidate ``ids`` (after the cursor, when there is one)."""
         limit, offset = self._window(query)
         after = query.after
         where, params = "", []
-        if after is not None and query.sort == SortOrder.PATH:
-            where, params = "WHERE (a.path, a.sha256) > (?, ?)", [after.key, after.sha256]
-        elif after is not None and after.key is None:
-            where, params = "WHERE a.taken_at IS NULL AND a.sha256 > ?", [after.sha256]
-        elif after is not None:
-            where = "WHERE (a.taken_at < ? OR (a.taken_at = ? AND a.sha256 > ?) OR a.taken_at IS NULL)"
-            params = [after.key, after.key, after.sha256]
+        if after is not None:
+            # the cursor's ranges (_after_parts) joined: each part lies wholly after the previous one
+            parts = _after_parts(query.sort, after, "a.")
+            where = "WHERE " + " OR ".join(f"({w})" for w, _p, _o in parts)
+            params = [p for _w, ps, _o in parts for p in ps]
         # CROSS JOIN keeps the candidates as the outer loop: with the cursor's OR, the planner would
-        # otherwise walk the date index over the whole library and scan the candidates for each row
+        # otherwise walk an order's index over the whole library and scan the candidates for each row
         return self._rows(
-            f"SELECT a.sha256, a.path, a.taken_at, 0.0 FROM json_each(?) j CROSS JOIN assets a ON a.id = j.value"
-            f" {where} ORDER BY {_ORDERS[query.sort]} LIMIT ? OFFSET ?",
+            f"SELECT a.sha256, a.path, a.{_KEYS[query.sort]}, 0.0 FROM json_each(?) j CROSS JOIN assets a"
+            f" ON a.id = j.value {where} ORDER BY {_ORDERS[query.sort]} LIMIT ? OFFSET ?",
             [_json_ids(ids.tolist()), *params, limit, offset])
 
     def _rows(self, sql: str, params: Iterable[object]) -> list[_Row]:

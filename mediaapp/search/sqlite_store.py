@@ -8,12 +8,16 @@ answers the queries.
 Schema (version ``SCHEMA_VERSION``; a different stored version is dropped and
 recreated, since the index can always be rebuilt):
 
-- ``assets(id, sha256, path, paths, folders, taken_at, size, format, camera,
-  labels)``: one row per asset; ``path`` is the representative path (the
-  first of ``asset.paths``), ``paths``/``folders`` are JSON arrays,
-  ``taken_at`` is ``normalize_taken_at``'s text (NULL when unknown) and
-  ``labels`` packs the asset's label facts as little-endian (uint32 label id,
-  float32 confidence) pairs, read by facet counting.
+- ``assets(id, sha256, path, name_key, paths, folders, taken_at, size, format,
+  camera, labels)``: one row per asset; ``path`` is the representative path
+  (the first of ``asset.paths``), ``name_key`` its ``core.query.name_key``
+  (the name order's key), ``paths``/``folders`` are JSON arrays,
+  ``taken_at`` is ``normalize_taken_at``'s text (NULL when unknown), ``size``
+  is in bytes, and ``labels`` packs the asset's label facts as little-endian
+  (uint32 label id, float32 confidence) pairs, read by facet counting. One
+  index per result order (``assets_by_date``, ``assets_by_oldest``,
+  ``assets_by_path``, ``assets_by_name``, ``assets_by_size``) makes every
+  unfiltered page and cursor seek an index range.
 - ``asset_paths(path, asset_id)``: every path, for the folder filter (a
   range scan ``prefix <= path < prefix'``).
 - ``names(id, field, norm, display)``: the dictionary of label and person
@@ -56,7 +60,7 @@ from mediaapp.search.projection import Projection, project
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 #: Bumped whenever the table layout changes; an index with another version is rebuilt empty.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Reader connections kept open (each with up to 64 MiB of page cache).
 _READERS = 4
@@ -70,6 +74,7 @@ CREATE TABLE IF NOT EXISTS assets(
     id INTEGER PRIMARY KEY,
     sha256 TEXT NOT NULL UNIQUE,
     path TEXT NOT NULL,
+    name_key TEXT NOT NULL,
     paths TEXT NOT NULL,
     folders TEXT NOT NULL,
     taken_at TEXT,
@@ -79,6 +84,9 @@ CREATE TABLE IF NOT EXISTS assets(
     labels BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS assets_by_date ON assets(taken_at DESC, sha256);
 CREATE INDEX IF NOT EXISTS assets_by_path ON assets(path, sha256);
+CREATE INDEX IF NOT EXISTS assets_by_oldest ON assets(taken_at, sha256);
+CREATE INDEX IF NOT EXISTS assets_by_name ON assets(name_key, sha256);
+CREATE INDEX IF NOT EXISTS assets_by_size ON assets(size DESC, sha256);
 CREATE TABLE IF NOT EXISTS asset_paths(
     path TEXT NOT NULL, asset_id INTEGER NOT NULL,
     PRIMARY KEY(path, asset_id)) WITHOUT ROWID;
@@ -231,17 +239,17 @@ class SqliteStore:
         facts = [(label_ids[n], c) for n, (_d, c) in proj.labels.items()]
         blob = _pack_facts(facts)
         old = conn.execute("SELECT id, labels FROM assets WHERE sha256=?", (proj.sha256,)).fetchone()
-        values = (proj.path, json.dumps(proj.paths), json.dumps(proj.folders), proj.taken_at,
+        values = (proj.path, proj.name_key, json.dumps(proj.paths), json.dumps(proj.folders), proj.taken_at,
                   proj.size, proj.format, proj.camera, blob)
         if old is not None:
             asset_id = old[0]
             self._remove_asset(conn, asset_id, old[1], hist)
-            conn.execute("UPDATE assets SET path=?, paths=?, folders=?, taken_at=?, size=?, format=?,"
+            conn.execute("UPDATE assets SET path=?, name_key=?, paths=?, folders=?, taken_at=?, size=?, format=?,"
                          " camera=?, labels=? WHERE id=?", (*values, asset_id))
         else:
             asset_id = conn.execute(
-                "INSERT INTO assets(path, paths, folders, taken_at, size, format, camera, labels, sha256)"
-                " VALUES(?,?,?,?,?,?,?,?,?)", (*values, proj.sha256)).lastrowid
+                "INSERT INTO assets(path, name_key, paths, folders, taken_at, size, format, camera, labels, sha256)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?)", (*values, proj.sha256)).lastrowid
         conn.executemany("INSERT OR IGNORE INTO asset_paths(path, asset_id) VALUES(?,?)",
                          [(p, asset_id) for p in proj.paths])
         conn.executemany("INSERT INTO label_facts(label_id, confidence, asset_id) VALUES(?,?,?)",

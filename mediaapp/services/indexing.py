@@ -47,15 +47,16 @@ class SearchSync:
         """Why the embedded index lacks documents it should have, or None.
 
         An index holding no document while the catalog holds images was
-        deleted or emptied (searches would silently find nothing); the
-        answer says so, for the library to rebuild it. Not when every image
+        deleted or emptied, or recreated for a new index schema (searches
+        would silently find nothing); the answer says so, for the library to
+        rebuild it. Not when every image
         is still marked in the change feed (a first run killed before it
         indexed anything): ``sync`` indexes them. Two counts: cheap.
         """
         images = self.catalog.asset_count()
         if images and not self.local.count() and len(self.catalog.feed.pending(SEARCH)) < images:
             return (f"the search index holds no images but the catalog holds {images} "
-                    "(the index file was deleted or emptied)")
+                    "(the index file was deleted or emptied, or made by another version of mediaapp)")
         return None
 
     def documents(self, sha256s: Iterable[str]) -> list[IndexDocument]:

@@ -65,7 +65,9 @@ from mediaapp.ui.window_actions import make_actions
 
 #: Facet values fetched per field.
 FACET_LIMIT = 200
-SORT_TITLES = {SortOrder.RELEVANCE: "Best match", SortOrder.DATE: "Newest first", SortOrder.PATH: "By path"}
+#: The sort combo's entries, in menu order: every ``SortOrder`` with its title.
+SORT_TITLES = {SortOrder.RELEVANCE: "Best match", SortOrder.DATE: "Newest first", SortOrder.OLDEST: "Oldest first",
+               SortOrder.NAME: "By name", SortOrder.PATH: "By path", SortOrder.SIZE: "Largest first"}
 
 
 def open_library(path: str | Path, progress: Callable[[Any], None] | None = None) -> tuple[Any, str | None]:

@@ -9,7 +9,8 @@ partly real Rekognition responses) and must give the same answers:
 2. a table of queries checked against ``reference_search`` /
    ``reference_facets``, a brute-force reading of the ``Query`` docstring.
 
-Order is checked everywhere, hit for hit: date and path sorts, relevance
+Order is checked everywhere, hit for hit: the keyed sorts (newest and
+oldest first, path, file name, largest first), relevance
 without text (highest matched label confidence, then sha256) and relevance
 with text (the word score of ``mediaapp.search.sqlite``'s docstring: the
 highest confidence among the label and person detections at or above the
@@ -130,8 +131,17 @@ def reference_search(docs: list[IndexDocument], q: Query) -> list[str]:
         dated.sort(key=lambda d: _date(d.asset.taken_at), reverse=True)
         undated = sorted((d for d in found if not _date(d.asset.taken_at)), key=lambda d: d.asset.sha256)
         found = dated + undated
+    elif q.sort == SortOrder.OLDEST:
+        dated = sorted((d for d in found if _date(d.asset.taken_at)),
+                       key=lambda d: (_date(d.asset.taken_at), d.asset.sha256))
+        undated = sorted((d for d in found if not _date(d.asset.taken_at)), key=lambda d: d.asset.sha256)
+        found = dated + undated
     elif q.sort == SortOrder.PATH:
         found.sort(key=lambda d: (d.asset.paths[0], d.asset.sha256))
+    elif q.sort == SortOrder.NAME:  # the base name, case-insensitively, in UTF-8 byte order
+        found.sort(key=lambda d: (d.asset.paths[0].rsplit("/", 1)[-1].casefold().encode(), d.asset.sha256))
+    elif q.sort == SortOrder.SIZE:
+        found.sort(key=lambda d: (-d.asset.size, d.asset.sha256))
     else:
         def score(d):
             if tokenize(q.text):
@@ -293,6 +303,35 @@ def test_sort_orders(library_index):
     assert shas(page) == S(7, 1, 2, 5, 6, 8, 4, 3)
     assert [h.path for h in page.hits][:3] == ["/lib/birds/bird.jpg", "/lib/city/street.jpg",
                                                 "/lib/cityscape/monday.png"]
+    assert shas(search(Query(sort=SortOrder.OLDEST))) == S(5, 3, 4, 1, 6, 2, 7, 8)  # undated last
+    page = search(Query(sort=SortOrder.NAME))  # IMG_0001.JPG between dog.jpg and monday.png: case-insensitive
+    assert shas(page) == S(7, 4, 3, 8, 2, 5, 6, 1)
+    assert [h.path for h in page.hits][2:4] == ["/lib/pets/dog.jpg", "/lib/misc/IMG_0001.JPG"]
+    assert shas(search(Query(sort=SortOrder.SIZE))) == S(6, 1, 3, 5, 8, 2, 7, 4)  # 3 and 5 tie: sha256
+
+
+def test_new_orders_under_filters_and_pages(library_index):
+    search = library_index.search
+    assert shas(search(Query(labels=("Animal",), sort=SortOrder.NAME))) == S(7, 4, 3)
+    assert shas(search(Query(text="jpg", sort=SortOrder.OLDEST))) == S(5, 3, 4, 1, 6, 7, 8)
+    assert shas(search(Query(folder="/lib/pets", sort=SortOrder.SIZE))) == S(3, 4)
+    assert shas(search(Query(taken_after="2019-01-01", sort=SortOrder.OLDEST, limit=2, offset=1))) == S(3, 4)
+    page = search(Query(sort=SortOrder.SIZE, limit=3, offset=2))
+    assert (shas(page), page.total) == (S(3, 5, 8), 8)
+    assert shas(search(Query(sort=SortOrder.OLDEST, limit=3, offset=4))) == S(6, 2, 7)
+
+
+def test_name_order_ties_and_case(empty_index):
+    from search_support import _doc
+
+    paths = {1: ["/z/b.jpg"], 2: ["/a/B.JPG"], 3: ["/m/a.png", "/a/zz.jpg"], 4: ["/q/Äpfel.jpg"],
+             5: ["/a/b.jpg"], 6: ["/c/A10.jpg"], 7: ["/c/a9.jpg"], 8: ["/c/b"]}
+    docs = [_doc(i, p, None, []) for i, p in paths.items()]
+    assert empty_index.upsert(docs).indexed == 8
+    # the representative (first) path's base name, case-folded, then sha256; ä sorts after ASCII (UTF-8 bytes)
+    page = empty_index.search(Query(sort=SortOrder.NAME, limit=None))
+    assert shas(page) == S(3, 6, 7, 8, 1, 2, 5, 4)
+    assert page.cursor is not None and page.cursor.key == "äpfel.jpg"
 
 
 def test_pagination(library_index):
@@ -347,6 +386,9 @@ def cursor_walk(index, query: Query, size: int) -> tuple[list[tuple[str, str, fl
 
 
 PAGED = [Query(), Query(sort=SortOrder.DATE), Query(sort=SortOrder.PATH), Query(labels=("Animal",)),
+         Query(sort=SortOrder.OLDEST), Query(sort=SortOrder.NAME), Query(sort=SortOrder.SIZE),
+         Query(text="jpg", sort=SortOrder.OLDEST), Query(text="jpg", sort=SortOrder.NAME),
+         Query(folder="/lib", sort=SortOrder.SIZE), Query(labels=("Person",), sort=SortOrder.OLDEST),
          Query(labels=("Dog",), min_confidence=30.0), Query(labels=("Transportation", "Animal"), match_all=False),
          Query(text="jpg"), Query(text="animal jpg"), Query(text="jpg", sort=SortOrder.DATE),
          Query(text="jpg", sort=SortOrder.PATH), Query(folder="/lib", sort=SortOrder.DATE),
@@ -396,6 +438,22 @@ def test_cursor_keys_are_the_sort_values(library_index):
     undated = library_index.search(Query(sort=SortOrder.DATE, limit=6)).cursor
     assert undated == SearchCursor(SortOrder.DATE, None, sha(2))
     assert shas(library_index.search(Query(sort=SortOrder.DATE, after=undated))) == S(7, 8)
+    page = library_index.search(Query(sort=SortOrder.OLDEST, limit=1))
+    assert page.cursor == SearchCursor(SortOrder.OLDEST, "2019-07-04T18:00:00.000", sha(5))
+    undated = library_index.search(Query(sort=SortOrder.OLDEST, limit=6)).cursor
+    assert undated == SearchCursor(SortOrder.OLDEST, None, sha(2))
+    assert shas(library_index.search(Query(sort=SortOrder.OLDEST, after=undated))) == S(7, 8)
+    page = library_index.search(Query(sort=SortOrder.NAME, limit=4))
+    assert page.cursor == SearchCursor(SortOrder.NAME, "img_0001.jpg", sha(8))
+    page = library_index.search(Query(sort=SortOrder.SIZE, limit=3))
+    assert page.cursor == SearchCursor(SortOrder.SIZE, 300_000, sha(3))
+    assert isinstance(page.cursor.key, int)
+    assert shas(library_index.search(Query(sort=SortOrder.SIZE, after=page.cursor))) == S(5, 8, 2, 7, 4)
+    # a cursor made by hand (or read back from JSON: a float) pages the same
+    after = SearchCursor(SortOrder.SIZE, 2048.0, sha(1))
+    assert shas(library_index.search(Query(sort=SortOrder.SIZE, after=after))) == S(2, 7, 4)
+    after = SearchCursor(SortOrder.NAME, "dog.jpg", sha(3))
+    assert shas(library_index.search(Query(sort=SortOrder.NAME, after=after))) == S(8, 2, 5, 6, 1)
 
 
 def test_cursor_of_another_order_is_refused(library_index):
@@ -405,6 +463,13 @@ def test_cursor_of_another_order_is_refused(library_index):
         library_index.search(Query(sort=SortOrder.PATH, after=SearchCursor(SortOrder.DATE, None, sha(1))))
     with pytest.raises(ValueError):
         library_index.search(Query(after=SearchCursor(SortOrder.RELEVANCE, "high", sha(1))))
+    for bad in ("big", None, True, 1.5):
+        with pytest.raises(ValueError):
+            library_index.search(Query(sort=SortOrder.SIZE, after=SearchCursor(SortOrder.SIZE, bad, sha(1))))
+    with pytest.raises(ValueError):
+        library_index.search(Query(sort=SortOrder.NAME, after=SearchCursor(SortOrder.NAME, None, sha(1))))
+    with pytest.raises(ValueError):
+        library_index.search(Query(sort=SortOrder.OLDEST, after=SearchCursor(SortOrder.DATE, None, sha(1))))
 
 
 def test_hit_path_is_representative(library_index):
@@ -450,6 +515,9 @@ def test_unknown_facet_field(library_index):
 
 QUERIES = [
     Query(), Query(sort=SortOrder.DATE), Query(sort=SortOrder.PATH),
+    Query(sort=SortOrder.OLDEST), Query(sort=SortOrder.NAME), Query(sort=SortOrder.SIZE),
+    Query(labels=("Animal",), sort=SortOrder.SIZE), Query(text="jpg", sort=SortOrder.NAME, limit=3, offset=2),
+    Query(taken_after="2020-01-01", sort=SortOrder.OLDEST),
     Query(labels=("Vehicle",)), Query(labels=("Transportation", "Person"), match_all=True),
     Query(labels=("Transportation", "Person", "Animal"), match_all=False),
     Query(labels=("Wheel",), min_confidence=93.2), Query(labels=("Machine", "Road"), min_confidence=90),
@@ -518,7 +586,8 @@ def test_cursor_pages_on_after_its_hit_was_deleted(empty_index, library):
     index = empty_index
     index.upsert(library)
     for query in (Query(sort=SortOrder.PATH, limit=3), Query(sort=SortOrder.DATE, limit=3),
-                  Query(labels=("Animal",), limit=1), Query(limit=3)):
+                  Query(sort=SortOrder.OLDEST, limit=3), Query(sort=SortOrder.NAME, limit=3),
+                  Query(sort=SortOrder.SIZE, limit=3), Query(labels=("Animal",), limit=1), Query(limit=3)):
         full = shas(index.search(replace(query, limit=None)))
         cursor = index.search(query).cursor
         index.delete([cursor.sha256])

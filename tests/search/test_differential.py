@@ -71,11 +71,15 @@ def generate(seed: int, n: int) -> list[IndexDocument]:
         lines = [" ".join(rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(rng.randint(0, 2))]
         for line in lines:
             dets.append(Detection(DetectionKind.TEXT, line, 99.0, text_type="LINE"))
-        paths = [f"{rng.choice(FOLDERS)}/{rng.choice(['x', 'Y', 'ü', 'dog '])}{i}.{rng.choice(['jpg', 'PNG'])}"
+        # a number shared by several assets makes file names tie (in any case) for the name order
+        number = i if rng.random() < 0.6 else i % 4
+        stems = ["x", "X", "Y", "ü", "dog "]
+        paths = [f"{rng.choice(FOLDERS)}/{rng.choice(stems)}{number}.{rng.choice(['jpg', 'PNG'])}"
                  for _ in range(rng.choice([1, 1, 2, 3]))]
         paths = sorted(set(paths))
         sha = f"{rng.getrandbits(256):064x}"
-        asset = Asset(sha, 100 + i, "jpeg", 10, 10, paths, rng.choice(DATES), "Canon", "m")
+        size = rng.choice([0, 4096, 4096, 2**40, 100 + i])  # ties, zero and beyond 32 bits for the size order
+        asset = Asset(sha, size, "jpeg", 10, 10, paths, rng.choice(DATES), "Canon", "m")
         docs.append(IndexDocument(asset, dets, sorted({p.rsplit("/", 1)[0] for p in paths}), "\n".join(lines)))
     return docs
 
@@ -140,6 +144,29 @@ def test_random_queries_agree(pair):
             assert remote.facets(q, field, 1000) == local.facets(q, field, 1000), f"{context} {field}"
         nonempty += bool(want.hits)
     assert nonempty > N_QUERIES // 4  # the queries exercise real results, not only empty pages
+
+
+def test_keyed_orders_follow_their_definitions(pair, generated):
+    from mediaapp.core.query import normalize_taken_at
+
+    def dated(doc):
+        return normalize_taken_at(doc.asset.taken_at)
+
+    def name(doc):
+        return doc.asset.paths[0].rsplit("/", 1)[-1].casefold().encode(), doc.asset.sha256
+
+    undated = sorted(d.asset.sha256 for d in generated if dated(d) is None)
+    expected = {
+        SortOrder.OLDEST: [d.asset.sha256 for d in sorted((d for d in generated if dated(d) is not None),
+                                                          key=lambda d: (dated(d), d.asset.sha256))] + undated,
+        SortOrder.NAME: [d.asset.sha256 for d in sorted(generated, key=name)],
+        SortOrder.SIZE: [d.asset.sha256 for d in sorted(generated, key=lambda d: (-d.asset.size, d.asset.sha256))],
+    }
+    assert len({name(d)[0] for d in generated}) < len(generated)  # names tie
+    assert len({d.asset.size for d in generated}) < len(generated)  # sizes tie
+    for order, want in expected.items():
+        for index in pair:
+            assert [h.sha256 for h in index.search(Query(sort=order, limit=None)).hits] == want, (index, order)
 
 
 def test_text_relevance_orders_agree_for_every_word(pair):

@@ -10,6 +10,7 @@ import pytest
 from mediaapp.core.types import Query
 from mediaapp.search.index_base import IndexResult, SearchUnavailableError
 from mediaapp.search.opensearch import OpenSearchIndex
+from mediaapp.search.opensearch_mapping import MAPPING_VERSION
 from mediaapp.search.queue import QueuedIndex, doc_from_json, doc_to_json
 from mediaapp.search.sqlite import SqliteIndex
 
@@ -269,7 +270,8 @@ def test_opensearch_stopped_then_started(tmp_path, library):
             q.search(Query(limit=None))
         assert q.pending_count() == 0
         assert inner.alias not in server_indices(server, inner.alias)
-        assert sorted(inner.client.indices.get_alias(name=inner.alias))[0].startswith(f"{inner.alias}-v2-")
+        versioned = sorted(inner.client.indices.get_alias(name=inner.alias))[0]
+        assert versioned.startswith(f"{inner.alias}-v{MAPPING_VERSION}-")
         q.upsert(library[6:7])  # writes carry on meanwhile
         with pytest.raises(SearchUnavailableError, match="lost its documents"):
             q.facets(Query())

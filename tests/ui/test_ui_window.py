@@ -202,3 +202,16 @@ def test_a_bad_settings_file_is_named_with_its_key(tmp_path):
     (root / "settings.json").write_text('{"min_confidence": "high", "engines": ["local"]}')
     with pytest.raises(SettingsError, match=r"settings\.json: setting 'min_confidence' must be a number"):
         Library(root)
+
+
+def test_the_sort_combo_offers_every_order_and_drives_the_query(qtbot, tmp_path):
+    from mediaapp.core.types import SortOrder
+
+    window, _library = _opened_window(qtbot, tmp_path / "library")
+    items = [(window.sort.itemText(i), window.sort.itemData(i)) for i in range(window.sort.count())]
+    assert items == [("Best match", "relevance"), ("Newest first", "date"), ("Oldest first", "oldest"),
+                     ("By name", "name"), ("By path", "path"), ("Largest first", "size")]
+    for i, (_title, value) in enumerate(items):
+        window.sort.setCurrentIndex(i)
+        assert window.current_query().sort == SortOrder(value)
+    window.close()

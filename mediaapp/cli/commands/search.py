@@ -22,7 +22,9 @@ def register(subparsers) -> None:
     p.add_argument("--folder", default=None)
     p.add_argument("--after", type=iso_date, default=None, help="taken at or after (ISO date)")
     p.add_argument("--before", type=iso_date, default=None, help="taken at or before (ISO date)")
-    p.add_argument("--sort", choices=[s.value for s in SortOrder], default=SortOrder.RELEVANCE.value)
+    p.add_argument("--sort", choices=[s.value for s in SortOrder], default=SortOrder.RELEVANCE.value,
+                   help="relevance (best match), date (newest first), oldest (oldest first), path, "
+                        "name (file name A-Z), size (largest first)")
     p.add_argument("--limit", type=non_negative_int, default=100,
                    help="most matches to print (default 100; 0 = all)")
     p.add_argument("--json", action="store_true", help="print a JSON list of matches")

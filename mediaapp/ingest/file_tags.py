@@ -59,25 +59,17 @@ class Sidecar:
 
 
 @dataclass(slots=True)
-class FileTags:
+class FileTags(XmpFacts):
     """What one file says about itself, merged from its sources (see the module docstring).
 
-    ``keywords``: keyword paths, root first (``("Animal", "Mammal",
-    "Dog")``; a flat keyword is a 1-tuple); ``title``, ``description``,
-    ``label``: text; ``rating``: -1 to 5 (xmp:Rating); ``date_created``: ISO
-    8601 text as written; ``regions``: face rectangles (``xmp.Region``,
-    ratios of the image as displayed); ``sources``: what was read, in order
-    (sidecar paths, ``EMBEDDED_XMP``, ``EMBEDDED_IPTC``); ``problems``: one
-    readable line per source that could not be read. Plain, picklable data.
+    The fields of ``xmp.XmpFacts`` (keyword paths root first, title,
+    description, label, rating -1 to 5, date_created as written, regions as
+    ratios of the image as displayed), merged, plus ``sources``: what was
+    read, in order (sidecar paths, ``EMBEDDED_XMP``, ``EMBEDDED_IPTC``), and
+    ``problems``: one readable line per source that could not be read.
+    Plain, picklable data.
     """
 
-    keywords: list[tuple[str, ...]] = field(default_factory=list)
-    title: str | None = None
-    description: str | None = None
-    rating: float | None = None
-    label: str | None = None
-    date_created: str | None = None
-    regions: list[Region] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 

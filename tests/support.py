@@ -70,3 +70,12 @@ def replay_library(testdata: Path, tmp_path: Path) -> Path:
     finally:
         lib.close()
     return root
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released): a server that is down."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

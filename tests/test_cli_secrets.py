@@ -6,20 +6,13 @@ exist (the reserved ``.invalid`` domain) fails at once without a network.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
+from support import free_port
 
 from mediaapp.cli.main import main
 from mediaapp.settings import load_settings, save_settings
 
 SECRET = "s3cret-Pa55"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(capsys, *argv):

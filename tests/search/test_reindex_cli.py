@@ -7,11 +7,11 @@ documents the command indexes are built by ``Library`` from the catalog.
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import pytest
 from search_support import build_library, sha
+from support import free_port
 
 from mediaapp.cli.main import main
 from mediaapp.core.types import Api, DetectionKind, Query, SortOrder
@@ -57,12 +57,6 @@ def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_reindex_to_opensearch_and_back(library_root, osmem_base, capsys):

@@ -93,10 +93,9 @@ def test_check_connection_reports_plain_words(osmem_base, tmp_path):
     assert not probe.client.indices.exists_alias(name=alias)  # a health check creates nothing
     probe.close()
 
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from support import free_port
+
+    port = free_port()
     down = check_connection({"url": f"http://127.0.0.1:{port}"}, timeout=2)
     assert down["ok"] is False and down["status"] == "unreachable"
     assert "connection refused" in down["message"] and f"127.0.0.1:{port}" in down["message"]

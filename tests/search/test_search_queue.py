@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import pytest
+from support import free_port
 
 from mediaapp.core.types import Query
 from mediaapp.search.index_base import IndexResult, SearchUnavailableError
@@ -229,12 +229,6 @@ def test_rejected_documents_stay_queued_with_their_error(tmp_path, library):
     q.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_indices(server, alias: str) -> set[str]:
     """Names of the concrete indices on ``server`` that start with ``alias``."""
     return {row["index"] for row in server.request("GET", "/_cat/indices?format=json")
@@ -244,7 +238,7 @@ def server_indices(server, alias: str) -> set[str]:
 def test_opensearch_stopped_then_started(tmp_path, library):
     from osmem_server import OsmemServer
 
-    port = _free_port()
+    port = free_port()
     addr = f"127.0.0.1:{port}"
     server = OsmemServer.start(freeze=False, japanese=False, addr=addr)
     inner = OpenSearchIndex(f"http://{addr}", index=f"mediaapp-test-{uuid.uuid4().hex[:8]}",

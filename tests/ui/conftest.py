@@ -34,3 +34,13 @@ def analysed(testdata, tmp_path_factory) -> AnalysedLibrary:
     report = library.import_paths([photos])
     yield AnalysedLibrary(library, root, photos, report)
     library.close()
+
+
+@pytest.fixture
+def runner(qapp):
+    """A ``BackgroundRunner`` for grid-model tests, shut down after the test."""
+    from mediaapp.ui.background import BackgroundRunner
+
+    runner = BackgroundRunner()
+    yield runner
+    runner.shutdown()

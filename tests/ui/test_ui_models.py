@@ -13,15 +13,7 @@ from ui_support import BROKEN
 
 from mediaapp.core.types import DetectionKind, Query, SortOrder
 from mediaapp.ui.asset_list import AssetListModel, Roles
-from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.pixmaps import PixmapCache, ThumbnailLoader
-
-
-@pytest.fixture
-def runner(qapp):
-    runner = BackgroundRunner()
-    yield runner
-    runner.shutdown()
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ the library's catalog holds a few assets stored as analyses, as an import leaves
 
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 
 import pytest
 from PySide6.QtWidgets import QDialog
+from support import free_port
 
 from mediaapp.core.types import Api, Detection, DetectionKind, Query
 from mediaapp.library import Library
@@ -50,12 +50,6 @@ def library(tmp_path):
 
 def opensearch_settings(url: str, **extra) -> dict:
     return {**DEFAULTS, "index": {"backend": "opensearch", "url": url, **extra}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_index_fields_round_trip_without_a_password(qtbot):

@@ -7,20 +7,14 @@ exist (the reserved ``.invalid`` domain) fails at once without a network.
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
+from support import free_port
 
 from mediaapp.settings import DEFAULTS
 from mediaapp.ui.settings_dialog import SettingsDialog
 
 SECRET = "s3cret-Pa55"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dialog_for(qtbot, url: str, **extra) -> SettingsDialog:

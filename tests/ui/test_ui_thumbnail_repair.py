@@ -22,16 +22,8 @@ from PySide6.QtCore import Qt
 from mediaapp import fsio
 from mediaapp.ingest import thumbnails
 from mediaapp.ui.asset_list import AssetListModel, Roles
-from mediaapp.ui.background import BackgroundRunner
 
 PHOTO = "1_objects/voc/VOC2007/JPEGImages/000004.jpg"  # seven cars, 500x406
-
-
-@pytest.fixture
-def runner(qapp):
-    runner = BackgroundRunner()
-    yield runner
-    runner.shutdown()
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ from mediaapp.analysis.registry import clear_engines, engine_class
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.apis import parse_api
 from mediaapp.core.types import (
+    CLOUD_ENGINE,
+    LOCAL_ENGINE,
     Asset,
     Detection,
     DetectionKind,
@@ -51,9 +53,14 @@ from mediaapp.settings import Settings, read_settings
 
 if TYPE_CHECKING:
     from mediaapp.services.costs import CostEstimator
+    from mediaapp.services.face_collection import FaceCollection
     from mediaapp.services.importer import ImportPipeline
     from mediaapp.services.people_service import People
+    from mediaapp.services.relabel import Relabel
     from mediaapp.services.results import ResultsExchange
+    from mediaapp.services.sidecars import SidecarProgress, SidecarReport, SidecarWriter
+    from mediaapp.services.similar import DuplicateGroup, Similar
+    from mediaapp.services.watch import FolderWatcher, WatchChange
     from mediaapp.tasks import CancelToken, WorkerPool
 
 __all__ = ["ImportProgress", "Library", "ProgressCallback", "keep_private"]
@@ -127,6 +134,8 @@ class Library:
         self._parts: dict[str, Any] = {}  # the parts built on first use (see _part)
         self._parts_lock = threading.RLock()  # a part may need another part while it is built
         self._opened = self.settings
+        #: False for a library opened for reading only (``sync=False``): nothing derived is rewritten either.
+        self._writes = sync
         #: Why the embedded index must be rebuilt from the catalog before its answers are complete
         #: (damaged, deleted or emptied), or None; ``rebuild_index`` does it and clears this.
         self.index_problem = damaged or self.search_sync.missing_documents()
@@ -157,7 +166,7 @@ class Library:
         from mediaapp.services.people_service import People
 
         return self._part("people", lambda: People(self.catalog, self.root / "faces", self._settings, self.pool,
-                                                   self.sync_index))
+                                                   self._changed))
 
     @property
     def costs(self) -> CostEstimator:
@@ -172,7 +181,7 @@ class Library:
         from mediaapp.services.results import ResultsExchange
 
         return self._part("results", lambda: ResultsExchange(self.catalog, self.root, self._settings,
-                                                             self.costs.analysis_params, self.sync_index))
+                                                             self.costs.analysis_params, self._changed))
 
     @property
     def importer(self) -> ImportPipeline:
@@ -182,6 +191,14 @@ class Library:
         return self._part("importer", lambda: ImportPipeline(self.catalog, self.thumbnail_dir, self.pool,
                                                              self._settings, self.people, self.search_sync,
                                                              self.engine_config))
+
+    @property
+    def relabel(self) -> Relabel:
+        """Photos an older label model labelled, the relabelling estimate and its one-time notice
+        (``services/relabel.Relabel``)."""
+        from mediaapp.services.relabel import Relabel
+
+        return self._part("relabel", lambda: Relabel(self.catalog, self.root, self._settings))
 
     def update_settings(self, **changes: Any) -> Settings:
         """Apply ``changes`` (setting name -> JSON-like value) to this session's settings; returns them.
@@ -206,8 +223,135 @@ class Library:
                      apis: list[str] | None = None, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None, reanalyse: bool = False) -> ImportReport:
         """Import files and folders; see ``ImportPipeline.import_paths``."""
-        return self.importer.import_paths(paths, engines=engines, apis=apis, progress=progress, cancel=cancel,
-                                          reanalyse=reanalyse)
+        report = self.importer.import_paths(paths, engines=engines, apis=apis, progress=progress, cancel=cancel,
+                                            reanalyse=reanalyse)
+        self.write_sidecars()  # opted-in folders' sidecars follow the new labels (a no-op while off)
+        self._refresh_vectors()
+        return report
+
+    # -- similar photos (``services/similar.Similar``) --------------------------------------------
+    @property
+    def similar(self) -> Similar:
+        """"More like this" and near-duplicates (``services/similar.Similar``) over the embedded index's vectors."""
+        from mediaapp.services.similar import Similar
+
+        return self._part("similar", lambda: Similar(self.catalog, self.local_index.vectors))
+
+    def _refresh_vectors(self) -> None:
+        """Bring the vector store up to date after new embeddings; a failure is logged, the next query retries."""
+        import sqlite3
+
+        try:
+            self.similar.store.prune()  # the rows of files removed since
+            self.similar.refresh()
+        except (OSError, sqlite3.Error) as exc:  # derived data: the next import or "like" query retries
+            import logging
+            logging.getLogger(__name__).warning("cannot update the similar-photos vectors: %s", exc)
+
+    def like(self, path: str | Path) -> str:
+        """The sha256 to put in ``Query.like`` for "more like this" of the imported file ``path``.
+
+        Raises ``services.similar.NotImportedError`` (a ``LookupError``) when
+        ``path`` is not imported or has no embedding. Blocks. Brings the
+        vector store up to date first (may rewrite it), except in a library
+        opened for reading only (``sync=False``, ``mediaapp search --like``):
+        that one answers from the store as the last import left it and
+        writes nothing (``Similar.example(refresh=False)``).
+        """
+        return self.similar.example(path, refresh=self._writes)
+
+    def duplicates(self, progress: Callable[[int, int], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> list[DuplicateGroup]:
+        """Near-duplicate groups, the suggested keeper first in each; see ``Similar.duplicates``. Blocks."""
+        return self.similar.duplicates(progress, should_stop)
+
+    def hide_assets(self, sha256s: Iterable[str], keeper: str | None = None) -> list[str]:
+        """Hide ``sha256s`` (never ``keeper``) from search results; returns those hidden. See ``Similar.hide``."""
+        hidden = self.similar.hide(sha256s, keeper)
+        self.reindex_assets(hidden)
+        return hidden
+
+    def unhide_assets(self, sha256s: Iterable[str]) -> None:
+        """Show ``sha256s`` in search results again."""
+        shas = list(sha256s)
+        self.similar.unhide(shas)
+        self.reindex_assets(shas)
+
+    def move_files(self, paths: Iterable[str | Path], folder: str | Path) -> tuple[list[tuple[str, str]], list[str]]:
+        """Move files into ``folder`` and record it in the catalog and index; see ``Similar.move``. Blocks."""
+        moves, problems = self.similar.move([str(p) for p in paths], folder)
+        if moves:  # a RAW+JPEG pair split or joined by the move is restacked, then indexed (as the watcher does)
+            self.restack_folders({os.path.dirname(p) for move in moves for p in move})
+        return moves, problems
+
+    # -- XMP sidecars --------------------------------------------------------------------------
+    @property
+    def sidecars(self) -> SidecarWriter:
+        """The XMP sidecar writer, the change feed's ``sidecars`` consumer (``services/sidecars.SidecarWriter``).
+
+        Its ``is_own_write(path)`` tells the folder watcher which events are its own writes.
+        """
+        from mediaapp.services.sidecars import SidecarWriter
+
+        return self._part("sidecars", lambda: SidecarWriter(self.catalog, self._settings))
+
+    def write_sidecars(self, paths: Iterable[str | Path] | None = None, progress: SidecarProgress | None = None,
+                       cancel: Callable[[], bool] | None = None) -> SidecarReport:
+        """Write the XMP sidecars the change feed has pending, or those of the assets under ``paths``.
+
+        Only folders with sidecars on (``Settings.sidecars``) are written;
+        a no-op while they are off everywhere. See ``SidecarWriter.write``.
+        Blocking: the GUI calls it on a worker.
+        """
+        return self.sidecars.write(None if paths is None else [str(p) for p in paths], progress, cancel)
+
+    def _changed(self) -> None:
+        """After an edit outside imports (People, imported results): index the change and write the sidecars."""
+        self.sync_index()
+        self.write_sidecars()
+
+    def watcher(self, paths: Iterable[str | Path] | None = None,
+                on_change: Callable[[WatchChange], None] | None = None, *,
+                ignore: Callable[[Path], bool] | None = None, **options: Any) -> FolderWatcher:
+        """A ``services/watch.FolderWatcher`` of ``paths`` (default: ``settings.watch_folders``), not started yet.
+
+        New, changed, moved and deleted files there reach this library
+        through ``import_paths`` (its engines and folder rules; then the
+        sidecars of opted-in folders), moves and deletions restack their
+        folders' RAW+JPEG pairs through ``restack_folders``;
+        ``on_change(WatchChange)`` is called on the watcher's thread;
+        ``ignore(path)`` is True for this application's own writes (default:
+        the sidecar writer's ``is_own_write``). ``settings.watch_polling`` and
+        ``watch_reconcile_s`` give ``force_polling`` and ``reconcile_s``
+        unless ``options`` (``FolderWatcher``'s keywords) name them. The
+        library keeps it until it stops (its ``on_stopped``), and stops it
+        on ``close``. Call ``start()`` on it; it runs on its own thread.
+        """
+        from mediaapp.services.watch import FolderWatcher
+
+        options.setdefault("force_polling", self.settings.watch_polling)
+        options.setdefault("reconcile_s", self.settings.watch_reconcile_s)
+        watcher = FolderWatcher(self.settings.watch_folders if paths is None else paths, importer=self,
+                                catalog=self.catalog, search=self.search_sync, library_root=self.root,
+                                on_change=on_change or (lambda change: None),
+                                ignore=self.sidecars.is_own_write if ignore is None else ignore,
+                                on_stopped=self._forget_watcher, **options)
+        with self._parts_lock:
+            self._parts.setdefault("watchers", []).append(watcher)
+        return watcher
+
+    def _forget_watcher(self, watcher: FolderWatcher) -> None:
+        """A watcher stopped: drop it from the ones ``close`` stops (each On/Off of the window makes one)."""
+        with self._parts_lock:
+            watchers = self._parts.get("watchers", [])
+            if watcher in watchers:
+                watchers.remove(watcher)
+
+    @property
+    def watchers(self) -> list[FolderWatcher]:
+        """The watchers made by ``watcher`` that have not stopped yet (a copy)."""
+        with self._parts_lock:
+            return list(self._parts.get("watchers", []))
 
     def pending_downloads(self) -> dict[str, int]:
         """What the next import would download once before analysing: description -> size in bytes.
@@ -231,6 +375,27 @@ class Library:
             out.update(engine.pending_downloads([a for a in apis if a in engine.descriptor.apis]))
         return out
 
+    def restack(self) -> int:
+        """Apply "Stack RAW+JPEG pairs" (``Settings.stack_raw_jpeg``) to the whole library, and index the change.
+
+        Call after the setting changed (``update_settings``). Returns how
+        many assets changed stack. Blocking: call it on a worker.
+        """
+        changed = self.importer.restack()
+        self.search_sync.update(changed)
+        return len(changed)
+
+    def restack_folders(self, folders: Iterable[str | Path]) -> None:
+        """Recompute the RAW+JPEG stacks of the files directly in ``folders`` (``ImportPipeline.restack_folders``),
+        then index the change and write the opted-in folders' sidecars (a stack's files carry the whole stack's).
+
+        For what changes files without an import: the folder watcher calls it
+        after moves and deletions, so a RAW whose JPEG went is shown alone
+        and a pair moved together stays one stack. Blocking: call it on a worker.
+        """
+        self.importer.restack_folders({os.path.abspath(os.fspath(f)) for f in folders})
+        self._changed()
+
     def engines_for(self, asset: Asset) -> list[str]:
         """The engines that analyse ``asset`` when a run names none; see ``ImportPipeline.engines_for``."""
         return self.importer.engines_for(asset)
@@ -242,7 +407,66 @@ class Library:
         """
         section = self.settings.engine_config.get(engine_name) or {}
         context = EngineContext(self.settings, self.root, section, lambda: self.people.engine_config())  # People on use
-        return engine_class(engine_name).configure(context)
+        config = engine_class(engine_name).configure(context)
+        if engine_name == CLOUD_ENGINE and config.get("face_collection"):
+            # the enrolled faces' names, which stay in mediaapp: the engine names imported faces with them;
+            # with nobody enrolled there is nothing to name and nothing is paid for
+            from mediaapp.services.face_collection import enrolled_people
+
+            people = enrolled_people(self.catalog, str(config["face_collection"]))
+            if people:
+                config["collection_people"] = people
+            else:
+                del config["face_collection"]
+        return config
+
+    # -- faces in the cloud ----------------------------------------------------------------------
+    def _face_collection(self, collection_id: str) -> FaceCollection:
+        from mediaapp.analysis.registry import create_engine
+        from mediaapp.services.face_collection import FaceCollection, cloud_engine
+
+        config = engine_class(CLOUD_ENGINE).configure(EngineContext(
+            self.settings, self.root, self.settings.engine_config.get(CLOUD_ENGINE) or {}))
+        return FaceCollection(cloud_engine(create_engine(CLOUD_ENGINE, config)), self.catalog, collection_id,
+                              self.settings.face_match_threshold)
+
+    def face_collection(self, create: bool = False) -> FaceCollection | None:
+        """The library's Rekognition face collection (``mediaapp.services.face_collection``), or None when
+        the cloud settings name none (``engine_config.rekognition.face_collection``).
+
+        ``create``: when none is named, name ``collection_id_for(root)`` and save it in ``settings.json``
+        (the collection itself is made on the first enrolment). Raises ``EngineUnavailableError`` (no AWS
+        credentials, invalid cloud settings).
+        """
+        from mediaapp.services.face_collection import collection_id_for
+        from mediaapp.settings import save_settings
+
+        section = dict(self.settings.engine_config.get(CLOUD_ENGINE) or {})
+        collection_id = str(section.get("face_collection") or "")
+        if not collection_id:
+            if not create:
+                return None
+            collection_id = collection_id_for(self.root)
+            sections = {**self.settings.engine_config, CLOUD_ENGINE: {**section, "face_collection": collection_id}}
+            save_settings(self.root, self.update_settings(engine_config=sections))
+        return self._face_collection(collection_id)
+
+    def compare_faces(self, source: str | Path, target: str | Path, similarity_threshold: float = 80.0,
+                      engine: str = LOCAL_ENGINE) -> Json:
+        """CompareFaces of two image files (``mediaapp faces compare``): the local engine's (dlib
+        embeddings, ``People.compare``) or Rekognition's (one priced, budgeted call:
+        ``face_collection.compare_in_cloud``). Raises ``AnalysisError``, ``EngineUnavailableError``,
+        ``RuntimeError`` (face features off) and ``ValueError`` for an unknown engine.
+        """
+        if engine == LOCAL_ENGINE:
+            return self.people.compare(source, target, similarity_threshold)
+        if engine != CLOUD_ENGINE:
+            raise ValueError(f"faces are compared by {LOCAL_ENGINE!r} or {CLOUD_ENGINE!r}, not {engine!r}")
+        from mediaapp.analysis.registry import create_engine
+        from mediaapp.services.face_collection import cloud_engine, compare_in_cloud
+
+        return compare_in_cloud(cloud_engine(create_engine(CLOUD_ENGINE, self.engine_config(CLOUD_ENGINE))),
+                                source, target, similarity_threshold)
 
     # -- index ---------------------------------------------------------------------------------
     def reindex_assets(self, sha256s: Iterable[str]) -> bool:
@@ -288,6 +512,13 @@ class Library:
         """Map sha256 -> Asset."""
         return self.queries.assets(sha256s)
 
+    def unsafe(self, sha256s: Iterable[str]) -> set[str]:
+        """Those of ``sha256s`` flagged as unsafe content (a moderation label at ``MODERATION_THRESHOLD``
+        or more, ``mediaapp.services.moderation.flagged``): the thumbnails "Blur unsafe thumbnails" blurs."""
+        from mediaapp.services.moderation import flagged
+
+        return flagged(self.catalog, sha256s)
+
     def detections(self, sha256s: Iterable[str], kinds: Iterable[DetectionKind] | None = None,
                    min_confidence: float = 0.0) -> dict[str, list[Detection]]:
         """Map sha256 -> current detections."""
@@ -331,6 +562,9 @@ class Library:
         clear_engines()
         with self._parts_lock:
             pool = self._parts.get("pool")
+            watchers = self._parts.pop("watchers", [])
+        for watcher in watchers:
+            watcher.stop()
         if pool is not None:
             pool.close()
         self.search_sync.close()

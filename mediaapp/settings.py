@@ -26,6 +26,67 @@ class SettingsError(ValueError):
     """A setting has a value of the wrong kind; the message names the key, the value and what was expected."""
 
 
+#: ``NAME.EXT.xmp`` (darktable, digiKam: one sidecar per file, never shared) and ``NAME.xmp`` (Lightroom,
+#: Capture One, Bridge: the RAW's sidecar, shared with a JPEG of the same name).
+SIDECAR_NAMINGS = ("name.ext.xmp", "name.xmp")
+
+#: XMP sidecar writing (``mediaapp.services.sidecars``), off until the user turns it on.
+#: ``enabled``: on for the whole library; ``folders``: absolute folder -> True/False, the deepest applying
+#: folder wins over ``enabled``; ``naming``: one of ``SIDECAR_NAMINGS``; ``min_confidence``: machine labels
+#: below it (0-100) are not written. 80, not the search threshold (50): a keyword in a sidecar leaves the
+#: app, where Lightroom, digiKam and agencies take it as a person's word and nothing marks it uncertain, so
+#: only the labels that are rarely wrong go (the same bar as Rekognition's default face SimilarityThreshold,
+#: which the app uses to name faces by itself); ``confidences``: also write each machine label's
+#: confidence in mediaapp's own XMP namespace.
+SIDECAR_DEFAULTS: dict[str, Any] = {"enabled": False, "folders": {}, "naming": "name.ext.xmp",
+                                    "min_confidence": 80.0, "confidences": False}
+
+
+def sidecar_options(value: Any) -> dict[str, Any]:
+    """The ``sidecars`` setting checked and completed with ``SIDECAR_DEFAULTS`` (a new dict).
+
+    Folder keys are made absolute (``~`` expanded). Raises ``SettingsError``
+    naming the sub-key of a value of the wrong kind.
+    """
+    data = _object("sidecars", value)
+    out = copy.deepcopy(SIDECAR_DEFAULTS)
+    out.update({k: v for k, v in data.items() if k not in SIDECAR_DEFAULTS})  # newer keys are kept
+    if "enabled" in data:
+        out["enabled"] = flag(data["enabled"], False)
+    if "confidences" in data:
+        out["confidences"] = flag(data["confidences"], False)
+    if data.get("min_confidence") is not None:
+        out["min_confidence"] = _number("sidecars.min_confidence", data["min_confidence"], 0.0, 100.0)
+    if data.get("naming") is not None:
+        naming = str(data["naming"]).strip().lower()
+        if naming not in SIDECAR_NAMINGS:
+            raise SettingsError(f"setting 'sidecars.naming' must be one of {', '.join(SIDECAR_NAMINGS)}, "
+                                f"not {data['naming']!r}")
+        out["naming"] = naming
+    if data.get("folders") is not None:
+        out["folders"] = {os.path.abspath(os.path.expanduser(str(folder))): flag(on, False)
+                          for folder, on in _object("sidecars.folders", data["folders"]).items()}
+    return out
+
+
+def sidecars_on_for(path: str, options: Mapping[str, Any]) -> bool:
+    """Whether sidecars are written for the file at ``path`` (absolute) under the ``sidecars`` ``options``.
+
+    The deepest folder of ``options["folders"]`` that holds ``path`` decides;
+    with none, ``options["enabled"]``. No I/O.
+    """
+    best_depth, on = -1, bool(options.get("enabled"))
+    for folder, folder_on in (options.get("folders") or {}).items():
+        if len(folder) > best_depth and is_below(path, (folder,)):
+            best_depth, on = len(folder), bool(folder_on)
+    return on
+
+
+def sidecars_anywhere(options: Mapping[str, Any]) -> bool:
+    """Whether the ``sidecars`` ``options`` turn writing on for the library or for any folder."""
+    return bool(options.get("enabled")) or any(bool(v) for v in (options.get("folders") or {}).values())
+
+
 def _numeric(value: Any) -> Any:
     """``value``, or the number a hand-edited text holds (``"85"``), as earlier versions read it."""
     if isinstance(value, str):
@@ -78,7 +139,21 @@ class Settings:
     ``workers``: worker processes (None: one per core); ``index``: the
     search backend's settings (``mediaapp.search.factory``);
     ``engine_config``: each engine's own section, by engine name;
-    ``folder_engines``: absolute folder -> engine names; ``extra``: keys
+    ``folder_engines``: absolute folder -> engine names; ``stack_raw_jpeg``:
+    "Stack RAW+JPEG pairs", a RAW and a JPEG/HEIF of the same stem in one
+    folder are one stack (``mediaapp.catalog.stacks``); ``watch_enabled``:
+    "Watch folders for changes" (``mediaapp.services.watch``), of the folders
+    ``watch_folders`` (absolute paths); ``watch_polling``: poll them instead
+    of inotify (network shares are polled anyway); ``watch_reconcile_s``:
+    seconds between the watcher's full reconcile scans (0: only at start); ``sidecars``: XMP
+    sidecar writing (``SIDECAR_DEFAULTS``, checked by ``sidecar_options``); ``blur_unsafe``: "Blur unsafe
+    thumbnails", the grid blurs images flagged as unsafe content (``mediaapp.services.moderation``) until
+    clicked (off by default); ``label_floor``: the lowest Confidence (0-100) an on-device concept label is
+    stored with (``analysis.local.classifier.CONFIDENCE_FLOOR``, 20), so the search slider (default 50) can go
+    lower without analysing again; it reaches the engine through its config, not the analysis cache key, so
+    changing it re-analyses nothing (it applies to images analysed afterwards); ``relabel_notice``: front end
+    (``cli``, ``gui``) -> the label model it last said "photos were labelled by an older model" about
+    (``mediaapp.services.relabel``); ``extra``: keys
     this version does not know (kept, so newer versions can add settings).
     Instances are immutable: ``replace`` makes a changed copy.
     """
@@ -93,6 +168,15 @@ class Settings:
     index: Mapping[str, Any] = field(default_factory=lambda: {"backend": "sqlite"})
     engine_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     folder_engines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    stack_raw_jpeg: bool = True
+    watch_enabled: bool = False
+    watch_folders: tuple[str, ...] = ()
+    watch_polling: bool = False
+    watch_reconcile_s: float = 600.0
+    sidecars: Mapping[str, Any] = field(default_factory=lambda: dict(SIDECAR_DEFAULTS))
+    blur_unsafe: bool = False
+    label_floor: float = 20.0
+    relabel_notice: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -104,16 +188,23 @@ class Settings:
         known = {f.name for f in fields(cls)} - {"extra"}
         values: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in known or (value is None and key in ("index", "engine_config", "folder_engines")):
+            if key not in known or (value is None and key in ("index", "engine_config", "folder_engines",
+                                                              "sidecars")):
                 continue  # null for a table: its default, as earlier versions read it
             if key in ("engines", "apis"):
                 values[key] = _names(key, value)
-            elif key in ("min_confidence", "face_match_threshold"):
+            elif key in ("min_confidence", "face_match_threshold", "label_floor"):
                 values[key] = _number(key, value, 0.0, 100.0)
             elif key in ("max_labels", "workers"):
                 values[key] = _count(key, value)
-            elif key == "faces_enabled":
+            elif key in ("faces_enabled", "stack_raw_jpeg"):
                 values[key] = flag(value, True)
+            elif key in ("watch_enabled", "watch_polling", "blur_unsafe"):
+                values[key] = flag(value, False)
+            elif key == "watch_folders":
+                values[key] = _names(key, value)
+            elif key == "watch_reconcile_s":
+                values[key] = _number(key, value, 0.0, 86400.0)
             elif key == "index":
                 values[key] = _object(key, value)
             elif key == "engine_config":
@@ -124,6 +215,10 @@ class Settings:
             elif key == "folder_engines":
                 values[key] = {folder: _names(f"{key}[{folder!r}]", engines)
                                for folder, engines in _object(key, value).items()}
+            elif key == "sidecars":
+                values[key] = sidecar_options(value)
+            elif key == "relabel_notice":
+                values[key] = {str(k): str(v) for k, v in _object(key, value).items()}
         extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in known}
         return cls(**values, extra=extra)
 

@@ -52,6 +52,48 @@ def sample_folder(testdata, tmp_path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def osmem_base():
+    """A private osmem-server (the in-memory OpenSearch-compatible server from PyPI) on 127.0.0.1 (free port),
+    shared by the session's search, moderation and similar-photos tests; stopped afterwards."""
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(freeze=False, japanese=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_aws(monkeypatch, tmp_path):
+    """Fake credentials and no shared AWS config, profile or instance-metadata lookups; the client factory
+    and the engine caches are reset before and after the test, so nothing ever reaches real AWS.
+    (Every test under ``tests/cloud`` uses it; others ask for it or for ``rekognition_stubber``.)"""
+    from mediaapp.analysis import registry
+    from mediaapp.cloud import clients
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+                       "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    clients.set_client_factory(None)
+    registry.clear_engines()
+    yield
+    clients.set_client_factory(None)
+    registry.clear_engines()  # also closes each engine's usage ledger
+
+
+@pytest.fixture
+def rekognition_stubber(fake_aws):
+    """Under ``fake_aws``, a real boto3 Rekognition client in botocore's ``Stubber``, installed as every
+    engine's client (``tests/cloud/stubs.StubbedRekognition``); yields the active ``Stubber``."""
+    from cloud.stubs import StubbedRekognition
+
+    return StubbedRekognition().stubber
+
+
 def pytest_report_header(config):
     """Say up front whether the search suite also runs against a real OpenSearch cluster (``OPENSEARCH_URL``)."""
     url = os.environ.get("OPENSEARCH_URL", "")

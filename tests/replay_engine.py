@@ -33,8 +33,9 @@ class ReplayEngine(EngineBase):
     ``fail_names`` lists file names answered with InvalidImageFormatException.
     """
 
-    descriptor = EngineDescriptor(name="replay", title="Recorded responses (tests)", apis=tuple(Api),
-                                  default_apis=tuple(Api))
+    # only the APIs it has a recording of: the pipeline asks an engine only for the APIs it answers
+    descriptor = EngineDescriptor(name="replay", title="Recorded responses (tests)", apis=tuple(SAMPLES),
+                                  default_apis=tuple(SAMPLES))
     executor = "thread"
     max_concurrency = 2
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 #: A small, varied import set: (source under testdata, name in the import folder).
@@ -30,6 +32,13 @@ REPLAY_ENGINE = "replay_engine:ReplayEngine"
 #: Three VOC photos; the replayed DetectLabels answer (awscli sample) labels each of them "Car".
 REPLAY_PHOTOS = ("1_objects/voc/VOC2007/JPEGImages/000004.jpg", "1_objects/voc/VOC2007/JPEGImages/000005.jpg",
                  "1_objects/voc/VOC2007/JPEGImages/000002.jpg")
+
+
+#: The analyses the replay engine has recorded answers for (the library's default set grows with new APIs).
+REPLAYED_APIS = ["DetectLabels", "DetectText", "RecognizeCelebrities"]
+
+#: A camera RAW (Canon EOS 6D DNG) that LibRaw decodes; ``shoot_raw_jpeg`` pairs it with a JPEG.
+DNG = "8_sidecars/photoprism_canon_eos_6d.dng"
 
 
 def replay_settings(testdata: Path, **options) -> dict:
@@ -79,3 +88,42 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def shoot_raw_jpeg(testdata: Path, folder: Path, stem: str = "IMG_0001", jpeg_ext: str = ".JPG") -> tuple[Path, Path]:
+    """A RAW+JPEG pair in ``folder`` as a camera set to RAW+JPEG writes it: the shared ``DNG`` as ``STEM.dng``
+    and its LibRaw decode saved by Pillow as ``STEM`` + ``jpeg_ext`` (quality 90). Returns ``(raw, jpeg)``."""
+    import shutil
+
+    from mediaapp.ingest import media
+
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / f"{stem}.dng"
+    shutil.copy(testdata / DNG, raw)
+    jpeg = folder / f"{stem}{jpeg_ext}"
+    media.open_for_analysis(raw).convert("RGB").save(jpeg, "JPEG", quality=90)
+    return raw, jpeg
+
+
+def open_replay_library(testdata: Path, tmp_path: Path, **settings):
+    """An open ``Library`` at ``tmp_path / "lib"`` whose saved settings are ``replay_settings`` with
+    ``REPLAYED_APIS`` and then ``settings``; nothing imported. The caller closes it."""
+    from mediaapp.library import Library
+    from mediaapp.settings import save_settings
+
+    root = tmp_path / "lib"
+    root.mkdir(exist_ok=True)
+    save_settings(root, {**replay_settings(testdata), "apis": REPLAYED_APIS, **settings})
+    return Library(root)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``check`` every 0.1 s until it is true or ``timeout`` seconds passed; its last answer.
+
+    A deadline for behaviour that happens on another thread (a watcher's import), not a timing assert."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()

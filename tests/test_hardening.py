@@ -255,6 +255,12 @@ def test_a_name_holding_the_escape_character_survives_the_upgrade(testdata, tmp_
     db.execute("UPDATE files SET path = ?, name = ? WHERE path = ?", (str(folder / name), name, stored))
     assert db.execute("SELECT COUNT(*) FROM files WHERE path = ?", (str(folder / name),)).fetchone()[0] == 1
     db.executescript("""
+        DROP TABLE asset_embeddings; DROP TABLE asset_hashes; DROP TABLE asset_hidden;  -- schema 13's
+        DROP TABLE cloud_faces;                                  -- schema 12's face collection
+        DROP TABLE stacks;                                       -- schema 11's RAW+JPEG stacks
+        ALTER TABLE assets DROP COLUMN media_kind; ALTER TABLE assets DROP COLUMN duration_ms;
+        ALTER TABLE assets DROP COLUMN codec; ALTER TABLE assets DROP COLUMN frame_rate;  -- schema 10's video
+        DROP TABLE sidecar_files; DROP TABLE sidecar_state;      -- schema 9's sidecars
         DROP TABLE asset_metadata;                               -- schema 8's file metadata
         DROP TABLE analysis_claims;                              -- schema 7's claims
         DROP TABLE change_feed; DROP TABLE feed_consumers;       -- schema 6's change feed, as schema 4 had it

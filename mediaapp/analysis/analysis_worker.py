@@ -21,7 +21,9 @@ class ApiOutcome:
     response, for the parent to store (``EngineBase.analyse_with_extras``):
     ``{"Faces": [face record, ...]}`` (``mediaapp.analysis.local.face_records``:
     box, details, 128-d embedding, crop) when the local engine detected
-    faces; ``{"Metadata": {...}}`` from the metadata engine. Only one outcome
+    faces, and ``{"Similarity": {...}}`` (image embedding, perceptual hashes,
+    sharpness: ``mediaapp.analysis.local.similarity``) when it answered
+    DetectLabels; ``{"Metadata": {...}}`` from the metadata engine. Only one outcome
     per image carries it: the RecognizeCelebrities one when it succeeded,
     else DetectLabels. The stored response itself is never changed.
     """

@@ -143,6 +143,17 @@ class EngineBase:
         return params
 
     @classmethod
+    def video_refusal(cls, asset: Asset, config: Json) -> str | None:
+        """Why this engine, built from ``config``, cannot analyse the video ``asset`` although its descriptor
+        lists video APIs (the cloud engine: not MP4/MOV, or no bucket); None when it can.
+
+        The import pipeline then gives the video to the on-device engine and
+        says why; the cost estimate counts it as free. Called without
+        building the engine; no I/O. Default: None.
+        """
+        return None
+
+    @classmethod
     def pending_downloads(cls, apis: Sequence[Api]) -> dict[str, int]:
         """What ``prepare(apis)`` would download before a run, as it stands now: description -> size in bytes.
 

@@ -63,7 +63,7 @@ __all__ = ["ENGINE_VERSION", "KEYWORD_CATEGORY", "MetadataEngine", "MetadataPara
 
 #: The version stored with every answer. Part of the cache key too (``MetadataParams``): a reader that takes
 #: more from the files bumps it, and the next import reads every file again (it costs nothing).
-ENGINE_VERSION = "metadata/1"
+ENGINE_VERSION = "metadata/3"  # 2: leaves out the entries mediaapp wrote into sidecars itself; 3: MP:RegionInfo
 
 #: The category of every keyword Label (Rekognition's ``Label.Categories``), which tells them from machine labels.
 KEYWORD_CATEGORY = "File keywords"

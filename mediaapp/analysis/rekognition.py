@@ -1,4 +1,4 @@
-"""The ``rekognition`` engine: Amazon Rekognition DetectLabels, DetectText and RecognizeCelebrities.
+"""The ``rekognition`` engine: Amazon Rekognition DetectLabels, DetectText, RecognizeCelebrities and DetectFaces.
 
 How one image goes (``analyse_many``, run in one of ``max_concurrency``
 threads of the importing process):
@@ -44,7 +44,24 @@ threads of the importing process):
 5. With ``delete_after``, the S3 copy is deleted (and marked deleted in the ledger).
 
 ``prepare_ref`` (called by the library before the run) only attaches the
-asset's name, date and format to the ``ImageRef``; it never touches the network.
+asset's name, date, format, media kind and duration to the ``ImageRef``; it
+never touches the network.
+
+A video (its ``Get*`` APIs: GetLabelDetection, GetTextDetection,
+GetFaceDetection, GetCelebrityRecognition, GetContentModeration, which the
+pipeline asks for in place of the image APIs, ``core.apis.apis_for_media``) goes to Rekognition
+Video (``analyse_video``): each API's price, its billed minutes times the
+per-minute price (``pricing.video_usd``), is reserved; the original MP4/MOV is
+uploaded (content-addressed key, skipped when present); one ``Start*`` job per
+API runs on the S3 object (``mediaapp.cloud.video_jobs``: idempotent
+``ClientRequestToken``, SNS/SQS or polling); a job's reservation is committed
+with its ``JobId`` when it starts (the ledger counts a ``JobId`` once, so a job
+Rekognition hands back for a repeated token is never counted twice) and the
+others are released; an answer failing validation is quarantined. Only MP4
+and MOV with a bucket go there (``video_refusal``); the pipeline gives other
+videos to the on-device engine. The job waits in its worker thread: thread
+tasks are not timed by the worker pool, and the wait is bounded by
+``PollPolicy.timeout_s`` and the run's cancel token.
 
 Caching is the library's: responses are stored per (sha256, api, engine,
 params) and the engine is only called for missing ones, so a re-import, a
@@ -76,9 +93,10 @@ from mediaapp.analysis.engine_base import (
 from mediaapp.cloud import clients, transfers
 from mediaapp.cloud.config import CloudConfig
 from mediaapp.cloud.pricing import LEDGER_FILE, Budget, Ledger, PriceTable, params_for_config, priced_calls
-from mediaapp.core.analysis import CLOUD_ENGINE
-from mediaapp.core.apis import on_by_default
-from mediaapp.core.types import Api, Asset, Json
+from mediaapp.core.analysis import CLOUD_ENGINE, FACE_COLLECTION
+from mediaapp.core.apis import on_by_default, spec
+from mediaapp.core.responses import box_iou
+from mediaapp.core.types import Api, Asset, BoundingBox, Json
 from mediaapp.fsio import open_regular
 
 log = logging.getLogger(__name__)
@@ -105,7 +123,8 @@ REKOGNITION_ERRORS = {
     "InvalidS3ObjectException": "Rekognition could not read the uploaded copy in S3 (the bucket must be in "
                                 "the same region, and the object readable by your identity)",
     "AccessDeniedException": "your AWS identity is not allowed to call Rekognition "
-                             "(the IAM policy needs rekognition:DetectLabels, DetectText and RecognizeCelebrities)",
+                             "(the IAM policy needs rekognition:DetectLabels, DetectText, RecognizeCelebrities "
+                             "and, when asked for, DetectFaces or DetectModerationLabels)",
     "InvalidParameterException": "Rekognition refused the request parameters (an image smaller than 80 pixels, "
                                  "or an invalid option)",
     "InternalServerError": "Rekognition had an internal error; importing again retries this image",
@@ -113,9 +132,18 @@ REKOGNITION_ERRORS = {
     "InvalidSignatureException": "the AWS secret key does not match the access key",
     "ExpiredTokenException": "your AWS session has expired (log in again, e.g. aws sso login)",
     "ThrottlingException": "Rekognition kept throttling; importing again retries this image",
+    "ResourceNotFoundException": "the face collection does not exist in this account and region (deleted, or "
+                                 "another region): enrol someone again to make it",
     "ProvisionedThroughputExceededException": "the account's Rekognition TPS quota kept being exceeded; "
                                               "lower the concurrency or tps setting",
 }
+
+#: DetectModerationLabels' MinConfidence (0-100): Rekognition's documented default, sent explicitly.
+MODERATION_MIN_CONFIDENCE = 50.0
+
+#: SearchFaces' FaceMatchThreshold when naming faces from the face collection (Similarity 0-100): Rekognition's
+#: own default (80), the same as the on-device engine's ``face_match_threshold``.
+COLLECTION_MATCH_THRESHOLD = 80.0
 
 #: The error code of a paid answer that failed validation (the same code ``mediaapp.analysis.analysis_worker`` uses).
 INVALID_RESPONSE = "InvalidResponse"
@@ -123,12 +151,16 @@ INVALID_RESPONSE = "InvalidResponse"
 
 @dataclass(frozen=True)
 class CloudImageRef(ImageRef):
-    """An ``ImageRef`` with what the upload needs: file ``name``, ``taken_at`` (ISO), PIL ``format``, ``size`` bytes."""
+    """An ``ImageRef`` with what the upload needs: file ``name``, ``taken_at`` (ISO), ``format`` (the asset's: PIL's
+    name, or the video container ``MP4``/``MOV``...), ``size`` bytes, ``media_kind`` (``image``/``video``) and a
+    video's ``duration_ms`` (its price)."""
 
     name: str | None = None
     taken_at: str | None = None
     format: str | None = None
     size: int | None = None
+    media_kind: str = "image"
+    duration_ms: int | None = None
 
 
 class RateLimiter:
@@ -173,11 +205,18 @@ class RekognitionEngine(EngineBase):
     descriptor = EngineDescriptor(
         name=CLOUD_ENGINE,
         title="Amazon Rekognition (needs AWS credentials; costs money)",
-        apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
-        default_apis=on_by_default((Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES)),
+        # the Get* APIs: Rekognition Video on MP4/MOV in the bucket; videos get them in place of the image APIs
+        # (ApiSpec.video), so they are not in default_apis
+        apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES, Api.DETECT_FACES,
+              Api.DETECT_MODERATION_LABELS, Api.GET_LABEL_DETECTION, Api.GET_TEXT_DETECTION,
+              Api.GET_FACE_DETECTION, Api.GET_CELEBRITY_RECOGNITION, Api.GET_CONTENT_MODERATION),
+        # paid: DetectFaces and DetectModerationLabels are opt-in here (ApiSpec.paid_default), asked for only
+        # when a run names them
+        default_apis=on_by_default((Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES, Api.DETECT_FACES,
+                                    Api.DETECT_MODERATION_LABELS), paid=True),
         needs_network=True,
         costs_money=True,
-        cost_model="per image and API, in monthly volume tiers (resources/prices.json)",
+        cost_model="per image and API, in monthly volume tiers; videos per minute and API (resources/prices.json)",
         options=tuple(f.name for f in dataclasses.fields(CloudConfig) if f.name != "ledger_path"),
         version="3.0",
     )
@@ -186,6 +225,9 @@ class RekognitionEngine(EngineBase):
     max_concurrency = 4
 
     def __init__(self, **config):
+        #: FaceId -> person name of the faces enrolled in ``face_collection`` (the library passes them:
+        #: ``mediaapp.services.face_collection.FaceCollection.people``); names never leave mediaapp.
+        self.collection_people: dict[str, str] = dict(config.pop("collection_people", None) or {})
         try:
             self.config = CloudConfig.from_dict(config)
         except (TypeError, ValueError) as exc:
@@ -262,9 +304,22 @@ class RekognitionEngine(EngineBase):
         return transfers.WatchedCancel(self._run_cancel)
 
     def prepare_ref(self, ref: ImageRef, asset: Asset) -> CloudImageRef:
-        """Attach the asset's file name, date, format and size (no network)."""
+        """Attach the asset's file name, date, format, size, media kind and duration (no network, no file read)."""
         return CloudImageRef(ref.sha256, ref.path, ref.s3_object, os.path.basename(ref.path or "") or None,
-                             asset.taken_at, asset.format, asset.size)
+                             asset.taken_at, asset.format, asset.size, asset.media_kind, asset.duration_ms)
+
+    @classmethod
+    def video_refusal(cls, asset: Asset, config: Json) -> str | None:
+        """Why Rekognition Video cannot take the video ``asset`` with the cloud ``config``
+        (``video_jobs.on_device_reason``: not MP4/MOV, or no bucket); None when it can. An invalid config is
+        None here (the engine reports it when built)."""
+        from mediaapp.cloud.video_jobs import on_device_reason
+
+        try:
+            cloud = CloudConfig.from_dict(config)
+        except (TypeError, ValueError):
+            return None
+        return on_device_reason(cloud, asset.format)
 
     # -- engine interface --------------------------------------------------------------------
     def version(self, api: Api) -> str:
@@ -296,6 +351,12 @@ class RekognitionEngine(EngineBase):
         cancel = self._cancel()
         if cancel.cancelled:
             raise AnalysisCancelled("the run was cancelled before this image")
+        videos = [a for a in apis if spec(a).media == "video"]
+        if videos:
+            out.update(self._analyse_video(videos, image, params, cancel))
+            apis = [a for a in apis if a not in videos]
+            if not apis:
+                return out
         for api in apis:
             kept = self._quarantined(image.sha256, api, params)
             if kept is not None:
@@ -330,6 +391,13 @@ class RekognitionEngine(EngineBase):
                     self.budget.release(entries, usd)
                     raise
                 self.budget.commit(entries, usd, image.sha256)  # billed, valid or not
+                if api is Api.RECOGNIZE_CELEBRITIES and params.extra.get(FACE_COLLECTION):
+                    try:
+                        response = self._name_from_collection(request_image, image.sha256, response,
+                                                              str(params.extra[FACE_COLLECTION]))
+                    except AnalysisError as exc:
+                        out[api] = exc  # retried at the next import (the celebrity call was billed)
+                        continue
                 out[api] = self._checked(api, image.sha256, params, response)
         finally:
             if key and self.config.delete_after:
@@ -355,24 +423,253 @@ class RekognitionEngine(EngineBase):
         try:
             validate_response(api.value, response)
         except ResponseValidationError as exc:
-            reason = str(exc)
-            where = "not kept: no usage ledger is configured"
-            if self.ledger is not None:
-                self.ledger.quarantine(sha256, api.value, params.key(api), response, reason,
-                                       engine_version=self.version(api))
-                where = f"kept in {self.ledger.path} (table quarantine) and not bought again"
-            return AnalysisError(f"Rekognition answered an invalid {api.value} (paid for; {where}): {reason}",
-                                 INVALID_RESPONSE)
+            return self._quarantine(api, sha256, params, response, str(exc))
         return response
+
+    # -- videos: Rekognition Video -----------------------------------------------------------
+    def _analyse_video(self, apis: list[Api], ref: ImageRef, params: AnalysisParams, cancel) -> Results:
+        """Analyse the video ``ref`` with the ``Get*`` ``apis`` through Rekognition Video (module docstring).
+
+        Returns api -> merged ``Get*`` response or ``AnalysisError``
+        (``BudgetExceeded`` before any upload or call, ``InvalidResponse``
+        for a quarantined or invalid answer, ``UnsupportedVideoFormat`` when
+        not MP4/MOV, a refused upload's ``S3Error``, a job's own error).
+        Raises ``AnalysisCancelled`` when cancelled before any job started.
+        """
+        from mediaapp.analysis.validate import validate_response
+        from mediaapp.cloud.pricing import video_usd
+        from mediaapp.cloud.video_jobs import (
+            InvalidVideoResponse,
+            JobNotification,
+            analyse_video,
+            on_device_reason,
+            video_format,
+        )
+        from mediaapp.storage.s3 import UploadCancelled
+        from mediaapp.storage.store_base import StoreError
+
+        if not isinstance(ref, CloudImageRef):  # ``prepare`` attaches the container and duration
+            return {api: AnalysisError("the video's container and duration are not known (not prepared for "
+                                       "Rekognition); import it again", "UnsupportedVideoFormat") for api in apis}
+        fmt, duration_ms = ref.format, ref.duration_ms
+        out: Results = {}
+        refusal = on_device_reason(self.config, fmt)
+        if refusal is None and duration_ms is None:
+            refusal = "the video's duration is not known, so its price cannot be reserved; import it again"
+        if refusal is None and not ref.path:
+            refusal = "the video has no local file to upload"
+        if refusal is not None:
+            return {api: AnalysisError(refusal, "UnsupportedVideoFormat") for api in apis}
+        held: dict[Api, tuple[list[str], float]] = {}
+        for api in apis:
+            kept = self._quarantined(ref.sha256, api, params)
+            if kept is not None:
+                out[api] = kept
+                continue
+            try:
+                held[api] = ([api.value], self.budget.reserve_usd([api.value], video_usd(self.prices, api.value,
+                                                                                        duration_ms or 0)))
+            except AnalysisError as exc:
+                out[api] = exc
+        if not held:
+            return out
+        started: set[Api] = set()
+
+        def on_started(name: str, job_id: str) -> None:  # billed from now on: commit, once per JobId
+            api = Api(name)
+            if api in held and api not in started:
+                started.add(api)
+                entries, usd = held[api]
+                self.budget.commit(entries, usd, ref.sha256, job_id=job_id)
+
+        key = None
+        container = video_format(fmt)
+        try:
+            if not self._s3_same_region():
+                raise AnalysisError(f"Rekognition Video reads videos only from a bucket in its own region, and "
+                                    f"{self.config.bucket} is in another one", "InvalidS3ObjectException")
+            store = self.store()
+            key = store.key_for(ref.sha256, ".mov" if container == "MOV" else ".mp4")
+            name = ref.name or os.path.basename(ref.path or "")
+            try:
+                result = store.upload(key, str(ref.path), sha256=ref.sha256,
+                                      content_type="video/quicktime" if container == "MOV" else "video/mp4",
+                                      metadata={"name": name, "taken_at": ref.taken_at,
+                                                "original-sha256": ref.sha256},
+                                      progress=transfers.report_bytes, cancel=cancel)
+            except UploadCancelled as exc:
+                raise AnalysisCancelled(f"upload cancelled: {exc}") from exc
+            except StoreError as exc:
+                raise AnalysisError(f"upload to S3 failed: {exc}", "S3Error") from exc
+            if self.ledger is not None:
+                self.ledger.record_object(self.config.bucket or "", key, ref.sha256)
+            transfers.report_file(result.uploaded)
+            notification = JobNotification.from_config(
+                self.config, clients.client("sqs", self.config) if self.config.video_sqs_queue_url else None)
+            answers = analyse_video(self._client(), self.config.bucket or "", key, [a.value for a in held],
+                                    fmt=container, sha256=ref.sha256, notification=notification, cancel=cancel,
+                                    min_confidence=float(params.min_confidence), validate=validate_response,
+                                    on_started=on_started)
+        except AnalysisCancelled:
+            raise
+        except AnalysisError as exc:
+            answers = {a.value: exc for a in held if a not in started}
+        finally:
+            for api, (entries, usd) in held.items():
+                if api not in started:  # never started: not billed
+                    self.budget.release(entries, usd)
+        pending = False
+        for api in held:
+            answer = answers.get(api.value)
+            if isinstance(answer, InvalidVideoResponse):
+                reason = str(answer.__cause__ or answer)  # the validator's report, without the wrapper's prefix
+                out[api] = self._quarantine(api, ref.sha256, params, answer.response, reason)
+            elif isinstance(answer, dict):
+                version = (answer.get("LabelModelVersion") or answer.get("TextModelVersion")
+                           or answer.get("ModerationModelVersion"))
+                if version:
+                    self._local.versions[api] = version
+                out[api] = answer
+            else:
+                out[api] = answer if answer is not None else AnalysisError(
+                    f"Rekognition Video gave no answer for {api.value}", "VideoJobFailed")
+                pending = pending or api in started  # still running at AWS (timeout, cancel): keep the object
+        if key and self.config.delete_after and not pending:
+            self._delete_quietly(key)
+        return out
+
+    def _quarantine(self, api: Api, sha256: str, params: AnalysisParams, response: dict,
+                    reason: str) -> AnalysisError:
+        """Keep a paid ``response`` that failed validation (``reason``) in the ledger's quarantine; the error to
+        answer instead (``InvalidResponse``)."""
+        where = "not kept: no usage ledger is configured"
+        if self.ledger is not None:
+            self.ledger.quarantine(sha256, api.value, params.key(api), response, reason,
+                                   engine_version=self.version(api))
+            where = f"kept in {self.ledger.path} (table quarantine) and not bought again"
+        return AnalysisError(f"Rekognition answered an invalid {api.value} (paid for; {where}): {reason}",
+                             INVALID_RESPONSE)
 
     # -- calling -----------------------------------------------------------------------------
     def _client(self):
         return clients.client("rekognition", self.config)
 
-    def _call(self, api: Api, request_image: dict, params: AnalysisParams) -> dict:
+    def _invoke(self, method, kwargs: dict, what: str) -> dict:
+        """``method(**kwargs)`` (a client method) after the rate limiter, throttling backed off and retried;
+        the response without ResponseMetadata. Raises ``AnalysisError`` (service code and plain words) and
+        ``EngineUnavailableError`` without credentials; ``what`` names the operation in the log."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
+        delay = THROTTLE_BACKOFF_S
+        for attempt in range(THROTTLE_ROUNDS + 1):
+            self.limiter.acquire()
+            try:
+                response = method(**kwargs)
+                break
+            except ClientError as exc:
+                err = exc.response.get("Error", {})
+                code = str(err.get("Code", "ClientError"))
+                if code in THROTTLING and attempt < THROTTLE_ROUNDS:
+                    log.info("Rekognition throttled %s; backing off %.1f s", what, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                raise AnalysisError(explain_rekognition_error(code, err.get("Message", "")), code) from exc
+            except NoCredentialsError as exc:
+                raise EngineUnavailableError("no AWS credentials found", "NoCredentials") from exc
+            except BotoConnectionError as exc:
+                raise AnalysisError(f"cannot reach Rekognition: {exc}", "EndpointConnectionError") from exc
+            except BotoCoreError as exc:
+                raise AnalysisError(f"Rekognition call failed: {exc}", type(exc).__name__) from exc
+        return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+    # -- calls outside the image pipeline (CompareFaces, face collections) -------------------------
+    def call(self, operation: str, kwargs: dict, *, priced: bool = True, sha256: str | None = None,
+             validate: bool = True) -> dict:
+        """One Rekognition ``operation`` (its API name, ``CompareFaces``, ``IndexFaces``...) with ``kwargs``.
+
+        ``priced``: the call is billed per image (``resources/prices.json``): its price is reserved against
+        the run and month budgets first (``AnalysisError(code="BudgetExceeded")`` without any call when it
+        would pass one), committed to the usage ledger (with ``sha256``) when the call succeeds, released when
+        it fails. The answer is checked against botocore's output shape (``validate``;
+        ``ResponseValidationError``). Raises like ``_invoke``, and ``ValueError`` for an unpriced operation.
+        """
+        from botocore import xform_name
+
+        from mediaapp.analysis.validate import validate_response
+
+        entries = [operation] if priced else []
+        usd = self.budget.reserve(entries) if entries else 0.0
+        try:
+            response = self._invoke(getattr(self._client(), xform_name(operation)), kwargs, operation)
+        except BaseException:
+            if entries:
+                self.budget.release(entries, usd)
+            raise
+        if entries:
+            self.budget.commit(entries, usd, sha256)
+        if validate:
+            validate_response(operation, response)
+        return response
+
+    def _name_from_collection(self, request_image: dict, sha256: str, response: dict, collection: str) -> dict:
+        """``response`` (RecognizeCelebrities) with the faces of the library's people named from ``collection``.
+
+        IndexFaces (up to 100 faces, ExternalImageId = ``sha256``; already reserved and billed with the
+        API: ``priced_calls``), then SearchFaces per FaceId (each priced and budgeted here) among the
+        enrolled faces (``collection_people``); then DeleteFaces of the faces just indexed (free), so the
+        collection holds the enrolled faces only. A face whose best match (Similarity >=
+        ``COLLECTION_MATCH_THRESHOLD``) is an enrolled face becomes a CelebrityFaces entry with the
+        person's name and MatchConfidence = that Similarity, taking the place of the UnrecognizedFaces
+        entry it overlaps (IoU >= 0.5). Raises ``AnalysisError``.
+        """
+        from mediaapp.core.embeddings import person_id
+
+        records = self.call("IndexFaces", {"CollectionId": collection, "Image": request_image,
+                                           "ExternalImageId": sha256, "MaxFaces": 100, "QualityFilter": "AUTO"},
+                            priced=False, sha256=sha256).get("FaceRecords", [])
+        named: list[tuple[dict, str, float]] = []
+        try:
+            for record in records if self.collection_people else []:
+                matches = self.call("SearchFaces", {"CollectionId": collection, "FaceId": record["Face"]["FaceId"],
+                                                    "FaceMatchThreshold": COLLECTION_MATCH_THRESHOLD, "MaxFaces": 100},
+                                    sha256=sha256).get("FaceMatches", [])
+                best = max((m for m in matches if m["Face"]["FaceId"] in self.collection_people),
+                           key=lambda m: m["Similarity"], default=None)
+                if best is not None:
+                    named.append((record["Face"], self.collection_people[best["Face"]["FaceId"]],
+                                  float(best["Similarity"])))
+        finally:
+            ids = [r["Face"]["FaceId"] for r in records]
+            if ids:
+                self.call("DeleteFaces", {"CollectionId": collection, "FaceIds": ids}, priced=False)
+        if not named:
+            return response
+        out = {**response, "CelebrityFaces": list(response.get("CelebrityFaces", [])),
+               "UnrecognizedFaces": list(response.get("UnrecognizedFaces", []))}
+        for face, person, similarity in named:
+            overlaps = [(_iou(face.get("BoundingBox", {}), u.get("BoundingBox", {})), i)
+                        for i, u in enumerate(out["UnrecognizedFaces"])]
+            score, at = max(overlaps, default=(0.0, -1))
+            shown = out["UnrecognizedFaces"].pop(at) if score >= 0.5 else {
+                "BoundingBox": face.get("BoundingBox", {}), "Confidence": face.get("Confidence", 0.0)}
+            out["CelebrityFaces"].append({"Name": person, "Id": person_id(person), "MatchConfidence": similarity,
+                                          "Face": shown, "Urls": []})  # Id: as the local engine names people
+        return out
+
+    def request_image(self, ref: ImageRef) -> tuple[dict, str | None]:
+        """The request ``Image`` for ``ref`` as the pipeline sends it (S3 object, file bytes or a JPEG proxy)
+        and the S3 key uploaded for it (None: sent as bytes), which ``forget_upload`` removes again when the
+        config says ``delete_after``. Raises ``AnalysisError`` (unreadable image, failed upload)."""
+        return self._request_image(ref, self._cancel())
+
+    def forget_upload(self, key: str | None) -> None:
+        """Delete ``key`` (from ``request_image``) from the bucket when the config says ``delete_after``."""
+        if key and self.config.delete_after:
+            self._delete_quietly(key)
+
+    def _call(self, api: Api, request_image: dict, params: AnalysisParams) -> dict:
         kwargs: dict = {"Image": request_image}
         client = self._client()
         if api is Api.DETECT_LABELS:
@@ -385,31 +682,19 @@ class RekognitionEngine(EngineBase):
             method = client.detect_labels
         elif api is Api.DETECT_TEXT:
             method = client.detect_text
+        elif api is Api.DETECT_FACES:  # every attribute (age, emotions, eyes, smile...), priced the same
+            kwargs["Attributes"] = ["ALL"]
+            method = client.detect_faces
+        elif api is Api.DETECT_MODERATION_LABELS:
+            # Rekognition's own default, sent explicitly: the on-device engine reports from 50 too
+            # (mediaapp.analysis.local.moderation.MIN_CONFIDENCE), so the cache key ("") means the same on both.
+            kwargs["MinConfidence"] = MODERATION_MIN_CONFIDENCE
+            method = client.detect_moderation_labels
         else:
             method = client.recognize_celebrities
-        delay = THROTTLE_BACKOFF_S
-        for attempt in range(THROTTLE_ROUNDS + 1):
-            self.limiter.acquire()
-            try:
-                response = method(**kwargs)
-                break
-            except ClientError as exc:
-                err = exc.response.get("Error", {})
-                code = str(err.get("Code", "ClientError"))
-                if code in THROTTLING and attempt < THROTTLE_ROUNDS:
-                    log.info("Rekognition throttled %s; backing off %.1f s", api.value, delay)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
-                raise AnalysisError(explain_rekognition_error(code, err.get("Message", "")), code) from exc
-            except NoCredentialsError as exc:
-                raise EngineUnavailableError("no AWS credentials found", "NoCredentials") from exc
-            except BotoConnectionError as exc:
-                raise AnalysisError(f"cannot reach Rekognition: {exc}", "EndpointConnectionError") from exc
-            except BotoCoreError as exc:
-                raise AnalysisError(f"Rekognition call failed: {exc}", type(exc).__name__) from exc
-        response = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-        version = response.get("LabelModelVersion") or response.get("TextModelVersion")
+        response = self._invoke(method, kwargs, api.value)
+        version = (response.get("LabelModelVersion") or response.get("TextModelVersion")
+                   or response.get("ModerationModelVersion"))
         if version:
             self._local.versions[api] = version
         return response
@@ -489,6 +774,15 @@ class RekognitionEngine(EngineBase):
             return
         if self.ledger is not None:
             self.ledger.record_deleted(self.config.bucket, key)
+
+
+def _iou(a: dict, b: dict) -> float:
+    """Intersection over union of two Rekognition BoundingBox dicts (ratios; ``core.responses.box_iou``);
+    0.0 when either is empty or incomplete."""
+    try:
+        return box_iou(BoundingBox.from_rekognition(a), BoundingBox.from_rekognition(b))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def upload_image(store, config: CloudConfig, sha256: str, path: str, *, name: str | None = None,

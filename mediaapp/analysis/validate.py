@@ -83,6 +83,8 @@ REQUIRED_MEMBERS: dict[str, tuple[str, ...]] = {
     "DetectLabelsResponse": ("Labels",),
     "DetectTextResponse": ("TextDetections",),
     "RecognizeCelebritiesResponse": ("CelebrityFaces", "UnrecognizedFaces"),
+    "DetectFacesResponse": ("FaceDetails",),
+    "FaceDetail": ("BoundingBox", "Confidence"),  # what ties a face's attributes to its box (flatten_faces)
     "Label": ("Name", "Confidence"),
     "Instance": ("BoundingBox", "Confidence"),
     "Parent": ("Name",),
@@ -95,6 +97,20 @@ REQUIRED_MEMBERS: dict[str, tuple[str, ...]] = {
     "ComparedFace": ("BoundingBox", "Confidence"),
     "Emotion": ("Type", "Confidence"),
     "KnownGender": ("Type",),
+    # Rekognition Video's Get* answers (a finished job): the status, the video's metadata, the findings,
+    # each with its Timestamp (ms) and the image shape of what was found
+    "GetLabelDetectionResponse": ("JobStatus", "VideoMetadata", "Labels"),
+    "GetTextDetectionResponse": ("JobStatus", "VideoMetadata", "TextDetections"),
+    "GetFaceDetectionResponse": ("JobStatus", "VideoMetadata", "Faces"),
+    "GetCelebrityRecognitionResponse": ("JobStatus", "VideoMetadata", "Celebrities"),
+    "GetContentModerationResponse": ("JobStatus", "VideoMetadata", "ModerationLabels"),
+    "LabelDetection": ("Timestamp", "Label"),
+    "TextDetectionResult": ("Timestamp", "TextDetection"),
+    "FaceDetection": ("Timestamp", "Face"),
+    "CelebrityRecognition": ("Timestamp", "Celebrity"),
+    "ContentModerationDetection": ("Timestamp", "ModerationLabel"),
+    "CelebrityDetail": ("Name", "Confidence"),
+    "VideoMetadata": ("DurationMillis", "FrameHeight", "FrameWidth"),
 }
 
 #: Shapes whose ``X``/``Y`` members are ratio coordinates of the image.

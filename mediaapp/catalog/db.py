@@ -209,7 +209,9 @@ class Catalog:
             new = conn.execute("SELECT 1 FROM assets WHERE sha256 = ?", (sha256,)).fetchone() is None
             if new:
                 row = {k: asset.get(k) for k in ("format", "width", "height", "taken_at", "camera_make",
-                                                 "camera_model", "gps_lat", "gps_lon", "thumbnail")}
+                                                 "camera_model", "gps_lat", "gps_lon", "thumbnail",
+                                                 "duration_ms", "codec", "frame_rate")}
+                row["media_kind"] = asset.get("media_kind") or "image"  # a video's (migration 9 -> 10)
                 row.update(sha256=sha256, size=size, added_at=now_iso())
                 self._table(conn, "assets").insert(row)
             self._table(conn, "files").upsert({"path": stored, "sha256": sha256, "folder": os.path.dirname(stored),
@@ -243,6 +245,41 @@ class Catalog:
                 mark_changed(conn, [sha])
         return orphans
 
+    def move_paths(self, moves: Iterable[tuple[str, str]]) -> list[str]:
+        """Record that files moved: each ``(src, dst)`` renames the file ``src`` or every file below folder ``src``.
+
+        Used by the folder watcher (``mediaapp.services.watch``) for a rename
+        seen as one event: the bytes did not change, so the asset keeps its
+        sha256, analyses and People (no hash, no engine call). A path
+        already catalogued at the destination is replaced (the move
+        overwrote it); an asset left with no path is removed as
+        ``remove_files`` does. Errors recorded for the old paths are dropped.
+        Returns the sha256s whose paths changed (marked in the change feed,
+        so their search documents get the new path); a ``src`` the catalog
+        does not know changes nothing. One transaction.
+        """
+        changed: list[str] = []
+        with self.transaction() as conn:
+            for src, dst in moves:
+                old, new = to_stored(src.rstrip(os.sep)), to_stored(dst.rstrip(os.sep))
+                rows = conn.execute("SELECT path FROM files WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+                                    (old, _like_prefix(old + os.sep))).fetchall()
+                for (path,) in rows:
+                    target = new + path[len(old):]
+                    if target == path:
+                        continue
+                    replaced = conn.execute("SELECT sha256 FROM files WHERE path = ?", (target,)).fetchone()
+                    if replaced is not None:
+                        changed += self.remove_files([from_stored(target)])
+                        changed.append(replaced["sha256"])
+                    conn.execute("UPDATE files SET path = ?, folder = ?, name = ?, seen_at = ? WHERE path = ?",
+                                 (target, os.path.dirname(target), os.path.basename(target), now_iso(), path))
+                    conn.execute("DELETE FROM errors WHERE path = ?", (path,))
+                    sha = conn.execute("SELECT sha256 FROM files WHERE path = ?", (target,)).fetchone()["sha256"]
+                    mark_changed(conn, [sha])
+                    changed.append(sha)
+        return list(dict.fromkeys(changed))
+
     def asset(self, sha256: str) -> Asset | None:
         """The asset with its paths, or None."""
         found = self.assets([sha256])
@@ -262,7 +299,9 @@ class Catalog:
                     out[r["sha256"]] = Asset(r["sha256"], r["size"], r["format"], r["width"], r["height"], [],
                                              r["taken_at"], r["camera_make"], r["camera_model"], gps, r["thumbnail"],
                                              r["title"], r["description"], r["rating"], r["label"],
-                                             r["date_created"])
+                                             r["date_created"], media_kind=r["media_kind"],
+                                             duration_ms=r["duration_ms"], codec=r["codec"],
+                                             frame_rate=r["frame_rate"])
                 for r in conn.execute(f"SELECT sha256, path FROM files WHERE sha256 IN ({marks}) ORDER BY path",
                                       chunk):
                     out[r["sha256"]].paths.append(from_stored(r["path"]))
@@ -363,6 +402,26 @@ class Catalog:
             row = conn.execute("SELECT params FROM current_analyses WHERE sha256=? AND api=? AND engine=?",
                                (sha256, api, engine)).fetchone()
         return row[0] if row else None
+
+    def answered(self, sha256s: Iterable[str], apis: Iterable[str]) -> set[str]:
+        """Those of ``sha256s`` with a current stored answer of any engine to any of ``apis`` (API names).
+
+        Reads ``current_analyses`` (the answers whose detections are the
+        asset's current ones), ``chunks`` of sha256s at a time. An answer with
+        no detections counts: the asset was asked. Raises ``sqlite3.Error``
+        when the catalog cannot be read.
+        """
+        shas, names = list(dict.fromkeys(sha256s)), list(dict.fromkeys(apis))
+        out: set[str] = set()
+        if not names:
+            return out
+        api_marks = ",".join("?" * len(names))
+        for chunk in chunks(shas):
+            with self.read() as conn:
+                rows = conn.execute(f"SELECT DISTINCT sha256 FROM current_analyses WHERE api IN ({api_marks}) "
+                                    f"AND sha256 IN ({','.join('?' * len(chunk))})", [*names, *chunk]).fetchall()
+            out.update(r[0] for r in rows)
+        return out
 
     def restore_analysis(self, sha256: str, api: str, engine: str, params: str) -> bool:
         """Make the newest stored response for (sha256, api, engine, params) the current one again.

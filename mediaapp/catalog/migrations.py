@@ -203,6 +203,81 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 8 -> 9: XMP sidecars mediaapp wrote (``mediaapp.catalog.sidecar_records``): per sidecar, the entries it
+    # owns there (a later write removes only those) and the sidecar's size and time after the write (so its
+    # own writes are told from another program's); and the writer's last opt-in scope.
+    """
+    CREATE TABLE sidecar_files (
+        path TEXT PRIMARY KEY,        -- the sidecar's absolute path
+        sha256 TEXT NOT NULL,         -- the asset it was written for
+        owned TEXT NOT NULL,          -- JSON {"subject", "hierarchical", "tags_list", "regions": [text, ...]}
+        size INTEGER NOT NULL,        -- st_size after our write
+        mtime_ns INTEGER NOT NULL,    -- st_mtime_ns after our write
+        written_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sidecar_files_sha256 ON sidecar_files (sha256);
+    CREATE TABLE sidecar_state (
+        key TEXT PRIMARY KEY,         -- "scope": the opt-in settings the last run wrote with
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 9 -> 10: video (``mediaapp.ingest.video``): what an asset is shown and analysed as, and a video's
+    # duration, codec and frame rate (the grid's duration badge, the detail view, the VideoMetadata of answers)
+    """
+    ALTER TABLE assets ADD COLUMN media_kind TEXT NOT NULL DEFAULT 'image';  -- image | video
+    ALTER TABLE assets ADD COLUMN duration_ms INTEGER;   -- a video's duration, milliseconds
+    ALTER TABLE assets ADD COLUMN codec TEXT;            -- a video's codec, FFmpeg's name (h264, hevc)
+    ALTER TABLE assets ADD COLUMN frame_rate REAL;       -- a video's frames per second
+    """,
+    # 10 -> 11: RAW+JPEG stacks (``mediaapp.catalog.stacks``): the camera's JPEG or HEIF beside a RAW of the
+    # same stem is shown, analysed and searched as one stack whose original is the RAW.
+    """
+    CREATE TABLE stacks (
+        member TEXT PRIMARY KEY,      -- sha256 of the JPEG/HEIF: shown and searched through its original
+        original TEXT NOT NULL,       -- sha256 of the RAW: the stack's original, the one hit
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX stacks_original ON stacks (original);
+    """,
+    # 11 -> 12: face collections: the faces mediaapp put in a Rekognition face collection
+    # (``mediaapp.services.face_collection``): each FaceId with its image and, for enrolled faces, the person
+    # (names stay in mediaapp; the collection holds vectors under ExternalImageId = sha256)
+    """
+    CREATE TABLE cloud_faces (
+        collection_id TEXT NOT NULL,  -- the Rekognition CollectionId
+        face_id TEXT NOT NULL,        -- Rekognition's FaceId
+        sha256 TEXT NOT NULL,         -- the image (its ExternalImageId)
+        box TEXT NOT NULL,            -- JSON BoundingBox (ratios)
+        person TEXT,                  -- the name it was enrolled as; NULL for a face found in an import
+        PRIMARY KEY (collection_id, face_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX cloud_faces_person ON cloud_faces (collection_id, person);
+    """,
+    # 12 -> 13: similar photos (``mediaapp.catalog.similarity``): each asset's image embedding per model version
+    # (the concept classifier's pooled features, L2-normalised) and its perceptual hashes and sharpness
+    """
+    CREATE TABLE asset_embeddings (
+        sha256 TEXT NOT NULL,
+        model_version TEXT NOT NULL,  -- the classifier's version (vectors of two versions never compare)
+        dims INTEGER NOT NULL,        -- number of components (1280 for EfficientNet-Lite0)
+        vector BLOB NOT NULL,         -- dims little-endian float16, L2-normalised
+        stored_at TEXT NOT NULL,
+        PRIMARY KEY (sha256, model_version)
+    ) WITHOUT ROWID;
+    CREATE INDEX asset_embeddings_version ON asset_embeddings (model_version, stored_at);
+    CREATE TABLE asset_hashes (
+        sha256 TEXT PRIMARY KEY,
+        phash INTEGER NOT NULL,       -- imagehash.phash (64 bits, stored signed)
+        dhash INTEGER NOT NULL,       -- imagehash.dhash (64 bits, stored signed)
+        sharpness REAL,               -- variance of the Laplacian of the grey analysis image (higher: sharper)
+        stored_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE asset_hidden (
+        sha256 TEXT PRIMARY KEY,      -- hidden from search results (a near-duplicate the user did not keep)
+        keeper TEXT,                  -- the sha256 kept in its place, if any
+        hidden_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

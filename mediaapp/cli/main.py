@@ -31,7 +31,7 @@ from mediaapp.settings import SettingsError
 
 #: Sub-command modules under ``mediaapp.cli.commands``, in help order.
 COMMAND_MODULES = ["import_", "search", "reindex", "show", "people", "faces", "models", "estimate", "export",
-                   "import_results", "cloud"]
+                   "import_results", "cloud", "watch", "xmp", "duplicates"]
 
 
 class CliContext:

@@ -50,12 +50,19 @@ class CloudConfig:
     - ``tps``: Rekognition calls per second this app allows itself (keep it at or
       below the account's per-operation TPS quota; 5 is the lowest default quota AWS lists).
     - ``image_properties``: DetectLabels also asks for ``IMAGE_PROPERTIES`` (priced extra).
+    - ``face_collection``: the Rekognition face collection (CollectionId) the library's people are enrolled in
+      (``mediaapp people add --engine rekognition``); when set, RecognizeCelebrities also names every face from
+      it (IndexFaces, then SearchFaces per face: priced extra). None: no collection.
     - ``budget_per_run`` / ``budget_per_month``: US dollars; None = no limit.
     - ``max_attempts``: botocore attempts per call, the first one included (adaptive retry mode).
     - ``multipart_threshold_mb`` / ``multipart_chunk_mb``: S3 multipart sizes (MiB).
     - ``endpoint_url``: a custom AWS endpoint for both services (tests, S3-compatible stores).
     - ``ledger_path``: the usage ledger file (set by the library; None = no month budget).
     - ``prices_path``: a user price table replacing ``resources/prices.json``.
+    - ``video_sns_topic_arn`` / ``video_role_arn``: Rekognition Video's ``NotificationChannel`` (the SNS
+      topic it announces finished jobs on, and the IAM role it assumes to publish); both or neither.
+      ``video_sqs_queue_url``: the SQS queue subscribed to that topic, read to learn completion. Without a
+      queue, video jobs are polled with back-off (``mediaapp.cloud.video_jobs``).
     """
 
     profile: str | None = None
@@ -71,6 +78,7 @@ class CloudConfig:
     max_concurrency: int = 4
     tps: float = 5.0
     image_properties: bool = False
+    face_collection: str | None = None
     budget_per_run: float | None = None
     budget_per_month: float | None = None
     max_attempts: int = 8
@@ -79,6 +87,9 @@ class CloudConfig:
     endpoint_url: str | None = None
     ledger_path: str | None = None
     prices_path: str | None = None
+    video_sns_topic_arn: str | None = None
+    video_role_arn: str | None = None
+    video_sqs_queue_url: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict | None) -> CloudConfig:
@@ -120,6 +131,30 @@ class CloudConfig:
         if int(self.multipart_threshold_mb) < 5 or int(self.multipart_chunk_mb) < 5:
             raise ValueError("S3 multipart parts must be at least 5 MiB")
         self.prefix = (self.prefix or "").strip("/")
+        self._validate_video_notification()
+
+    def _validate_video_notification(self) -> None:
+        """Check the Rekognition Video notification settings; empty strings become None.
+
+        The ARN patterns follow botocore's rekognition model (``NotificationChannel``), with the other AWS
+        partitions allowed. Raises ``ValueError`` in plain words.
+        """
+        import re
+
+        for name in ("video_sns_topic_arn", "video_role_arn", "video_sqs_queue_url"):
+            value = getattr(self, name)
+            setattr(self, name, (str(value).strip() or None) if value is not None else None)
+        topic, role, queue = self.video_sns_topic_arn, self.video_role_arn, self.video_sqs_queue_url
+        if bool(topic) != bool(role):
+            raise ValueError("Rekognition Video notifications need both an SNS topic ARN and a role ARN")
+        if topic and not re.fullmatch(r"arn:aws[a-z-]*:sns:[^:]*:\d{12}:.+", topic):
+            raise ValueError(f"not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME): {topic!r}")
+        if role and not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+", role):
+            raise ValueError(f"not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME): {role!r}")
+        if queue and not topic:
+            raise ValueError("an SQS queue for Rekognition Video needs the SNS topic and role it is subscribed to")
+        if queue and not re.match(r"https?://\S+/\d{12}/\S+$", queue):
+            raise ValueError(f"not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME): {queue!r}")
 
 
 def load_config(settings: Settings) -> CloudConfig:

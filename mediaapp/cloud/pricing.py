@@ -16,6 +16,11 @@ again by accident). ``Budget`` is shared by the engine's threads:
 each call first *reserves* its price (raising ``AnalysisError`` with code
 ``BudgetExceeded`` when the run or month limit would be passed), then
 *commits* it after the call succeeded or *releases* it when the call failed.
+Rekognition Video is billed per minute of video, not per image: its jobs
+reserve a price computed by the caller (``Budget.reserve_usd``, with
+``video_usd``) and are committed with their ``JobId``, which the ledger keeps
+unique, so a job Rekognition hands back again for the same
+``ClientRequestToken`` is never counted twice.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mediaapp.core.analysis import CLOUD_ENGINE, AnalysisError, AnalysisParams
+from mediaapp.core.analysis import CLOUD_ENGINE, FACE_COLLECTION, AnalysisError, AnalysisParams
 from mediaapp.core.types import Api
 from mediaapp.fsio import create_private_file
 
@@ -123,6 +128,8 @@ def priced_calls(api: Api | str, params: AnalysisParams | None = None) -> list[s
     if name == Api.DETECT_LABELS.value and params is not None and "IMAGE_PROPERTIES" in str(
             params.extra.get("Features", "")):
         out.append(IMAGE_PROPERTIES)
+    if name == Api.RECOGNIZE_CELEBRITIES.value and params is not None and params.extra.get(FACE_COLLECTION):
+        out.append("IndexFaces")  # one per image; each face found then costs a SearchFaces, billed as it is made
     return out
 
 
@@ -175,6 +182,9 @@ class Ledger:
                          " month TEXT NOT NULL, api TEXT NOT NULL, engine TEXT NOT NULL, sha256 TEXT,"
                          " usd REAL NOT NULL)")
             conn.execute("CREATE INDEX IF NOT EXISTS calls_month ON calls(month, api)")
+            if "job_id" not in {row[1] for row in conn.execute("PRAGMA table_info(calls)")}:
+                conn.execute("ALTER TABLE calls ADD COLUMN job_id TEXT")  # ledgers written before video jobs
+            conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS calls_job ON calls(job_id) WHERE job_id IS NOT NULL")
             conn.execute("CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL,"
                          " sha256 TEXT NOT NULL, at TEXT NOT NULL, deleted_at TEXT, PRIMARY KEY (bucket, key))")
             conn.execute("CREATE INDEX IF NOT EXISTS objects_sha ON objects(sha256)")
@@ -186,13 +196,24 @@ class Ledger:
         return self._conn
 
     def record(self, api: str, usd: float, sha256: str | None = None, engine: str = CLOUD_ENGINE,
-               month: str | None = None) -> None:
-        """Add one billed call (``usd`` dollars) of price-table entry ``api``."""
+               month: str | None = None, job_id: str | None = None) -> bool:
+        """Add one billed call (``usd`` dollars) of price-table entry ``api``; returns True when added.
+
+        ``job_id``: the Rekognition Video ``JobId`` billed (unique in the
+        ledger): a job already recorded is not added again (False).
+        """
         now = datetime.now(UTC)
         with self._lock:
-            self._db().execute("INSERT INTO calls (at, month, api, engine, sha256, usd) VALUES (?,?,?,?,?,?)",
-                               (now.isoformat(timespec="seconds"), month or now.strftime("%Y-%m"), api, engine,
-                                sha256, float(usd)))
+            cur = self._db().execute("INSERT OR IGNORE INTO calls (at, month, api, engine, sha256, usd, job_id)"
+                                     " VALUES (?,?,?,?,?,?,?)",
+                                     (now.isoformat(timespec="seconds"), month or now.strftime("%Y-%m"), api,
+                                      engine, sha256, float(usd), job_id))
+            return cur.rowcount > 0
+
+    def has_job(self, job_id: str) -> bool:
+        """True when the Rekognition Video job ``job_id`` is already recorded as billed."""
+        with self._lock:
+            return self._db().execute("SELECT 1 FROM calls WHERE job_id = ?", (job_id,)).fetchone() is not None
 
     def month_spend(self, month: str | None = None) -> float:
         """Dollars recorded in ``month`` (``YYYY-MM``; default: this month)."""
@@ -305,22 +326,43 @@ class Budget:
         month limit would be passed, and ``ValueError`` when unpriced.
         """
         with self._lock:
-            usd = sum(self.prices.price(e, self._used(e)) for e in entries)
-            if self.per_run is not None and self.run_spent + self.reserved + usd > self.per_run + 1e-12:
-                raise AnalysisError(f"the run budget of {fmt_usd(self.per_run)} is reached "
-                                    f"({fmt_usd(self.run_spent)} spent in this run)", "BudgetExceeded")
-            if self.per_month is not None:
-                month = (self.ledger.month_spend() if self.ledger else self.run_spent) + self.reserved
-                if month + usd > self.per_month + 1e-12:
-                    raise AnalysisError(f"the monthly budget of {fmt_usd(self.per_month)} is reached "
-                                        f"({fmt_usd(month)} spent this month)", "BudgetExceeded")
-            self.reserved += usd
-            for e in entries:
-                self._pending_calls[e] = self._pending_calls.get(e, 0) + 1
-            return usd
+            return self._reserve(entries, sum(self.prices.price(e, self._used(e)) for e in entries))
 
-    def commit(self, entries: list[str], usd: float, sha256: str | None = None) -> None:
-        """The reserved call was made (and billed): record it in the ledger."""
+    def reserve_usd(self, entries: list[str], usd: float) -> float:
+        """Reserve ``usd`` dollars for one call billed as ``entries`` whose price the caller computed (a
+        Rekognition Video job: ``video_usd``); returns ``usd``. ``commit`` and ``release`` as for ``reserve``.
+
+        Raises ``AnalysisError(code="BudgetExceeded")`` when the run or the month limit would be passed.
+        """
+        with self._lock:
+            return self._reserve(entries, float(usd))
+
+    def _reserve(self, entries: list[str], usd: float) -> float:
+        """Check the limits and hold ``usd`` for ``entries``. Call with ``_lock`` held."""
+        if self.per_run is not None and self.run_spent + self.reserved + usd > self.per_run + 1e-12:
+            raise AnalysisError(f"the run budget of {fmt_usd(self.per_run)} is reached "
+                                f"({fmt_usd(self.run_spent)} spent in this run)", "BudgetExceeded")
+        if self.per_month is not None:
+            month = (self.ledger.month_spend() if self.ledger else self.run_spent) + self.reserved
+            if month + usd > self.per_month + 1e-12:
+                raise AnalysisError(f"the monthly budget of {fmt_usd(self.per_month)} is reached "
+                                    f"({fmt_usd(month)} spent this month)", "BudgetExceeded")
+        self.reserved += usd
+        for e in entries:
+            self._pending_calls[e] = self._pending_calls.get(e, 0) + 1
+        return usd
+
+    def commit(self, entries: list[str], usd: float, sha256: str | None = None, job_id: str | None = None) -> bool:
+        """The reserved call was made (and billed): record it in the ledger; returns True when counted.
+
+        ``job_id``: a Rekognition Video job's ``JobId``. A job the ledger
+        already holds (Rekognition answered a repeated ``ClientRequestToken``
+        with it: billed once, by an earlier run) is not counted again: the
+        reservation is released instead and False is returned.
+        """
+        if job_id is not None and self.ledger is not None and self.ledger.has_job(job_id):
+            self.release(entries, usd)
+            return False
         with self._lock:
             self.reserved -= usd
             self.run_spent += usd
@@ -330,8 +372,9 @@ class Budget:
             if self.ledger:
                 # each entry at its own price, so the month spend sums to the call's price
                 share = usd / len(entries)
-                for e in entries:
-                    self.ledger.record(e, share, sha256)
+                for i, e in enumerate(entries):
+                    self.ledger.record(e, share, sha256, job_id=job_id if i == 0 else None)
+        return True
 
     def release(self, entries: list[str], usd: float) -> None:
         """The reserved call failed (not billed): give the reservation back."""
@@ -342,8 +385,23 @@ class Budget:
 
 
 def params_for_config(params: AnalysisParams, config) -> AnalysisParams:
-    """``params`` plus the cloud config's request options that change the answer (IMAGE_PROPERTIES)."""
-    if not config.image_properties:
+    """``params`` plus the cloud config's request options that change the answer (IMAGE_PROPERTIES, the face
+    collection RecognizeCelebrities names faces from: ``FACE_COLLECTION``)."""
+    extra = dict(params.extra)
+    if config.image_properties:
+        extra["Features"] = "GENERAL_LABELS,IMAGE_PROPERTIES"
+    if config.face_collection:
+        extra[FACE_COLLECTION] = config.face_collection
+    if extra == params.extra:
         return params
-    return AnalysisParams(params.max_labels, params.min_confidence,
-                          {**params.extra, "Features": "GENERAL_LABELS,IMAGE_PROPERTIES"})
+    return AnalysisParams(params.max_labels, params.min_confidence, extra)
+
+
+def video_usd(prices: PriceTable, api: str, duration_ms: int | float) -> float:
+    """Dollars Rekognition Video charges for one ``api`` job (a ``Get*`` name) on a video of ``duration_ms``:
+    the billed minutes (``video_jobs.billed_minutes``: rounded up, at least 1) times the per-minute price of the
+    table's ``rekognition.video`` section (no volume tiers). Raises ``ValueError`` for an unpriced API or a
+    negative or non-finite duration."""
+    from mediaapp.cloud.video_jobs import billed_minutes, video_price_per_minute
+
+    return billed_minutes(float(duration_ms) / 1000.0) * video_price_per_minute(prices, api)

@@ -69,12 +69,20 @@ class ImageRef:
     s3_object: dict[str, str] | None = None
 
 
+#: ``AnalysisParams.extra`` key of the Rekognition face collection a cloud RecognizeCelebrities also names faces
+#: from (``mediaapp.services.face_collection``); part of that API's cache key only.
+FACE_COLLECTION = "FaceCollection"
+
+
 @dataclass(frozen=True)
 class AnalysisParams:
     """Request parameters that change an answer, and so are part of the cache key.
 
     ``max_labels``: DetectLabels MaxLabels (None = engine default);
-    ``min_confidence``: DetectLabels MinConfidence, 0-100.
+    ``min_confidence``: DetectLabels MinConfidence, 0-100. ``extra``: request
+    options (DetectLabels ``Features``); its ``FaceCollection`` (the
+    Rekognition collection faces are named from) keys RecognizeCelebrities
+    only.
     """
 
     max_labels: int | None = None
@@ -83,8 +91,10 @@ class AnalysisParams:
 
     def key(self, api: Api) -> str:
         """A stable text key of the parameters that apply to ``api``."""
-        if api is Api.DETECT_LABELS:
+        if api in (Api.DETECT_LABELS, Api.GET_LABEL_DETECTION):  # a video's labels: the same request options
             parts = [f"MaxLabels={self.max_labels}", f"MinConfidence={self.min_confidence:g}"]
-            parts += [f"{k}={self.extra[k]}" for k in sorted(self.extra)]
+            parts += [f"{k}={self.extra[k]}" for k in sorted(self.extra) if k != FACE_COLLECTION]
             return ";".join(parts)
+        if api is Api.RECOGNIZE_CELEBRITIES and self.extra.get(FACE_COLLECTION):
+            return f"{FACE_COLLECTION}={self.extra[FACE_COLLECTION]}"
         return ""

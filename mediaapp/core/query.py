@@ -21,12 +21,16 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from mediaapp.core.filenames import to_stored
+from mediaapp.core.responses import FACE_ATTRIBUTES
 from mediaapp.core.text import normalize_label, tokenize
-from mediaapp.core.types import Detection, DetectionKind, Query, SearchCursor, SortOrder
+from mediaapp.core.types import MODERATION_THRESHOLD, Detection, DetectionKind, Query, SearchCursor, SortOrder
 
 __all__ = [
+    "UNRATED_KEY",
     "NormalizedQuery",
+    "capture_date",
     "date_bounds",
+    "face_attribute_keys",
     "float32",
     "folder_prefix",
     "name_key",
@@ -34,6 +38,7 @@ __all__ = [
     "normalize_cursor",
     "normalize_query",
     "normalize_taken_at",
+    "rating_key",
 ]
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -68,6 +73,27 @@ def normalize_taken_at(value: str | None) -> str | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+def capture_date(taken_at: str | None, date_created: str | None) -> str | None:
+    """An asset's capture date: EXIF's ``taken_at``, else the date the file says it was created.
+
+    ``date_created`` is photoshop:DateCreated, or IPTC Date/Time Created, as
+    written (``Asset.date_created``): an XMP Date, which may stop at the
+    year or the month (``2021``, ``2021-06``; read as its first day) or carry a
+    UTC offset (kept as written; ``normalize_taken_at`` drops it when it
+    compares). Text that is no date gives None. EXIF wins whenever it has a
+    date: it is written by the camera at the shot, the other by a person or a
+    program later.
+    """
+    if taken_at or not date_created:
+        return taken_at
+    text = date_created.strip()
+    if re.fullmatch(r"\d{4}", text):
+        text += "-01-01"
+    elif re.fullmatch(r"\d{4}-\d{2}", text):
+        text += "-01"
+    return text if normalize_taken_at(text) is not None else None
 
 
 def date_bounds(query: Query) -> tuple[str | None, str | None]:
@@ -145,7 +171,9 @@ class NormalizedQuery:
     ``taken_before``: inclusive bounds in ``normalize_taken_at`` form (None:
     unbounded); ``folder_prefix``: the stored-form prefix of the folder
     filter (None: no filter); ``after``: the keyset cursor (``normalize_cursor``)
-    or None.
+    or None. ``moderation``: distinct ``normalize_label`` keys of ``Query.moderation``
+    (``MODERATION_UNCHECKED`` kept as it is); ``safe_only`` and ``moderation_threshold`` (float32-rounded,
+    0-100) as given.
     """
 
     labels: tuple[str, ...]
@@ -160,6 +188,27 @@ class NormalizedQuery:
     limit: int | None
     offset: int
     after: SearchCursor | None = None
+    moderation: tuple[str, ...] = ()
+    safe_only: bool = False
+    moderation_threshold: float = MODERATION_THRESHOLD
+    #: ``Query.face_attributes``, checked against ``FACE_ATTRIBUTES`` and lower-cased, distinct, in query order.
+    face_attributes: tuple[str, ...] = ()
+    #: ``Query.min_rating`` as a float32 ``rating_key`` bound (None: no filter).
+    min_rating: float | None = None
+    #: ``Query.like``: the example's sha256, lower-case (None: no similarity ranking).
+    like: str | None = None
+
+    def attribute_matches(self, det: Detection) -> bool:
+        """Whether ``det`` is the face-attribute row that stands for a face matching the attribute filter.
+
+        It is the first queried attribute (``face_attributes[0]``) at
+        ``min_confidence`` or more: one row per face, so each face is boxed
+        once. The row alone cannot tell whether its face also has the other
+        queried attributes or a queried name; with ``persons`` the person
+        rows are drawn instead (``draws``).
+        """
+        return (det.kind is DetectionKind.FACE_ATTRIBUTE and bool(self.face_attributes)
+                and det.name == self.face_attributes[0] and float32(det.confidence) >= self.min_confidence)
 
     def label_matches(self, det: Detection) -> bool:
         """Whether ``det`` is a label detection satisfying one of the label filters.
@@ -178,17 +227,36 @@ class NormalizedQuery:
     def draws(self, det: Detection) -> bool:
         """Whether the UI boxes ``det`` for this query.
 
-        With label or person filters: the boxed detections that satisfy one
-        of them (``label_matches`` / ``person_matches``), i.e. that made the
+        With label, person or face-attribute filters: the boxed detections that
+        satisfy one of them (``label_matches`` / ``person_matches`` /
+        ``attribute_matches``, the last only without persons), i.e. that made the
         asset match. Without: every boxed label, face and person detection at
         ``min_confidence`` or more.
         """
         if det.box is None:
             return False
-        if self.labels or self.persons:
-            return self.label_matches(det) or self.person_matches(det)
+        if self.labels or self.persons or self.face_attributes:
+            return (self.label_matches(det) or self.person_matches(det)
+                    or (not self.persons and self.attribute_matches(det)))
         return det.kind in (DetectionKind.LABEL, DetectionKind.FACE, DetectionKind.PERSON) \
             and float32(det.confidence) >= self.min_confidence
+
+
+#: ``rating_key`` of an unrated asset (no xmp:Rating, or 0, XMP's "unrated"): below every rating, so last.
+UNRATED_KEY = -2.0
+
+
+def rating_key(rating: float | None) -> float:
+    """The ``SortOrder.RATING`` key of an asset's xmp:Rating (``Asset.rating``), as both backends store it.
+
+    Ratings 1 to 5 (stars; fractions as written) and -1 (rejected) are kept,
+    as float32; no rating and 0 (XMP's "unrated") give ``UNRATED_KEY``, so
+    the order (descending) is 5 to 1 stars, rejected, then unrated. Never
+    None, so neither backend needs a "missing" rule.
+    """
+    if rating is None or rating == 0:
+        return UNRATED_KEY
+    return float32(float(rating))
 
 
 def normalize_cursor(cursor: SearchCursor | None, sort: SortOrder) -> SearchCursor | None:
@@ -213,6 +281,10 @@ def normalize_cursor(cursor: SearchCursor | None, sort: SortOrder) -> SearchCurs
         if isinstance(key, bool) or not isinstance(key, (int, float)) or not float(key).is_integer():
             raise ValueError(f"a size cursor's key is a whole number of bytes, not {key!r}")
         return SearchCursor(sort, int(key), cursor.sha256)
+    if sort == SortOrder.RATING:
+        if isinstance(key, bool) or not isinstance(key, (int, float)):
+            raise ValueError(f"a rating cursor's key is a rating_key number, not {key!r}")
+        return SearchCursor(sort, float32(key), cursor.sha256)
     if not (isinstance(key, str) or (key is None and sort in (SortOrder.DATE, SortOrder.OLDEST))):
         raise ValueError(f"a {sort.value} cursor's key cannot be {key!r}")
     return cursor
@@ -229,4 +301,31 @@ def normalize_query(query: Query) -> NormalizedQuery:
         labels=_keys(query.labels), persons=_keys(query.persons), tokens=tuple(tokenize(query.text)),
         match_all=query.match_all, min_confidence=float32(query.min_confidence), taken_after=lower,
         taken_before=upper, folder_prefix=folder_prefix(to_stored(query.folder)) if query.folder else None,
-        sort=query.sort, limit=query.limit, offset=query.offset, after=normalize_cursor(query.after, query.sort))
+        sort=query.sort, limit=query.limit, offset=query.offset, after=normalize_cursor(query.after, query.sort),
+        moderation=_keys(query.moderation), safe_only=query.safe_only,
+        moderation_threshold=float32(query.moderation_threshold),
+        face_attributes=face_attribute_keys(query.face_attributes),
+        min_rating=None if query.min_rating is None else float32(query.min_rating),
+        like=_like_key(query.like))
+
+
+def _like_key(like: str | None) -> str | None:
+    """``Query.like`` checked as a sha256 (64 hex digits), lower-cased. Raises ``ValueError`` otherwise."""
+    if like is None:
+        return None
+    key = like.strip().lower()
+    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError(f"'like' must be an asset's sha256 (64 hex digits), not {like!r}")
+    return key
+
+
+def face_attribute_keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` lower-cased and stripped, distinct, in order; ``ValueError`` naming the accepted ones otherwise.
+
+    Accepted: ``core.responses.FACE_ATTRIBUTES`` (``eyes-closed``, ``smiling``...).
+    """
+    keys = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    unknown = [k for k in keys if k not in FACE_ATTRIBUTES]
+    if unknown:
+        raise ValueError(f"unknown face attribute {unknown[0]!r}; expected one of {', '.join(FACE_ATTRIBUTES)}")
+    return keys

@@ -40,3 +40,25 @@ def printable(text: str) -> str:
     terminal (escape sequences) when ``mediaapp show`` prints it.
     """
     return "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+
+
+#: ``human_size``'s units, each 1024 times the one before.
+_SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def human_size(n: int | None) -> str:
+    """``n`` bytes as short text for people: ``"512 B"``, ``"1.2 MB"``; ``""`` for None.
+
+    Binary units (1 KB = 1024 B, 1 MB = 1024 KB...) written ``KB``/``MB``/``GB``/``TB``,
+    as Windows Explorer shows file sizes (JEDEC names); whole bytes below 1 KB,
+    one decimal above (rounded half to even by ``format``), ``TB`` for anything
+    larger. Used by the detail view, the Duplicates view and ``mediaapp duplicates``.
+    """
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in _SIZE_UNITS:
+        if abs(value) < 1024 or unit == _SIZE_UNITS[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # the loop returns at the last unit

@@ -21,6 +21,17 @@ CLOUD_ENGINE = "rekognition"
 #: runs it (``mediaapp.analysis.registry.ALWAYS_RUN``); it is nobody's choice of engine.
 METADATA_ENGINE = "metadata"
 
+#: The confidence (0-100) at which a DetectModerationLabels label flags an image as unsafe by default: what
+#: ``Query.safe_only`` leaves out, what the "Unsafe content" facet and ``Query.moderation`` count and what a blurred
+#: thumbnail means. 80 is the upper edge of Yahoo's Open-NSFW guidance ("above 0.8: pornographic"; 0.2-0.8 is
+#: undecided), the on-device model's scale; for Rekognition it is well above its own default MinConfidence of 50,
+#: so undecided answers do not hide pictures. ``benchmarks/moderation_eval.py`` measures the false-positive rate
+#: of ordinary photos at it.
+MODERATION_THRESHOLD = 80.0
+#: The moderation facet's entry (and ``Query.moderation`` value) for images no engine has checked for unsafe
+#: content; no Rekognition moderation label is called this.
+MODERATION_UNCHECKED = "unchecked"
+
 #: A decoded JSON object (a Rekognition response, an OpenSearch request or answer, a stored document).
 Json = dict[str, Any]
 
@@ -35,6 +46,16 @@ class Api(str, enum.Enum):
     DETECT_LABELS = "DetectLabels"
     DETECT_TEXT = "DetectText"
     RECOGNIZE_CELEBRITIES = "RecognizeCelebrities"
+    DETECT_FACES = "DetectFaces"
+    DETECT_MODERATION_LABELS = "DetectModerationLabels"
+    #: Rekognition Video's answers (the ``Get*`` of a Start*/Get* job), for video assets: the image APIs'
+    #: findings per sampled frame, each with its ``Timestamp`` in milliseconds, plus ``VideoMetadata``.
+    GET_LABEL_DETECTION = "GetLabelDetection"
+    GET_TEXT_DETECTION = "GetTextDetection"
+    GET_FACE_DETECTION = "GetFaceDetection"
+    GET_CELEBRITY_RECOGNITION = "GetCelebrityRecognition"
+    #: DetectModerationLabels' video counterpart: ModerationLabels, each with its Timestamp (ms).
+    GET_CONTENT_MODERATION = "GetContentModeration"
 
 
 class DetectionKind(str, enum.Enum):
@@ -49,6 +70,11 @@ class DetectionKind(str, enum.Enum):
     TEXT = "text"
     FACE = "face"
     PERSON = "person"
+    #: One attribute of one DetectFaces face (``name`` one of ``core.responses.FACE_ATTRIBUTES``, e.g.
+    #: ``eyes-closed``; ``box`` the face's box, the same for every attribute of that face).
+    FACE_ATTRIBUTE = "face_attribute"
+    #: A DetectModerationLabels label (``name``; its ParentName, if any, in ``parents``); never boxed.
+    MODERATION = "moderation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +141,9 @@ class Detection:
     source: str = LOCAL_ENGINE
     api: str = ""
     text_type: str | None = None
+    #: For a video's detection: when it was seen, milliseconds from the start (Rekognition Video's
+    #: ``Timestamp``); None for still images.
+    timestamp_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +159,8 @@ class Asset:
     when it does not say: ``title`` and ``description`` (dc:title, dc:description); ``rating`` (xmp:Rating,
     -1 rejected, 0 unrated, 1-5 stars); ``label`` (xmp:Label, a colour label's name such as ``Red``);
     ``date_created`` (photoshop:DateCreated, or IPTC Date/Time Created, ISO 8601 text as written).
+    ``stack_paths``: when this is a RAW+JPEG stack's original (the RAW), the paths of the stack's other
+    files (the JPEG or HEIF beside it, ``mediaapp.catalog.stacks``); empty otherwise.
     """
 
     sha256: str
@@ -148,6 +179,13 @@ class Asset:
     rating: float | None = None
     label: str | None = None
     date_created: str | None = None
+    stack_paths: list[str] = field(default_factory=list)
+    #: ``"image"`` or ``"video"`` (``mediaapp.ingest.media.MediaHandler.media``); for a video its
+    #: ``duration_ms`` (milliseconds), ``codec`` (FFmpeg's name) and ``frame_rate`` (frames per second).
+    media_kind: str = "image"
+    duration_ms: int | None = None
+    codec: str | None = None
+    frame_rate: float | None = None
 
     @property
     def camera(self) -> str | None:
@@ -181,6 +219,13 @@ class IndexDocument:
     detections: list[Detection]
     folders: list[str] = field(default_factory=list)
     text: str = ""
+    #: Whether some engine answered DetectModerationLabels for the asset (False: never checked for unsafe
+    #: content; ``Query.safe_only`` keeps it, the moderation facet counts it as ``MODERATION_UNCHECKED``).
+    moderation_checked: bool = False
+    #: The asset's image embedding (L2-normalised floats, ``catalog.similarity``) for ``Query.like`` on a backend
+    #: that indexes vectors (OpenSearch's ``knn_vector``); None: none stored, or not needed (the embedded index
+    #: ranks from its own vector store, ``search/vectors.py``).
+    embedding: tuple[float, ...] | None = None
 
 
 class SortOrder(str, enum.Enum):
@@ -190,8 +235,9 @@ class SortOrder(str, enum.Enum):
     undated assets last. ``PATH``: representative path ascending.
     ``NAME``: the representative path's base name A to Z, case-insensitive
     (``core.query.name_key``). ``OLDEST``: oldest ``taken_at`` first,
-    undated assets last. ``SIZE``: largest file first (bytes). The value is
-    the CLI's ``search --sort`` word.
+    undated assets last. ``SIZE``: largest file first (bytes). ``RATING``:
+    highest xmp:Rating first (``core.query.rating_key``: 5 to 1 stars, then
+    rejected, then unrated). The value is the CLI's ``search --sort`` word.
     """
 
     RELEVANCE = "relevance"
@@ -200,6 +246,7 @@ class SortOrder(str, enum.Enum):
     NAME = "name"
     OLDEST = "oldest"
     SIZE = "size"
+    RATING = "rating"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +260,7 @@ class SearchCursor:
     None when undated, for ``PATH`` its representative path in stored form
     (``core.filenames.to_stored``), for ``NAME`` that path's
     ``core.query.name_key`` (text), for ``SIZE`` its size in bytes (an
-    int); ``sha256`` is the hit's sha256, the last
+    int), for ``RATING`` its ``core.query.rating_key`` (a float); ``sha256`` is the hit's sha256, the last
     key of every order, so a cursor names one position exactly.
 
     Backend-neutral: a cursor made by one backend pages on another (the
@@ -242,6 +289,11 @@ class Query:
       parents, person names, file names, and the title and description the
       file gives itself (``Asset.title``, ``Asset.description``).
     - ``persons``: the asset has a person detection with one of these names.
+    - ``face_attributes``: names from ``core.responses.FACE_ATTRIBUTES``
+      (``eyes-closed``, ``smiling``, ``happy``...): one face of the asset has
+      every one of them at ``min_confidence`` or more; with ``persons`` too,
+      that face is one named one of ``persons`` (the DetectFaces face tied to
+      the person's face by box overlap, ``core.responses.same_face``).
     - ``folder``: one of the asset's paths lies in this folder or below it.
     - ``taken_after`` / ``taken_before``: inclusive ISO 8601 bounds on
       ``taken_at``; assets without a date never match a date bound.
@@ -253,6 +305,18 @@ class Query:
       this way costs the same anywhere in the results, where a large
       ``offset`` makes the backend walk past every hit before it.
       ``SearchPage.total`` still counts every match.
+    - ``moderation``: the asset has a moderation detection (DetectModerationLabels) whose name or ParentName
+      is one of these (case-insensitive; any of them) with confidence >= ``moderation_threshold``;
+      ``MODERATION_UNCHECKED`` matches assets never checked (``IndexDocument.moderation_checked`` False).
+    - ``safe_only``: leave out every asset with a moderation detection at ``moderation_threshold`` (0-100,
+      default ``MODERATION_THRESHOLD``) or more; assets never checked are kept.
+    - ``min_rating``: the asset's own xmp:Rating (``Asset.rating``) is at least this many stars (1-5);
+      unrated assets never match, rejected ones (-1) only ``min_rating`` -1. None: no filter.
+    - ``like``: "more like this": the sha256 of an example asset. The hits are the assets matching the other
+      filters that have an image embedding, except the example, ordered by the cosine similarity of their
+      embeddings to the example's (``SearchHit.score`` = 100 x cosine, float32, then sha256; ``sort`` is
+      ignored, and a keyed order gives no cursor: page by ``offset``), at most
+      ``LIKE_MAX_HITS`` of them (the k of a k-NN search). None: no such ranking.
     """
 
     text: str = ""
@@ -260,6 +324,7 @@ class Query:
     match_all: bool = True
     min_confidence: float = 0.0
     persons: tuple[str, ...] = ()
+    face_attributes: tuple[str, ...] = ()
     folder: str | None = None
     taken_after: str | None = None
     taken_before: str | None = None
@@ -267,6 +332,15 @@ class Query:
     limit: int | None = 100
     offset: int = 0
     after: SearchCursor | None = None
+    moderation: tuple[str, ...] = ()
+    safe_only: bool = False
+    moderation_threshold: float = MODERATION_THRESHOLD
+    min_rating: float | None = None
+    like: str | None = None
+
+
+#: The most hits a "more like this" query (``Query.like``) returns.
+LIKE_MAX_HITS = 500
 
 
 @dataclass(slots=True)

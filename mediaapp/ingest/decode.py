@@ -22,6 +22,7 @@ Typical use decodes a file once for both metadata and pixels::
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import struct
 import warnings
@@ -134,14 +135,20 @@ def open_image(path: str | Path, formats: Sequence[str] | None = None) -> Iterat
             yield img
 
 
-def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
+def load_rgb(img: Image.Image, max_side: int | None = None, draft_fraction: float = 1.0) -> Image.Image:
     """Decode an image from ``open_image`` into RGB with EXIF orientation applied.
 
     ``max_side`` (pixels): when given, JPEG (and MPO) decoding uses Pillow's
-    draft mode: libjpeg's DCT scaling by 1/2, 1/4 or 1/8, never below
-    ``max_side`` (a 4000x3000 JPEG decodes at 500x375 for 320), and the result
+    draft mode: libjpeg's DCT scaling by 1/2, 1/4 or 1/8, the longest side
+    never below ``max_side`` (a 4000x3000 JPEG decodes at 500x375 for 320, a
+    6000x4000 one at 3000x2000 for 2048; see ``draft_box``), and the result
     is then downscaled (Lanczos after an integer box reduction) so its longest
-    side is at most ``max_side``. Downscaling happens before the orientation
+    side is at most ``max_side``. ``draft_fraction`` (0-1): the DCT scaling
+    may leave the longest side down to ``draft_fraction * max_side``; that
+    picture is then enlarged (Lanczos) to ``max_side``, so the result's size
+    is the same either way: with ``ANALYSIS_DRAFT_FRACTION`` a 12 MP
+    4000x3000 photo decodes to 2000x1500 and comes out at 2048x1536, as a
+    full decode scaled down would. Resizing happens before the orientation
     transpose and the RGB conversion, so those touch only the small image.
     Multi-frame files give their first frame. Draft mode changes ``img.size``:
     read sizes (``metadata.read_metadata``) before calling this. The result's
@@ -156,14 +163,16 @@ def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
     """
     _refuse_truncated_bmff(img)
     with _decode_errors(getattr(img, "filename", "") or "<image>"):
+        stored_side = max(img.size)
         if max_side and isinstance(img, JpegImageFile):
-            img.draft("RGB", (max_side, max_side))
+            img.draft("RGB", draft_box(img.size, max_side, draft_fraction))
         img.load()
         # Read after load(): Pillow's TIFF plugin applies the orientation
         # itself while loading and then removes the tag.
         method = _TRANSPOSE.get(exif_orientation(img))
         out: Image.Image = img
-        if max_side and max(out.size) > max_side:
+        # Down to max_side; or up to it when the draft stopped short of it (draft_fraction < 1).
+        if max_side and (max(out.size) > max_side or max(out.size) < max_side < stored_side):
             if out.mode not in _RESIZABLE_MODES:
                 out = _to_rgb(out)
             w, h = out.size
@@ -187,6 +196,30 @@ def load_rgb(img: Image.Image, max_side: int | None = None) -> Image.Image:
 #: Longest side (pixels) images are decoded at for analysis (``open_rgb(path, ANALYSIS_MAX_SIDE)``).
 #: The analysers downscale further as their models need; 2048 keeps small text legible.
 ANALYSIS_MAX_SIDE = 2048
+
+#: The analysis decode's ``draft_fraction`` (``ImageHandler.decode_for_analysis``): a JPEG whose DCT scaling
+#: by 1/2 (1/4, 1/8) leaves its longest side at 97% of ``ANALYSIS_MAX_SIDE`` or more is decoded at that scale
+#: and enlarged by at most 3% (Lanczos) to ``ANALYSIS_MAX_SIDE``. The common 12 MP photos (4000x3000,
+#: 4032x3024) then take about 90 ms (2000-2016 px straight from the DCT, then the enlargement) instead of
+#: 210-320 ms (12 Mpx decoded, then reduced), one core. The analysers still get 2048 px: used as it comes
+#: from the DCT (2000 px), the small text of a tesseract page pasted into a 4000x3000 photo was read with word
+#: recall 0.88 instead of 1.00 (the text detector is sensitive to that scale); enlarged, 1.00.
+ANALYSIS_DRAFT_FRACTION = 0.97
+
+
+def draft_box(size: tuple[int, int], max_side: int, fraction: float = 1.0) -> tuple[int, int]:
+    """The ``(width, height)`` for ``Image.draft`` that keeps the longest side of ``size`` >= ``fraction * max_side``.
+
+    Pillow's JPEG draft picks the largest DCT scale 1/s (s in 1, 2, 4, 8)
+    with ``s <= min(width // box_w, height // box_h)``; a box of the image's
+    own aspect ratio makes that the longest side's rule (a square box would
+    let the shorter side decide: a 6000x4000 photo would decode in full for
+    2048). ``size`` is the stored size in pixels; ``fraction`` in (0, 1].
+    """
+    width, height = size
+    side = max(1, math.ceil(max_side * fraction))
+    scale = side / max(width, height, 1)
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 # EXIF Orientation (TIFF/EP, EXIF 2.3 tag 0x0112) -> the transpose that displays it.
 _TRANSPOSE = {
@@ -241,20 +274,20 @@ def exif_orientation(img: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def open_rgb(path: str | Path, max_side: int | None = None) -> Image.Image:
+def open_rgb(path: str | Path, max_side: int | None = None, draft_fraction: float = 1.0) -> Image.Image:
     """Decode ``path`` into an RGB image with EXIF orientation applied.
 
     ``max_side`` (pixels): when given, JPEG decoding uses Pillow's draft mode
     to decode at a reduced scale (a power-of-two DCT scaling, never below
     ``max_side``), and the result is then downscaled so its longest side is
-    at most ``max_side``. Multi-frame files give their first frame.
+    at most ``max_side``; ``draft_fraction`` as ``load_rgb``. Multi-frame files give their first frame.
 
     Raises ``DecodeError`` with a readable reason for unreadable, truncated,
     unidentifiable or oversized (decompression bomb) files, and ``OSError``
     when the file cannot be opened at all.
     """
     with open_image(path) as img:
-        return load_rgb(img, max_side)
+        return load_rgb(img, max_side, draft_fraction)
 
 
 def bmff_declared_size(path: str | Path) -> tuple[int, int] | None:

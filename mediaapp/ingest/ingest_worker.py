@@ -121,17 +121,18 @@ def process_file(path: str, thumb_dir: str) -> FileResult:
     except OSError as exc:
         return _fail(result, "read", f"cannot read file: {_os_reason(exc)}")
 
+    what = "video" if sniffed.handler.media == "video" else "image"  # "cannot decode MP4 video: ..."
     try:
         info = sniffed.handler.describe(path, fmt, result.sha256, thumb_dir)
     except DecodeError as exc:
-        return _fail(result, "decode", f"cannot decode {fmt} image: {exc}")
+        return _fail(result, "decode", f"cannot decode {fmt} {what}: {exc}")
     except ThumbnailError as exc:
         _copy_info(result, exc.info)
         return _fail(result, "thumbnail", str(exc))
     except OSError as exc:
         return _fail(result, "read", f"cannot read file: {_os_reason(exc)}")
     except Exception as exc:  # a decoder bug must not take the whole import down
-        return _fail(result, "decode", f"cannot decode {fmt} image: {type(exc).__name__}: {exc}")
+        return _fail(result, "decode", f"cannot decode {fmt} {what}: {type(exc).__name__}: {exc}")
     _copy_info(result, info)
 
     try:

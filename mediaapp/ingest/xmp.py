@@ -25,6 +25,18 @@ What is read, by namespace (each constant below names its source):
   (``stArea:`` x, y = the centre, w, h, unit ``normalized``: ratios of the
   image as displayed, i.e. after its orientation) with a ``Type`` and
   ``Name``. Only rectangles of faces (``Type`` Face, or no type) are kept.
+- Microsoft Photo people regions (``MP:RegionInfo``, Microsoft's "People
+  Tagging Overview" schema 1.2, written by Windows Photo Gallery and Windows
+  Live): ``MPRI:Regions``, each an ``MPReg:Rectangle`` (``"x, y, w, h"``: the
+  top-left corner and the extent, ratios of the image) and an
+  ``MPReg:PersonDisplayName``. A region also present as an MWG region (same
+  name, or unnamed and overlapping one by half) is read once.
+
+Entries mediaapp wrote itself into a sidecar (``mediaapp.ingest.xmp_write``)
+are listed there again in its own namespace (``MEDIAAPP``: ``OwnedSubject``,
+``OwnedHierarchicalSubject``, ``OwnedTagsList``, ``OwnedRegionNames``); they are left out
+here, so the app's own labels and names never come back as what the file
+says (``OWNED_PROPERTIES``).
 
 RDF allows one property in several spellings (an attribute of
 ``rdf:Description`` or an element; a struct as ``rdf:parseType="Resource"``,
@@ -43,9 +55,12 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
+from mediaapp.core.responses import box_iou
 from mediaapp.core.text import printable
+from mediaapp.core.types import BoundingBox
 
-__all__ = ["MAX_XMP_BYTES", "Region", "XmpError", "XmpFacts", "parse_xmp", "scan_for_packet"]
+__all__ = ["MAX_XMP_BYTES", "MEDIAAPP", "OWNED_PROPERTIES", "Region", "XmpError", "XmpFacts", "parse_xmp",
+           "scan_for_packet"]
 
 #: The largest XMP packet read (16 MiB): Lightroom and darktable sidecars with a long edit history are a few
 #: hundred KiB; anything this big is not metadata worth reading.
@@ -70,6 +85,18 @@ DIGIKAM = "http://www.digikam.org/ns/1.0/"
 #: MWG regions (MWG guidelines 2.0 §5.9) and the XMP Area struct its regions use.
 MWG_REGIONS = "http://www.metadataworkinggroup.com/schemas/regions/"
 ST_AREA = "http://ns.adobe.com/xmp/sType/Area#"
+#: Microsoft Photo 1.2 (``MP:RegionInfo``) and the namespaces of its RegionInfo and Region structs.
+MICROSOFT_PHOTO = "http://ns.microsoft.com/photo/1.2/"
+MP_REGION_INFO = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#"
+MP_REGION = "http://ns.microsoft.com/photo/1.2/t/Region#"
+#: mediaapp's own namespace (prefix ``mediaapp``), written only into sidecars it writes. An ``.invalid``
+#: host (RFC 2606) is never anyone else's; XMP namespace names are never fetched.
+MEDIAAPP = "http://ns.mediaapp.invalid/xmp/1.0/"
+#: The property of ``MEDIAAPP`` listing the entries mediaapp owns, by the property they are in.
+OWNED_PROPERTIES = {f"{{{DC}}}subject": f"{{{MEDIAAPP}}}OwnedSubject",
+                    f"{{{LIGHTROOM}}}hierarchicalSubject": f"{{{MEDIAAPP}}}OwnedHierarchicalSubject",
+                    f"{{{DIGIKAM}}}TagsList": f"{{{MEDIAAPP}}}OwnedTagsList",
+                    f"{{{MWG_REGIONS}}}Regions": f"{{{MEDIAAPP}}}OwnedRegionNames"}
 
 _ARRAYS = frozenset({f"{{{RDF}}}Bag", f"{{{RDF}}}Seq", f"{{{RDF}}}Alt"})
 _LI, _DESCRIPTION, _VALUE = f"{{{RDF}}}li", f"{{{RDF}}}Description", f"{{{RDF}}}value"
@@ -162,9 +189,10 @@ def parse_xmp(data: bytes | str) -> XmpFacts:
         for child in description:
             props.setdefault(child.tag, child)
     facts = XmpFacts()
-    facts.keywords += [(k,) for k in _texts(props.get(f"{{{DC}}}subject"))]
-    facts.keywords += [_path(k, "|") for k in _texts(props.get(f"{{{LIGHTROOM}}}hierarchicalSubject"))]
-    facts.keywords += [_path(k, "/") for k in _texts(props.get(f"{{{DIGIKAM}}}TagsList"))]
+    ours = {prop: set(_texts(props.get(owned))) for prop, owned in OWNED_PROPERTIES.items()}  # mediaapp wrote
+    facts.keywords += [(k,) for k in _theirs(props, f"{{{DC}}}subject", ours)]
+    facts.keywords += [_path(k, "|") for k in _theirs(props, f"{{{LIGHTROOM}}}hierarchicalSubject", ours)]
+    facts.keywords += [_path(k, "/") for k in _theirs(props, f"{{{DIGIKAM}}}TagsList", ours)]
     facts.keywords = [k for k in facts.keywords if k]
     facts.title = _lang_alt(props.get(f"{{{DC}}}title"))
     facts.description = _lang_alt(props.get(f"{{{DC}}}description"))
@@ -173,8 +201,16 @@ def parse_xmp(data: bytes | str) -> XmpFacts:
     facts.label = _text(props.get(f"{{{XMP_BASIC}}}Label"))
     date = _text(props.get(f"{{{PHOTOSHOP}}}DateCreated"))
     facts.date_created = date if date and _XMP_DATE.fullmatch(date) else None
-    facts.regions = list(_regions(props.get(f"{{{MWG_REGIONS}}}Regions")))
+    own_names = ours[f"{{{MWG_REGIONS}}}Regions"]
+    facts.regions = [r for r in _regions(props.get(f"{{{MWG_REGIONS}}}Regions")) if r.name not in own_names]
+    facts.regions += [r for r in _mp_regions(props.get(f"{{{MICROSOFT_PHOTO}}}RegionInfo"))
+                      if r.name not in own_names and not any(_same_region(r, m) for m in facts.regions)]
     return facts
+
+
+def _theirs(props: dict[str, Element | str], prop: str, ours: dict[str, set[str]]) -> list[str]:
+    """The texts of the array property ``prop`` except those mediaapp lists as its own (``OWNED_PROPERTIES``)."""
+    return [t for t in _texts(props.get(prop)) if t not in ours[prop]]
 
 
 def scan_for_packet(stream: BinaryIO, chunk: int = 1 << 20) -> bytes | None:
@@ -304,3 +340,30 @@ def _regions(prop: Element | str | None) -> Iterator[Region]:
         if right <= left or bottom <= top:
             continue
         yield Region(_text(region.get(f"{{{MWG_REGIONS}}}Name")), left, top, right - left, bottom - top)
+
+
+def _mp_regions(prop: Element | str | None) -> Iterator[Region]:
+    """The face rectangles of a Microsoft ``MP:RegionInfo`` struct (see the module docstring)."""
+    for item in _items(_struct(prop).get(f"{{{MP_REGION_INFO}}}Regions")):
+        region = _struct(item)
+        rectangle = _text(region.get(f"{{{MP_REGION}}}Rectangle"))
+        parts = [_number(p.strip()) for p in rectangle.split(",")] if rectangle else []
+        if len(parts) != 4 or any(p is None for p in parts):
+            continue
+        x, y, w, h = (float(p) for p in parts if p is not None)
+        if not (0 < w <= 1 and 0 < h <= 1):
+            continue
+        left, top = max(x, 0.0), max(y, 0.0)
+        right, bottom = min(x + w, 1.0), min(y + h, 1.0)
+        if right <= left or bottom <= top:
+            continue
+        yield Region(_text(region.get(f"{{{MP_REGION}}}PersonDisplayName")), left, top, right - left, bottom - top)
+
+
+def _same_region(a: Region, b: Region) -> bool:
+    """Whether two regions are one face written twice (MWG and Microsoft's): the same name (ignoring case), or
+    both unnamed with boxes overlapping by half (intersection over union, PASCAL VOC's "same object" rule)."""
+    if a.name or b.name:
+        return (a.name or "").casefold() == (b.name or "").casefold()
+    return box_iou(BoundingBox(a.left, a.top, a.width, a.height),
+                   BoundingBox(b.left, b.top, b.width, b.height)) >= 0.5

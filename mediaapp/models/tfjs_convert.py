@@ -168,6 +168,9 @@ def load_tfjs_graph(model_json: str | Path) -> TfjsGraph:
     if not inputs:
         inputs = {f"{n.name}:0": (n.attrs.get("shape", []), np.float32)
                   for n in nodes.values() if n.op == "Placeholder"}
+    if not outputs:  # no signature (older exporters): the graph's sinks, the ops no other op reads
+        used = {i.split(":")[0] for n in nodes.values() for i in n.inputs}
+        outputs = [f"{n.name}:0" for n in nodes.values() if n.name not in used and n.op not in ("Const", "NoOp")]
     if not outputs:
         raise ConversionError(f"{path.name} has no signature outputs")
     meta = {k: doc.get(k) for k in ("generatedBy", "convertedBy", "format")}
@@ -406,6 +409,28 @@ class _Builder:
     def op_Sigmoid(self, n, out):
         self.emit("Sigmoid", [self.name(n.inputs[0])], [out])
 
+    def op_Softmax(self, n, out):  # TF normalises over the last axis, as ONNX Softmax (opset >= 13) with axis -1
+        self.emit("Softmax", [self.name(n.inputs[0])], [out], axis=-1)
+
+    def op_Minimum(self, n, out):  # elementwise, with numpy broadcasting (as TF)
+        self._binary("Min", n, out)
+
+    def op_Maximum(self, n, out):
+        self._binary("Max", n, out)
+
+    def op_FusedMatMul(self, n, out):
+        """Grappler's MatMul with fused BiasAdd (and optionally Relu): Gemm, then the activation."""
+        a = n.attrs
+        fused = list(a.get("fused_ops", []))
+        unknown = [f for f in fused if f not in ("BiasAdd", "Relu")]
+        if unknown or "BiasAdd" not in fused:
+            raise UnsupportedOpError(f"{n.op} fused with {fused}")
+        relu = "Relu" in fused
+        y = self.emit("Gemm", [self.name(i) for i in n.inputs[:3]], None if relu else [out], base=n.name,
+                      transA=int(bool(a.get("transpose_a", False))), transB=int(bool(a.get("transpose_b", False))))[0]
+        if relu:
+            self.emit("Relu", [y], [out])
+
     def op_Transpose(self, n, out):
         perm = [int(p) for p in self.const(n.inputs[1])]
         self.emit("Transpose", [self.name(n.inputs[0])], [out], perm=perm)
@@ -618,9 +643,9 @@ def _shape_rule(n: TfjsNode, ins: list, b: _Builder):
     if n.op == "Const":
         return list(w[n.name].shape)
     x = ins[0] if ins else None
-    if n.op in ("Identity", "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Cast"):
+    if n.op in ("Identity", "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Softmax", "Cast"):
         return x
-    if n.op in ("Add", "AddV2", "Sub", "Mul", "BiasAdd", "RealDiv", "Equal"):
+    if n.op in ("Add", "AddV2", "Sub", "Mul", "BiasAdd", "RealDiv", "Equal", "Minimum", "Maximum"):
         a, c = ins[0], ins[1]
         r = max(len(a), len(c))
         a, c = [1] * (r - len(a)) + a, [1] * (r - len(c)) + c
@@ -644,6 +669,10 @@ def _shape_rule(n: TfjsNode, ins: list, b: _Builder):
         else:
             hw = [(x[1 + i] - k[i]) // s[i] + 1 for i in range(2)]
         return [x[0], hw[0], hw[1], cout]
+    if n.op == "_FusedMatMul":
+        f = w[n.inputs[1].split(":")[0]].shape
+        rows = x[1] if n.attrs.get("transpose_a") else x[0]
+        return [rows, f[0] if n.attrs.get("transpose_b") else f[1]]
     if n.op == "ConcatV2":
         axis = int(w[n.inputs[-1].split(":")[0]])
         parts = ins[:-1]

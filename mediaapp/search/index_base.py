@@ -75,7 +75,9 @@ class SearchIndex(Protocol):
     one of its parents) with ``confidence >= query.min_confidence``; results
     are ordered by count descending, then name ascending (case-insensitive),
     and use the label's display spelling (the first seen). ``"persons"``
-    counts person detections by name.
+    counts person detections by name. ``"moderation"`` counts moderation detections (DetectModerationLabels, by
+    name or ParentName) with ``confidence >= query.moderation_threshold``, in the same order, then, last and
+    only when not zero, ``FacetCount(MODERATION_UNCHECKED, n)``: the matching assets never checked.
     Raises ``SearchUnavailableError`` when the backend cannot be reached.
     """
 
@@ -91,7 +93,11 @@ class SearchIndex(Protocol):
         """Return the page of hits for ``query`` and the total number of matches."""
 
     def facets(self, query: Query, field: str = "labels", limit: int = 100) -> list[FacetCount]:
-        """Counts per label (``field="labels"``) or person (``"persons"``) under ``query``."""
+        """Counts per label (``field="labels"``) or person (``"persons"``) under ``query``.
+
+        ``"face_attributes"``: assets per face attribute (``core.responses.FACE_ATTRIBUTES``) at
+        ``query.min_confidence`` or more, on the faces of ``query.persons`` when given.
+        """
 
     def count(self) -> int:
         """Number of indexed assets."""

@@ -63,9 +63,12 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from mediaapp.core.filenames import from_stored
-from mediaapp.core.query import NormalizedQuery, float32, normalize_query
+from mediaapp.core.query import UNRATED_KEY, NormalizedQuery, float32, normalize_query
+from mediaapp.core.responses import FACE_ATTRIBUTES
 from mediaapp.core.text import normalize_label
 from mediaapp.core.types import (
+    LIKE_MAX_HITS,
+    MODERATION_UNCHECKED,
     DetectionKind,
     IndexDocument,
     Json,
@@ -75,6 +78,7 @@ from mediaapp.core.types import (
     SearchPage,
     SortOrder,
 )
+from mediaapp.search.context_labels import context_labels
 from mediaapp.search.index_base import FacetCount, IndexResult, SearchUnavailableError, upsert_in_batches
 from mediaapp.search.opensearch_client import (
     OpenSearchConnection,
@@ -112,6 +116,7 @@ _SORT_KEYS: dict[SortOrder, Json] = {
     SortOrder.PATH: {"path": "asc"},
     SortOrder.NAME: {"name_key": "asc"},
     SortOrder.SIZE: {"size": "desc"},
+    SortOrder.RATING: {"rating": "desc"},
 }
 _EPOCH = datetime(1970, 1, 1)
 
@@ -176,11 +181,14 @@ class OpenSearchIndex(OpenSearchConnection):
 
     def _name_actions(self, source: Json, doc: IndexDocument) -> Iterator[Json]:
         proj_labels: dict[str, str] = {}
-        for det in doc.detections:
+        for det in [*doc.detections, *context_labels(doc.detections)]:  # + Text/Document (search.context_labels)
             if det.kind == DetectionKind.LABEL:
                 for name in (det.name, *det.parents):
                     proj_labels.setdefault(normalize_label(name), name.strip())
+        moderation = {normalize_label(n): n.strip() for det in doc.detections
+                      if det.kind == DetectionKind.MODERATION for n in (det.name, *det.parents)}
         pairs = [("labels", n, d) for n, d in proj_labels.items() if n]
+        pairs += [("moderation", n, d) for n, d in moderation.items() if n]
         pairs += [("persons", n, d) for n, d in zip(source["persons"], source["person_names"])]
         for field_, norm, display in pairs:
             key = name_doc_id(field_, norm)
@@ -381,7 +389,7 @@ class OpenSearchIndex(OpenSearchConnection):
         def det_filter(keys: list[str]) -> Json:
             return {"bool": {"filter": [
                 {"term": {"detections.kind": DetectionKind.LABEL.value}},
-                {"terms": {"detections.keys": keys}},
+                _label_keys(keys),
                 {"range": {"detections.confidence": {"gte": minimum}}}]}}
 
         def by_confidence(match: Json) -> Json:
@@ -400,8 +408,19 @@ class OpenSearchIndex(OpenSearchConnection):
             filters.append({"nested": {"path": "detections", "query": det_filter(labels), "score_mode": "none"}})
         if query.persons:
             filters.append({"terms": {"persons": list(query.persons)}})
+        if query.face_attributes:  # every attribute on one face, which is one of the persons when given
+            face: list[Json] = [{"range": {f"faces.{a}": {"gte": query.min_confidence}}} for a in query.face_attributes]
+            if query.persons:
+                face.append({"terms": {"faces.person": list(query.persons)}})
+            filters.append({"nested": {"path": "faces", "query": {"bool": {"filter": face}}, "score_mode": "none"}})
+        if query.moderation:
+            filters.append(_moderation_filter(query.moderation, query.moderation_threshold))
+        if query.safe_only:
+            filters.append({"bool": {"must_not": [_flagged(None, query.moderation_threshold)]}})
         if query.folder_prefix is not None:
             filters.append({"prefix": {"paths": query.folder_prefix}})
+        if query.min_rating is not None:
+            filters.append({"range": {"rating": {"gte": query.min_rating}}})
         lower, upper = query.taken_after, query.taken_before
         if lower is not None or upper is not None:
             rng: dict[str, str] = {}
@@ -417,7 +436,7 @@ class OpenSearchIndex(OpenSearchConnection):
                 {"terms": {"detections.words": words}}]}}]
             if labels:
                 either.append({"bool": {"filter": [{"term": {"detections.kind": DetectionKind.LABEL.value}},
-                                                   {"terms": {"detections.keys": labels}}]}})
+                                                   _label_keys(labels)]}})
             match = {"bool": {"filter": [{"range": {"detections.confidence": {"gte": minimum}}},
                                          {"bool": {"should": either, "minimum_should_match": 1}}]}}
             return {"bool": {"filter": filters, "should": [by_confidence(match)]}}
@@ -453,12 +472,56 @@ class OpenSearchIndex(OpenSearchConnection):
             return SearchCursor(sort, cast(str, src.get("name_key", "")), sha)
         if sort == SortOrder.SIZE:
             return SearchCursor(sort, int(src.get("size") or 0), sha)
+        if sort == SortOrder.RATING:
+            return SearchCursor(sort, float32(float(src.get("rating", UNRATED_KEY))), sha)
         return SearchCursor(sort, float32(float(hit.get("_score") or 0.0)), sha)
+
+    def like_body(self, vector: list[float], es_filter: Json, example: str) -> Json:
+        """The k-NN request of ``Query.like``: the ``LIKE_MAX_HITS`` nearest ``embedding`` vectors to ``vector``
+        among the documents matching ``es_filter``, the example itself left out (Lucene's filtered HNSW search)."""
+        knn_filter = {"bool": {"filter": [es_filter], "must_not": [{"term": {"sha256": example}}]}}
+        return {"size": LIKE_MAX_HITS, "track_total_hits": True,
+                "_source": ["sha256", "path", "taken_at", "name_key", "size", "rating"],
+                "query": {"knn": {"embedding": {"vector": vector, "k": LIKE_MAX_HITS, "filter": knn_filter}}}}
+
+    def _search_like(self, query: NormalizedQuery, example: str, es_filter: Json) -> SearchPage:
+        """``Query.like`` by k-NN on ``embedding`` (see ``like_body``), paged as the embedded index pages it.
+
+        OpenSearch's cosine score is ``(1 + cos) / 2``; hits score ``100 x cos``
+        as on SQLite. An example without an embedding finds nothing. A cluster
+        without the k-NN plugin answers an error: ``SearchUnavailableError``,
+        and the library answers from the embedded index.
+        """
+        found = self._call(lambda: self.client.search(index=self.alias, body={
+            "size": 1, "_source": ["embedding"], "query": {"term": {"sha256": example}}}))["hits"]["hits"]
+        vector = (found[0].get("_source") or {}).get("embedding") if found else None
+        if not vector:
+            return SearchPage([], 0)
+        resp = self._call(lambda: self.client.search(index=self.alias, body=self.like_body(vector, es_filter,
+                                                                                            example)))
+        hits = []
+        for h in resp["hits"]["hits"]:
+            hit = _hit(h)
+            hit.score = float32(100.0 * (2.0 * float(h.get("_score") or 0.0) - 1.0))
+            hits.append(hit)
+        hits.sort(key=lambda h: (-h.score, h.sha256))
+        total = len(hits)
+        after = query.after
+        if after is not None:
+            ceiling = cast(float, after.key)
+            hits = [h for h in hits if h.score < ceiling or (h.score == ceiling and h.sha256 > after.sha256)]
+        end = None if query.limit is None else query.offset + query.limit
+        page = hits[query.offset:end]
+        cursor = SearchCursor(query.sort, page[-1].score, page[-1].sha256) if page and query.sort not in (
+            SortOrder.DATE, SortOrder.OLDEST, SortOrder.PATH, SortOrder.NAME, SortOrder.SIZE, SortOrder.RATING) \
+            else None
+        return SearchPage(page, total, cursor)
 
     def search(self, query: Query) -> SearchPage:
         """The page of hits for ``query`` and the total number of matches.
 
-        Uses from/size inside the first ``MAX_WINDOW`` results; a query with
+        ``Query.like`` is a k-NN search (``_search_like``). Uses from/size
+        inside the first ``MAX_WINDOW`` results; a query with
         a cursor (``Query.after``) starts with ``search_after`` at the
         cursor's key, and pages beyond the window (or ``limit`` None) are
         walked with ``search_after``. ``SearchPage.cursor`` comes from the
@@ -474,9 +537,11 @@ class OpenSearchIndex(OpenSearchConnection):
         normalized = normalize_query(query)
         es_query = self._filter_query(normalized)
         self._check_readable()
+        if normalized.like is not None:
+            return self._search_like(normalized, normalized.like, es_query)
         sort = self._sort(query)
         base = {"query": es_query, "sort": sort, "track_total_hits": True,
-                "_source": ["sha256", "path", "taken_at", "name_key", "size"]}
+                "_source": ["sha256", "path", "taken_at", "name_key", "size", "rating"]}
         end = None if query.limit is None else query.offset + query.limit
         if normalized.after is None and end is not None and end <= MAX_WINDOW:
             body = dict(base, **{"from": query.offset, "size": query.limit})
@@ -532,22 +597,28 @@ class OpenSearchIndex(OpenSearchConnection):
         ``field``, ``SearchUnavailableError`` when the cluster cannot be
         reached or the index was lost.
         """
-        if field not in ("labels", "persons"):
-            raise ValueError(f"unknown facet field {field!r}; expected 'labels' or 'persons'")
-        es_query = self._filter_query(normalize_query(query))
+        if field not in ("labels", "persons", "moderation", "face_attributes"):
+            raise ValueError(f"unknown facet field {field!r}; expected 'labels', 'persons', 'moderation' "
+                             "or 'face_attributes'")
+        normalized = normalize_query(query)
+        es_query = self._filter_query(normalized)
         self._check_readable()
-        if field == "labels":
+        if field == "face_attributes":
+            return self._face_counts(es_query, normalized, limit)
+        if field in ("labels", "moderation"):
+            kind, minimum = ((DetectionKind.LABEL, float32(query.min_confidence)) if field == "labels"
+                             else (DetectionKind.MODERATION, normalized.moderation_threshold))
             aggs = {"d": {"nested": {"path": "detections"}, "aggs": {"f": {
                 "filter": {"bool": {"filter": [
-                    {"term": {"detections.kind": DetectionKind.LABEL.value}},
-                    {"range": {"detections.confidence": {"gte": float32(query.min_confidence)}}}]}},
+                    {"term": {"detections.kind": kind.value}},
+                    {"range": {"detections.confidence": {"gte": minimum}}}]}},
                 "aggs": {"k": {"terms": {"field": "detections.keys", "size": 65000},
                                "aggs": {"assets": {"reverse_nested": {}}}}}}}}}
         else:
             aggs = {"k": {"terms": {"field": "persons", "size": 65000}}}
         body = {"query": es_query, "size": 0, "track_total_hits": False, "aggs": aggs}
         resp = self._call(lambda: self.client.search(index=self.alias, body=body))
-        if field == "labels":
+        if field in ("labels", "moderation"):
             buckets = resp["aggregations"]["d"]["f"]["k"]["buckets"]
             counts = [(b["key"], b["assets"]["doc_count"]) for b in buckets]
         else:
@@ -555,7 +626,30 @@ class OpenSearchIndex(OpenSearchConnection):
         counts.sort(key=lambda kc: (-kc[1], kc[0]))
         counts = [kc for kc in counts if kc[1] > 0][:limit]
         displays = self._displays(field, [k for k, _ in counts])
-        return [FacetCount(displays.get(k, k), c) for k, c in counts]
+        out = [FacetCount(displays.get(k, k), c) for k, c in counts]
+        if field == "moderation":
+            unchecked = {"bool": {"filter": [es_query], "must_not": [{"term": {"moderation_checked": True}}]}}
+            found = self._call(lambda: self.client.count(index=self.alias, body={"query": unchecked}))
+            if found["count"]:
+                out.append(FacetCount(MODERATION_UNCHECKED, int(found["count"])))
+        return out
+
+    def _face_counts(self, es_query: Json, query: NormalizedQuery, limit: int) -> list[FacetCount]:
+        """The face-attribute facet (``SqliteIndex._face_counts``): one ``filters`` bucket per attribute, each a
+        nested query on ``faces`` (the attribute at ``min_confidence`` or more, on a queried person's face)."""
+        def face(attribute: str) -> Json:
+            must: list[Json] = [{"range": {f"faces.{attribute}": {"gte": query.min_confidence}}}]
+            if query.persons:
+                must.append({"terms": {"faces.person": list(query.persons)}})
+            return {"nested": {"path": "faces", "query": {"bool": {"filter": must}}, "score_mode": "none"}}
+
+        aggs = {"a": {"filters": {"filters": {a: face(a) for a in FACE_ATTRIBUTES}}}}
+        body = {"query": es_query, "size": 0, "track_total_hits": False, "aggs": aggs}
+        resp = self._call(lambda: self.client.search(index=self.alias, body=body))
+        buckets = resp["aggregations"]["a"]["buckets"]
+        counts = sorted(((a, int(b["doc_count"])) for a, b in buckets.items() if b["doc_count"]),
+                        key=lambda nc: (-nc[1], nc[0]))
+        return [FacetCount(a, c) for a, c in counts[:limit]]
 
     def _displays(self, field: str, norms: list[str]) -> dict[str, str]:
         if not norms:
@@ -625,6 +719,29 @@ class OpenSearchIndex(OpenSearchConnection):
             text += f"; {out['reindex_reason']}"
         out["message"] = text
         return out
+
+
+def _label_keys(keys: list[str]) -> Json:
+    """A detection whose Name or Parent (``keys``) or Alias (``alias_keys``) is one of ``keys`` (normalised)."""
+    return {"bool": {"should": [{"terms": {"detections.keys": keys}}, {"terms": {"detections.alias_keys": keys}}],
+                     "minimum_should_match": 1}}
+
+
+def _flagged(keys: list[str] | None, threshold: float) -> Json:
+    """Assets with a moderation detection (of one of ``keys``; None: any) at ``threshold`` or more."""
+    match: list[Json] = [{"term": {"detections.kind": DetectionKind.MODERATION.value}},
+                         {"range": {"detections.confidence": {"gte": threshold}}}]
+    if keys is not None:
+        match.append({"terms": {"detections.keys": keys}})
+    return {"nested": {"path": "detections", "score_mode": "none", "query": {"bool": {"filter": match}}}}
+
+
+def _moderation_filter(keys: tuple[str, ...], threshold: float) -> Json:
+    """``Query.moderation``: flagged with one of ``keys``, or never checked for ``MODERATION_UNCHECKED``."""
+    either = [_flagged([k for k in keys if k != MODERATION_UNCHECKED], threshold)]
+    if MODERATION_UNCHECKED in keys:
+        either.append({"bool": {"must_not": [{"term": {"moderation_checked": True}}]}})
+    return {"bool": {"should": either, "minimum_should_match": 1}}
 
 
 def _hit(h: Json) -> SearchHit:

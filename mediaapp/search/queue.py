@@ -52,9 +52,10 @@ def doc_to_json(doc: IndexDocument) -> str:
         dets.append({"kind": d.kind.value, "name": d.name, "confidence": d.confidence,
                      "box": None if d.box is None else [d.box.left, d.box.top, d.box.width, d.box.height],
                      "parents": list(d.parents), "source": d.source, "api": d.api,
-                     "text_type": d.text_type})
+                     "text_type": d.text_type, "timestamp_ms": d.timestamp_ms})
     return json.dumps({"asset": asset, "detections": dets, "folders": list(doc.folders),
-                       "text": doc.text}, separators=(",", ":"))
+                       "text": doc.text, "moderation_checked": doc.moderation_checked,
+                       "embedding": None if doc.embedding is None else list(doc.embedding)}, separators=(",", ":"))
 
 
 def doc_from_json(text: str) -> IndexDocument:
@@ -69,9 +70,12 @@ def doc_from_json(text: str) -> IndexDocument:
         asset["gps"] = tuple(asset["gps"])
     dets = [Detection(DetectionKind(d["kind"]), d["name"], float(d["confidence"]),
                       None if d["box"] is None else BoundingBox(*d["box"]),
-                      tuple(d["parents"]), d["source"], d["api"], d["text_type"])
+                      tuple(d["parents"]), d["source"], d["api"], d["text_type"], d.get("timestamp_ms"))
             for d in data["detections"]]
-    return IndexDocument(Asset(**asset), dets, list(data["folders"]), data["text"])
+    embedding = data.get("embedding")
+    return IndexDocument(Asset(**asset), dets, list(data["folders"]), data["text"],
+                         bool(data.get("moderation_checked", False)),
+                         None if embedding is None else tuple(float(x) for x in embedding))
 
 
 _SCHEMA = """

@@ -40,6 +40,8 @@ Result order (the OpenSearch backend reproduces it):
 - ``NAME`` (By name): ``core.query.name_key`` ascending (the representative
   path's base name, case-folded; binary UTF-8 order), then sha256.
 - ``SIZE`` (Largest first): size in bytes descending, then sha256.
+- ``RATING`` (Highest rated first): ``core.query.rating_key`` descending
+  (5 to 1 stars, rejected, unrated), then sha256.
 
 Every order is identical on SQLite and OpenSearch
 (``tests/search/test_conformance.py`` and
@@ -68,7 +70,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mediaapp.core.filenames import from_stored
 from mediaapp.core.query import NormalizedQuery, name_tokens, normalize_query
-from mediaapp.core.types import Query, SearchCursor, SearchHit, SearchPage, SortOrder
+from mediaapp.core.types import (
+    LIKE_MAX_HITS,
+    MODERATION_UNCHECKED,
+    Query,
+    SearchCursor,
+    SearchHit,
+    SearchPage,
+    SortOrder,
+)
 from mediaapp.search.index_base import FacetCount
 from mediaapp.search.sqlite_store import SqliteStore, confidence_bucket
 
@@ -76,6 +86,8 @@ __all__ = ["SqliteIndex", "fts_match_expression"]
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from mediaapp.search.vectors import VectorStore
 else:
     class _LazyNumpy:
         """``numpy``, imported on first use: a one-label or unfiltered search never needs it.
@@ -115,11 +127,12 @@ _ORDERS = {SortOrder.DATE: "a.taken_at DESC, a.sha256",  # NULLs sort lowest in 
            SortOrder.OLDEST: "a.taken_at IS NULL, a.taken_at, a.sha256",  # undated last
            SortOrder.PATH: "a.path, a.sha256",
            SortOrder.NAME: "a.name_key, a.sha256",
-           SortOrder.SIZE: "a.size DESC, a.sha256"}
+           SortOrder.SIZE: "a.size DESC, a.sha256",
+           SortOrder.RATING: "a.rating DESC, a.sha256"}
 
 #: The column each keyed order sorts on before sha256: what its ``SearchCursor.key`` holds.
 _KEYS = {SortOrder.DATE: "taken_at", SortOrder.OLDEST: "taken_at", SortOrder.PATH: "path",
-         SortOrder.NAME: "name_key", SortOrder.SIZE: "size"}
+         SortOrder.NAME: "name_key", SortOrder.SIZE: "size", SortOrder.RATING: "rating"}
 
 
 def _after_parts(sort: SortOrder, after: SearchCursor | None, t: str = "") -> list[tuple[str, list[object], str]]:
@@ -137,7 +150,7 @@ def _after_parts(sort: SortOrder, after: SearchCursor | None, t: str = "") -> li
         if after is None:
             return [("1", [], f"{key}, {sha}")]
         return [(f"({key}, {sha}) > (?, ?)", [after.key, after.sha256], f"{key}, {sha}")]
-    if sort == SortOrder.SIZE:
+    if sort in (SortOrder.SIZE, SortOrder.RATING):  # descending, never NULL
         if after is None:
             return [("1", [], f"{key} DESC, {sha}")]
         return [(f"{key} = ? AND {sha} > ?", [after.key, after.sha256], sha),
@@ -174,6 +187,15 @@ class _OrderCache:
 
     generation: int
     rank: np.ndarray
+
+
+@dataclass(slots=True)
+class _VectorRows:
+    """``rows[asset id]`` = the asset's row in the vector store's copy ``token``, or -1 ("more like this")."""
+
+    generation: int
+    token: str
+    rows: np.ndarray
 
 
 @dataclass(slots=True)
@@ -216,8 +238,13 @@ class SqliteIndex(SqliteStore):
     def __init__(self, path: str | Path, busy_timeout: float = 10.0,
                  facet_cache_facts: int = 20_000_000) -> None:
         self._facet_cache_facts = facet_cache_facts
+        #: The image embeddings "more like this" ranks by (``Query.like``): ``<index stem>-vectors/`` beside
+        #: the file, written from the catalog by ``services/similar.Similar.refresh``.
+        from mediaapp.search.vectors import VectorStore  # numpy is loaded on first use only (CLI start-up)
+        self.vectors: VectorStore = VectorStore(Path(path).with_name(Path(path).stem + "-vectors"))
         self._cache: _FactCache | None = None
         self._order: _OrderCache | None = None
+        self._vrows: _VectorRows | None = None
         self._words: _WordCache | None = None
         self._cache_lock = threading.Lock()
         super().__init__(path, busy_timeout)
@@ -245,10 +272,12 @@ class SqliteIndex(SqliteStore):
         """``(label ids, float32 minimum)``; None without labels; ``([], m)`` when none can match."""
         if not query.labels:
             return None
-        ids = self._lookup_ids("labels", list(query.labels))
-        if query.match_all and len(ids) < len(query.labels):
+        rows = self._read(f"SELECT id, norm FROM names WHERE field IN ('labels', 'aliases') AND norm IN"
+                          f" ({','.join('?' * len(query.labels))})", list(query.labels))
+        # a name may be a label on some assets and an alias on others: two ids, never both on one asset
+        if query.match_all and len({norm for _id, norm in rows}) < len(query.labels):
             return [], query.min_confidence
-        return ids, query.min_confidence
+        return [r[0] for r in rows], query.min_confidence
 
     def _candidates(self, query: NormalizedQuery, scores: str = ""
                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -268,8 +297,8 @@ class SqliteIndex(SqliteStore):
                 return empty, (np.empty(0) if scores else None)
             marks = ",".join("?" * len(ids))
             where = f"label_id IN ({marks}) AND confidence >= ?"
-            grouped = query.match_all and len(ids) > 1
-            having = f" GROUP BY asset_id HAVING COUNT(*) = {len(ids)}" if grouped else ""
+            grouped = query.match_all and len(query.labels) > 1
+            having = f" GROUP BY asset_id HAVING COUNT(*) = {len(query.labels)}" if grouped else ""
             if scores == "label":
                 agg = "MAX(confidence)" if len(ids) > 1 else "confidence"
                 group = having if grouped else (" GROUP BY asset_id" if len(ids) > 1 else "")
@@ -289,11 +318,26 @@ class SqliteIndex(SqliteStore):
             arrays.append(self._id_array(
                 f"SELECT asset_id AS x FROM person_facts WHERE person_id IN ({marks})", ids)
                 if ids else np.empty(0, dtype=np.int64))
+        if query.face_attributes:  # every attribute on one face, which is one of the persons when given
+            attrs, persons = list(query.face_attributes), list(query.persons)
+            named = f" AND person IN ({','.join('?' * len(persons))})" if persons else ""
+            arrays.append(self._id_array(
+                f"SELECT asset_id AS x FROM face_facts WHERE attribute IN ({','.join('?' * len(attrs))})"
+                f" AND confidence >= ?{named} GROUP BY asset_id, face_no HAVING COUNT(*) = {len(attrs)}",
+                [*attrs, query.min_confidence, *persons]))
+        if query.moderation:
+            arrays.append(self._moderation_ids(query.moderation, query.moderation_threshold))
+        if query.safe_only:
+            arrays.append(self._id_array(
+                "SELECT id AS x FROM assets WHERE id NOT IN"
+                " (SELECT asset_id FROM moderation_facts WHERE confidence >= ?)", [query.moderation_threshold]))
         if query.folder_prefix is not None:
             prefix = query.folder_prefix
             upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
             arrays.append(self._id_array(
                 "SELECT asset_id AS x FROM asset_paths WHERE path >= ? AND path < ?", [prefix, upper]))
+        if query.min_rating is not None:
+            arrays.append(self._id_array("SELECT id AS x FROM assets WHERE rating >= ?", [query.min_rating]))
         lower, upper_date = query.taken_after, query.taken_before
         if lower is not None or upper_date is not None:
             arrays.append(self._id_array(
@@ -313,6 +357,18 @@ class SqliteIndex(SqliteStore):
             return found, self._word_scores(found, query, tokens)
         return found, None
 
+    def _moderation_ids(self, keys: tuple[str, ...], threshold: float) -> np.ndarray:
+        """Sorted ids of the assets with a moderation fact of one of ``keys`` at ``threshold`` or more, and,
+        when ``MODERATION_UNCHECKED`` is among them, of the assets never checked."""
+        ids = self._lookup_ids("moderation", [k for k in keys if k != MODERATION_UNCHECKED])
+        found = self._id_array(
+            f"SELECT asset_id AS x FROM moderation_facts WHERE name_id IN ({','.join('?' * len(ids))})"
+            " AND confidence >= ?", [*ids, threshold]) if ids else np.empty(0, dtype=np.int64)
+        if MODERATION_UNCHECKED in keys:
+            found = np.union1d(found, self._id_array(
+                "SELECT id AS x FROM assets WHERE id NOT IN (SELECT asset_id FROM moderation_checked)"))
+        return found
+
     def _word_ids(self, tokens: list[str]) -> tuple[list[int], list[int]]:
         """``(label ids, person ids)`` of the names whose ``name_tokens`` contain one of ``tokens``."""
         generation = self._generation()
@@ -327,7 +383,10 @@ class SqliteIndex(SqliteStore):
         persons: set[int] = set()
         for token in set(tokens):
             for field_, name_id in cache.words.get(token, ()):
-                (labels if field_ == "labels" else persons).add(name_id)
+                if field_ in ("labels", "aliases"):
+                    labels.add(name_id)
+                elif field_ == "persons":
+                    persons.add(name_id)
         return sorted(labels), sorted(persons)
 
     def _word_scores(self, ids: np.ndarray, query: NormalizedQuery, tokens: list[str]) -> np.ndarray:
@@ -340,6 +399,7 @@ class SqliteIndex(SqliteStore):
         wanted = set(label_ids)
         if query.labels:
             wanted.update(self._lookup_ids("labels", list(query.labels)))
+            wanted.update(self._lookup_ids("aliases", list(query.labels)))
         if wanted:
             cache = self._fact_cache()
             if cache is not None:
@@ -383,7 +443,8 @@ class SqliteIndex(SqliteStore):
     def _only_one_label(query: NormalizedQuery) -> bool:
         """Whether ``query`` filters by exactly one label and nothing else (``_search_one_label``)."""
         return (len(query.labels) == 1 and not query.tokens and not query.persons and query.folder_prefix is None
-                and query.taken_after is None and query.taken_before is None)
+                and not query.moderation and not query.safe_only and not query.face_attributes
+                and query.taken_after is None and query.taken_before is None and query.min_rating is None)
 
     def search(self, query: Query) -> SearchPage:
         """The page of hits for ``query`` and the total number of matches.
@@ -402,6 +463,8 @@ class SqliteIndex(SqliteStore):
         return self._search(normalize_query(query))
 
     def _search(self, query: NormalizedQuery) -> SearchPage:
+        if query.like is not None:
+            return self._search_like(query, query.like)
         relevance = query.sort not in _ORDERS
         if relevance and self._only_one_label(query):
             return self._search_one_label(query)
@@ -418,6 +481,49 @@ class SqliteIndex(SqliteStore):
                 scores = np.zeros(len(ids), dtype=np.float64)
             return self._page(self._rank(ids, scores, query), total, query)
         return self._page(self._ordered_rows(ids, query), total, query)
+
+    def _search_like(self, query: NormalizedQuery, example: str) -> SearchPage:
+        """"More like this" (``Query.like``): the other filters' matches ranked by the vector store's cosine.
+
+        Score 100 x cosine (-100 to 100); at most ``LIKE_MAX_HITS`` hits;
+        ``after`` pages like the relevance order (score, then sha256).
+        """
+        ids, _scores = self._candidates(query)
+        if ids is None:  # the whole library: the store ranks every vector, the hits' rows are looked up
+            ranked = self.vectors.nearest(example, None, LIKE_MAX_HITS)
+            rows: dict[str, str] = {}
+            for chunk in range(0, len(ranked), 500):
+                part = [sha for sha, _score in ranked[chunk:chunk + 500]]
+                rows.update(self._read(
+                    f"SELECT sha256, path FROM assets WHERE sha256 IN ({','.join('?' * len(part))})", part))
+            hits: list[_Row] = [(sha, rows[sha], None, float(np.float32(score * 100)))
+                                for sha, score in ranked if sha in rows]
+        else:  # the filters' ids: their vector rows (cached per index and store version), scored, the best kept
+            table = self._vector_rows()
+            inside = ids < len(table)
+            vrows = np.where(inside, table[np.where(inside, ids, 0)], -1)
+            keep = (vrows >= 0) & (vrows != self.vectors.row(example))
+            ids, vrows = ids[keep], vrows[keep]
+            cosines = self.vectors.scores(example, vrows)
+            if cosines is None or not len(ids):
+                return SearchPage([], 0)
+            top = np.argpartition(-cosines, LIKE_MAX_HITS - 1)[:LIKE_MAX_HITS] if len(ids) > LIKE_MAX_HITS \
+                else np.arange(len(ids))
+            found = self._rows_for(ids[top].tolist())
+            hits = [(found[i][0], found[i][1], None, float(np.float32(cosines[t] * 100)))
+                    for i, t in zip(ids[top].tolist(), top.tolist()) if i in found]
+        hits.sort(key=lambda h: (-h[3], h[0]))  # rounded scores tie: sha256 decides, as the cursor expects
+        total = len(hits)
+        after = query.after
+        if after is not None:
+            ceiling = cast(float, after.key)
+            hits = [h for h in hits if h[3] < ceiling or (h[3] == ceiling and h[0] > after.sha256)]
+        end = None if query.limit is None else query.offset + query.limit
+        page = hits[query.offset:end]
+        out = self._page(page, total, query)
+        if page and query.sort in _ORDERS:  # its (score, sha256) fits no keyed order's cursor: page by offset
+            out.cursor = None
+        return out
 
     @staticmethod
     def _page(rows: list[_Row], total: int, query: NormalizedQuery) -> SearchPage:
@@ -501,6 +607,12 @@ class SqliteIndex(SqliteStore):
         label_ids, minimum = cast(tuple[list[int], float], self._label_filter(query))
         if not label_ids:
             return SearchPage([], 0)
+        if len(label_ids) > 1:  # a label on some assets, an alias on others: the general path
+            ids, scores = self._candidates(query, "label")
+            found = cast(np.ndarray, ids)
+            if not len(found) or query.limit == 0:
+                return SearchPage([], len(found))
+            return self._page(self._rank(found, cast(np.ndarray, scores), query), len(found), query)
         lid = label_ids[0]
         total = self._read("SELECT COUNT(*) FROM label_facts WHERE label_id=? AND confidence>=?",
                            [lid, minimum])[0][0]
@@ -530,6 +642,20 @@ class SqliteIndex(SqliteStore):
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         return self._page(self._rank(ids, scores, query), total, query)
+
+    def _vector_rows(self) -> np.ndarray:
+        """``rows[asset id]``: each asset's row in the vector store, or -1 (cached per write generation and copy)."""
+        generation, token = self._generation(), self.vectors.token() or ""
+        cache = self._vrows
+        if cache is not None and (cache.generation, cache.token) == (generation, token):
+            return cache.rows
+        with self._cache_lock:
+            pairs = self._read("SELECT id, sha256 FROM assets")
+            ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+            rows = np.full(int(ids.max()) + 1 if len(ids) else 1, -1, dtype=np.int64)
+            rows[ids] = self.vectors.rows_of(p[1] for p in pairs)
+            self._vrows = _VectorRows(generation, token, rows)
+            return rows
 
     def _sha_rank(self) -> np.ndarray:
         """``rank[asset id]``: each asset's position in sha256 order (cached per write generation)."""
@@ -616,12 +742,17 @@ class SqliteIndex(SqliteStore):
         ``ValueError`` for another ``field`` or a bad date bound,
         ``SearchUnavailableError`` when the file cannot be read.
         """
-        if field not in ("labels", "persons"):
-            raise ValueError(f"unknown facet field {field!r}; expected 'labels' or 'persons'")
+        if field not in ("labels", "persons", "moderation", "face_attributes"):
+            raise ValueError(f"unknown facet field {field!r}; expected 'labels', 'persons', 'moderation' "
+                             "or 'face_attributes'")
         normalized = normalize_query(query)
         ids, _scores = self._candidates(normalized)
         if ids is not None and not len(ids):
             return []
+        if field == "face_attributes":
+            return self._face_counts(ids, normalized, limit)
+        if field == "moderation":
+            return self._moderation_counts(ids, normalized.moderation_threshold, limit)
         if field == "persons":
             if ids is None:
                 counts = self._read("SELECT person_id, COUNT(*) FROM person_facts GROUP BY person_id")
@@ -637,6 +768,37 @@ class SqliteIndex(SqliteStore):
             "SELECT id, norm, display FROM names WHERE field=?", [field])}
         ordered = sorted((-c, names[i][0], names[i][1]) for i, c in counts if c > 0 and i in names)
         return [FacetCount(display, -neg) for neg, _norm, display in ordered[:limit]]
+
+    def _face_counts(self, ids: np.ndarray | None, query: NormalizedQuery, limit: int) -> list[FacetCount]:
+        """Assets per face attribute at ``min_confidence`` or more (on the faces of ``query.persons`` when given)
+        among ``ids`` (None: every asset); count descending, then name."""
+        where = ["confidence >= ?"]
+        params: list[object] = [query.min_confidence]
+        if query.persons:
+            where.append(f"person IN ({','.join('?' * len(query.persons))})")
+            params += list(query.persons)
+        if ids is not None:
+            where.append("asset_id IN (SELECT value FROM json_each(?))")
+            params.append(_json_ids(ids.tolist()))
+        counts = self._read(f"SELECT attribute, COUNT(DISTINCT asset_id) FROM face_facts WHERE {' AND '.join(where)}"
+                            " GROUP BY attribute", params)
+        return [FacetCount(name, int(c)) for name, c in sorted(counts, key=lambda nc: (-nc[1], nc[0]))[:limit]]
+
+    def _moderation_counts(self, ids: np.ndarray | None, threshold: float, limit: int) -> list[FacetCount]:
+        """The moderation facet over ``ids`` (None: every asset): see ``SearchIndex.facets``."""
+        within = "" if ids is None else " AND asset_id IN (SELECT value FROM json_each(?))"
+        among = [] if ids is None else [_json_ids(ids.tolist())]
+        counts = self._read(
+            "SELECT n.display, n.norm, COUNT(*) FROM moderation_facts f JOIN names n ON n.id = f.name_id"
+            f" WHERE f.confidence >= ?{within} GROUP BY f.name_id", [threshold, *among])
+        ordered = sorted((-c, norm, display) for display, norm, c in counts if c > 0)
+        out = [FacetCount(display, -neg) for neg, _norm, display in ordered[:limit]]
+        unchecked = self._read(
+            "SELECT COUNT(*) FROM assets WHERE id NOT IN (SELECT asset_id FROM moderation_checked)"
+            + ("" if ids is None else " AND id IN (SELECT value FROM json_each(?))"), among)[0][0]
+        if unchecked:
+            out.append(FacetCount(MODERATION_UNCHECKED, int(unchecked)))
+        return out
 
     def _fact_cache(self) -> _FactCache | None:
         """The in-memory copy of every label fact, rebuilt when the index has changed.

@@ -9,14 +9,15 @@ Schema (version ``SCHEMA_VERSION``; a different stored version is dropped and
 recreated, since the index can always be rebuilt):
 
 - ``assets(id, sha256, path, name_key, paths, folders, taken_at, size, format,
-  camera, labels)``: one row per asset; ``path`` is the representative path
+  camera, labels, rating)``: one row per asset; ``path`` is the representative path
   (the first of ``asset.paths``), ``name_key`` its ``core.query.name_key``
   (the name order's key), ``paths``/``folders`` are JSON arrays,
   ``taken_at`` is ``normalize_taken_at``'s text (NULL when unknown), ``size``
   is in bytes, and ``labels`` packs the asset's label facts as little-endian
-  (uint32 label id, float32 confidence) pairs, read by facet counting. One
+  (uint32 label id, float32 confidence) pairs, read by facet counting;
+  ``rating`` is ``core.query.rating_key`` (the rating order's key). One
   index per result order (``assets_by_date``, ``assets_by_oldest``,
-  ``assets_by_path``, ``assets_by_name``, ``assets_by_size``) makes every
+  ``assets_by_path``, ``assets_by_name``, ``assets_by_size``, ``assets_by_rating``) makes every
   unfiltered page and cursor seek an index range.
 - ``asset_paths(path, asset_id)``: every path, for the folder filter (a
   range scan ``prefix <= path < prefix'``).
@@ -24,7 +25,9 @@ recreated, since the index can always be rebuilt):
   names; ``display`` is the first spelling ever indexed for ``norm``.
 - ``label_facts(label_id, confidence, asset_id)``, primary key in that
   order: the highest confidence per (asset, label name), where a label's
-  parents count as names too (with the child's confidence). Since a label
+  parents count as names too (with the child's confidence), and so do their
+  Aliases (``Projection.aliases``, ids of ``names`` field ``aliases``, which
+  no facet list reads). Since a label
   matches when *some* detection reaches the minimum confidence, comparing
   the per-asset maximum is equivalent. The key order makes "label L with
   confidence >= m" one index range, already sorted by confidence.
@@ -32,6 +35,12 @@ recreated, since the index can always be rebuilt):
   each whole-percent bucket ``[b, b+1)``; kept exact on every write, it
   answers whole-library facet counts without touching the facts.
 - ``person_facts(person_id, asset_id, confidence)``.
+- ``moderation_facts(name_id, asset_id, confidence)``: the highest confidence per (asset, moderation label
+  name or ParentName), names in ``names`` under field ``moderation``; ``moderation_checked(asset_id)``: the
+  assets some engine checked for unsafe content (``IndexDocument.moderation_checked``).
+- ``face_facts(asset_id, face_no, person, attribute, confidence)``: one row per attribute of each
+  DetectFaces face (``Projection.faces``; ``face_no`` numbers the asset's faces, ``person`` is the
+  ``normalize_label`` key of the person tied to the face or ``""``).
 - ``fts``: FTS5 table, rowid = ``assets.id``, one column holding the
   space-joined normalised tokens (``mediaapp.core.text.tokenize``). It uses
   FTS5's ``ascii`` tokenizer: our tokens only contain letters and digits and
@@ -60,7 +69,8 @@ from mediaapp.search.projection import Projection, project
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 #: Bumped whenever the table layout changes; an index with another version is rebuilt empty.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 6  # 3: moderation_facts, moderation_checked; 4: face_facts; 5: rating (the rating order);
+#: 6: label Aliases as label facts and tokens (search.label_aliases), Text/Document labels (search.context_labels)
 
 #: Reader connections kept open (each with up to 64 MiB of page cache).
 _READERS = 4
@@ -81,12 +91,14 @@ CREATE TABLE IF NOT EXISTS assets(
     size INTEGER NOT NULL,
     format TEXT NOT NULL,
     camera TEXT,
-    labels BLOB NOT NULL);
+    labels BLOB NOT NULL,
+    rating REAL NOT NULL DEFAULT -2);
 CREATE INDEX IF NOT EXISTS assets_by_date ON assets(taken_at DESC, sha256);
 CREATE INDEX IF NOT EXISTS assets_by_path ON assets(path, sha256);
 CREATE INDEX IF NOT EXISTS assets_by_oldest ON assets(taken_at, sha256);
 CREATE INDEX IF NOT EXISTS assets_by_name ON assets(name_key, sha256);
 CREATE INDEX IF NOT EXISTS assets_by_size ON assets(size DESC, sha256);
+CREATE INDEX IF NOT EXISTS assets_by_rating ON assets(rating DESC, sha256);
 CREATE TABLE IF NOT EXISTS asset_paths(
     path TEXT NOT NULL, asset_id INTEGER NOT NULL,
     PRIMARY KEY(path, asset_id)) WITHOUT ROWID;
@@ -104,10 +116,20 @@ CREATE TABLE IF NOT EXISTS person_facts(
     person_id INTEGER NOT NULL, asset_id INTEGER NOT NULL, confidence REAL NOT NULL,
     PRIMARY KEY(person_id, asset_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS person_facts_by_asset ON person_facts(asset_id);
+CREATE TABLE IF NOT EXISTS moderation_facts(
+    name_id INTEGER NOT NULL, asset_id INTEGER NOT NULL, confidence REAL NOT NULL,
+    PRIMARY KEY(name_id, asset_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS moderation_facts_by_asset ON moderation_facts(asset_id);
+CREATE TABLE IF NOT EXISTS moderation_checked(asset_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS face_facts(
+    asset_id INTEGER NOT NULL, face_no INTEGER NOT NULL, person TEXT NOT NULL, attribute TEXT NOT NULL,
+    confidence REAL NOT NULL, PRIMARY KEY(attribute, asset_id, face_no)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS face_facts_by_asset ON face_facts(asset_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize='ascii');
 """
 
-_TABLES = ("assets", "asset_paths", "names", "label_facts", "label_hist", "person_facts", "fts", "meta")
+_TABLES = ("assets", "asset_paths", "names", "label_facts", "label_hist", "person_facts", "moderation_facts",
+           "moderation_checked", "face_facts", "fts", "meta")
 
 #: Packed per-asset label facts in ``assets.labels``: little-endian (uint32 label id, float32 confidence).
 _FACT = struct.Struct("<If")
@@ -231,25 +253,30 @@ class SqliteStore:
             hist[(lid, confidence_bucket(conf))] -= 1
         conn.execute("DELETE FROM asset_paths WHERE asset_id=?", (asset_id,))
         conn.execute("DELETE FROM person_facts WHERE asset_id=?", (asset_id,))
+        conn.execute("DELETE FROM moderation_facts WHERE asset_id=?", (asset_id,))
+        conn.execute("DELETE FROM moderation_checked WHERE asset_id=?", (asset_id,))
+        conn.execute("DELETE FROM face_facts WHERE asset_id=?", (asset_id,))
         conn.execute("DELETE FROM fts WHERE rowid=?", (asset_id,))
 
     def _write_one(self, conn: sqlite3.Connection, proj: Projection, hist: Counter[tuple[int, int]],
                    fresh: dict[tuple[str, str], int]) -> None:
         label_ids = self._name_ids(conn, "labels", proj.labels, fresh)
+        alias_ids = self._name_ids(conn, "aliases", proj.aliases, fresh)  # label facts under names field "aliases"
         facts = [(label_ids[n], c) for n, (_d, c) in proj.labels.items()]
+        facts += [(alias_ids[n], c) for n, (_d, c) in proj.aliases.items()]
         blob = _pack_facts(facts)
         old = conn.execute("SELECT id, labels FROM assets WHERE sha256=?", (proj.sha256,)).fetchone()
         values = (proj.path, proj.name_key, json.dumps(proj.paths), json.dumps(proj.folders), proj.taken_at,
-                  proj.size, proj.format, proj.camera, blob)
+                  proj.size, proj.format, proj.camera, blob, proj.rating)
         if old is not None:
             asset_id = old[0]
             self._remove_asset(conn, asset_id, old[1], hist)
             conn.execute("UPDATE assets SET path=?, name_key=?, paths=?, folders=?, taken_at=?, size=?, format=?,"
-                         " camera=?, labels=? WHERE id=?", (*values, asset_id))
+                         " camera=?, labels=?, rating=? WHERE id=?", (*values, asset_id))
         else:
             asset_id = conn.execute(
-                "INSERT INTO assets(path, name_key, paths, folders, taken_at, size, format, camera, labels, sha256)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?)", (*values, proj.sha256)).lastrowid
+                "INSERT INTO assets(path, name_key, paths, folders, taken_at, size, format, camera, labels, rating,"
+                " sha256) VALUES(?,?,?,?,?,?,?,?,?,?,?)", (*values, proj.sha256)).lastrowid
         conn.executemany("INSERT OR IGNORE INTO asset_paths(path, asset_id) VALUES(?,?)",
                          [(p, asset_id) for p in proj.paths])
         conn.executemany("INSERT INTO label_facts(label_id, confidence, asset_id) VALUES(?,?,?)",
@@ -259,6 +286,14 @@ class SqliteStore:
         person_ids = self._name_ids(conn, "persons", proj.persons, fresh)
         conn.executemany("INSERT INTO person_facts(person_id, asset_id, confidence) VALUES(?,?,?)",
                          [(person_ids[n], asset_id, c) for n, (_d, c) in proj.persons.items()])
+        moderation_ids = self._name_ids(conn, "moderation", proj.moderation, fresh)
+        conn.executemany("INSERT INTO moderation_facts(name_id, asset_id, confidence) VALUES(?,?,?)",
+                         [(moderation_ids[n], asset_id, c) for n, (_d, c) in proj.moderation.items()])
+        if proj.moderation_checked:
+            conn.execute("INSERT INTO moderation_checked(asset_id) VALUES(?)", (asset_id,))
+        conn.executemany("INSERT INTO face_facts(asset_id, face_no, person, attribute, confidence) VALUES(?,?,?,?,?)",
+                         [(asset_id, i, person, name, c) for i, (person, attrs) in enumerate(proj.faces)
+                          for name, c in attrs.items()])
         conn.execute("INSERT INTO fts(rowid, tokens) VALUES(?,?)", (asset_id, proj.tokens))
 
     @staticmethod
@@ -358,7 +393,7 @@ class SqliteStore:
         """
         def work(conn: sqlite3.Connection) -> None:
             for table in ("assets", "asset_paths", "names", "label_facts", "label_hist",
-                          "person_facts", "fts"):
+                          "person_facts", "moderation_facts", "moderation_checked", "face_facts", "fts"):
                 conn.execute(f"DELETE FROM {table}")
 
         self._run_write(work)

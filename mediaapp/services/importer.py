@@ -29,9 +29,10 @@ from mediaapp.analysis.engine_base import CANCELLED, AnalysisParams, EngineBase,
 from mediaapp.analysis.registry import always_run, create_engine, engine_class
 from mediaapp.catalog.claims import TOUCH_EVERY_S, Claimant
 from mediaapp.catalog.db import FILE_METADATA_FIELDS, UNREADABLE, Catalog
-from mediaapp.core.apis import flatten, parse_api
-from mediaapp.core.types import Api, Asset, ImportProblem, ImportReport, Json
-from mediaapp.ingest import media, scan
+from mediaapp.catalog.stacks import StackStore
+from mediaapp.core.apis import apis_for_media, engine_apis, flatten, parse_api, spec
+from mediaapp.core.types import LOCAL_ENGINE, Api, Asset, ImportProblem, ImportReport, Json
+from mediaapp.ingest import media, raw, scan
 from mediaapp.ingest.ingest_worker import FileResult, job_timeout, process_file
 from mediaapp.ingest.scan import FileEntry
 from mediaapp.paths import is_below
@@ -83,6 +84,49 @@ METADATA_STAGE = "metadata"
 #: missing model, no network, an engine bug) are retried.
 PERMANENT_ANALYSIS_ERRORS = ("InvalidImageFormatException", "ImageTooLargeException")
 
+#: ``assets.format`` values of RAW files: the RAW handler names the format after the extension (``DNG``),
+#: or ``RAW`` for a RAW recognised by content alone (``mediaapp.ingest.raw.sniff_raw``). Stacks pair these.
+RAW_FORMATS = frozenset({ext[1:].upper() for ext in raw.RAW_EXTENSIONS} | {"RAW"})
+
+
+def _engines_for_media(asset: Asset, names: list[str], on_device: dict[tuple[str, str], int],
+                       config_of: Callable[[str], Json]) -> list[str]:
+    """The engines of ``names`` that analyse ``asset``: for a video, those answering a video API (``ApiSpec.media``)
+    that can take this one (``EngineBase.video_refusal`` with the engine's config from ``config_of(name)``).
+
+    An engine that answers no video API, or refuses this video (the
+    ``rekognition`` engine for a container other than MP4/MOV, or a library
+    without a bucket), is replaced by the on-device ``local`` engine, counted
+    in ``on_device`` ((engine, reason) -> videos) so the run says so once per
+    reason. Unknown engine names and engines whose config is invalid are kept
+    (their analysis reports them). Order is kept, duplicates dropped.
+    """
+    if media.handler_for(asset.media_kind).media != "video":
+        return names
+    out = []
+    for name in names:
+        try:
+            cls = engine_class(name)
+            answers = cls.descriptor.apis
+            reason = (cls.video_refusal(asset, config_of(name)) if any(spec(a).media == "video" for a in answers)
+                      else f"the {name} engine does not analyse videos")
+        except EngineUnavailableError:
+            out.append(name)
+            continue
+        if reason is None:
+            out.append(name)
+        else:
+            on_device[(name, reason)] = on_device.get((name, reason), 0) + 1
+            out.append(LOCAL_ENGINE)
+    return list(dict.fromkeys(out))
+
+
+def _apis_for_media(asset: Asset, wanted: list[Api], engine: EngineBase) -> list[Api]:
+    """What ``engine`` runs of the requested image APIs ``wanted`` on ``asset``: for a video their video ``Get*``
+    counterparts (``core.apis.apis_for_media``), for an image the image APIs; only those the engine answers."""
+    kind = media.handler_for(asset.media_kind).media
+    return [a for a in apis_for_media(wanted, kind) if a in engine.descriptor.apis]
+
 
 class _IndexBatch:
     """Assets an import changed, indexed ``INDEX_BATCH`` at a time while it runs, so they show up early."""
@@ -125,6 +169,7 @@ class ImportPipeline:
         self.people = people
         self.search = search
         self.engine_config = engine_config
+        self.stacks = StackStore(catalog)
         self._lock = threading.Lock()
 
     def import_paths(self, paths: Iterable[str | Path], *, engines: list[str] | None = None,
@@ -200,8 +245,10 @@ class ImportPipeline:
                 # Errors of files that are gone, or of folders that can be read again, are stale.
                 self.catalog.forget_errors(p for p in self.catalog.error_paths()
                                            if is_below(p, roots) and vanished(p) and p not in scan_failed)
+                # RAW+JPEG pairs of the folders whose files changed: one stack each (none with the setting off)
+                self.restack_folders({os.path.dirname(e.path) for e in todo} | {os.path.dirname(p) for p in gone})
                 self._analyse(sorted(touched), engines, list(self.settings().apis) if apis is None else apis,
-                              report, notify, cancel, reanalyse)
+                              report, notify, cancel, reanalyse, named=apis is not None)
             self.search.sync()
             report.cancelled = cancel.cancelled
             notify(ImportProgress("done", 1, 1, report=report))
@@ -278,27 +325,111 @@ class ImportPipeline:
         return engines_for_paths(asset.paths, settings.folder_engines, settings.engines)
 
     def _analyse(self, shas: list[str], engines: list[str] | None, apis: list[str], report: ImportReport,
-                 notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
+                 notify: ProgressCallback, cancel: CancelToken, reanalyse: bool, named: bool = True) -> None:
+        # named: the run chose ``apis`` (not the settings' list), so a paid engine runs its opt-in APIs too
         settings = self.settings()
         params = AnalysisParams(settings.max_labels, settings.min_confidence)
         assets = self.catalog.assets(shas)
         readers = always_run()  # the files' own metadata: every image, whatever the run names, first
         plan: dict[str, list[str]] = {name: [] for name in readers}  # engine -> the sha256s it analyses, in order
+        on_device: dict[tuple[str, str], int] = {}  # (engine, why) -> videos given to the local engine instead
+        configs: dict[str, Json] = {}
+
+        def config_of(name: str) -> Json:  # each engine's config once per run (the cloud's reads the catalog)
+            if name not in configs:
+                configs[name] = self.engine_config(name)
+            return configs[name]
+
         for sha in shas:
             asset = assets.get(sha)
             if asset is None or not asset.paths:
                 continue
-            for name in dict.fromkeys([*readers, *(engines if engines is not None else self.engines_for(asset))]):
+            chosen = engines if engines is not None else self.engines_for(asset)
+            for name in dict.fromkeys([*readers, *_engines_for_media(asset, chosen, on_device, config_of)]):
                 plan.setdefault(name, []).append(sha)
+        for (name, reason), count in on_device.items():
+            report.failed.append(ImportProblem(name, "analysis:video", f"{count} video(s) analysed on this computer "
+                                               f"instead: {reason}"))
+        assets.update(self._analyse_stacks_once(plan, assets, readers, apis))
         for engine_name, engine_shas in plan.items():
             if cancel.cancelled:
                 break
             if not engine_shas:
                 continue
-            wanted = (list(engine_class(engine_name).descriptor.apis) if engine_name in readers
-                      else [parse_api(a) for a in apis])
+            desc = engine_class(engine_name).descriptor
+            wanted = (list(desc.apis) if engine_name in readers
+                      else engine_apis([parse_api(a) for a in apis], desc.apis, desc.default_apis, named))
             self._analyse_with(engine_name, [assets[s] for s in engine_shas], wanted,
                                params, report, notify, cancel, reanalyse)
+
+    def _analyse_stacks_once(self, plan: dict[str, list[str]], assets: dict[str, Asset], readers: Iterable[str],
+                             apis: list[str]) -> dict[str, Asset]:
+        """Narrow ``plan`` (engine -> sha256s) so each RAW+JPEG stack is analysed by each engine through one file.
+
+        The file analysed is the JPEG (or HEIF), unless the RAW already has
+        an answer of that engine and the JPEG has none (the RAW was analysed
+        before its JPEG arrived, or before stacking was on): then the RAW,
+        so nothing is analysed, or paid for, twice. The JPEG is preferred
+        because it is the picture as the camera rendered it, at full size, and
+        decodes with no demosaic (and is sent to the cloud as it is); a library
+        of JPEGs that gets its RAWs later has it analysed already. The metadata
+        engine (``readers``) reads both files: what each says of itself is free.
+        Returns the assets added to ``plan`` (a stack's other file, when only
+        one of its files was under the imported folders).
+        """
+        members = self.stacks.originals(assets)
+        for original, ms in self.stacks.members(assets).items():
+            members.update(dict.fromkeys(ms, original))
+        if not members:
+            return {}
+        wanted = [parse_api(a).value for a in apis]
+        readers = set(readers)
+        added: dict[str, Asset] = {}
+        for engine, shas in plan.items():
+            if engine in readers:
+                continue
+            planned = set(shas)
+            answered = self.stacks.answered([*members, *members.values()], engine, wanted)  # one query per engine
+            for member, original in members.items():
+                if member not in planned and original not in planned:
+                    continue
+                keep, drop = ((original, member) if original in answered and member not in answered
+                              else (member, original))
+                planned.discard(drop)
+                if keep not in planned:
+                    if keep not in assets and keep not in added:
+                        added.update(self.catalog.assets([keep]))
+                    if keep in assets or keep in added:
+                        planned.add(keep)
+                        shas.append(keep)
+            shas[:] = [s for s in dict.fromkeys(shas) if s in planned]
+        return added
+
+    def restack_folders(self, folders: set[str]) -> None:
+        """Bring the stacks up to date after ingest: those of ``folders`` (where files came, changed or went).
+
+        Stacks depend only on the files of one folder, so the other folders'
+        stay right, unless "Stack RAW+JPEG pairs" differs from what the last
+        whole-library run applied (changed since, or never applied): then every
+        folder is recomputed. Imports call it; so should whatever else adds,
+        moves or removes catalogued files (the folder watcher's moves and
+        deletions). A JPEG whose bytes later appear in another folder stays
+        stacked until its own folder changes or ``restack`` runs.
+        """
+        enabled = self.settings().stack_raw_jpeg
+        if self.stacks.applied() != enabled:
+            self.stacks.restack(None, RAW_FORMATS, enabled)
+        elif folders:
+            self.stacks.restack(sorted(folders), RAW_FORMATS, enabled, folders_only=True)
+
+    def restack(self) -> set[str]:
+        """Recompute every RAW+JPEG stack of the library from the current setting; returns the sha256s marked.
+
+        Call after "Stack RAW+JPEG pairs" changes, then sync the index (the
+        grid then shows the stacks, or the separate files). Blocks.
+        """
+        with self._lock:
+            return self.stacks.restack(None, RAW_FORMATS, self.settings().stack_raw_jpeg)
 
     def _analyse_with(self, engine_name: str, assets: list[Asset], wanted: list[Api], params: AnalysisParams,
                       report: ImportReport, notify: ProgressCallback, cancel: CancelToken, reanalyse: bool) -> None:
@@ -329,7 +460,7 @@ class ImportPipeline:
             missing = []
             ref = engine.prepare_ref(ImageRef(asset.sha256, asset.paths[0]), asset)
             aparams = engine.image_params(eparams, ref)  # the cache key may depend on files beside the image
-            for api in wanted:
+            for api in (wanted if reader else _apis_for_media(asset, wanted, engine)):
                 key = aparams.key(api)
                 if (asset.sha256, api.value) in refused:  # the engine refused these bytes for good
                     report.failed.append(refused[(asset.sha256, api.value)])
@@ -460,7 +591,23 @@ class ImportPipeline:
         if reader and any(o.response is not None for o in outcomes):
             report.read += 1
         self._store_file_metadata(ref, outcomes, report)
+        self._store_similarity(ref, outcomes, report)
         self.people.store_outcomes(ref.sha256, engine_name, outcomes)  # faces found: store, name, detections
+
+    def _store_similarity(self, ref: ImageRef, outcomes: list[ApiOutcome], report: ImportReport) -> None:
+        """Store the local engine's embedding and perceptual hashes (``extras["Similarity"]``,
+        ``analysis/local/similarity.py``) in ``catalog.similarity``; a malformed record is one error of the file."""
+        carrier = next((o for o in outcomes if o.response is not None and o.extras and "Similarity" in o.extras), None)
+        if carrier is None or not carrier.extras:
+            return
+        from mediaapp.analysis.local.similarity import decode_vector
+        from mediaapp.catalog.similarity import SimilarityStore
+        found = carrier.extras["Similarity"]
+        try:
+            SimilarityStore(self.catalog).store(ref.sha256, str(found["ModelVersion"]), decode_vector(found),
+                                                int(found["PHash"]), int(found["DHash"]), float(found["Sharpness"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            self._fail(report, ref.path, "similarity", f"cannot store the image embedding: {exc}", sha256=ref.sha256)
 
     def _store_file_metadata(self, ref: ImageRef, outcomes: list[ApiOutcome], report: ImportReport) -> None:
         """Store what the metadata engine read beside its answers (``extras["Metadata"]``): the asset's title,

@@ -17,9 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 
 from mediaapp.catalog.db import Catalog
 from mediaapp.catalog.feed import SEARCH
+from mediaapp.catalog.similarity import SimilarityStore
+from mediaapp.catalog.stacks import StackStore
+from mediaapp.core.query import capture_date
 from mediaapp.core.types import DetectionKind, IndexDocument
 from mediaapp.search.factory import reindex
 from mediaapp.search.index_base import IndexResult, SearchIndex, SearchUnavailableError
+from mediaapp.services import moderation
 
 #: Assets built and written per batch by ``sync``.
 SYNC_BATCH = 500
@@ -36,6 +40,7 @@ class SearchSync:
         self.catalog = catalog
         self.local = local
         self.remote = remote
+        self.stacks = StackStore(catalog)
         self._lock = threading.RLock()
 
     @property
@@ -60,24 +65,65 @@ class SearchSync:
         return None
 
     def documents(self, sha256s: Iterable[str]) -> list[IndexDocument]:
-        """Search documents of these assets, built from the catalog (unknown ones are skipped)."""
+        """Search documents of these assets, built from the catalog (unknown ones are skipped).
+
+        A RAW+JPEG stack (``mediaapp.catalog.stacks``) has one document, its
+        original's (the RAW): a member (the JPEG) asked for gives its
+        original's document instead, and none of its own. The stack's document
+        holds both files' detections (one of them was analysed) and words,
+        and what the JPEG says of itself where the RAW says nothing. An asset
+        whose EXIF has no date is dated by photoshop:DateCreated or IPTC
+        Date Created (``core.query.capture_date``). An asset hidden from
+        results (``catalog.similarity``: a near-duplicate not kept) has none.
+        """
         shas = list(sha256s)
-        assets = self.catalog.assets(shas)
+        originals = self.stacks.originals(shas)
+        wanted = list(dict.fromkeys(originals.get(s, s) for s in shas))
+        members = self.stacks.members(wanted)
+        assets = self.catalog.assets([*wanted, *(m for ms in members.values() for m in ms)])
         detections = self.catalog.detections(assets)
+        checked = moderation.checked(self.catalog, assets)  # answered DetectModerationLabels (any engine)
+        similarity = SimilarityStore(self.catalog)
+        hidden = similarity.hidden(wanted)  # near-duplicates the user hid: in no index
         docs = []
-        for sha, asset in assets.items():
-            dets = detections.get(sha, [])
+        for sha in wanted:
+            asset = assets.get(sha)
+            if asset is None or sha in hidden:
+                continue
+            dets = list(detections.get(sha, []))
+            for member in members.get(sha, []):
+                other = assets.get(member)
+                if other is None:
+                    continue
+                dets += detections.get(member, [])
+                asset.stack_paths += other.paths
+                asset.taken_at = asset.taken_at or other.taken_at
+                asset.title = asset.title if asset.title is not None else other.title
+                asset.description = asset.description if asset.description is not None else other.description
+                asset.rating = asset.rating if asset.rating is not None else other.rating
+                asset.label = asset.label if asset.label is not None else other.label
+                asset.date_created = asset.date_created if asset.date_created is not None else other.date_created
+            asset.taken_at = capture_date(asset.taken_at, asset.date_created)  # no EXIF date: the file's own
             lines = [d.name for d in dets if d.kind is DetectionKind.TEXT and d.text_type == "LINE"]
             lines += [t for t in (asset.title, asset.description) if t]  # the file's own words are search words
             folders = sorted({os.path.dirname(p) for p in asset.paths})
-            docs.append(IndexDocument(asset, dets, folders, "\n".join(lines)))
+            embedded = None
+            if self.remote is not None:  # OpenSearch's k-NN; a stack is analysed through its JPEG
+                embedded = next((e for s in (sha, *members.get(sha, [])) if (e := similarity.embedding(s))), None)
+            docs.append(IndexDocument(asset, dets, folders, "\n".join(lines), moderation_checked=(
+                sha in checked or any(m in checked for m in members.get(sha, []))),
+                embedding=None if embedded is None else tuple(embedded[1].tolist())))
         return docs
 
     def iter_documents(self, batch: int = 500) -> Iterator[IndexDocument]:
         """Every asset's search document, built ``batch`` assets at a time."""
         shas = self.catalog.all_sha256s()
+        emitted: set[str] = set()  # a stack's document comes once, whichever of its files is met first
         for i in range(0, len(shas), batch):
-            yield from self.documents(shas[i:i + batch])
+            for doc in self.documents(shas[i:i + batch]):
+                if doc.asset.sha256 not in emitted:
+                    emitted.add(doc.asset.sha256)
+                    yield doc
 
     def update(self, sha256s: Iterable[str]) -> bool:
         """Rebuild these assets' documents in every index; assets no longer catalogued are deleted.

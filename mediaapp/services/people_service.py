@@ -87,7 +87,7 @@ from mediaapp.catalog.face_rows import (
 from mediaapp.catalog.face_store import FaceStore
 from mediaapp.core.analysis import LOCAL_ENGINE
 from mediaapp.core.embeddings import EMBEDDING_SIZE, embedding_from_bytes
-from mediaapp.core.types import Api, BoundingBox, Json
+from mediaapp.core.types import METADATA_ENGINE, Api, BoundingBox, DetectionKind, Json
 from mediaapp.services.face_matching import ReferenceIndex, assign_nearest, stable_groups
 from mediaapp.services.people_model import (
     REMATCH_ATTEMPTS,
@@ -114,7 +114,15 @@ from mediaapp.tasks import WorkerPool
 if TYPE_CHECKING:  # pragma: no cover
     from mediaapp.analysis.analysis_worker import ApiOutcome
 
-__all__ = ["People"]
+__all__ = ["REGION_IOU", "People"]
+
+#: How much a named face region the file carries (MWG or Microsoft's, read by the metadata engine) must
+#: overlap a face the local engine found (intersection over union of the two boxes) for the region's name to
+#: be given to that face. Lower than the 0.5 of PASCAL VOC's "same object" rule (``SAME_FACE_IOU``): the
+#: region was drawn by another program or by hand, whose face boxes are commonly larger than the detector's
+#: (the whole head, hair included); a box 1.5 times the detector's side around the same centre overlaps it
+#: by 1 / 2.25 = 0.44. Faces side by side in a group photo overlap far less than that.
+REGION_IOU = 0.4
 
 T = TypeVar("T")
 
@@ -191,6 +199,12 @@ class People:
         (``FaceStore.unname_strangers``). The image's search document is
         queued for reindexing (the import reindexes it with the rest).
         """
+        if engine_name == METADATA_ENGINE and self.enabled:
+            # the file's named regions were (re-)read: name the faces found earlier that they cover
+            with self.store.catalog.transaction():
+                if self._seed_from_regions(sha256):
+                    self.store.sync_detections([sha256])
+            return
         if engine_name != LOCAL_ENGINE or not self.enabled:
             return
         outcomes = list(outcomes)
@@ -207,12 +221,62 @@ class People:
         with self.store.catalog.transaction():
             ids, stale = self.store.index_faces(sha256, carrier.extras["Faces"], origin="photo",
                                                 model_version=EMBEDDING_MODEL_VERSION, detector_version=detector)
+            self._seed_from_regions(sha256)
             self._write_matches(self._plan(self.store.match_candidates(EMBEDDING_MODEL_VERSION, ids),
                                            self._references(), self.threshold))
             if names_someone:
                 self.store.unname_strangers([sha256])
             self.store.sync_detections([sha256])
         self._remove_crops(stale)
+
+    def _seed_from_regions(self, sha256: str) -> bool:
+        """Give the names of the image's own face regions to the faces they cover, as if the user named them.
+
+        The regions are the metadata engine's person detections of
+        ``sha256`` (named MWG regions, ``mediaapp.analysis.metadata``). Each
+        goes to the face it overlaps most, one face per region, when their
+        boxes' IoU is ``REGION_IOU`` or more. A face the user (or an
+        enrolment) already named keeps its name, and so does a face the user
+        moved out of that person; an automatically named one takes the
+        region's. Returns True when a face was named. Runs in the caller's
+        transaction, or its own.
+        """
+        found = self.catalog.detections([sha256], [DetectionKind.PERSON]).get(sha256, [])
+        regions = [d for d in found if d.source == METADATA_ENGINE and d.box is not None and d.name.strip()]
+        if not regions:
+            return False
+        faces = self.store.faces(sha256s=[sha256])
+        if not faces:
+            return False
+        excluded = self.store.exclusions([f.id for f in faces])
+        overlaps = sorted(((box_iou(r.box, f.box), i, j) for i, r in enumerate(regions)
+                           for j, f in enumerate(faces) if r.box is not None), reverse=True)
+        used_regions: set[int] = set()
+        used_faces: set[int] = set()
+        updates: list[tuple[int, int | None, str | None, float | None]] = []
+        for iou, i, j in overlaps:
+            if iou < REGION_IOU:
+                break
+            if i in used_regions or j in used_faces:
+                continue
+            used_regions.add(i)
+            used_faces.add(j)
+            face = faces[j]
+            if face.assigned_by in REFERENCE_SOURCES:
+                continue  # the user's word (or an enrolment example) stands
+            try:
+                name = normalize_name(regions[i].name)
+            except ValueError:
+                continue
+            known = self.store.person(name)
+            if known is not None and (known.id in excluded.get(face.id, set()) or
+                                      (face.person_id == known.id and face.assigned_by == "user")):
+                continue  # moved out of that person by the user, or named so already
+            updates.append((face.id, known.id if known is not None else self.store.add_person(name, "named"),
+                            "user", USER_SIMILARITY))
+        if updates:
+            self.store.assign(updates)
+        return bool(updates)
 
     def restored(self, engine_name: str, sha256s: Iterable[str]) -> None:
         """Stored responses of ``engine_name`` became current again for these images (no new analysis).

@@ -41,7 +41,7 @@ from mediaapp.core.types import Asset, Detection, Query, SearchCursor, SearchHit
 from mediaapp.ingest import thumbnails
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.formatting import local_datetime
-from mediaapp.ui.pixmaps import THUMBNAIL_MAX_SIDE, PixmapCache, ThumbnailLoader
+from mediaapp.ui.pixmaps import BLUR_SUFFIX, THUMBNAIL_MAX_SIDE, PixmapCache, ThumbnailLoader, blurred_pixmap
 
 #: Hits fetched per page.
 PAGE_SIZE = 200
@@ -64,6 +64,12 @@ class Roles(enum.IntEnum):
     DETECTIONS = Qt.ItemDataRole.UserRole + 5  #: list[Detection]: boxes to draw for the query
     ASSET = Qt.ItemDataRole.UserRole + 6    #: Asset | None: size, format, dimensions, paths
     THUMBNAIL_FAILED = Qt.ItemDataRole.UserRole + 7  #: bool: no thumbnail could be decoded
+    #: bool: the thumbnail is shown blurred ("Blur unsafe thumbnails" is on, the image is flagged as unsafe
+    #: content, and it was not clicked since; ``AssetListModel.reveal``)
+    BLURRED = Qt.ItemDataRole.UserRole + 16
+    #: QPixmap | None: the loaded thumbnail blurred (``pixmaps.blurred_pixmap``), made once and kept in the
+    #: pixmap cache under ``sha256 + pixmaps.BLUR_SUFFIX`` until its row leaves; None before it is loaded
+    BLURRED_THUMBNAIL = Qt.ItemDataRole.UserRole + 17
 
 
 @dataclass(slots=True)
@@ -71,7 +77,8 @@ class AssetRow:
     """One result row: the hit, its asset and the detections to draw.
 
     ``thumbnail_paths`` are tried in order (the library's thumbnail JPEG,
-    then the original file).
+    then the original file). ``unsafe``: flagged as unsafe content
+    (``Library.unsafe``; only read while the grid blurs such thumbnails).
     """
 
     sha256: str
@@ -79,6 +86,7 @@ class AssetRow:
     asset: Asset | None = None
     detections: list[Detection] = field(default_factory=list)
     thumbnail_paths: tuple[str, ...] = ()
+    unsafe: bool = False
 
 
 @dataclass(slots=True)
@@ -126,7 +134,7 @@ def repair_stored_thumbnail(paths: tuple[str, ...]) -> tuple[tuple[str, ...], st
 
 
 def fetch_page(library, query: Query, offset: int, limit: int, after: SearchCursor | None = None,
-               after_row: int = 0) -> ResultPage:
+               after_row: int = 0, blur: bool = False) -> ResultPage:
     """Run one page of ``query`` against ``library`` (blocking; call on a worker thread).
 
     Returns the hits ``offset..offset+limit`` with their assets and the
@@ -135,7 +143,8 @@ def fetch_page(library, query: Query, offset: int, limit: int, after: SearchCurs
     the search seeks to it and skips ``offset - after_row`` more hits, so a
     page read from its own cursor skips none. Raises whatever
     ``Library.search`` raises (e.g. ``SearchUnavailableError``), and
-    ``ValueError`` when ``offset < after_row``.
+    ``ValueError`` when ``offset < after_row``. ``blur``: also read which
+    hits are flagged as unsafe content (``AssetRow.unsafe``).
     """
     if offset < after_row:
         raise ValueError(f"row {offset} is before the cursor's row {after_row}")
@@ -144,11 +153,12 @@ def fetch_page(library, query: Query, offset: int, limit: int, after: SearchCurs
     shas = [h.sha256 for h in hits]
     assets = library.assets(shas) if shas else {}
     detections = library.matching_detections(query, shas) if shas else {}
+    unsafe = library.unsafe(shas) if blur and shas else set()
     rows = []
     for hit in hits:
         asset = assets.get(hit.sha256)
         rows.append(AssetRow(hit.sha256, hit.path, asset, list(detections.get(hit.sha256, [])),
-                             thumbnail_candidates(library, asset, hit.path)))
+                             thumbnail_candidates(library, asset, hit.path), hit.sha256 in unsafe))
     return ResultPage(offset, rows, page.total, page.cursor)
 
 
@@ -205,6 +215,8 @@ class AssetListModel(QAbstractListModel):
         self._row_of: dict[str, int] = {}  # sha256 -> row, for the loaded rows
         self._waiting: list[tuple[int, int, Callable[[], None]]] = []  # (generation, row, callback): when_loaded
         self._failed_thumbs: set[str] = set()
+        self.blur_unsafe = False  # "Blur unsafe thumbnails": see set_blur_unsafe
+        self._revealed: set[str] = set()  # sha256s clicked while blurred: shown as they are from then on
         self._thumb_problems: dict[str, str] = {}  # sha256 -> why its stored thumbnail could not be fixed
         self._placeholder: QPixmap | None = None
         self._broken: QPixmap | None = None
@@ -258,6 +270,31 @@ class AssetListModel(QAbstractListModel):
     def refresh(self) -> int:
         """Run the current query again (after an import); returns the new generation."""
         return self.set_query(self.query)
+
+    def set_blur_unsafe(self, on: bool, reload: bool = True) -> None:
+        """Blur the thumbnails of images flagged as unsafe content until clicked (the library setting).
+
+        Turning it on reads the flags again (the query runs again, since
+        pages loaded with it off do not carry them; ``reload`` False when
+        the caller sets a query next anyway); turning it off shows every
+        thumbnail as it is at once.
+        """
+        on = bool(on)
+        if on == self.blur_unsafe:
+            return
+        self.blur_unsafe = on
+        if on and reload and self.library is not None:
+            self.refresh()
+        elif self._count:
+            self.dataChanged.emit(self.index(0), self.index(self._count - 1), [Roles.BLURRED])
+
+    def reveal(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Show the row at ``index`` unblurred from now on (the user clicked it); True when it was blurred."""
+        if not index.isValid() or not index.data(Roles.BLURRED):
+            return False
+        self._revealed.add(str(index.data(Roles.SHA256)))
+        self.dataChanged.emit(index, index, [Roles.BLURRED])
+        return True
 
     def reload_boxes(self) -> None:
         """Read the boxes of the loaded rows again (names changed), without running the search again.
@@ -356,10 +393,10 @@ class AssetListModel(QAbstractListModel):
 
     def _fetch(self, page: int) -> None:
         generation = self.generation.value
-        library, query, size = self.library, self.query, self._size
+        library, query, size, blur = self.library, self.query, self._size, self.blur_unsafe
         after, after_row = self._start_of(page)
         self._set_inflight(page, True)
-        self.runner.run(lambda ctx: fetch_page(library, query, page * size, size, after, after_row),
+        self.runner.run(lambda ctx: fetch_page(library, query, page * size, size, after, after_row, blur),
                         on_success=lambda result: self._on_page(generation, page, result),
                         on_failure=lambda exc: self._on_page_failed(generation, page, exc),
                         label="search")
@@ -430,6 +467,7 @@ class AssetListModel(QAbstractListModel):
                 del self._row_of[key]
             if key not in self._row_of:  # the same asset may still be loaded on another row
                 self.cache.remove(key)
+                self.cache.remove(key + BLUR_SUFFIX)
                 self._failed_thumbs.discard(key)
                 self._thumb_problems.pop(key, None)
         self.loader.forget(keys)
@@ -501,8 +539,12 @@ class AssetListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             problem = self._thumb_problems.get(row.sha256)
             taken = local_datetime(row.asset.taken_at) if row.asset is not None else ""
+            stacked = row.asset.stack_paths if row.asset is not None else []
             return (display_path(row.path) + (f"\nTaken {taken}" if taken else "")
-                    + (f"\nThumbnail: {problem}" if problem else ""))
+                    + "".join(f"\nStacked with {display_path(os.path.basename(p))}" for p in stacked)
+                    + (f"\nThumbnail: {problem}" if problem else "")
+                    + ("\nBlurred: flagged as unsafe content. Click to show it."
+                       if self.blur_unsafe and row.unsafe and row.sha256 not in self._revealed else ""))
         if role == Roles.SHA256:
             return row.sha256
         if role == Roles.PATH:
@@ -517,13 +559,17 @@ class AssetListModel(QAbstractListModel):
             return row.sha256 in self.cache
         if role == Roles.THUMBNAIL_FAILED:
             return row.sha256 in self._failed_thumbs
+        if role == Roles.BLURRED:
+            return self.blur_unsafe and row.unsafe and row.sha256 not in self._revealed
+        if role == Roles.BLURRED_THUMBNAIL:
+            return self.blurred_thumbnail(row)
         return None
 
     def _pending_data(self, role: int) -> Any:
         """What a row not loaded yet shows for ``role``."""
         if role in (Roles.THUMBNAIL, Qt.ItemDataRole.DecorationRole):
             return self._loading_pixmap()
-        if role in (Roles.THUMBNAIL_READY, Roles.THUMBNAIL_FAILED):
+        if role in (Roles.THUMBNAIL_READY, Roles.THUMBNAIL_FAILED, Roles.BLURRED):
             return False
         if role == Roles.DETECTIONS:
             return []
@@ -586,6 +632,18 @@ class AssetListModel(QAbstractListModel):
         self.loader.request(row.sha256, row.thumbnail_paths)
         return self._loading_pixmap()
 
+    def blurred_thumbnail(self, row: AssetRow) -> QPixmap | None:
+        """``row``'s loaded thumbnail blurred, made on first use and cached (``sha256 + BLUR_SUFFIX``); else None."""
+        key = row.sha256 + BLUR_SUFFIX
+        blurred = self.cache.get(key)
+        if blurred is None:
+            pixmap = self.cache.get(row.sha256)
+            if pixmap is None:
+                return None
+            blurred = blurred_pixmap(pixmap)
+            self.cache.put(key, blurred)
+        return blurred
+
     def _loading_pixmap(self) -> QPixmap:
         if self._placeholder is None:
             self._placeholder = placeholder_pixmap(64)
@@ -595,6 +653,7 @@ class AssetListModel(QAbstractListModel):
         if key not in self._row_of:  # its row was evicted (or the query changed) while it decoded
             return
         self.cache.put(key, QPixmap.fromImage(image))
+        self.cache.remove(key + BLUR_SUFFIX)  # blurred again from the new thumbnail when shown
         self._changed(key)
 
     def _on_thumbnail_failed(self, key: str) -> None:

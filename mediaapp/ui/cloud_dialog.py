@@ -76,8 +76,9 @@ from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE, Api
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 from mediaapp.ui.scrolling import initial_size, scroll_form
 
-#: The analyses offered, with their labels in the dialog.
-API_CHOICES = [(s.api, s.short.capitalize()) for s in API_SPECS.values()]
+#: The analyses offered, with their labels in the dialog. The video ``Get*`` APIs are not offered: a video gets
+#: them in place of the image analyses chosen here (``ApiSpec.video``, ``core.apis.apis_for_media``).
+API_CHOICES = [(s.api, s.short.capitalize()) for s in API_SPECS.values() if s.media != "video"]
 
 #: The engine choices offered (for the library and for each folder rule): title -> engine names.
 ENGINE_CHOICES = [("On this computer (local)", [LOCAL_ENGINE]), ("Amazon Rekognition", [CLOUD_ENGINE]),
@@ -129,12 +130,9 @@ class CloudSettingsDialog(QDialog):
 
         aws = QGroupBox("AWS")
         form = QFormLayout(aws)
-        self.profile = QLineEdit(config.profile or "")
-        self.profile.setPlaceholderText("default credential chain")
-        self.region = QLineEdit(config.region or "")
-        self.region.setPlaceholderText("e.g. eu-west-1")
-        self.endpoint = QLineEdit(config.endpoint_url or "")
-        self.endpoint.setPlaceholderText("AWS (leave empty)")
+        self.profile = _line_edit(config.profile, "default credential chain")
+        self.region = _line_edit(config.region, "e.g. eu-west-1")
+        self.endpoint = _line_edit(config.endpoint_url, "AWS (leave empty)")
         form.addRow("Profile", self.profile)
         form.addRow("Region", self.region)
         form.addRow("Endpoint URL", self.endpoint)
@@ -146,8 +144,7 @@ class CloudSettingsDialog(QDialog):
 
         s3 = QGroupBox("Upload to S3")
         form = QFormLayout(s3)
-        self.bucket = QLineEdit(config.bucket or "")
-        self.bucket.setPlaceholderText("none: images go inside each request")
+        self.bucket = _line_edit(config.bucket, "none: images go inside each request")
         self.prefix = QLineEdit(config.prefix)
         self.upload = QComboBox()
         self.upload.addItems(UPLOAD_MODES)
@@ -162,8 +159,7 @@ class CloudSettingsDialog(QDialog):
         self.sse = QComboBox()
         self.sse.addItems(SSE_MODES)
         self.sse.setCurrentText(config.sse)
-        self.kms_key = QLineEdit(config.kms_key_id or "")
-        self.kms_key.setPlaceholderText("AWS-managed key")
+        self.kms_key = _line_edit(config.kms_key_id, "AWS-managed key")
         self.delete_after = QCheckBox("Delete from S3 after analysis")
         self.delete_after.setChecked(bool(config.delete_after))
         form.addRow("Bucket", self.bucket)
@@ -175,6 +171,17 @@ class CloudSettingsDialog(QDialog):
         form.addRow("KMS key id", self.kms_key)
         form.addRow("", self.delete_after)
         layout.addWidget(s3)
+
+        video = QGroupBox("Rekognition Video (MP4 and MOV in the bucket; other videos are analysed on this computer)")
+        form = QFormLayout(video)
+        self.video_topic = _line_edit(config.video_sns_topic_arn, "none: finished jobs are found by polling")
+        self.video_role = _line_edit(config.video_role_arn, "arn:aws:iam::ACCOUNT:role/NAME (with a topic)")
+        self.video_queue = _line_edit(config.video_sqs_queue_url,
+                                      "https://sqs.REGION.amazonaws.com/ACCOUNT/NAME (optional)")
+        form.addRow("SNS topic ARN", self.video_topic)
+        form.addRow("Publishing role ARN", self.video_role)
+        form.addRow("SQS queue URL", self.video_queue)
+        layout.addWidget(video)
 
         run = QGroupBox("Analysis")
         form = QFormLayout(run)
@@ -273,7 +280,10 @@ class CloudSettingsDialog(QDialog):
             max_concurrency=self.concurrency.value(), tps=self.tps.value(),
             image_properties=self.image_properties.isChecked(),
             budget_per_run=self.budget_run.value() or None, budget_per_month=self.budget_month.value() or None,
-            endpoint_url=self.endpoint.text().strip() or None)
+            endpoint_url=self.endpoint.text().strip() or None,
+            video_sns_topic_arn=self.video_topic.text().strip() or None,
+            video_role_arn=self.video_role.text().strip() or None,
+            video_sqs_queue_url=self.video_queue.text().strip() or None)
 
     def engines(self) -> list[str]:
         """The library's engines chosen (``local``, ``rekognition`` or both)."""
@@ -459,7 +469,9 @@ class CloudSettingsDialog(QDialog):
 
             if ctx.cancelled:
                 raise EstimateCancelled()
-            return library.costs.estimate(paths, apis, CLOUD_ENGINE, config=config, progress=progress)
+            # the library's default analyses, as an import without --apis runs them: opt-in APIs stay out of
+            # the cloud (ApiSpec.paid_default), so the estimate never prices DetectFaces the import won't buy
+            return library.costs.estimate(paths, apis, CLOUD_ENGINE, config=config, progress=progress, named=False)
 
         def done(est) -> None:
             self._busy(False)
@@ -470,6 +482,13 @@ class CloudSettingsDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
         self.output.setPlainText("Cancelled." if isinstance(exc, EstimateCancelled) else redact(f"Failed: {exc}"))
+
+
+def _line_edit(text: str | None, placeholder: str) -> QLineEdit:
+    """A ``QLineEdit`` holding ``text`` ("" for None) that shows ``placeholder`` while empty."""
+    edit = QLineEdit(text or "")
+    edit.setPlaceholderText(placeholder)
+    return edit
 
 
 def _money(value: float | None) -> QDoubleSpinBox:

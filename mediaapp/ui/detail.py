@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QSplitter,
     QTabWidget,
@@ -34,7 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mediaapp.core.apis import API_SPECS, flatten
 from mediaapp.core.filenames import display_path
+from mediaapp.core.responses import same_face
+from mediaapp.core.text import human_size
 from mediaapp.core.types import Asset, Detection, DetectionKind
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.boxes import LabelColors, boxed, swatch_icon
@@ -54,7 +59,8 @@ TEXT_BOX_CHOICES = (("Lines", TextBoxes.LINES), ("Words", TextBoxes.WORDS), ("No
 CELEBRITY_COLUMNS = ["Name", "Match", "Id", "Gender", "Links", "Engine"]
 
 KIND_TITLES = {DetectionKind.LABEL: "Label", DetectionKind.FACE: "Face", DetectionKind.PERSON: "Person",
-               DetectionKind.TEXT: "Text"}
+               DetectionKind.TEXT: "Text", DetectionKind.FACE_ATTRIBUTE: "Face attribute",
+               DetectionKind.MODERATION: "Unsafe content"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,47 @@ class DetailData:
     text: list[str] = field(default_factory=list)
     image: QImage | None = None
     celebrities: list[Celebrity] = field(default_factory=list)
+    #: A video's findings, each with its ``timestamp_ms`` (``video_timeline``); empty for a still.
+    timeline: list[Detection] = field(default_factory=list)
+
+
+def video_timeline(library, paths: list[str]) -> list[Detection]:
+    """A video's stored ``Get*`` answers (``Library.show``) flattened, each row with its ``timestamp_ms``.
+
+    In time order; faces without a name are left out (a person's name or
+    a label says more on a timeline). Blocking: call on a worker thread.
+    """
+    for path in paths:
+        try:
+            shown = library.show(path)
+        except KeyError:
+            continue
+        videos = [api for api, entry in API_SPECS.items() if entry.media == "video"]
+        rows = [row for api in videos if isinstance(shown.get(api.value), dict)
+                for row in flatten(api, shown[api.value], "") if row.kind is not DetectionKind.FACE]
+        return sorted(rows, key=lambda d: (d.timestamp_ms or 0, -d.confidence))
+    return []
+
+
+def decode_video_frame(path: str, timestamp_ms: int, max_side: int) -> QImage | None:
+    """The frame of the video ``path`` at ``timestamp_ms`` as an ``RGB32`` ``QImage`` (``media.video_frame``), or
+    None when it cannot be decoded. Blocking and file-reading: call on a worker thread."""
+    from mediaapp.ingest.decode import DecodeError
+    from mediaapp.ingest.media import video_frame
+
+    try:
+        rgb = video_frame(path, timestamp_ms, max_side).convert("RGB")
+    except (DecodeError, OSError):
+        return None
+    image = QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
+    return image.convertToFormat(QImage.Format.Format_RGB32)  # a copy that owns its pixels
+
+
+def timestamp_text(ms: int) -> str:
+    """``M:SS.s`` for a time in a video (``0:02.0``), hours first when there are any."""
+    minutes, seconds = divmod(ms / 1000, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{seconds:04.1f}" if hours else f"{minutes}:{seconds:04.1f}"
 
 
 def load_detail(library, sha256: str, path: str, thumbnail_paths: tuple[str, ...] = (),
@@ -138,19 +185,11 @@ def load_detail(library, sha256: str, path: str, thumbnail_paths: tuple[str, ...
     files = [path] + [p for p in (asset.paths if asset else []) if p != path]
     celebrities = celebrities_from(_stored_analyses(library, files))
     image = decode_preview(files + list(thumbnail_paths), max_side)
-    return DetailData(sha256, path, asset, list(detections), list(text), image, celebrities)
-
-
-def human_size(n: int | None) -> str:
-    """``n`` bytes as ``"1.2 MB"``-style text ("" for None)."""
-    if n is None:
-        return ""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    timeline = video_timeline(library, files) if asset is not None and asset.media_kind == "video" else []
+    if timeline:  # a video's text: each line read in its frames, once, in order of first appearance
+        text = list(dict.fromkeys([*text, *(d.name for d in timeline
+                                            if d.kind is DetectionKind.TEXT and d.text_type == "LINE")]))
+    return DetailData(sha256, path, asset, list(detections), list(text), image, celebrities, timeline)
 
 
 class DetailView(QWidget):
@@ -169,6 +208,8 @@ class DetailView(QWidget):
     closeRequested = Signal()
     stepRequested = Signal(int)
     fullScreenRequested = Signal()
+    #: "More like this" pressed: the path shown (the window ranks the photos like it).
+    likeRequested = Signal(object)
     loaded = Signal(str)
 
     def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None, colors: LabelColors | None = None):
@@ -176,6 +217,8 @@ class DetailView(QWidget):
         self.runner = runner
         self.colors = colors if colors is not None else LabelColors()
         self.generation = Generation()
+        #: The timeline's frame requests: a frame decoded after a later row was picked is dropped.
+        self.frame_generation = Generation()
         self.data: DetailData | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -213,11 +256,14 @@ class DetailView(QWidget):
         self.actual_button = self._tool("1:1", "One image pixel per screen pixel (1)")
         self.fit_button = self._tool("Fit", "The whole image (0)")
         self.full_screen_button = self._tool("⛶", "Full screen (Space or F11; Esc leaves)")
+        self.like_button = self._tool("More like this", "The photos most like this one, most similar first")
+        self.like_button.clicked.connect(lambda: self._path is not None and self.likeRequested.emit(self._path))
+        self._path: str | None = None
         for w in (self.back, self.prev, self.next):
             bar.addWidget(w)
         bar.addWidget(self.title, 1)
         for w in (self.zoom_out_button, self.zoom_label, self.zoom_in_button, self.actual_button, self.fit_button,
-                  self.full_screen_button, self.boxes_check, self.text_boxes):
+                  self.full_screen_button, self.boxes_check, self.text_boxes, self.like_button):
             bar.addWidget(w)
         layout.addLayout(bar)
 
@@ -254,6 +300,12 @@ class DetailView(QWidget):
         self.celebrities_tree.setRootIsDecorated(False)
         self.celebrities_tree.setAlternatingRowColors(True)
         self.celebrities_tab = self.tabs.addTab(self.celebrities_tree, "Celebrities")
+        # a video's hits by time (at most one row per sampled frame); a click shows that frame
+        self.timeline_list = QListWidget()
+        self.timeline_list.setObjectName("timeline")
+        self.timeline_list.currentItemChanged.connect(self._on_timeline_selected)
+        self.timeline_tab = self.tabs.addTab(self.timeline_list, "Timeline")
+        self.tabs.setTabVisible(self.timeline_tab, False)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -294,6 +346,7 @@ class DetailView(QWidget):
         """Load and show one asset; returns the request's generation."""
         generation = self.generation.bump()
         side = preview_side(self)
+        self._path = path
         self.title.setText(f"<b>{html.escape(display_path(os.path.basename(path)))}</b>")
         self.title.setToolTip(display_path(path))
         self.canvas.set_image(None, None, "Loading…")
@@ -322,7 +375,11 @@ class DetailView(QWidget):
             self.canvas.set_image(pixmap, size or pixmap.size())  # zoom is relative to the original's pixels
         else:
             self.canvas.set_image(None, size, "This image cannot be decoded here")
-        self.canvas.set_detections(data.detections)
+        # a face's attributes share its box, which its face or person row already draws; a video's boxes
+        # belong to its frames, drawn when a frame is picked on the timeline, not over the poster
+        self.canvas.set_detections([d for d in data.detections if d.kind is not DetectionKind.FACE_ATTRIBUTE
+                                    and d.timestamp_ms is None and not data.timeline])
+        self._fill_timeline(data.timeline)
         self._fill_detections(data.detections)
         self.text_view.setPlainText("\n".join(data.text) if data.text else "")
         self.tabs.setTabText(1, f"Text ({len(data.text)})" if data.text else "Text")
@@ -337,7 +394,7 @@ class DetailView(QWidget):
         instances = {id(d) for d in boxed(detections)}
         groups: dict[str, list[Detection]] = {}
         for det in detections:
-            if det.kind is DetectionKind.TEXT:
+            if det.kind in (DetectionKind.TEXT, DetectionKind.FACE_ATTRIBUTE):
                 continue
             groups.setdefault(det.name.casefold(), []).append(det)
         order = sorted(groups.values(), key=lambda dets: (-max(d.confidence for d in dets), dets[0].name.casefold()))
@@ -347,7 +404,8 @@ class DetailView(QWidget):
             boxed_dets = sorted((d for d in dets if d.box is not None and id(d) in instances),
                                 key=lambda d: -d.confidence)
             top = scene[0] if scene else (boxed_dets[0] if boxed_dets else dets[0])
-            item = QTreeWidgetItem([name, f"{top.confidence:.1f}%", KIND_TITLES[top.kind], top.source])
+            item = QTreeWidgetItem([name, f"{top.confidence:.1f}%", KIND_TITLES.get(top.kind, top.kind.value),
+                                    top.source])
             item.setIcon(0, swatch_icon(self.colors.color(name)))
             # a single instance is selected through its label's row; several get one row each
             item.setData(0, Qt.ItemDataRole.UserRole, boxed_dets[0] if len(boxed_dets) == 1 else None)
@@ -363,10 +421,70 @@ class DetailView(QWidget):
                                         f"height {b.height:.3f}")
                     item.addChild(child)
                 item.setText(0, f"{name}  ×{len(boxed_dets)}")
+        self._fill_face_attributes(detections)
         tree.expandAll()
         for col in range(4):
             tree.resizeColumnToContents(col)
         tree.setColumnWidth(0, min(max(tree.columnWidth(0) + 8, 160), 320))
+
+    def _fill_timeline(self, timeline: list[Detection]) -> None:
+        """One row per time with hits (``0:02.0  Airplane, Person``); the tab shows for videos only."""
+        self.timeline_list.clear()
+        by_time: dict[int, list[str]] = {}
+        for det in timeline:
+            names = by_time.setdefault(det.timestamp_ms or 0, [])
+            if det.name not in names:
+                names.append(det.name)
+        for ms, names in sorted(by_time.items()):
+            item = QListWidgetItem(f"{timestamp_text(ms)}   {', '.join(names)}")
+            item.setData(Qt.ItemDataRole.UserRole, ms)
+            self.timeline_list.addItem(item)
+        self.tabs.setTabVisible(self.timeline_tab, bool(timeline))
+
+    def _on_timeline_selected(self, current: QListWidgetItem | None, _previous) -> None:
+        """Decode the picked time's frame on a worker and show it with that frame's boxes."""
+        data = self.data
+        if current is None or data is None:
+            return
+        ms = int(current.data(Qt.ItemDataRole.UserRole))
+        boxes = [d for d in data.timeline if d.timestamp_ms == ms and d.box is not None]
+        generation, side, path = self.generation.value, preview_side(self), data.path
+        frame = self.frame_generation.bump()
+        self.runner.run(lambda ctx: decode_video_frame(path, ms, side),
+                        on_success=lambda image: self._show_frame(generation, image, boxes, frame),
+                        on_failure=lambda exc: self.frame_generation.is_current(frame)
+                        and self._on_failed(generation, exc), label="video frame")
+
+    def _show_frame(self, generation: int, image: QImage | None, boxes: list[Detection], frame: int) -> None:
+        """Show a decoded timeline frame, unless another asset or a later row was picked since (``frame``)."""
+        if not self.generation.is_current(generation) or not self.frame_generation.is_current(frame):
+            return
+        if image is None:
+            self.canvas.set_image(None, None, "This frame cannot be decoded here")
+            return
+        pixmap = QPixmap.fromImage(image)
+        self.canvas.set_image(pixmap, pixmap.size())
+        self.canvas.set_detections(boxes)
+
+    def _fill_face_attributes(self, detections: list[Detection]) -> None:
+        """A "Face details" row with one child per DetectFaces face: its name (the person whose box it
+        overlaps, ``core.responses.same_face``) or ``Face #n``, and its attributes with their confidences."""
+        faces: dict[tuple, list[Detection]] = {}
+        for det in detections:
+            if det.kind is DetectionKind.FACE_ATTRIBUTE and det.box is not None:
+                faces.setdefault((det.source, det.box), []).append(det)
+        if not faces:
+            return
+        persons = [d for d in detections if d.kind is DetectionKind.PERSON and d.box is not None]
+        top = QTreeWidgetItem(["Face details", "", "DetectFaces", ""])
+        for n, ((source, box), attrs) in enumerate(sorted(faces.items(), key=lambda kv: kv[0][1].left), 1):
+            person = same_face(box, persons)
+            text = ", ".join(f"{a.name} {a.confidence:.0f}%" for a in sorted(attrs, key=lambda a: -a.confidence))
+            child = QTreeWidgetItem([person.name if person is not None else f"Face #{n}", "", text, source])
+            child.setToolTip(2, text)
+            child.setData(0, Qt.ItemDataRole.UserRole, person)
+            top.addChild(child)
+        self.detections_tree.addTopLevelItem(top)
 
     def _fill_celebrities(self, celebrities: list[Celebrity]) -> None:
         tree = self.celebrities_tree

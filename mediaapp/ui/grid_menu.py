@@ -5,7 +5,8 @@ do); right-clicking inside the selection keeps it, so the actions apply to
 every selected photo: Open (the detail view, the cell right-clicked), Open
 with the default application, Reveal in folder, Copy path (one per line),
 Re-analyse (the selected files, through the import flow and its cost
-question) and Show errors (the Errors panel, filtered to the file). The
+question), Show errors (the Errors panel, filtered to the file) and More like
+this (the photos most similar to the cell right-clicked). The
 menu only says what it wants through signals; the main window does it.
 """
 
@@ -33,6 +34,7 @@ class GridMenu(QObject):
     """
 
     openRequested = Signal(QModelIndex)
+    likeRequested = Signal(object)  # str: the path of the cell right-clicked ("More like this")
     reanalyseRequested = Signal(object)  # list[str]
     errorsRequested = Signal(object)  # list[str]
 
@@ -49,6 +51,7 @@ class GridMenu(QObject):
                                         QKeySequence.StandardKey.Copy)
         self.reanalyse_action = self._action("Re-&analyse", lambda: self._emit(self.reanalyseRequested))
         self.errors_action = self._action("Show &errors", lambda: self._emit(self.errorsRequested))
+        self.like_action = self._action("More &like this", self._emit_like)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._show)
 
@@ -79,7 +82,7 @@ class GridMenu(QObject):
         menu = QMenu(self.view)
         some = bool(self.selected_paths())
         for action in (self.open_action, self.open_external_action, self.reveal_action, None, self.copy_action,
-                       None, self.reanalyse_action, self.errors_action):
+                       None, self.like_action, self.reanalyse_action, self.errors_action):
             if action is None:
                 menu.addSeparator()
                 continue
@@ -106,6 +109,13 @@ class GridMenu(QObject):
         menu = self.menu()
         menu.exec(self.view.viewport().mapToGlobal(pos))
         menu.deleteLater()
+
+    def _emit_like(self) -> None:
+        """``likeRequested`` with the path of the cell the menu was opened on (nothing while it is unknown)."""
+        target = self._target()
+        path = self.path_of(target.row()) if target.isValid() else None
+        if path is not None:
+            self.likeRequested.emit(path)
 
     def _target(self) -> QModelIndex:
         """The cell the menu was opened on, else the current cell."""

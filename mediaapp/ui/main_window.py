@@ -48,8 +48,10 @@ from mediaapp.ui.grid_menu import GridMenu
 from mediaapp.ui.import_flow import ImportFlow
 from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.progress import ImportStatus, format_report
+from mediaapp.ui.relabel_banner import RelabelBanner
 from mediaapp.ui.settings_flow import SettingsFlow
 from mediaapp.ui.sidebar import Sidebar
+from mediaapp.ui.sidecar_flow import SidecarFlow
 from mediaapp.ui.state import (
     KEY_LAST_IMPORT_DIR,
     KEY_LAST_LIBRARY,
@@ -60,6 +62,7 @@ from mediaapp.ui.state import (
     ui_settings,
 )
 from mediaapp.ui.viewer import FullScreenViewer
+from mediaapp.ui.watch_status import WatchStatus
 from mediaapp.ui.widgets import AssetGridView, SearchBar
 from mediaapp.ui.window_actions import make_actions
 
@@ -67,7 +70,8 @@ from mediaapp.ui.window_actions import make_actions
 FACET_LIMIT = 200
 #: The sort combo's entries, in menu order: every ``SortOrder`` with its title.
 SORT_TITLES = {SortOrder.RELEVANCE: "Best match", SortOrder.DATE: "Newest first", SortOrder.OLDEST: "Oldest first",
-               SortOrder.NAME: "By name", SortOrder.PATH: "By path", SortOrder.SIZE: "Largest first"}
+               SortOrder.NAME: "By name", SortOrder.PATH: "By path", SortOrder.SIZE: "Largest first",
+               SortOrder.RATING: "Highest rated"}
 
 
 def open_library(path: str | Path, progress: Callable[[Any], None] | None = None) -> tuple[Any, str | None]:
@@ -133,9 +137,16 @@ class MainWindow(QMainWindow):
         self.imports.ended.connect(self._import_ended)
         self._last_stage: str | None = None
         #: The Settings and cloud settings dialogs, loaded and saved off the GUI thread.
-        self.settings_flow = SettingsFlow(self.runner, self, busy=lambda: self.imports.running)
+        self.settings_flow = SettingsFlow(self.runner, self, busy=lambda: self.imports.running, ops=self.ops)
+        # new watch settings: watch again with them (stops, and starts again if watching is on)
+        self.settings_flow.watchChanged.connect(lambda: self.watching.set_library(self.library))
         self.settings_flow.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.settings_flow.reopen.connect(self.open_library)
+        self.settings_flow.applied.connect(lambda settings: self.model.set_blur_unsafe(settings.blur_unsafe))
+        self.sidecar_flow = SidecarFlow(self.runner, self)  # File ▸ Write XMP sidecars…
+        self.sidecar_flow.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.sidecar_flow.finished.connect(lambda _result: self.refresh_library_info())  # its failures: Errors
+        self.settings_flow.applied.connect(lambda _settings: self.sidecar_flow.write_quietly(self.library))
         self._closing = False
         #: The Help ▸ Keyboard shortcuts dialog while it is open, else None.
         self.shortcuts_dialog: QDialog | None = None
@@ -145,7 +156,14 @@ class MainWindow(QMainWindow):
         self._labels: tuple[str, ...] = ()
         self._match_all = True
         self._persons: tuple[str, ...] = ()
+        self._face_attributes: tuple[str, ...] = ()
+        self._moderation: tuple[str, ...] = ()  # the "Unsafe content" facet's checked names
+        self._safe_only = False
         self._folder: str | None = None
+        #: "More like this": the example's sha256 and path (``Query.like``), or None.
+        self._like: tuple[str, str] | None = None
+        #: The Duplicates view while it is open (``ui/duplicates.py``), else None.
+        self.duplicates_dialog: QDialog | None = None
 
         #: The labels' colours, one per label and never one for two: the grid, detail view, sidebar and People share it.
         self.colors = LabelColors()
@@ -156,10 +174,12 @@ class MainWindow(QMainWindow):
         self.grid.setModel(self.model)
         self.grid.setItemDelegate(self.delegate)
         self.grid.openRequested.connect(self.open_detail)
+        self.grid.clicked.connect(self.model.reveal)  # "Blur unsafe thumbnails": a click shows the picture
         self.grid_menu = GridMenu(self.grid, self._path_of_row, self)
         self.grid_menu.openRequested.connect(self.open_detail)
         self.grid_menu.reanalyseRequested.connect(self.reanalyse_files)
         self.grid_menu.errorsRequested.connect(self.show_errors_of)
+        self.grid_menu.likeRequested.connect(self.more_like_this)
         self.model.totalChanged.connect(self._update_count)
         self.model.busyChanged.connect(lambda _busy: self._update_count())
         self.model.pageLoaded.connect(self._on_page_loaded)
@@ -178,6 +198,8 @@ class MainWindow(QMainWindow):
         self.sidebar.folderChanged.connect(self._on_folder)
         self.sidebar.labelsChanged.connect(self._on_labels)
         self.sidebar.personsChanged.connect(self._on_persons)
+        self.sidebar.faceAttributesChanged.connect(self._on_face_attributes)
+        self.sidebar.moderationChanged.connect(self._on_moderation)
         self.sidebar.confidenceChanged.connect(lambda _v: self._query_changed())
 
         self.hint = QLabel()
@@ -187,6 +209,11 @@ class MainWindow(QMainWindow):
         results = QWidget()
         results_layout = QVBoxLayout(results)
         results_layout.setContentsMargins(0, 0, 0, 0)
+        #: The one-time offer to relabel photos an older label model labelled (``relabel_banner.py``).
+        self.relabel_banner = RelabelBanner(self.runner, self)
+        self.relabel_banner.relabelRequested.connect(self.reanalyse_files)
+        self.libraryOpened.connect(self.relabel_banner.check)
+        results_layout.addWidget(self.relabel_banner)
         results_layout.addWidget(self.hint)
         #: The first-run call to action shown instead of the grid while the library holds no image.
         self.empty_panel = EmptyLibraryPanel()
@@ -202,6 +229,7 @@ class MainWindow(QMainWindow):
         self.detail.closeRequested.connect(self.close_detail)
         self.detail.stepRequested.connect(self.step_detail)
         self.detail.fullScreenRequested.connect(self.show_full_screen)
+        self.detail.likeRequested.connect(self.more_like_this)
         self.stack = QStackedWidget()
         self.stack.addWidget(results)
         self.stack.addWidget(self.detail)
@@ -241,7 +269,10 @@ class MainWindow(QMainWindow):
         self.import_status.cancelRequested.connect(self.cancel_import)
         self.statusBar().addPermanentWidget(self.import_status)
 
+        #: File ▸ Watch folders for changes: the library's folder watcher (mediaapp.ui.watch_status).
+        self.watching = WatchStatus(self, self.runner, self.ops)
         make_actions(self)  # actions, shortcuts and menus (mediaapp.ui.window_actions)
+        self.watching.stateChanged.connect(self.watch_action.setChecked)
         from mediaapp.ui.people_panel import install_people_panel
         self.people_panel = install_people_panel(self)  # People dock + menu (mediaapp.ui.people_panel)
         self.restore_state()
@@ -290,10 +321,16 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
         self.close_detail()
+        if self.duplicates_dialog is not None:  # it shows (and would edit) the library just closed
+            self.duplicates_dialog.close()
+        self._like = None  # "More like this" named a photo of the other library
+        self.clear_like_action.setEnabled(False)
+        self.model.set_blur_unsafe(library.settings.blur_unsafe, reload=False)  # the query below reads the flags
         self.model.library = library
         self.model.cache.clear()
         self._query_changed()
         self.refresh_library_info()
+        self.watching.set_library(library)
         self.libraryOpened.emit(library)
 
     def _on_library_failed(self, path: Path, exc: BaseException) -> None:
@@ -356,11 +393,16 @@ class MainWindow(QMainWindow):
 
     # -- query ----------------------------------------------------------------------------------
     def current_query(self) -> Query:
-        """The ``Query`` the filters describe now (first page)."""
-        return Query(text=self._text, labels=self._labels, match_all=self._match_all,
-                     min_confidence=float(self.sidebar.min_confidence()), persons=self._persons,
-                     folder=self._folder, sort=SortOrder(self.sort.currentData() or SortOrder.RELEVANCE.value),
-                     limit=self.model.page_size, offset=0)
+        """The ``Query`` the filters describe now (first page), ranked by "More like this" while it is on."""
+        query = Query(text=self._text, labels=self._labels, match_all=self._match_all,
+                      min_confidence=float(self.sidebar.min_confidence()), persons=self._persons,
+                      face_attributes=self._face_attributes,
+                      moderation=self._moderation, safe_only=self._safe_only,
+                      folder=self._folder, sort=SortOrder(self.sort.currentData() or SortOrder.RELEVANCE.value),
+                      limit=self.model.page_size, offset=0)
+        if self._like is not None:  # ranked by similarity: the relevance order's cursor pages it
+            query = replace(query, like=self._like[0], sort=SortOrder.RELEVANCE)
+        return query
 
     def _on_text(self, text: str) -> None:
         self._text = text
@@ -376,6 +418,14 @@ class MainWindow(QMainWindow):
 
     def _on_persons(self, persons: tuple) -> None:
         self._persons = tuple(persons)
+        self._query_changed()
+
+    def _on_moderation(self, names: tuple, safe_only: bool) -> None:
+        self._moderation, self._safe_only = tuple(names), bool(safe_only)
+        self._query_changed()
+
+    def _on_face_attributes(self, names: tuple) -> None:
+        self._face_attributes = tuple(names)
         self._query_changed()
 
     def _query_changed(self) -> None:
@@ -394,17 +444,22 @@ class MainWindow(QMainWindow):
         # label filter, so every label that could be added is listed. People are always "any of".
         label_query = query if query.match_all else replace(query, labels=())
         person_query = replace(query, persons=())
+        moderation_query = replace(query, moderation=())  # "any of", as people
 
         def facets(ctx):
-            return library.facets(label_query, "labels", FACET_LIMIT), library.facets(person_query, "persons",
-                                                                                      FACET_LIMIT)
+            return (library.facets(label_query, "labels", FACET_LIMIT),
+                    library.facets(person_query, "persons", FACET_LIMIT),
+                    library.facets(query, "face_attributes", FACET_LIMIT),  # drill down: one face has them all
+                    library.facets(moderation_query, "moderation", FACET_LIMIT))
 
         self.ops.query("facets", facets, on_success=self._on_facets)
 
     def _on_facets(self, result) -> None:
-        labels, persons = result
+        labels, persons, faces, moderation = result
         self.sidebar.labels.set_counts(labels)
         self.sidebar.persons.set_counts(persons)
+        self.sidebar.faces.set_counts(faces)
+        self.sidebar.moderation.set_counts(moderation)
         self.facetsUpdated.emit()
 
     def _update_count(self, *_args) -> None:
@@ -415,7 +470,8 @@ class MainWindow(QMainWindow):
             self.count_label.setText("Searching…")
             return
         total = self.model.total
-        filtered = any((self._text, self._labels, self._persons, self._folder))
+        filtered = any((self._text, self._labels, self._persons, self._face_attributes, self._moderation,
+                        self._safe_only, self._folder))
         self.count_label.setText(f"{total} matching images" if filtered else f"{total} images")
         empty = total == 0 and not self.model.busy and not filtered
         if total == 0 and not self.model.busy and filtered:
@@ -506,6 +562,46 @@ class MainWindow(QMainWindow):
         """The grid menu's Re-analyse: analyse these files again with the current models, through the import
         flow (its cost question included); returns what ``start_import`` returns."""
         return self.start_import(list(paths), reanalyse=True) if paths else None
+
+    def more_like_this(self, path: str) -> None:
+        """The grid menu's and the detail view's "More like this": the grid shows the photos most like ``path``,
+        most similar first, within the other filters, until View ▸ All photos (``clear_like``)."""
+        library = self.library
+        if library is None:
+            return
+
+        def found(sha: str) -> None:
+            self._like = (sha, path)
+            self.clear_like_action.setEnabled(True)
+            self.statusBar().showMessage(f"Photos like {display_path(path)}, most similar first "
+                                         "(View ▸ All photos to leave)", 10000)
+            self._query_changed()
+
+        self.ops.query("like", lambda ctx: library.like(path), found,
+                       lambda exc: self.statusBar().showMessage(f"More like this: {exc}", 15000))
+
+    def clear_like(self) -> None:
+        """View ▸ All photos: leave "More like this" for the normal results."""
+        if self._like is not None:
+            self._like = None
+            self.clear_like_action.setEnabled(False)
+            self._query_changed()
+
+    def show_duplicates(self) -> None:
+        """View ▸ Find near-duplicates…: the Duplicates view (``ui/duplicates.py``), one at a time."""
+        if self.library is None:
+            return
+        if self.duplicates_dialog is None:
+            from mediaapp.ui.duplicates import DuplicatesDialog
+            self.duplicates_dialog = DuplicatesDialog(self.library, self.ops, self)
+            self.duplicates_dialog.finished.connect(self._duplicates_closed)
+        self.duplicates_dialog.show()
+        self.duplicates_dialog.raise_()
+
+    def _duplicates_closed(self, _result: int) -> None:
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.deleteLater()
+        self.duplicates_dialog = None
 
     def show_errors_of(self, paths: list[str]) -> None:
         """The grid menu's Show errors: the Errors panel, filtered to the file when there is one."""
@@ -749,7 +845,9 @@ class MainWindow(QMainWindow):
         """The About box."""
         QMessageBox.about(self, "About Media Library",
                           "<b>Media Library</b><br>Import folders of photos, find them by the objects, text "
-                          "and people in them.<br>Library: " + (str(self.library_dir) if self.library_dir else "none"))
+                          "and people in them.<br>Library: " + (str(self.library_dir) if self.library_dir else "none")
+                          + "<br><br><small>Unsafe-content check: Open-NSFW model weights, Copyright 2016, Yahoo "
+                            "Inc., BSD 2-Clause license (resources/licenses/open-nsfw.txt).</small>")
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts: every shortcut of this window's actions (``ShortcutsDialog``), modeless."""
@@ -764,6 +862,15 @@ class MainWindow(QMainWindow):
 
     def _shortcuts_closed(self, _result: int) -> None:
         self.shortcuts_dialog = None
+
+    def set_watching(self, on: bool) -> None:
+        """File ▸ Watch folders for changes: watch the library's folders (``WatchStatus``), remembered."""
+        self.watching.set_enabled(on)
+
+    def write_sidecars(self) -> None:
+        """File ▸ Write XMP sidecars…: ``SidecarFlow.write`` (asks once per library before turning them on)."""
+        if self.library is not None:
+            self.sidecar_flow.write(self.library)
 
     def edit_settings(self) -> None:
         """Open the Settings dialog (``SettingsFlow.edit``): saving applies it to the open library."""
@@ -789,6 +896,7 @@ class MainWindow(QMainWindow):
         """Apply what ``save_state`` remembered (defaults when nothing is stored)."""
         restore_window_state(self)
         self._match_all = self.sidebar.match_all.isChecked()
+        self._safe_only = self.sidebar.safe_only.isChecked()
 
     def shutdown(self) -> None:
         """Save state, stop background work and close the library (blocks until workers stop)."""

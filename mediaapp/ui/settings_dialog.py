@@ -5,6 +5,10 @@ It edits a copy of the library's settings dict (``mediaapp.settings``);
 background and applies it to the open library (reopening it only for a new
 search backend or worker count). Unknown keys are kept untouched.
 
+The "Folders" section (``ui/folder_settings.FolderSettingsBox``) edits
+"Stack RAW+JPEG pairs", the watched folders, polling, the reconcile interval
+and the folders with XMP sidecars on.
+
 The search-index section edits ``settings["index"]`` (keys documented in
 ``mediaapp.search.factory``): backend, server URL, index (alias) name, user
 name, CA bundle, TLS verification and the AWS region that turns on SigV4
@@ -63,10 +67,11 @@ from PySide6.QtWidgets import (
 from mediaapp.analysis.registry import descriptors
 from mediaapp.core.apis import API_SPECS
 from mediaapp.core.redact import index_credentials_warning, redact
-from mediaapp.core.types import Api
 from mediaapp.settings import flag
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
+from mediaapp.ui.folder_settings import FolderSettingsBox
 from mediaapp.ui.scrolling import initial_size, scroll_form
+from mediaapp.ui.sidecar_flow import SidecarSettingsBox
 
 #: Search backends offered.
 BACKENDS = {"sqlite": "Embedded (SQLite, in the library folder)", "opensearch": "OpenSearch server"}
@@ -136,7 +141,7 @@ class SettingsDialog(QDialog):
         apis_box = QGroupBox("What to detect")
         apis_layout = QVBoxLayout(apis_box)
         self.api_checks: dict[str, QCheckBox] = {}
-        for api in Api:
+        for api in (s.api for s in API_SPECS.values() if s.media != "video"):  # videos get their images' choice
             check = QCheckBox(API_TITLES[api.value])
             check.setChecked(api.value in settings.get("apis", []))
             self.api_checks[api.value] = check
@@ -145,6 +150,12 @@ class SettingsDialog(QDialog):
         self.faces.setToolTip("Off: no face is detected, stored or compared")
         self.faces.setChecked(bool(settings.get("faces_enabled", True)))
         apis_layout.addWidget(self.faces)
+        self.blur_unsafe = QCheckBox("Blur unsafe thumbnails")
+        self.blur_unsafe.setObjectName("blurUnsafe")
+        self.blur_unsafe.setToolTip("Thumbnails of images flagged as unsafe content (nudity, violence…) are "
+                                    "blurred in the grid until clicked. Needs the unsafe-content analysis.")
+        self.blur_unsafe.setChecked(bool(settings.get("blur_unsafe", False)))
+        apis_layout.addWidget(self.blur_unsafe)
         form = QFormLayout()
         self.min_confidence = QDoubleSpinBox()
         self.min_confidence.setRange(0, 100)
@@ -163,6 +174,11 @@ class SettingsDialog(QDialog):
         form.addRow("Worker processes", self.workers)
         apis_layout.addLayout(form)
         layout.addWidget(apis_box)
+        self.sidecars_box = SidecarSettingsBox(settings)  # XMP sidecars: library opt-in, naming, minimum
+        layout.addWidget(self.sidecars_box)
+        # RAW+JPEG stacking, watched folders, per-folder sidecars (``ui/folder_settings.py``)
+        self.folders_box = FolderSettingsBox(settings)
+        layout.addWidget(self.folders_box)
 
         index_box = QGroupBox("Search index")
         index_form = QFormLayout(index_box)
@@ -309,9 +325,12 @@ class SettingsDialog(QDialog):
         out["engines"] = [name for name, check in self.engine_checks.items() if check.isChecked()]
         out["apis"] = [api for api, check in self.api_checks.items() if check.isChecked()]
         out["faces_enabled"] = self.faces.isChecked()
+        out["blur_unsafe"] = self.blur_unsafe.isChecked()
         out["min_confidence"] = float(self.min_confidence.value())
         out["max_labels"] = self.max_labels.value() or None
         out["workers"] = self.workers.value() or None
+        out["sidecars"] = self.sidecars_box.value()
+        self.folders_box.apply_to(out)  # stack_raw_jpeg, watch_*, sidecars.folders
         out["index"] = self.index_settings()
         return out
 

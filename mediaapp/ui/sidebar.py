@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -353,10 +354,13 @@ def _heading(text: str, clear: FacetList | None = None) -> QWidget:
 
 
 class Sidebar(QWidget):
-    """Folders, labels (all/any, with a filter box), people and the minimum confidence.
+    """Folders, labels (all/any, with a filter box), people, face attributes and the minimum confidence.
 
     Signals: ``folderChanged(folder)`` (``""`` for all folders),
     ``labelsChanged(names, match_all)``, ``personsChanged(names)``,
+    ``faceAttributesChanged(names)`` (the Faces facet: ``eyes-closed``, ``smiling``...),
+    ``moderationChanged(names, safe_only)`` (the "Unsafe content" facet: moderation labels and
+    ``unchecked``; "Safe only" leaves out flagged images),
     ``confidenceChanged(percent)`` (0-100, when the slider is released or
     moved by keyboard). ``colors``: the window's ``LabelColors`` for the
     facet swatches (the boxes' colours).
@@ -365,6 +369,8 @@ class Sidebar(QWidget):
     folderChanged = Signal(object)  # str; ``object`` so a name that is not UTF-8 crosses Qt intact
     labelsChanged = Signal(tuple, bool)
     personsChanged = Signal(tuple)
+    faceAttributesChanged = Signal(tuple)
+    moderationChanged = Signal(tuple, bool)
     confidenceChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None, colors: LabelColors | None = None):
@@ -421,6 +427,26 @@ class Sidebar(QWidget):
         layout.addWidget(self.persons, 2)
         self.persons.checkedChanged.connect(self.personsChanged)
 
+        self.faces = FacetList(colored=False)
+        self.faces.setObjectName("faces")
+        self.faces.setToolTip("Faces with every checked attribute on one face (with people checked: on their faces)")
+        layout.addWidget(_heading("Faces", self.faces))
+        layout.addWidget(self.faces, 1)
+        self.faces.checkedChanged.connect(self.faceAttributesChanged)
+
+        self.moderation = FacetList(colored=False)
+        self.moderation.setObjectName("moderation")
+        self.moderation.setToolTip("Images flagged as unsafe content with the checked labels (any of them); "
+                                   "'unchecked': images never checked for it")
+        layout.addWidget(_heading("Unsafe content", self.moderation))
+        self.safe_only = QCheckBox("Safe only")
+        self.safe_only.setObjectName("safeOnly")
+        self.safe_only.setToolTip("Leave out images flagged as unsafe content (images never checked are kept)")
+        layout.addWidget(self.safe_only)
+        layout.addWidget(self.moderation, 1)
+        self.moderation.checkedChanged.connect(lambda _names: self._emit_moderation())
+        self.safe_only.toggled.connect(lambda _on: self._emit_moderation())
+
         self.confidence_label = QLabel()
         layout.addWidget(self.confidence_label)
         self.confidence = QSlider(Qt.Orientation.Horizontal)
@@ -469,6 +495,9 @@ class Sidebar(QWidget):
     def _on_folder(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not self._updating_folders:
             self.folderChanged.emit(self.folder_model.folder(current.row()) if current.isValid() else "")
+
+    def _emit_moderation(self) -> None:
+        self.moderationChanged.emit(self.moderation.checked(), self.safe_only.isChecked())
 
     def _emit_labels(self) -> None:
         self.labelsChanged.emit(self.labels.checked(), self.match_all.isChecked())

@@ -31,6 +31,8 @@ KEY_SHOW_BOXES = "view/showBoxes"
 KEY_THUMB_SIDE = "view/thumbnailSide"
 KEY_MIN_CONFIDENCE = "filter/minConfidence"
 KEY_MATCH_ALL = "filter/matchAll"
+#: The sidebar's "Safe only" (leave out images flagged as unsafe content).
+KEY_SAFE_ONLY = "filter/safeOnly"
 KEY_SORT = "view/sort"
 #: The folder the Import dialog opened last (it opens there next time); a dropped folder counts too.
 KEY_LAST_IMPORT_DIR = "import/lastFolder"
@@ -92,6 +94,7 @@ def save_window_state(window: Any) -> None:
     s.setValue(KEY_THUMB_SIDE, window.delegate.thumb_side)
     s.setValue(KEY_MIN_CONFIDENCE, window.sidebar.min_confidence())
     s.setValue(KEY_MATCH_ALL, window.sidebar.match_all.isChecked())
+    s.setValue(KEY_SAFE_ONLY, window.sidebar.safe_only.isChecked())
     s.setValue(KEY_SORT, window.sort.currentData())
     s.sync()
 
@@ -114,6 +117,7 @@ def restore_window_state(window: Any) -> None:
     window.sidebar.set_min_confidence(read_int(s, KEY_MIN_CONFIDENCE, 50))
     if not read_bool(s, KEY_MATCH_ALL, True):
         window.sidebar.match_any.setChecked(True)
+    window.sidebar.safe_only.setChecked(read_bool(s, KEY_SAFE_ONLY, False))
     index = window.sort.findData(s.value(KEY_SORT, SortOrder.RELEVANCE.value))
     if index >= 0:
         window.sort.setCurrentIndex(index)

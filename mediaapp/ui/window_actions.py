@@ -46,6 +46,9 @@ def make_actions(window: Any) -> None:
                               "Import a folder (with its subfolders)")
     w.reanalyse_action = _action(w, "&Re-analyse with current models", w.reanalyse, None, sp.SP_BrowserReload,
                                  "Analyse every imported folder again with the current engines")
+    w.watch_action = _action(w, "&Watch folders for changes", w.set_watching, None, None,
+                             "Import new, changed, moved and deleted files of the library's folders as they happen")
+    w.watch_action.setCheckable(True)
     w.open_action = _action(w, "&Open library…", w.choose_library, "Ctrl+O", sp.SP_DirIcon,
                             "Open another library folder")
     w.settings_action = _action(w, "&Settings…", w.edit_settings, "Ctrl+,", None,
@@ -53,6 +56,9 @@ def make_actions(window: Any) -> None:
     w.cloud_action = _action(w, "&Cloud (S3 + Rekognition)…", w.edit_cloud_settings, None, None,
                              "Amazon S3 upload and Rekognition: engines per folder, budgets, "
                              "connection test, cost estimate")
+    w.sidecars_action = _action(w, "Write &XMP sidecars…", w.write_sidecars, None, None,
+                                "Write the labels and named people into XMP sidecars next to the files "
+                                "(for Lightroom, digiKam, exiftool)")
     w.quit_action = _action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
     w.find_action = _action(w, "&Find", w.focus_search, "Ctrl+F", None, "Focus the search bar")
     w.boxes_action = _action(w, "Show &boxes", w.set_show_boxes, "Ctrl+B", None,
@@ -64,18 +70,25 @@ def make_actions(window: Any) -> None:
     w.refresh_action = _action(w, "&Refresh", w.refresh, "F5", sp.SP_BrowserReload)
     w.full_screen_action = _action(w, "F&ull screen", w.show_full_screen, "F11", None,
                                    "The current image on the whole screen: arrows step, Esc leaves")
+    w.duplicates_action = _action(w, "Find near-&duplicates…", w.show_duplicates, None, None,
+                                  "Groups of near-duplicate photos (bursts, resized or edited copies): keep one, "
+                                  "hide or move the others")
+    w.clear_like_action = _action(w, "&All photos (leave \"More like this\")", w.clear_like, None, None,
+                                  "Show the search results again instead of the photos like one photo")
+    w.clear_like_action.setEnabled(False)
     w.about_action = _action(w, "&About", w.about)
     w.shortcuts_action = _action(w, "&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents,
                                  None, "Every keyboard shortcut of this window")
 
     menu = w.menuBar().addMenu("&File")
-    for a in (w.import_action, w.reanalyse_action, None, w.open_action, w.settings_action, w.cloud_action, None,
-              w.quit_action):
+    for a in (w.import_action, w.reanalyse_action, w.watch_action, w.sidecars_action, None, w.open_action,
+              w.settings_action,
+              w.cloud_action, None, w.quit_action):
         menu.addSeparator() if a is None else menu.addAction(a)
     w.edit_menu = w.menuBar().addMenu("&Edit")
     menu = w.menuBar().addMenu("&View")
     for a in (w.find_action, w.boxes_action, w.bigger_action, w.smaller_action, w.full_screen_action,
-              w.refresh_action):
+              w.refresh_action, w.duplicates_action, w.clear_like_action):
         menu.addAction(a)
     errors_toggle = w.errors_dock.toggleViewAction()
     errors_toggle.setText("&Errors panel")

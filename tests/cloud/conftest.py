@@ -20,23 +20,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def fake_aws(monkeypatch, tmp_path):
-    """Fake credentials and no shared config/metadata lookups; reset the client and engine caches."""
-    from mediaapp.analysis import registry
-    from mediaapp.cloud import clients
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                       "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                       "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    clients.set_client_factory(None)
-    registry.clear_engines()
-    yield
-    clients.set_client_factory(None)
-    registry.clear_engines()  # also closes each engine's usage ledger
+def fake_aws(fake_aws):
+    """Every cloud test runs under the suite's ``fake_aws`` (``tests/conftest.py``)."""
+    return fake_aws
 
 
 @pytest.fixture(scope="session")

@@ -42,13 +42,20 @@ class StubbedRekognition:
     """
 
     def __init__(self, s3_factory=None):
+        self.s3_factory = s3_factory
         self.client = boto3.client("rekognition", region_name="us-east-1")
         self.stubber = Stubber(self.client)
         self.calls: list[tuple[str, dict]] = []
         self.client.meta.events.register("provide-client-params.rekognition.*", self._count)
         self.stubber.activate()
-        clients.set_client_factory(
-            lambda service, config: self.client if service == "rekognition" else s3_factory(config))
+        clients.set_client_factory(self._client)
+
+    def _client(self, service: str, config):
+        if service == "rekognition":
+            return self.client
+        if self.s3_factory is None:
+            raise AssertionError(f"this test expects no {service} client (pass s3_factory)")
+        return self.s3_factory(config)
 
     def _count(self, params, model, **kwargs):
         self.calls.append((model.name, dict(params)))

@@ -79,6 +79,7 @@ def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
     assert dialog.engines() == ["local"]  # the library default
     dialog.engine_choice.setCurrentIndex(2)
     assert dialog.engines() == ["local", "rekognition"]
+    assert "GetLabelDetection" not in {api.value for api in dialog.api_boxes}  # videos get them by media kind
     for api, box in dialog.api_boxes.items():
         box.setChecked(api.value != "DetectText")
     cloud_only = tmp_path / "phone photos"
@@ -93,7 +94,9 @@ def test_engines_analyses_and_folder_rules_are_saved(qtbot, library, tmp_path):
     _save(qtbot, dialog)
     stored = load_settings(library.root)
     assert stored["engines"] == ["local", "rekognition"]
-    assert stored["apis"] == ["DetectLabels", "RecognizeCelebrities"]
+    # every box but DetectText: the library's list (on-device runs them; in the cloud DetectFaces and
+    # DetectModerationLabels stay opt-in per run, core.apis.engine_apis)
+    assert stored["apis"] == ["DetectLabels", "RecognizeCelebrities", "DetectFaces", "DetectModerationLabels"]
     assert stored["folder_engines"] == {str(cloud_only): ["rekognition"], str(local_only): ["local"]}
     assert library.settings.to_dict()["folder_engines"] == stored["folder_engines"]  # the open library sees them too
 
@@ -315,3 +318,21 @@ def test_after_a_failed_save_cancel_closes_the_dialog(qtbot, library, runner, mo
     assert dialog.error.text() == "Not saved: disk full" and dialog.isVisible()
     dialog.reject()
     assert not dialog.isVisible() and dialog.result() == 0 and not dialog.saved
+
+
+def test_rekognition_video_notification_fields_are_saved_and_checked(qtbot, library):
+    dialog = CloudSettingsDialog(library)
+    qtbot.addWidget(dialog)
+    dialog.video_topic.setText("arn:aws:sns:us-east-1:123456789012:AmazonRekognitionVideo")
+    assert dialog.save() is None and "both an SNS topic ARN and a role ARN" in dialog.error.text()
+    dialog.video_role.setText("arn:aws:iam::123456789012:role/RekognitionVideoPublish")
+    dialog.video_queue.setText("https://sqs.us-east-1.amazonaws.com/123456789012/rekognition-video-done")
+    _save(qtbot, dialog)
+    config = load_config(read_settings(library.root))
+    assert (config.video_sns_topic_arn, config.video_role_arn, config.video_sqs_queue_url) == (
+        "arn:aws:sns:us-east-1:123456789012:AmazonRekognitionVideo",
+        "arn:aws:iam::123456789012:role/RekognitionVideoPublish",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/rekognition-video-done")
+    again = CloudSettingsDialog(library)
+    qtbot.addWidget(again)
+    assert again.video_queue.text().endswith("/rekognition-video-done")

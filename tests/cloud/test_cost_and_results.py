@@ -23,8 +23,9 @@ def test_bundled_price_table_has_date_source_and_tiers():
     assert prices.price("DetectText", used_this_month=1_000_000) == 0.0008
     # 10 images straddling the first tier boundary: 4 at $0.001 and 6 at $0.0008
     assert prices.cost("RecognizeCelebrities", 10, used_this_month=999_996) == pytest.approx(0.0088)
-    with pytest.raises(ValueError, match="no price for CompareFaces"):
-        prices.price("CompareFaces")
+    assert prices.group("CompareFaces") == prices.group("IndexFaces") == "group1"  # the face-collection APIs
+    with pytest.raises(ValueError, match="no price for DetectCustomLabels"):
+        prices.price("DetectCustomLabels")
 
 
 def test_user_price_table_and_tiered_budget(tmp_path):

@@ -85,7 +85,8 @@ def test_service_errors_become_one_error_per_api_and_the_rest_answers(testdata):
     stub.respond("DetectLabels", sample(testdata, "botocore_examples/DetectLabels.json"))
     stub.fail("DetectText", "InvalidImageFormatException", "Request has invalid image format")
     stub.fail("RecognizeCelebrities", "AccessDeniedException", "not authorized", 403)
-    out = _engine().analyse_many(list(Api), _ref(testdata), AnalysisParams())
+    out = _engine().analyse_many([Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES], _ref(testdata),
+                                 AnalysisParams())
     assert out[Api.DETECT_LABELS]["Labels"][1]["Name"] == "Person"
     assert isinstance(out[Api.DETECT_TEXT], AnalysisError)
     assert out[Api.DETECT_TEXT].code == "InvalidImageFormatException"

@@ -71,16 +71,18 @@ def test_api_parse():
     assert parse_api("DetectText") is Api.DETECT_TEXT
     assert parse_api(" CELEBRITIES ") is Api.RECOGNIZE_CELEBRITIES
     with pytest.raises(ValueError, match="expected one of labels"):
-        parse_api("DetectFaces")
+        parse_api("DetectProtectiveEquipment")
 
 
 def test_every_api_is_one_registry_entry(testdata):
     """Each ``Api`` member has its ``ApiSpec``: short name, title, kinds, flatten function, default."""
     assert set(API_SPECS) == set(Api)
     assert len({s.short for s in API_SPECS.values()}) == len(Api)
-    assert default_apis() == ("DetectLabels", "DetectText", "RecognizeCelebrities") == Settings().apis
+    assert default_apis() == ("DetectLabels", "DetectText", "RecognizeCelebrities", "DetectFaces",
+                              "DetectModerationLabels") == Settings().apis
     # the kinds an entry declares are the kinds its flatten function produces on a real response
     for api, rel in ((Api.DETECT_LABELS, "awscli/detect-labels.json"), (Api.DETECT_TEXT, "awscli/detect-text.json"),
-                     (Api.RECOGNIZE_CELEBRITIES, "awscli/recognize-celebrities.json")):
+                     (Api.RECOGNIZE_CELEBRITIES, "awscli/recognize-celebrities.json"),
+                     (Api.DETECT_MODERATION_LABELS, "awscli/detect-moderation-labels.json")):
         dets = flatten(api, _load(testdata, rel), "rekognition")
         assert dets and {d.kind for d in dets} == set(spec(api).kinds), api

@@ -54,7 +54,7 @@ def _similar(a: Image.Image, b: Image.Image) -> float:
 
 
 def test_raw_files_are_sniffed_by_content_and_plain_tiffs_stay_images(testdata, tmp_path):
-    assert [h.kind for h in media.HANDLERS] == ["raw", "image"]
+    assert [h.kind for h in media.HANDLERS] == ["raw", "image", "video"]
     for rel, fmt in ((DNG, "DNG"), (KDC, "KDC")):
         sniffed = media.sniff_path(testdata / rel)
         assert sniffed is not None and (sniffed.handler.kind, sniffed.format) == ("raw", fmt), rel

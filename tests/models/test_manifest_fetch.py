@@ -178,7 +178,7 @@ def test_offline_without_cache_gives_a_clear_error(monkeypatch, tmp_path):
 
     from mediaapp.analysis.local.objects import ObjectDetector
     detector = ObjectDetector()
-    assert detector.version == "nanodet-416@human-models-3.0.4"  # known without the model
+    assert detector.version == "nanodet-416@human-models-3.0.4/cal-1"  # model + calibration, known without the model
     assert not detector.is_available()
     with pytest.raises(EngineUnavailableError, match="mediaapp models fetch") as err:
         detector.detect_labels(Image.new("RGB", (64, 48)), None, 50)

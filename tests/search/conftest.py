@@ -15,7 +15,7 @@ afterwards.
 from __future__ import annotations
 
 import pytest
-from search_support import BACKENDS, build_library, dispose, open_backend
+from search_support import BACKENDS, build_library, dispose, indexed_backend, open_backend
 
 from mediaapp.core.types import IndexDocument
 
@@ -24,16 +24,6 @@ from mediaapp.core.types import IndexDocument
 def library(testdata) -> list[IndexDocument]:
     """The conformance library (needs the shared test data)."""
     return build_library(testdata)
-
-
-@pytest.fixture(scope="session")
-def osmem_base():
-    """A private osmem-server on 127.0.0.1 (free port) for the session; stopped afterwards."""
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(freeze=False, japanese=False)
-    yield server
-    server.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -47,8 +37,6 @@ def empty_index(request, tmp_path):
 @pytest.fixture(scope="module", params=BACKENDS)
 def library_index(request, tmp_path_factory, library):
     """Each backend with the conformance library indexed (shared by a module's read-only tests)."""
-    index = open_backend(request.param, request, tmp_path_factory.mktemp("search"))
-    result = index.upsert(library)
-    assert result.failed == [] and result.indexed == len(library)
+    index = indexed_backend(request.param, request, tmp_path_factory.mktemp("search"), library)
     yield index
     dispose(index)

@@ -96,6 +96,14 @@ def open_backend(kind: str, request, workdir: Path):
         aws_service=os.environ.get("OPENSEARCH_AWS_SERVICE") or "es")
 
 
+def indexed_backend(kind: str, request, workdir: Path, docs: list[IndexDocument]):
+    """``open_backend(kind, ...)`` holding ``docs``, every one indexed (asserted); the caller disposes of it."""
+    index = open_backend(kind, request, workdir)
+    result = index.upsert(docs)
+    assert result.failed == [] and result.indexed == len(docs)
+    return index
+
+
 def dispose(index) -> None:
     """Delete an OpenSearch test index; close any index."""
     if hasattr(index, "drop"):

@@ -46,10 +46,16 @@ def _f32(x: float) -> float:
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
+def _dets(doc: IndexDocument) -> list:
+    """The document's detections plus the Text/Document labels its lines make (``search.context_labels``)."""
+    from mediaapp.search.context_labels import context_labels
+    return [*doc.detections, *context_labels(doc.detections)]
+
+
 def _label_conf(doc: IndexDocument, label: str, minimum: float) -> float | None:
     """Highest confidence of a label detection named ``label`` or with it as parent, >= minimum."""
     best = None
-    for d in doc.detections:
+    for d in _dets(doc):
         if d.kind != DetectionKind.LABEL:
             continue
         names = {normalize_label(d.name), *(normalize_label(p) for p in d.parents)}
@@ -62,7 +68,7 @@ def _label_conf(doc: IndexDocument, label: str, minimum: float) -> float | None:
 def _tokens(doc: IndexDocument) -> set[str]:
     text = doc.text or "\n".join(d.name for d in doc.detections if d.kind == DetectionKind.TEXT)
     words = tokenize(text)
-    for d in doc.detections:
+    for d in _dets(doc):
         if d.kind == DetectionKind.LABEL:
             words += tokenize(" ".join((d.name, *d.parents)))
         elif d.kind == DetectionKind.PERSON:
@@ -106,7 +112,7 @@ def _word_score(doc: IndexDocument, q: Query) -> float:
     words = set(tokenize(q.text))
     labels = {normalize_label(l) for l in q.labels}
     best = 0.0
-    for d in doc.detections:
+    for d in _dets(doc):
         if d.kind == DetectionKind.LABEL:
             names = [d.name, *d.parents]
         elif d.kind == DetectionKind.PERSON:
@@ -156,7 +162,7 @@ def reference_facets(docs: list[IndexDocument], q: Query, field: str) -> list[tu
     counts: dict[str, int] = {}
     display: dict[str, str] = {}
     for d in docs:  # display: first spelling in indexing order
-        for det in d.detections:
+        for det in _dets(d):
             if field == "labels" and det.kind == DetectionKind.LABEL:
                 for n in (det.name, *det.parents):
                     display.setdefault(normalize_label(n), n)
@@ -166,7 +172,7 @@ def reference_facets(docs: list[IndexDocument], q: Query, field: str) -> list[tu
         if not reference_match(d, q):
             continue
         names = set()
-        for det in d.detections:
+        for det in _dets(d):
             if field == "labels" and det.kind == DetectionKind.LABEL and _f32(det.confidence) >= _f32(q.min_confidence):
                 names |= {normalize_label(n) for n in (det.name, *det.parents)}
             if field == "persons" and det.kind == DetectionKind.PERSON:
@@ -478,19 +484,21 @@ def test_hit_path_is_representative(library_index):
 
 
 def test_label_facets_under_query(library_index):
+    # Text: the dog photo's line "Hello, Google!" (97) makes it (search.context_labels)
     facets = library_index.facets(Query(labels=("Animal",)))
     assert facets == [FacetCount("Animal", 3), FacetCount("Dog", 2), FacetCount("Mammal", 2),
-                      FacetCount("Pet", 2), FacetCount("Bird", 1), FacetCount("Cat", 1)]
+                      FacetCount("Pet", 2), FacetCount("Bird", 1), FacetCount("Cat", 1), FacetCount("Text", 1)]
     facets = library_index.facets(Query(labels=("Animal",), min_confidence=50))
     assert facets == [FacetCount("Animal", 3), FacetCount("Mammal", 2), FacetCount("Pet", 2),
-                      FacetCount("Bird", 1), FacetCount("Cat", 1), FacetCount("Dog", 1)]
+                      FacetCount("Bird", 1), FacetCount("Cat", 1), FacetCount("Dog", 1), FacetCount("Text", 1)]
     assert library_index.facets(Query(labels=("Animal",)), limit=2) == facets[:1] + [FacetCount("Dog", 2)]
 
 
 def test_facets_over_whole_library_fractional_minimum(library_index):
-    # >= 99.2: Mobile Phone/Phone 99.94 (asset 2), People 99.2507 / Person 99.2507 (asset 5).
+    # >= 99.2: Mobile Phone/Phone 99.94 (asset 2), People 99.2507 / Person 99.2507 (asset 5);
+    # Text: the best detected line of assets 1 and 2 (search.context_labels).
     assert library_index.facets(Query(min_confidence=99.2)) == [
-        FacetCount("Mobile Phone", 1), FacetCount("People", 1), FacetCount("Person", 1),
+        FacetCount("Text", 2), FacetCount("Mobile Phone", 1), FacetCount("People", 1), FacetCount("Person", 1),
         FacetCount("Phone", 1)]
 
 
@@ -640,3 +648,165 @@ def test_file_names_that_are_not_utf8_are_kept_exactly(empty_index):
     assert [h.path for h in empty_index.search(Query(folder=folder)).hits] == [latin1]
     assert [h.path for h in empty_index.search(Query(folder="/lib/plain")).hits] == [literal]
     assert [h.path for h in empty_index.search(Query(text="caf")).hits] == [latin1]
+
+
+def test_raw_jpeg_stack_is_one_hit(empty_index, tmp_path):
+    """A RAW+JPEG stack (``mediaapp.catalog.stacks``) is one hit, the RAW, found by the JPEG's detections."""
+    from mediaapp.catalog.db import Catalog
+    from mediaapp.catalog.stacks import StackStore
+    from mediaapp.core.apis import flatten
+    from mediaapp.core.types import Api
+    from mediaapp.services.importer import RAW_FORMATS
+    from mediaapp.services.indexing import SearchSync
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        raw, jpeg = sha(21), sha(22)
+        for sha256, name, fmt in ((raw, "IMG_7.CR2", "CR2"), (jpeg, "IMG_7.JPG", "JPEG")):
+            catalog.add_file(path=f"/shoot/{name}", size=10, mtime_ns=1, sha256=sha256,
+                             asset={"format": fmt, "width": 4, "height": 3, "taken_at": "2024-05-01T10:00:00"})
+        response = {"Labels": [{"Name": "Dog", "Confidence": 91.0, "Parents": [{"Name": "Animal"}], "Instances": []}]}
+        catalog.store_analysis(sha256=jpeg, api=Api.DETECT_LABELS.value, engine="local", engine_version="1",
+                               params="", response=response, detections=flatten(Api.DETECT_LABELS, response, "local"))
+        sync = SearchSync(catalog, empty_index)
+        sync.sync()
+        assert empty_index.count() == 2                              # not stacked yet: two files
+        StackStore(catalog).restack(["/shoot"], RAW_FORMATS)
+        sync.sync()
+        for query in (Query(), Query(labels=("Animal",)), Query(text="IMG_7"), Query(sort=SortOrder.DATE)):
+            page = empty_index.search(query)
+            assert (shas(page), page.total) == ([raw], 1)
+        assert empty_index.facets(Query()) == [FacetCount("Animal", 1), FacetCount("Dog", 1)]
+    finally:
+        catalog.close()
+
+
+# -- face attributes (DetectFaces): attribute and person on the same face -----------------------------
+
+def _face_docs() -> list[IndexDocument]:
+    """Three assets with DetectFaces answers tied to named faces by box overlap (see the face test below)."""
+    from mediaapp.core.apis import flatten
+    from mediaapp.core.types import Api, Asset, BoundingBox, Detection
+
+    def face(box: BoundingBox, eyes_open: bool, smile: bool, eyes_conf: float = 95.0) -> dict:
+        return {"BoundingBox": box.to_rekognition(), "Confidence": 99.0,
+                "EyesOpen": {"Value": eyes_open, "Confidence": eyes_conf},
+                "Smile": {"Value": smile, "Confidence": 90.0}, "Pose": {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0}}
+
+    left, right = BoundingBox(0.1, 0.1, 0.2, 0.3), BoundingBox(0.6, 0.1, 0.2, 0.3)
+    near_left = BoundingBox(0.11, 0.12, 0.2, 0.28)  # another engine's box of the same face: IoU about 0.8
+
+    def person(name: str, box: BoundingBox) -> Detection:
+        return Detection(DetectionKind.PERSON, name, 99.0, box, (), "local", "RecognizeCelebrities")
+
+    def doc(i: int, faces: list[dict], extra: list[Detection]) -> IndexDocument:
+        dets = flatten(Api.DETECT_FACES, {"FaceDetails": faces}, "local") + extra
+        return IndexDocument(Asset(sha(20 + i), 1000 + i, "jpeg", 640, 480, [f"/faces/{i}.jpg"]), dets,
+                             ["/faces"])
+
+    return [
+        # 1: Ana blinks, Ben smiles with open eyes; labelled Beach
+        doc(1, [face(left, False, False), face(right, True, True)],
+            [person("Ana", near_left), person("Ben", right), Detection(DetectionKind.LABEL, "Beach", 90.0)]),
+        # 2: Ana smiles with open eyes, Ben blinks: Ana and eyes-closed, but not on the same face
+        doc(2, [face(left, True, True), face(right, False, False)], [person("Ana", left), person("Ben", right)]),
+        # 3: one unnamed face, eyes closed (only at 40) and smiling
+        doc(3, [face(left, False, True, eyes_conf=40.0)], []),
+    ]
+
+
+@pytest.mark.parametrize("persons,attributes,labels,minimum,expected", [
+    ((), ("eyes-closed",), (), 0.0, [1, 2, 3]),
+    ((), ("eyes-closed",), (), 50.0, [1, 2]),
+    (("Ana",), ("eyes-closed",), (), 0.0, [1]),            # the same face, not Ana somewhere and a blink elsewhere
+    (("Ben",), ("EYES-CLOSED",), (), 0.0, [2]),
+    (("Ana",), ("smiling",), (), 0.0, [2]),
+    ((), ("eyes-closed", "smiling"), (), 0.0, [3]),        # both on one face
+    ((), ("eyes-open", "smiling"), (), 0.0, [1, 2]),
+    ((), ("eyes-closed",), ("Beach",), 0.0, [1]),
+    (("Ana", "Ben"), ("eyes-closed",), (), 0.0, [1, 2]),
+    ((), ("happy",), (), 0.0, []),
+])
+def test_face_attributes_apply_to_one_face(empty_index, persons, attributes, labels, minimum, expected):
+    docs = _face_docs()
+    assert empty_index.upsert(docs).failed == []
+    page = empty_index.search(Query(persons=persons, face_attributes=attributes, labels=labels,
+                                    min_confidence=minimum, limit=None))
+    assert sorted(h.sha256 for h in page.hits) == [sha(20 + i) for i in expected]
+    assert page.total == len(expected)
+
+
+def test_unknown_face_attribute_is_refused(empty_index):
+    with pytest.raises(ValueError, match="unknown face attribute 'grumpy'"):
+        empty_index.search(Query(face_attributes=("grumpy",)))
+
+
+@pytest.mark.parametrize("persons,minimum,expected", [
+    ((), 0.0, [("eyes-closed", 3), ("smiling", 3), ("eyes-open", 2)]),
+    ((), 50.0, [("eyes-open", 2), ("eyes-closed", 2), ("smiling", 3)]),
+    (("Ana",), 0.0, [("eyes-closed", 1), ("eyes-open", 1), ("smiling", 1)]),
+])
+def test_face_attribute_facet(empty_index, persons, minimum, expected):
+    assert empty_index.upsert(_face_docs()).failed == []
+    counts = empty_index.facets(Query(persons=persons, min_confidence=minimum), "face_attributes")
+    assert sorted((c.name, c.count) for c in counts) == sorted(expected)
+    assert [c.count for c in counts] == sorted((c.count for c in counts), reverse=True)
+
+
+def test_rating_order_cursor_and_minimum(empty_index):
+    """``SortOrder.RATING``: 5 to 1 stars, rejected, unrated (no rating or 0), ties by sha256; keyset pages;
+    ``min_rating``."""
+    from dataclasses import replace
+
+    from mediaapp.core.types import Asset, Detection
+
+    ratings = {1: 3, 2: None, 3: 5, 4: 0, 5: -1, 6: 3, 7: 4.5, 8: 1}
+    docs = [IndexDocument(Asset(sha(i), 10 * i, "jpeg", 4, 3, [f"/r/{i}.jpg"], rating=r),
+                          [Detection(DetectionKind.LABEL, "Dog", 50.0 + i)], ["/r"]) for i, r in ratings.items()]
+    assert empty_index.upsert(docs).indexed == 8
+    order = S(3, 7, 1, 6, 8, 5, 2, 4)
+    assert shas(empty_index.search(Query(sort=SortOrder.RATING, limit=None))) == order
+    assert shas(empty_index.search(Query(labels=("Dog",), sort=SortOrder.RATING, limit=None))) == order
+    for size in (3, 1):  # the last walk, one hit a page, keeps every hit's cursor
+        walked, cursors = [], []
+        query = Query(sort=SortOrder.RATING, limit=size)
+        while True:
+            page = empty_index.search(query)
+            if not page.hits:
+                break
+            walked += shas(page)
+            cursors.append(page.cursor)
+            query = replace(query, after=page.cursor)
+        assert walked == order
+    assert [c.key for c in cursors] == [5.0, 4.5, 3.0, 3.0, 1.0, -1.0, -2.0, -2.0]   # size 1: every hit's key
+    assert shas(empty_index.search(Query(sort=SortOrder.RATING, min_rating=3, limit=None))) == S(3, 7, 1, 6)
+    assert shas(empty_index.search(Query(labels=("Dog",), min_rating=4.5, limit=None))) == S(7, 3)  # by confidence
+    assert empty_index.search(Query(min_rating=-1)).total == 6
+
+
+def test_label_aliases_are_searchable_not_facets(empty_index):
+    """Issue 10: an ImageNet class's WordNet synonyms (its Aliases) find it, as a label and as words."""
+    from search_support import _doc
+
+    from mediaapp.core.types import Detection
+
+    def label(name: str, conf: float, *parents: str) -> Detection:
+        return Detection(DetectionKind.LABEL, name, conf, None, parents, "local", "DetectLabels")
+
+    docs = [_doc(1, ["/t/loggerhead.jpg"], None, [label("Loggerhead", 81.5, "Sea Turtle", "Turtle", "Animal")]),
+            _doc(2, ["/t/a.jpg"], None, [label("Giant Panda", 70.0, "Animal")]),
+            _doc(3, ["/t/b.jpg"], None, [label("Lesser Panda", 40.0, "Animal")]),
+            _doc(4, ["/t/c.jpg"], None, [label("Dog", 90.0, "Animal")])]
+    assert empty_index.upsert(docs).indexed == 4
+    for name in ("Loggerhead Turtle", "caretta caretta", "Loggerhead"):
+        page = empty_index.search(Query(labels=(name,)))
+        assert shas(page) == S(1), name
+        assert page.hits[0].score == pytest.approx(81.5)
+    assert shas(empty_index.search(Query(text="caretta"))) == S(1)
+    # one alias of two classes finds both (any-of), in confidence order; the minimum applies to the alias too
+    assert shas(empty_index.search(Query(labels=("panda",)))) == S(2, 3)
+    assert shas(empty_index.search(Query(labels=("panda",), min_confidence=50))) == S(2)
+    # Aliases are not facets of their own: the facet list shows Names and Parents only
+    facets = empty_index.facets(Query(labels=("loggerhead turtle",)))
+    assert facets == [FacetCount("Animal", 1), FacetCount("Loggerhead", 1), FacetCount("Sea Turtle", 1),
+                      FacetCount("Turtle", 1)]

@@ -40,8 +40,11 @@ def test_project_facts_tokens_and_dates():
     p = project(d)
     assert p.labels == {"dog": ("Dog", 90.0), "animal": ("Animal", 90.0), "pet": ("Pet", 90.0)}
     assert p.persons == {"ann lee": ("Ann Lee", 99.0)}
-    assert p.tokens.split() == ["its", "monday", "dog", "animal", "pet", "ann", "lee",
-                                "holiday", "2019", "png", "copy", "png"]
+    # a label's Aliases (search.label_aliases) are facts of their own, not labels (no facets), and search words
+    assert p.aliases == {"puppy": ("Puppy", 90.0), "domestic dog": ("Domestic Dog", 90.0),
+                         "canis familiaris": ("Canis Familiaris", 90.0)}
+    assert p.tokens.split() == ["its", "monday", "dog", "animal", "puppy", "domestic", "dog", "canis", "familiaris",
+                                "pet", "ann", "lee", "holiday", "2019", "png", "copy", "png"]
     assert p.taken_at == "2019-07-04T18:00:00.000"
     assert p.path == "/p/Holiday_2019.PNG"
 
@@ -49,7 +52,9 @@ def test_project_facts_tokens_and_dates():
 def test_text_detections_used_when_text_is_empty():
     d = doc("aa" * 32, "/a/b.jpg", [Detection(DetectionKind.TEXT, "Open Late", 99, text_type="LINE"),
                                      Detection(DetectionKind.TEXT, "Open", 99, text_type="WORD")])
-    assert project(d).tokens.split() == ["open", "late", "b", "jpg"]
+    # the line (99, 8 letters) also makes the Text label (search.context_labels), a label word
+    assert project(d).tokens.split() == ["open", "late", "text", "b", "jpg"]
+    assert project(d).labels == {"text": ("Text", 99.0)}
 
 
 @pytest.mark.parametrize("value,expected", [

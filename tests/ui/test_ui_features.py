@@ -214,7 +214,7 @@ def test_settings_dialog_edits_library_settings_and_keeps_unknown_keys(qtbot):
     values = dialog.values()
     assert values["faces_enabled"] is False
     assert values["engines"] == ["local", "rekognition"]
-    assert values["apis"] == ["DetectLabels", "RecognizeCelebrities"]
+    assert values["apis"] == [a for a in DEFAULTS["apis"] if a != "DetectText"]
     assert values["index"] == {"backend": "opensearch", "url": "https://search.example:9200"}
     assert values["future_key"] == {"x": 1}
     assert settings["faces_enabled"] is True  # the input is not modified

@@ -210,7 +210,8 @@ def test_the_sort_combo_offers_every_order_and_drives_the_query(qtbot, tmp_path)
     window, _library = _opened_window(qtbot, tmp_path / "library")
     items = [(window.sort.itemText(i), window.sort.itemData(i)) for i in range(window.sort.count())]
     assert items == [("Best match", "relevance"), ("Newest first", "date"), ("Oldest first", "oldest"),
-                     ("By name", "name"), ("By path", "path"), ("Largest first", "size")]
+                     ("By name", "name"), ("By path", "path"), ("Largest first", "size"),
+                     ("Highest rated", "rating")]
     for i, (_title, value) in enumerate(items):
         window.sort.setCurrentIndex(i)
         assert window.current_query().sort == SortOrder(value)

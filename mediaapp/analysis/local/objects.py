@@ -29,8 +29,12 @@ it. Pipeline for one image:
    label of its own without Instances, with the confidence of its best
    descendant, as Rekognition does (searching ``Animal`` finds the dog).
 
-Confidence is the detector's class score times 100; it is not calibrated to
-Rekognition's scale: on the test photos correct detections score 20-80. The
+Confidence is the detector's class score (its *raw score*, 0-1) through the
+calibration curve of ``detector_calibration.py`` (Platt scaling fitted on half
+of the shared VOC photos): the estimated chance, 0-100, that the box is right.
+Raw scores alone are not calibrated (correct boxes score 0.2-0.8), so a
+Confidence of 50 is a raw score of about 0.47. The detector's pre-threshold is the
+raw score that calibrates to the asked MinConfidence. The
 detector knows objects only: it returns no scene or context labels
 (``Outdoors``, ``Nature``, ``Party``...) and no image properties.
 """
@@ -41,12 +45,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from mediaapp.analysis.engine_base import EngineUnavailableError
+from mediaapp.analysis.local.detector_calibration import DetectorCalibration, load_detector_calibration
 from mediaapp.tasks import ORT_THREADS_ENV
 
 #: Lowest class score (0-1) a detection needs to be kept at all; lower
@@ -67,14 +73,16 @@ RETRY_AFTER = 120.0
 class ObjectInstance:
     """One detected object.
 
-    ``label``: label name (``Dog``); ``confidence``: 0-100;
+    ``label``: label name (``Dog``); ``confidence``: calibrated Confidence 0-100;
     ``box``: ``(left, top, right, bottom)`` in pixels of the image given to
-    the detector, clipped to it.
+    the detector, clipped to it; ``raw_score``: the detector's class score 0-1
+    before calibration (what NMS and the ranking use).
     """
 
     label: str
     confidence: float
     box: tuple[float, float, float, float]
+    raw_score: float = 0.0
 
 
 def letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, float]:
@@ -210,8 +218,14 @@ class ObjectDetector:
 
     @property
     def version(self) -> str:
-        """The model version stored with every answer (``LabelModelVersion``)."""
-        return self.spec.version
+        """The model version plus the calibration's, stored with every answer (``LabelModelVersion``)."""
+        return f"{self.spec.version}/cal-{self.calibration.version}"
+
+    @cached_property
+    def calibration(self) -> DetectorCalibration:
+        """The raw-score to Confidence curve (``detector_calibration.py``) fitted for this model; raw
+        scores (Confidence = score x 100) for a model it was not fitted for (the CenterNet alternative)."""
+        return load_detector_calibration().for_model(self.spec.version)
 
     @property
     def name(self) -> str:
@@ -301,8 +315,9 @@ class ObjectDetector:
     def detect_objects(self, image: Image.Image, min_score: float = SCORE_FLOOR) -> list[ObjectInstance]:
         """Detect objects in ``image`` (orientation-corrected, any Pillow mode; RGB preferred).
 
-        ``min_score`` is the lowest class score kept, 0-1. Returns instances
-        best first, at most ``MAX_DETECTIONS``, boxes in pixels of ``image``
+        ``min_score`` is the lowest raw class score kept, 0-1 (before
+        calibration). Returns instances (calibrated Confidence) best first,
+        at most ``MAX_DETECTIONS``, boxes in pixels of ``image``
         (see ``ObjectInstance``). Raises ``EngineUnavailableError`` when the
         model is unavailable and ``ValueError`` for an empty image.
         """
@@ -325,13 +340,14 @@ class ObjectDetector:
         boxes, scores, classes = boxes[valid], scores[valid], classes[valid]
         iou = float(decoder.get("nms_iou", 0.6))
         found: list[ObjectInstance] = []
+        confidence = self.calibration.confidence(scores)
         for cls in np.unique(classes):
             sel = np.nonzero(classes == cls)[0]
             for k in nms(boxes[sel], scores[sel], iou):
                 i = sel[k]
-                found.append(ObjectInstance(self.taxonomy.classes[int(cls)], float(scores[i]) * 100.0,
-                                            tuple(float(v) for v in boxes[i])))
-        found.sort(key=lambda d: -d.confidence)
+                found.append(ObjectInstance(self.taxonomy.classes[int(cls)], float(confidence[i]),
+                                            tuple(float(v) for v in boxes[i]), float(scores[i])))
+        found.sort(key=lambda d: -d.raw_score)
         return found[:MAX_DETECTIONS]
 
     def detect_labels(self, image: Image.Image, max_labels: int | None = None, min_confidence: float = 55.0) -> dict:
@@ -356,7 +372,7 @@ class ObjectDetector:
             raise ValueError("max_labels must be >= 0")
         if not 0.0 <= float(min_confidence) <= 100.0:
             raise ValueError("min_confidence must be between 0 and 100")
-        instances = self.detect_objects(image, min_score=float(min_confidence) / 100.0)
+        instances = self.detect_objects(image, min_score=self.calibration.raw_floor(float(min_confidence)))
         instances = [d for d in instances if d.confidence >= min_confidence]
         return build_labels_response(instances, image.size, self.taxonomy, self.version, max_labels)
 

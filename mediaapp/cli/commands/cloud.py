@@ -43,6 +43,12 @@ def register(subparsers) -> None:
     c.add_argument("--budget-month", type=float, metavar="USD", help="stop runs before the month passes it (0: off)")
     c.add_argument("--endpoint-url", help="custom AWS endpoint (S3-compatible store, test server; '' to clear)")
     c.add_argument("--prices", dest="prices_path", metavar="FILE", help="your own price table ('' for the bundled)")
+    c.add_argument("--video-sns-topic-arn", metavar="ARN", help="SNS topic Rekognition Video announces finished "
+                   "jobs on (with --video-role-arn; '' to clear: jobs are polled)")
+    c.add_argument("--video-role-arn", metavar="ARN", help="IAM role Rekognition Video assumes to publish to the "
+                   "topic ('' to clear)")
+    c.add_argument("--video-sqs-queue-url", metavar="URL", help="SQS queue subscribed to the topic, read to learn "
+                   "when a video job ends ('' to clear)")
     c.add_argument("--engines", help="library default engines: local, rekognition or local,rekognition")
     c.add_argument("--apis", help=f"library default analyses: {short_names()}")
     c.add_argument("--folder", metavar="PATH", help="set the engines of the images under this folder "
@@ -85,7 +91,8 @@ def run_config(args, ctx) -> int:
         config = CloudConfig()
     changed = False
     for name in ("profile", "region", "bucket", "prefix", "sse", "kms_key_id", "upload", "proxy_max_side",
-                 "delete_after", "max_concurrency", "tps", "image_properties", "endpoint_url", "prices_path"):
+                 "delete_after", "max_concurrency", "tps", "image_properties", "endpoint_url", "prices_path",
+                 "video_sns_topic_arn", "video_role_arn", "video_sqs_queue_url"):
         value = getattr(args, name)
         if value is not None:
             setattr(config, name, _blank_to_none(value) if isinstance(value, str) and name != "prefix" else value)

@@ -127,6 +127,10 @@ def run(args, ctx) -> int:
     totals = watch.totals()
     if totals.files_uploaded or totals.files_present:
         print(describe(totals))
+    if not report.cancelled:
+        from mediaapp.cli.relabel_notice import say_once
+
+        say_once(library)  # photos an older label model labelled: said once per library (services/relabel.py)
     if report.cancelled:
         return 130
     return 3 if report.budget_stopped else 0

@@ -5,11 +5,14 @@
   imported later are named as they are analysed. When that would take faces
   already named as someone else, nothing changes and one line says how many
   faces and whose (exit 2); ``--reassign`` lets them go to NAME.
+  ``--engine rekognition`` enrols in the library's Rekognition face collection
+  instead (``mediaapp.services.face_collection``; IndexFaces is priced).
 - ``list``: the people with their photo-face and photo counts and where the
   name comes from (``local``: named in this library; ``rekognition``: Amazon
   Rekognition's RecognizeCelebrities).
 - ``forget NAME``: delete that person's example embeddings and name; their
-  faces become unknown again. ``forget --all``: forget every face (all
+  faces become unknown again, and their faces are deleted from the face
+  collection when the library has one. ``forget --all``: forget every face (all
   embeddings, crops, names and local RecognizeCelebrities results).
 
 Exit status: 0 on success, 1 when nothing could be done (no face in any
@@ -22,6 +25,8 @@ from __future__ import annotations
 import json
 import sys
 
+from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE
+
 
 def register(subparsers) -> None:
     """Add the ``people`` command and its sub-commands."""
@@ -30,6 +35,10 @@ def register(subparsers) -> None:
     add = sub.add_parser("add", help="enrol a person from example photos")
     add.add_argument("name")
     add.add_argument("images", nargs="+", metavar="IMAGE")
+    add.add_argument("--engine", choices=(LOCAL_ENGINE, CLOUD_ENGINE), default=LOCAL_ENGINE,
+                     help="local (this computer; default) or rekognition: enrol in the library's Rekognition face "
+                          "collection (made on first use; IndexFaces is priced), so imports with the rekognition "
+                          "engine name this person")
     add.add_argument("--reassign", action="store_true",
                      help="let faces already named as another person be named NAME (refused by default)")
     add.set_defaults(func=run_add)
@@ -51,6 +60,8 @@ def run_add(args, ctx) -> int:
     """
     from mediaapp.services.people_model import ReassignmentNeeded
 
+    if args.engine == CLOUD_ENGINE:
+        return _add_in_collection(args, ctx)
     people = ctx.library().people
     try:
         report = people.enrol(args.name, args.images, reassign=args.reassign)
@@ -68,6 +79,26 @@ def run_add(args, ctx) -> int:
     photos = "photo" if report.photos == 1 else "photos"
     print(f"enrolled {report.name} from {len(report.enrolled)} example(s); {report.photos} {photos} in the "
           "library show them")
+    return 0
+
+
+def _add_in_collection(args, ctx) -> int:
+    """``people add --engine rekognition``: IndexFaces of each image's largest face into the collection."""
+    from mediaapp.analysis.engine_base import AnalysisError
+
+    try:
+        collection = ctx.library().face_collection(create=True)
+        enrolled, problems = collection.enrol(args.name, args.images)
+    except (AnalysisError, ValueError) as exc:
+        print(f"mediaapp: {exc}", file=sys.stderr)
+        return 1
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not enrolled:
+        print(f"mediaapp: no face to enrol {args.name.strip()!r} from", file=sys.stderr)
+        return 1
+    print(f"enrolled {args.name.strip()} in the face collection {collection.collection_id} from "
+          f"{len(enrolled)} example(s); imports with the rekognition engine name them")
     return 0
 
 
@@ -89,6 +120,19 @@ def run_list(args, ctx) -> int:
     return 0
 
 
+def _forget_in_collection(library, name: str) -> int | None:
+    """DeleteFaces of ``name``'s enrolled faces when the library has a face collection: how many were
+    deleted (0 without a collection or faces), None after printing why it failed."""
+    from mediaapp.analysis.engine_base import AnalysisError
+
+    try:
+        collection = library.face_collection()
+        return collection.forget(name) if collection is not None and collection.faces(person=name) else 0
+    except AnalysisError as exc:
+        print(f"mediaapp: the face collection still holds {name.strip()}'s faces: {exc}", file=sys.stderr)
+        return None
+
+
 def run_forget(args, ctx) -> int:
     """Forget one person, or every face with ``--all``."""
     people = ctx.library().people
@@ -102,8 +146,13 @@ def run_forget(args, ctx) -> int:
     if not args.name:
         print("mediaapp: people forget needs a NAME (or --all)", file=sys.stderr)
         return 2
-    if not people.forget_person(args.name):
+    cloud = _forget_in_collection(ctx.library(), args.name)
+    if cloud is None:
+        return 1
+    if not people.forget_person(args.name) and not cloud:
         print(f"mediaapp: nobody called {args.name!r} in this library", file=sys.stderr)
         return 1
+    if cloud:
+        print(f"deleted {cloud} face(s) of {args.name.strip()} from the face collection")
     print(f"forgot {args.name.strip()}; their faces are unknown again")
     return 0

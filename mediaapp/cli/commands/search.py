@@ -1,14 +1,17 @@
-"""``mediaapp search [TEXT] [--label NAME]... [--any] [--min-confidence N] [--json]``."""
+"""``mediaapp search [TEXT] [--label NAME]... [--any] [--person NAME]... [--like PATH] [--json]`` and more filters."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 
 from mediaapp.cli.argtypes import iso_date, non_negative_int, percent
-from mediaapp.core.query import NormalizedQuery, normalize_query
-from mediaapp.core.types import DetectionKind, Query, SortOrder
+from mediaapp.core.filenames import display_path
+from mediaapp.core.query import NormalizedQuery, face_attribute_keys, normalize_query
+from mediaapp.core.responses import FACE_ATTRIBUTES
+from mediaapp.core.types import MODERATION_THRESHOLD, MODERATION_UNCHECKED, DetectionKind, Query, SortOrder
 
 
 def register(subparsers) -> None:
@@ -17,32 +20,89 @@ def register(subparsers) -> None:
     p.add_argument("text", nargs="?", default="", help="words to find in detected text, labels and file names")
     p.add_argument("--label", action="append", default=[], metavar="NAME", help="label (or parent) to require")
     p.add_argument("--any", action="store_true", help="match any of the labels instead of all")
-    p.add_argument("--min-confidence", type=percent, default=0.0, metavar="N", help="0-100, per detection")
+    p.add_argument("--min-confidence", type=percent, default=50.0, metavar="N",
+                   help="0-100, per label detection (default 50, as the window's slider; labels are stored down to 20)")
     p.add_argument("--person", action="append", default=[], metavar="NAME")
+    p.add_argument("--face-attribute", action="append", default=[], metavar="NAME", type=_face_attribute,
+                   dest="face_attributes",
+                   help=f"a face has it (repeatable: one face has them all; with --person, that person's face): "
+                        f"{', '.join(FACE_ATTRIBUTES)}")
+    p.add_argument("--moderation", action="append", default=[], metavar="NAME",
+                   help="flagged with this unsafe-content label or its parent (Explicit Nudity, Suggestive, "
+                        "Violence...; repeatable: any of them), at the default threshold "
+                        f"({MODERATION_THRESHOLD:g}); '{MODERATION_UNCHECKED}' finds images never checked")
+    p.add_argument("--safe-only", action="store_true",
+                   help=f"leave out images flagged as unsafe content (a moderation label at {MODERATION_THRESHOLD:g} "
+                        "or more); images never checked are kept")
     p.add_argument("--folder", default=None)
     p.add_argument("--after", type=iso_date, default=None, help="taken at or after (ISO date)")
     p.add_argument("--before", type=iso_date, default=None, help="taken at or before (ISO date)")
     p.add_argument("--sort", choices=[s.value for s in SortOrder], default=SortOrder.RELEVANCE.value,
                    help="relevance (best match), date (newest first), oldest (oldest first), path, "
-                        "name (file name A-Z), size (largest first)")
+                        "name (file name A-Z), size (largest first), rating (most stars first, unrated last)")
+    p.add_argument("--min-rating", type=_stars, default=None, metavar="N",
+                   help="only files whose own rating (xmp:Rating) is N stars or more (1-5; -1 includes rejected)")
+    p.add_argument("--like", default=None, metavar="PATH",
+                   help="more like this: rank by similarity to this imported photo (combines with the filters)")
     p.add_argument("--limit", type=non_negative_int, default=100,
                    help="most matches to print (default 100; 0 = all)")
     p.add_argument("--json", action="store_true", help="print a JSON list of matches")
     p.set_defaults(func=run, reads_only=True)
 
 
+def _stars(text: str) -> float:
+    """argparse type of ``--min-rating``: a number from -1 (rejected) to 5 stars."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"expected a rating from -1 to 5, not {text!r}")
+    return value
+
+
+def _face_attribute(text: str) -> str:
+    """argparse type of ``--face-attribute``: one of ``FACE_ATTRIBUTES`` (any case), lower-cased."""
+    import argparse
+
+    try:
+        keys = face_attribute_keys((text,))
+    except ValueError:
+        keys = ()
+    if not keys:
+        raise argparse.ArgumentTypeError(f"unknown face attribute {text!r}; expected one of "
+                                         f"{', '.join(FACE_ATTRIBUTES)}")
+    return keys[0]
+
+
 def run(args, ctx) -> int:
     """Print the matches: one path per line, or JSON with path, sha256 and matching detections."""
+    if args.like is not None and not os.path.isfile(args.like):  # refused before the library is opened
+        print(f"mediaapp: --like {display_path(args.like)}: no such file", file=sys.stderr)
+        return 2
     library = ctx.library()
+    like = None
+    if args.like is not None:
+        try:
+            like = library.like(args.like)
+        except LookupError as exc:  # not imported, or no embedding yet
+            print(f"mediaapp: --like {exc.args[0]}", file=sys.stderr)
+            return 2
     folder = None
     if args.folder:
-        import os
         folder = os.path.abspath(args.folder)
     query = Query(text=args.text, labels=tuple(args.label), match_all=not args.any,
                   min_confidence=args.min_confidence, persons=tuple(args.person), folder=folder,
+                  face_attributes=tuple(args.face_attributes),
+                  moderation=tuple(args.moderation), safe_only=args.safe_only,
                   taken_after=args.after, taken_before=args.before, sort=SortOrder(args.sort),
-                  limit=args.limit or None)
+                  min_rating=args.min_rating, limit=args.limit or None, like=like)
     page = library.search(query)
+    from mediaapp.cli.relabel_notice import say_once
+
+    say_once(library)  # photos an older label model labelled: said once per library (services/relabel.py)
     if page.total > len(page.hits):
         print(f"showing {len(page.hits)} of {page.total} matches (--limit 0 shows all)", file=sys.stderr)
     if not args.json:
@@ -88,10 +148,10 @@ def _relevant(det, normalized: NormalizedQuery) -> bool:
     """
     from mediaapp.core.text import tokenize
 
-    wanted = normalized.labels or normalized.persons
+    wanted = normalized.labels or normalized.persons or normalized.face_attributes
     words = set(normalized.tokens)
     is_text = det.kind is DetectionKind.TEXT
-    if normalized.label_matches(det) or normalized.person_matches(det):
+    if normalized.label_matches(det) or normalized.person_matches(det) or normalized.attribute_matches(det):
         return True
     if words and (not is_text or det.text_type == "LINE") and words & set(tokenize(" ".join((det.name, *det.parents)))):
         return True

@@ -1,0 +1,38 @@
+"""Unsafe content: which images and videos were checked for it (DetectModerationLabels, GetContentModeration)
+and which are flagged.
+
+Read from the catalog: an asset is *checked* when some engine's current
+answer to DetectModerationLabels (an image) or GetContentModeration (a video)
+is stored for it (an answer with no label included), and *flagged* when one of its current moderation detections
+reaches the threshold (``mediaapp.core.types.MODERATION_THRESHOLD`` unless
+told otherwise). The search index keeps the same facts
+(``IndexDocument.moderation_checked``, the ``moderation`` detections) for
+``--safe-only``, ``--moderation`` and the "Unsafe content" facet; the grid
+asks ``flagged`` which thumbnails to blur.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mediaapp.catalog.db import Catalog
+from mediaapp.core.types import MODERATION_THRESHOLD, Api, DetectionKind
+
+__all__ = ["MODERATION_APIS", "checked", "flagged"]
+
+#: The APIs whose stored answer means "checked for unsafe content": an image's and a video's.
+MODERATION_APIS = (Api.DETECT_MODERATION_LABELS.value, Api.GET_CONTENT_MODERATION.value)
+
+def checked(catalog: Catalog, sha256s: Iterable[str]) -> set[str]:
+    """Those of ``sha256s`` with a current answer of any engine to a moderation API (``MODERATION_APIS``:
+    DetectModerationLabels, or GetContentModeration for a video). Raises
+    ``sqlite3.Error`` when the catalog cannot be read. See ``Catalog.answered``."""
+    return catalog.answered(sha256s, MODERATION_APIS)
+
+
+def flagged(catalog: Catalog, sha256s: Iterable[str], threshold: float = MODERATION_THRESHOLD) -> set[str]:
+    """Those of ``sha256s`` with a current moderation detection at ``threshold`` (0-100) or more: the
+    images "Blur unsafe thumbnails" blurs and ``--safe-only`` leaves out."""
+    shas = list(sha256s)
+    found = catalog.detections(shas, kinds=[DetectionKind.MODERATION], min_confidence=threshold)
+    return {sha for sha, dets in found.items() if dets}

@@ -1,0 +1,284 @@
+"""The Duplicates view: near-duplicate groups side by side, a keeper picked, the others hidden or moved.
+
+Opened from View ▸ Find near-duplicates…. The groups come from
+``Library.duplicates`` (``services/similar.py``: perceptual hash and image
+embedding), found on a worker with progress and Cancel; the thumbnails are
+decoded there too. One group is shown at a time, its photos side by side with
+their size, date and sharpness; the suggested keeper (most pixels, then the
+sharpest) is checked. "Hide the others" hides the group's other photos from
+search results (``Library.hide_assets``; "Show all again" undoes it); "Move the
+others…" moves their files into a folder the user chooses, after a
+confirmation that names the count and the folder (``Library.move_files``). Nothing
+is ever deleted. Every change goes through ``Operations.mutate`` and announces
+``OpChanges(library=True)``, so the grid refreshes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mediaapp.core.text import human_size
+from mediaapp.ui.asset_list import thumbnail_candidates
+from mediaapp.ui.formatting import local_datetime
+from mediaapp.ui.operations import OpChanges, Operations
+from mediaapp.ui.state import ui_settings
+
+__all__ = ["THUMB_SIDE", "DuplicatesDialog", "load_groups"]
+
+#: Longest side (pixels) of the thumbnails shown.
+THUMB_SIDE = 220
+#: QSettings key of the folder "Move the others…" chose last.
+MOVE_FOLDER_KEY = "duplicates/move_folder"
+
+
+def load_groups(library, ctx) -> tuple[list[Any], dict[str, QImage]]:
+    """Worker: ``(Library.duplicates(), {sha256: QImage thumbnail})``; stops early when ``ctx`` is cancelled."""
+    groups = library.duplicates(progress=lambda done, total: ctx.progress((done, total)),
+                                should_stop=lambda: ctx.cancelled)
+    shas = [m.sha256 for g in groups for m in g.members]
+    assets = library.assets(shas)
+    images: dict[str, QImage] = {}
+    for group in groups:
+        for m in group.members:
+            if ctx.cancelled:
+                return groups, images
+            for path in thumbnail_candidates(library, assets.get(m.sha256), m.path):
+                image = QImage(path)
+                if not image.isNull():
+                    images[m.sha256] = image.scaled(THUMB_SIDE, THUMB_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                                    Qt.TransformationMode.SmoothTransformation)
+                    break
+    return groups, images
+
+
+class DuplicatesDialog(QDialog):
+    """The Duplicates view of ``library`` (see the module docstring); edits go through ``ops``."""
+
+    def __init__(self, library, ops: Operations, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Near-duplicates")
+        self.resize(1000, 520)
+        self.library = library
+        self.ops = ops
+        self.groups: list[Any] = []
+        self.images: dict[str, QImage] = {}
+        self.index = 0
+        self._task = None
+        self.keeper_buttons = QButtonGroup(self)
+        self.status = QLabel("Looking for near-duplicates…")
+        self.progress = QProgressBar()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.cards = QWidget()
+        self.cards_layout = QHBoxLayout(self.cards)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.cards)
+        self.prev_button = QPushButton("◀ Previous")
+        self.next_button = QPushButton("Next ▶")
+        self.hide_button = QPushButton("Hide the others from results")
+        self.unhide_button = QPushButton("Show all again")
+        self.move_button = QPushButton("Move the others…")
+        close = QPushButton("Close")
+        self.prev_button.clicked.connect(lambda: self.show_group(self.index - 1))
+        self.next_button.clicked.connect(lambda: self.show_group(self.index + 1))
+        self.hide_button.clicked.connect(self.hide_others)
+        self.unhide_button.clicked.connect(self.unhide_all)
+        self.move_button.clicked.connect(self.move_others)
+        close.clicked.connect(self.close)
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
+        bottom = QHBoxLayout()
+        for button in (self.prev_button, self.next_button):
+            bottom.addWidget(button)
+        bottom.addStretch(1)
+        for button in (self.hide_button, self.unhide_button, self.move_button, close):
+            bottom.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(bottom)
+        self._set_busy(True)
+        self.reload()
+
+    def done(self, result: int) -> None:
+        """Closing: a search still running is stopped and its result dropped (the dialog goes away)."""
+        if self._task is not None:
+            self._task.cancel()
+        self.ops.supersede("duplicates")
+        super().done(result)
+
+    # -- loading -------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Find the groups again on a worker (after a change, or at opening)."""
+        self._set_busy(True)
+        library = self.library
+        self._task = self.ops.query("duplicates", lambda ctx: load_groups(library, ctx), self._loaded,
+                                    self._failed, on_progress=self._progressed, label="near-duplicates")
+
+    def _progressed(self, value) -> None:
+        done, total = value
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _loaded(self, result) -> None:
+        self.groups, self.images = result
+        self._set_busy(False)
+        self.show_group(min(self.index, max(0, len(self.groups) - 1)))
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.status.setText(f"Cannot look for near-duplicates: {exc}")
+
+    def _cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.status.setText("Stopped: the groups found so far are shown.")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        for button in (self.hide_button, self.unhide_button, self.move_button, self.prev_button, self.next_button):
+            button.setEnabled(not busy)
+
+    # -- one group -----------------------------------------------------------------------------
+    def show_group(self, index: int) -> None:
+        """Show group ``index`` (clamped), its suggested keeper checked."""
+        while self.cards_layout.count():
+            item = self.cards_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for button in self.keeper_buttons.buttons():
+            self.keeper_buttons.removeButton(button)
+        if not self.groups:
+            self.status.setText("No near-duplicates found.")
+            for button in (self.hide_button, self.unhide_button, self.move_button, self.prev_button,
+                           self.next_button):
+                button.setEnabled(False)
+            return
+        self.index = max(0, min(index, len(self.groups) - 1))
+        group = self.groups[self.index]
+        self.status.setText(f"Group {self.index + 1} of {len(self.groups)}: {len(group.members)} photos")
+        for i, member in enumerate(group.members):
+            self.cards_layout.addWidget(self._card(i, member))
+        self.cards_layout.addStretch(1)
+        self.prev_button.setEnabled(self.index > 0)
+        self.next_button.setEnabled(self.index < len(self.groups) - 1)
+        self.unhide_button.setEnabled(any(m.hidden for m in group.members))
+
+    def _card(self, i: int, member) -> QWidget:
+        card = QFrame()
+        card.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(card)
+        picture = QLabel()
+        picture.setFixedSize(THUMB_SIDE, THUMB_SIDE)
+        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        image = self.images.get(member.sha256)
+        if image is not None:
+            picture.setPixmap(QPixmap.fromImage(image))
+        else:
+            picture.setText("(no preview)")
+        size = f"{member.width} × {member.height}" if member.width and member.height else "size unknown"
+        sharp = f"{member.sharpness:.0f}" if member.sharpness is not None else "unknown"
+        facts = QLabel(f"<b>{os.path.basename(member.path)}</b><br>{size}, {human_size(member.size)}<br>"
+                       f"Taken {local_datetime(member.taken_at) if member.taken_at else 'unknown'}<br>"
+                       f"Sharpness {sharp}<br>Similarity {member.similarity:.2f}"
+                       + ("<br><i>hidden from results</i>" if member.hidden else ""))
+        facts.setTextFormat(Qt.TextFormat.RichText)
+        facts.setToolTip(member.path)
+        keep = QRadioButton("Keep this one")
+        keep.setChecked(i == 0)
+        self.keeper_buttons.addButton(keep, i)
+        for widget in (picture, facts, keep):
+            layout.addWidget(widget)
+        return card
+
+    def keeper(self):
+        """The member checked as the keeper of the group shown (None: no group)."""
+        if not self.groups:
+            return None
+        members = self.groups[self.index].members
+        checked = self.keeper_buttons.checkedId()
+        return members[checked if 0 <= checked < len(members) else 0]
+
+    def others(self) -> list:
+        """The members of the group shown other than the keeper."""
+        keeper = self.keeper()
+        return [] if keeper is None else [m for m in self.groups[self.index].members if m is not keeper]
+
+    # -- what the user does --------------------------------------------------------------------
+    def hide_others(self) -> None:
+        """Hide every member but the keeper from search results (undone by "Show all again")."""
+        keeper, others = self.keeper(), self.others()
+        if keeper is None or not others:
+            return
+        library = self.library
+        self.ops.mutate(lambda ctx: library.hide_assets([m.sha256 for m in others], keeper=keeper.sha256),
+                        OpChanges(library=True), on_success=lambda _r: self.reload(),
+                        on_failure=self._edit_failed, label="hide near-duplicates")
+
+    def unhide_all(self) -> None:
+        """Show every hidden member of the group shown in search results again."""
+        if not self.groups:
+            return
+        hidden = [m.sha256 for m in self.groups[self.index].members if m.hidden]
+        library = self.library
+        self.ops.mutate(lambda ctx: library.unhide_assets(hidden), OpChanges(library=True),
+                        on_success=lambda _r: self.reload(), on_failure=self._edit_failed, label="show near-duplicates")
+
+    def move_others(self) -> None:
+        """Ask for a folder, confirm, then move the other members' files there (never deleted, never overwritten)."""
+        others = self.others()
+        if not others:
+            return
+        settings = ui_settings()  # the window's own settings file, as every remembered choice
+        start = str(settings.value(MOVE_FOLDER_KEY, "") or os.path.dirname(others[0].path))
+        folder = QFileDialog.getExistingDirectory(self, "Move the near-duplicates to", start)
+        if not folder:
+            return
+        answer = QMessageBox.question(
+            self, "Move near-duplicates",
+            f"Move {len(others)} file{'s' if len(others) != 1 else ''} to {folder}?\n\n"
+            "They are moved, not deleted, with their XMP sidecars (one shared with a file that stays "
+            "is copied); the library follows them to the new folder. Only the file shown moves: "
+            "other copies of the same picture elsewhere stay where they are.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        settings.setValue(MOVE_FOLDER_KEY, folder)
+        library = self.library
+        paths = [m.path for m in others]
+        self.ops.mutate(lambda ctx: library.move_files(paths, folder), OpChanges(library=True),
+                        on_success=self._moved, on_failure=self._edit_failed, label="move near-duplicates")
+
+    def _moved(self, result) -> None:
+        moves, problems = result
+        if problems:
+            QMessageBox.warning(self, "Move near-duplicates", f"{len(moves)} moved; problems:\n"
+                                + "\n".join(problems[:20]))
+        self.reload()
+
+    def _edit_failed(self, exc: BaseException) -> None:
+        QMessageBox.warning(self, "Near-duplicates", f"The change could not be made: {exc}")

@@ -439,7 +439,7 @@ class Library:
         credentials, invalid cloud settings).
         """
         from mediaapp.services.face_collection import collection_id_for
-        from mediaapp.settings import save_settings
+        from mediaapp.settings import load_settings, store_settings
 
         section = dict(self.settings.engine_config.get(CLOUD_ENGINE) or {})
         collection_id = str(section.get("face_collection") or "")
@@ -447,8 +447,11 @@ class Library:
             if not create:
                 return None
             collection_id = collection_id_for(self.root)
-            sections = {**self.settings.engine_config, CLOUD_ENGINE: {**section, "face_collection": collection_id}}
-            save_settings(self.root, self.update_settings(engine_config=sections))
+            self.update_settings(engine_config={**self.settings.engine_config,
+                                                CLOUD_ENGINE: {**section, "face_collection": collection_id}})
+            stored = dict(load_settings(self.root).get("engine_config") or {})  # only this key of the file changes
+            stored[CLOUD_ENGINE] = {**(stored.get(CLOUD_ENGINE) or {}), "face_collection": collection_id}
+            store_settings(self.root, engine_config=stored)
         return self._face_collection(collection_id)
 
     def compare_faces(self, source: str | Path, target: str | Path, similarity_threshold: float = 80.0,

@@ -299,6 +299,18 @@ def save_settings(library_dir: Path, settings: Mapping[str, Any] | Settings) -> 
     atomic_write(Path(library_dir) / "settings.json", json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))
 
 
+def store_settings(library_dir: Path, **changes: Any) -> None:
+    """Change only the top-level keys ``changes`` in the stored ``settings.json`` and save it (``save_settings``).
+
+    For choices saved on their own (the watch toggle, the relabel notice, the face collection's id): the
+    rest of the file stays as stored, so a session's in-memory overrides and keys other code saved
+    meanwhile are not written back. Raises ``SettingsError`` (unreadable file) and ``OSError`` (cannot write).
+    """
+    stored = load_settings(library_dir)
+    stored.update(changes)
+    save_settings(library_dir, stored)
+
+
 def flag(value: Any, default: bool) -> bool:
     """A boolean setting read leniently: None gives ``default``; text "0", "false", "no", "off" and "" are False."""
     if value is None:

@@ -24,7 +24,9 @@ or a qualifier when two classes would share a name); Aliases are the other
 lemmas; Parents are the names of every hypernym ancestor (breadth first,
 nearest first, all hypernym paths), minus the abstract top of WordNet
 (``DROP``), with a few ancestors renamed or complemented to meet the names
-of ``resources/taxonomy.json`` and Rekognition (``EXTRA``); Categories come
+of ``resources/taxonomy.json`` and Rekognition (``EXTRA``; it also gives
+Outdoors and Indoors to the scene classes whose gloss names such a place,
+never to objects that merely stand indoors); Categories come
 from the first ancestor listed in ``CATEGORIES``.
 """
 
@@ -99,6 +101,14 @@ EXTRA = {
     "shoe": ["Footwear", "Clothing"], "hat": ["Clothing", "Accessories"], "headdress": ["Clothing"],
     "toy": [], "sports equipment": ["Sport"], "ball": ["Sports Equipment", "Sport"],
     "weapon": [], "gun": ["Weapon"], "tool": [], "home appliance": ["Appliance"], "appliance": ["Device"],
+    # Indoors: only the classes whose WordNet gloss names a place people are inside of (a shop,
+    # a reading room, a dining room), as Rekognition gives Indoors for the scene. Left out: buildings
+    # glossed and photographed from outside (church, mosque, palace, monastery, prison, planetarium,
+    # cinema, greenhouse, barn), equipment (home theater: "television and video equipment") and every
+    # object that is merely usually indoors (sofa, desk, bookcase, barber chair).
+    **{shop: ["Indoors"] for shop in (
+        "bakery", "barbershop", "bookshop", "butcher shop", "confectionery", "grocery store", "shoe shop",
+        "tobacco shop", "toyshop", "library", "restaurant")},
 }
 
 #: First matching ancestor (nearest first, by WordNet lemma) -> Rekognition category.

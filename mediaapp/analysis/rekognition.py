@@ -441,6 +441,7 @@ class RekognitionEngine(EngineBase):
         from mediaapp.cloud.video_jobs import (
             InvalidVideoResponse,
             JobNotification,
+            VideoJobFailed,
             analyse_video,
             on_device_reason,
             video_format,
@@ -506,10 +507,12 @@ class RekognitionEngine(EngineBase):
             transfers.report_file(result.uploaded)
             notification = JobNotification.from_config(
                 self.config, clients.client("sqs", self.config) if self.config.video_sqs_queue_url else None)
+            attempts = {} if self.ledger is None else {  # a new token after a FAILED job or on re-analysis
+                a.value: self.ledger.video_attempt(ref.sha256, a.value, again=self._reanalyse) for a in held}
             answers = analyse_video(self._client(), self.config.bucket or "", key, [a.value for a in held],
                                     fmt=container, sha256=ref.sha256, notification=notification, cancel=cancel,
                                     min_confidence=float(params.min_confidence), validate=validate_response,
-                                    on_started=on_started)
+                                    on_started=on_started, attempts=attempts)
         except AnalysisCancelled:
             raise
         except AnalysisError as exc:
@@ -521,6 +524,8 @@ class RekognitionEngine(EngineBase):
         pending = False
         for api in held:
             answer = answers.get(api.value)
+            if isinstance(answer, VideoJobFailed) and self.ledger is not None:
+                self.ledger.video_job_failed(ref.sha256, api.value)  # a retry must not get this job back
             if isinstance(answer, InvalidVideoResponse):
                 reason = str(answer.__cause__ or answer)  # the validator's report, without the wrapper's prefix
                 out[api] = self._quarantine(api, ref.sha256, params, answer.response, reason)

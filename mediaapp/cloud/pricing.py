@@ -192,6 +192,8 @@ class Ledger:
                          " engine TEXT NOT NULL, params TEXT NOT NULL, engine_version TEXT NOT NULL,"
                          " at TEXT NOT NULL, reason TEXT NOT NULL, response TEXT NOT NULL,"
                          " PRIMARY KEY (sha256, api, engine, params))")
+            conn.execute("CREATE TABLE IF NOT EXISTS video_attempts (sha256 TEXT NOT NULL, api TEXT NOT NULL,"
+                         " attempt INTEGER NOT NULL, failed INTEGER NOT NULL, PRIMARY KEY (sha256, api))")
             self._conn = conn
         return self._conn
 
@@ -209,6 +211,29 @@ class Ledger:
                                      (now.isoformat(timespec="seconds"), month or now.strftime("%Y-%m"), api,
                                       engine, sha256, float(usd), job_id))
             return cur.rowcount > 0
+
+    def video_attempt(self, sha256: str, api: str, *, again: bool = False) -> int:
+        """The attempt number (0, 1...) of the next Rekognition Video job of ``api`` on video ``sha256``.
+
+        It is part of the job's ``ClientRequestToken`` (``video_jobs.request_token``):
+        unchanged on a plain re-run (the running or finished job is found again,
+        never paid twice); one more after the last job FAILED
+        (``video_job_failed``) or when ``again`` (a deliberate re-analysis), so
+        Rekognition starts a new job instead of answering with the failed one.
+        """
+        with self._lock:
+            conn = self._db()
+            row = conn.execute("SELECT attempt, failed FROM video_attempts WHERE sha256 = ? AND api = ?",
+                               (sha256, api)).fetchone()
+            attempt = 0 if row is None else int(row[0]) + (1 if (row[1] or again) else 0)
+            conn.execute("INSERT OR REPLACE INTO video_attempts (sha256, api, attempt, failed) VALUES (?,?,?,0)",
+                         (sha256, api, attempt))
+            return attempt
+
+    def video_job_failed(self, sha256: str, api: str) -> None:
+        """Note that the last job of ``api`` on video ``sha256`` FAILED: the next ``video_attempt`` is a new one."""
+        with self._lock:
+            self._db().execute("UPDATE video_attempts SET failed = 1 WHERE sha256 = ? AND api = ?", (sha256, api))
 
     def has_job(self, job_id: str) -> bool:
         """True when the Rekognition Video job ``job_id`` is already recorded as billed."""

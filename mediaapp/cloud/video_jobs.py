@@ -327,16 +327,23 @@ def sniff_container(head: bytes) -> str | None:
 
 # -- requests --------------------------------------------------------------------------------------
 
-def request_token(sha256: str, api: str, options: Mapping[str, Any] | None = None) -> str:
-    """The ``ClientRequestToken`` of one job: 64 hex digits of SHA-256 over (sha256, API, options).
+def request_token(sha256: str, api: str, options: Mapping[str, Any] | None = None, attempt: int = 0) -> str:
+    """The ``ClientRequestToken`` of one job: 64 hex digits of SHA-256 over (sha256, API, options[, attempt]).
 
-    The same video, API and options always give the same token, so
-    Rekognition answers a repeated ``Start*`` with the job it already has
-    (the API reference's idempotency rule) and a retry never pays twice;
+    The same video, API, options and ``attempt`` always give the same token,
+    so Rekognition answers a repeated ``Start*`` with the job it already has
+    (the API reference's idempotency rule) and a re-run never pays twice;
     other options give another token (a new job, as they change the answer).
+    ``attempt`` (0, 1, 2...; the cloud ledger's ``video_attempt``) changes
+    only on a deliberate retry: after the last job FAILED, or a re-analysis,
+    so that Rekognition starts a new job instead of handing the failed one
+    back. Attempt 0 leaves it out (the tokens sent before attempts existed).
     Fits the model's ``ClientRequestToken`` (1-64 of ``[a-zA-Z0-9-_]``).
     """
-    text = json.dumps([sha256, api, dict(options or {})], sort_keys=True, separators=(",", ":"))
+    parts: list[Any] = [sha256, api, dict(options or {})]
+    if attempt:
+        parts.append(int(attempt))
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -347,13 +354,15 @@ def job_tag(sha256: str) -> str:
 
 
 def start_params(spec: VideoJobSpec, bucket: str, key: str, sha256: str, *,
-                 notification: JobNotification | None = None, min_confidence: float | None = None) -> dict:
-    """The ``Start*`` request of ``spec`` for ``s3://bucket/key`` (``Video.S3Object``), with its token and tag."""
+                 notification: JobNotification | None = None, min_confidence: float | None = None,
+                 attempt: int = 0) -> dict:
+    """The ``Start*`` request of ``spec`` for ``s3://bucket/key`` (``Video.S3Object``), with its token (of
+    ``attempt``, see ``request_token``) and tag."""
     options: dict[str, Any] = {}
     if spec.min_confidence and min_confidence is not None:
         options["MinConfidence"] = float(min_confidence)
     params: dict[str, Any] = {"Video": {"S3Object": {"Bucket": bucket, "Name": key}},
-                              "ClientRequestToken": request_token(sha256, spec.api, options),
+                              "ClientRequestToken": request_token(sha256, spec.api, options, attempt),
                               "JobTag": job_tag(sha256), **options}
     if notification is not None:
         params["NotificationChannel"] = notification.channel()
@@ -476,7 +485,7 @@ class VideoJobs:
     ``client``: a boto3 Rekognition client; ``bucket``/``key``: the video;
     ``sha256``: its content hash (tokens and tag); ``notification``,
     ``cancel``, ``sleep``, ``clock``, ``policy``, ``min_confidence``,
-    ``validate``, ``on_started``: as ``analyse_video`` describes. Not
+    ``validate``, ``on_started``, ``attempts``: as ``analyse_video`` describes. Not
     thread-safe; one instance per video.
     """
 
@@ -485,8 +494,10 @@ class VideoJobs:
                  clock: Callable[[], float] = time.monotonic, policy: PollPolicy | None = None,
                  min_confidence: float | None = None,
                  validate: Callable[[str, dict], None] | None = botocore_check,
-                 on_started: Callable[[str, str], None] | None = None):
+                 on_started: Callable[[str, str], None] | None = None,
+                 attempts: Mapping[str, int] | None = None):
         self.client = client
+        self.attempts = dict(attempts or {})
         self.bucket = bucket
         self.key = key
         self.sha256 = sha256
@@ -520,7 +531,7 @@ class VideoJobs:
         while waiting to retry.
         """
         params = start_params(spec, self.bucket, self.key, self.sha256, notification=self.notification,
-                              min_confidence=self.min_confidence)
+                              min_confidence=self.min_confidence, attempt=self.attempts.get(spec.api, 0))
         delays = iter(self.policy.delays())
         for attempt in range(1, max(1, self.policy.start_rounds) + 1):
             try:
@@ -722,7 +733,8 @@ def analyse_video(client, bucket: str, key: str, apis: Iterable[str], *, fmt: st
                   sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                   policy: PollPolicy | None = None, min_confidence: float | None = None,
                   validate: Callable[[str, dict], None] | None = botocore_check,
-                  on_started: Callable[[str, str], None] | None = None) -> dict[str, dict | AnalysisError]:
+                  on_started: Callable[[str, str], None] | None = None,
+                  attempts: Mapping[str, int] | None = None) -> dict[str, dict | AnalysisError]:
     """Analyse the video ``s3://bucket/key`` with Rekognition Video; returns ``Get*`` name -> response or error.
 
     ``apis``: ``Get*`` operation names (``GetLabelDetection``,
@@ -750,12 +762,13 @@ def analyse_video(client, bucket: str, key: str, apis: Iterable[str], *, fmt: st
     ``mediaapp.analysis.validate.validate_response``; default
     ``botocore_check``; None skips). ``on_started(api, job_id)`` is called
     once per job started (the job is billed from then on: commit its budget
-    reservation there).
+    reservation there). ``attempts``: ``Get*`` name -> attempt number of its
+    ``ClientRequestToken`` (``request_token``; missing: 0).
     """
     check_format(fmt)
     runner = VideoJobs(client, bucket, key, sha256, notification=notification, cancel=cancel, sleep=sleep,
                        clock=clock, policy=policy, min_confidence=min_confidence, validate=validate,
-                       on_started=on_started)
+                       on_started=on_started, attempts=attempts)
     return runner.run(apis)
 
 

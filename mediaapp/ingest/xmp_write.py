@@ -44,6 +44,7 @@ import secrets
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element, ParseError, SubElement
 from xml.sax.saxutils import XMLGenerator
@@ -165,16 +166,36 @@ class WriteResult:
     mtime_ns: int = 0
 
 
+#: Most nested elements a sidecar may have. Real XMP nests a few levels (x:xmpmeta, rdf:RDF,
+#: rdf:Description, a property, its rdf:Bag/Seq, rdf:li, a struct: about 10); the tree is walked
+#: recursively (``ET.indent``, ``_emit``), so a crafted deep file raised RecursionError, which stopped
+#: a whole ``xmp write`` run instead of failing that one sidecar.
+MAX_DEPTH = 200
+
+
 class _Tree(ET.TreeBuilder):
     """A TreeBuilder that keeps comments and processing instructions and remembers each namespace's prefix."""
 
     def __init__(self) -> None:
         super().__init__(insert_comments=True, insert_pis=True)
         self.prefixes: dict[str, str] = {}  # uri -> the first prefix the file gives it
+        self.depth = 0
 
     def start_ns(self, prefix: str, uri: str) -> None:
         """Called by the parser for each ``xmlns`` declaration."""
         self.prefixes.setdefault(uri, prefix)
+
+    def start(self, tag: Any, attrs: Any) -> Element:
+        """Open an element; raises ``XmpError`` past ``MAX_DEPTH`` nested elements."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise XmpError(f"nested deeper than {MAX_DEPTH} elements")
+        return super().start(tag, attrs)
+
+    def end(self, tag: Any) -> Element:
+        """Close an element."""
+        self.depth -= 1
+        return super().end(tag)
 
 
 def _parse(data: bytes) -> tuple[Element, dict[str, str]]:

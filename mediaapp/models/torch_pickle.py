@@ -36,6 +36,10 @@ import numpy as np
 #: The legacy format's magic number (first pickle of the file).
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
+#: Most elements one tensor may have (2**28: 1 GiB of float32). A stride-0 (expanded) tensor is copied out
+#: in full, so a crafted size would otherwise ask for terabytes; real checkpoints' tensors are far smaller
+#: (EfficientNet-Lite0's largest, its classifier, has 1.28 million).
+MAX_TENSOR_ELEMENTS = 2**28
 #: Storage class name -> numpy dtype (little-endian).
 _STORAGE_DTYPES = {
     "FloatStorage": np.dtype("<f4"), "DoubleStorage": np.dtype("<f8"), "HalfStorage": np.dtype("<f2"),
@@ -70,9 +74,18 @@ class _TensorRef:
 
     def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
         self.storage = storage
-        self.offset = int(offset)
-        self.size = tuple(int(s) for s in size)
-        self.stride = tuple(int(s) for s in stride)
+        try:
+            self.offset = int(offset)
+            self.size = tuple(int(s) for s in size)
+            self.stride = tuple(int(s) for s in stride)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"a tensor has an unreadable offset, size or stride: {exc}") from None
+        # torch.save writes offsets, sizes and strides >= 0; anything else would make the strided view
+        # below read memory outside the storage (a crafted checkpoint crashed the process that way).
+        if (self.offset < 0 or len(self.size) != len(self.stride)
+                or any(n < 0 for n in self.size) or any(st < 0 for st in self.stride)):
+            raise CheckpointError("a tensor has a negative offset, size or stride, or a stride per dimension "
+                                  "missing")
 
     def materialise(self) -> np.ndarray:
         """The tensor as a C-contiguous copy of its storage's elements."""
@@ -80,10 +93,16 @@ class _TensorRef:
         if base is None:
             raise CheckpointError("a tensor's storage was never written in the checkpoint")
         if not self.size:
+            if self.offset >= base.size:
+                raise CheckpointError("a tensor reaches past the end of its storage")
             return np.array(base[self.offset])
+        if 0 in self.size:
+            return np.zeros(self.size, dtype=base.dtype)
         needed = self.offset + 1 + sum((n - 1) * s for n, s in zip(self.size, self.stride))
         if needed > base.size:
             raise CheckpointError("a tensor reaches past the end of its storage")
+        if int(np.prod(self.size, dtype=object)) > MAX_TENSOR_ELEMENTS:
+            raise CheckpointError(f"a tensor has more than {MAX_TENSOR_ELEMENTS} elements")
         item = base.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(base[self.offset:], shape=self.size,
                                                strides=[s * item for s in self.stride], writeable=False)

@@ -26,7 +26,8 @@ pages vs ``6_imagenet``/``1_objects`` photos):
 - ``Screenshot`` is not derived: neither the text nor the file gives an
   honest signal (a PNG without camera data is as often a scan or an export).
 
-Outdoors comes from the classifier's WordNet hierarchy (``resources/concepts``);
+Outdoors and Indoors come from the classifier's WordNet hierarchy (``resources/concepts``, scene
+classes only: see ``EXTRA`` in ``tools/build_concepts.py``);
 Person, Portrait and Group from the faces (``analysis/local/classifier.face_context_labels``).
 """
 

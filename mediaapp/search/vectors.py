@@ -28,11 +28,13 @@ hnswlib): exact, no extra dependency, and fast enough at the 100k target
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import sys
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,9 @@ class VectorStore:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._lock = threading.Lock()
+        #: One ``write`` at a time (an import's refresh and a "more like this" may run at once): each removes
+        #: the files of every other copy once its own is current.
+        self._write_lock = threading.Lock()
         self._loaded: _Loaded | None = None
 
     def meta(self) -> dict[str, Any] | None:
@@ -98,7 +103,50 @@ class VectorStore:
         (required then). ``state`` is stored for the caller's staleness check.
         Old files are removed after the switch (a reader holding them keeps
         its mapping). Raises ``OSError`` when the folder cannot be written.
+        Writes of one store are serialised, across processes too (a GUI and
+        a CLI import of one library): ``_file_lock``.
         """
+        with self._write_lock, self._file_lock():
+            return self._write(model_version, state, batches, count, sample)
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Hold the advisory lock ``<folder>/write.lock`` (blocking) while writing and cleaning up.
+
+        POSIX: ``fcntl.flock`` (exclusive; released when the file is closed,
+        also when the process dies). Windows: ``msvcrt.locking`` of the
+        file's first byte, retried while another process holds it
+        (``LK_LOCK`` itself gives up after 10 one-second tries). Advisory:
+        only writers that take it are kept out; readers never take it.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "write.lock", "a+b") as fh:
+            if sys.platform == "win32":  # pragma: no cover - Windows only (mypy checks the branch there)
+                import msvcrt
+
+                while True:
+                    try:
+                        fh.seek(0)
+                        msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+                        break
+                    except OSError:
+                        continue
+                try:
+                    yield
+                finally:
+                    fh.seek(0)
+                    msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _write(self, model_version: str, state: list[Any], batches: Iterable[tuple[list[str], np.ndarray]],
+               count: int, sample: np.ndarray | None) -> int:
         self.folder.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(6)
         projection = None
@@ -131,12 +179,13 @@ class VectorStore:
             del full
             os.replace(self.folder / f"vectors-{token}.tmp.npy", matrix_path)
         np.save(shas_path, np.array(shas, dtype="S64"))
-        tmp = self.folder / "meta.json.tmp"
+        tmp = self.folder / f"meta-{token}.json.tmp"  # its own name: another process's write cannot move it
         tmp.write_text(json.dumps({"token": token, "model_version": model_version, "state": state,
                                    "rows": row, "projected": projection is not None}), encoding="utf-8")
         os.replace(tmp, self.folder / "meta.json")
+        current = str((self.meta() or {}).get("token") or token)  # never the copy meta.json points at
         for old in self.folder.glob("*.npy"):
-            if token not in old.name:
+            if token not in old.name and current not in old.name:
                 try:
                     old.unlink(missing_ok=True)
                 except OSError:  # still mapped by a reader (Windows refuses): the next write removes it

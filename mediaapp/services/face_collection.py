@@ -142,8 +142,11 @@ class FaceCollection:
         """Index the largest face of each image at ``paths`` as ``name``'s (the collection is made if needed).
 
         Returns ``(faces enrolled, problems)``: one line per image without a face or that failed
-        (the others go on). Raises ``ValueError`` for an empty name, ``AnalysisError`` when the
-        collection cannot be made (no access, budget).
+        (the others go on). An image already enrolled as ``name`` (by its sha256, in the
+        ``cloud_faces`` table; names compared case-folded) is not indexed again (IndexFaces is paid
+        and would add a duplicate face): its kept record is among the faces enrolled and a line
+        says so. Raises ``ValueError`` for an empty name, ``AnalysisError`` when the collection
+        cannot be made (no access, budget).
         """
         person = name.strip()
         if not person:
@@ -152,10 +155,16 @@ class FaceCollection:
         self.engine.begin_run(None)
         enrolled: list[CloudFaceRecord] = []
         problems: list[str] = []
+        already = {r.sha256: r for r in self.faces(person=person)}
         for raw in paths:
             path = os.path.abspath(os.path.expanduser(os.fspath(raw)))
             try:
                 sha = sha256_file(path)
+                if sha in already:
+                    if already[sha] not in enrolled:
+                        enrolled.append(already[sha])
+                    problems.append(f"{path}: already enrolled as {person}; not indexed again")
+                    continue
                 records = self._index(sha, path, 1)
             except (OSError, AnalysisError) as exc:
                 problems.append(f"{path}: {exc}")
@@ -167,6 +176,7 @@ class FaceCollection:
             record = CloudFaceRecord(face["FaceId"], sha, dict(face.get("BoundingBox", {})), person)
             self._store([record])
             enrolled.append(record)
+            already[sha] = record
         return enrolled, problems
 
     def forget(self, name: str) -> int:

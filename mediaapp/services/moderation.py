@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mediaapp.catalog.db import Catalog
+from mediaapp.catalog.stacks import StackStore
 from mediaapp.core.types import MODERATION_THRESHOLD, Api, DetectionKind
 
 __all__ = ["MODERATION_APIS", "checked", "flagged"]
@@ -32,7 +33,15 @@ def checked(catalog: Catalog, sha256s: Iterable[str]) -> set[str]:
 
 def flagged(catalog: Catalog, sha256s: Iterable[str], threshold: float = MODERATION_THRESHOLD) -> set[str]:
     """Those of ``sha256s`` with a current moderation detection at ``threshold`` (0-100) or more: the
-    images "Blur unsafe thumbnails" blurs and ``--safe-only`` leaves out."""
+    images "Blur unsafe thumbnails" blurs and ``--safe-only`` leaves out.
+
+    A RAW+JPEG stack's original (``catalog.stacks``) is flagged when one of its
+    members is: the stack is analysed once, usually through its JPEG, and the
+    search index merges the members' detections into the original's document
+    the same way (``services.indexing``)."""
     shas = list(sha256s)
-    found = catalog.detections(shas, kinds=[DetectionKind.MODERATION], min_confidence=threshold)
-    return {sha for sha, dets in found.items() if dets}
+    members = StackStore(catalog).members(shas)
+    found = catalog.detections([*shas, *(m for ms in members.values() for m in ms)],
+                               kinds=[DetectionKind.MODERATION], min_confidence=threshold)
+    hit = {sha for sha, dets in found.items() if dets}
+    return {sha for sha in shas if sha in hit or any(m in hit for m in members.get(sha, []))}

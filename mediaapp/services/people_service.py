@@ -221,9 +221,10 @@ class People:
         with self.store.catalog.transaction():
             ids, stale = self.store.index_faces(sha256, carrier.extras["Faces"], origin="photo",
                                                 model_version=EMBEDDING_MODEL_VERSION, detector_version=detector)
-            self._seed_from_regions(sha256)
+            # matched first, then seeded: a region repeating the automatic name matching gives stays automatic
             self._write_matches(self._plan(self.store.match_candidates(EMBEDDING_MODEL_VERSION, ids),
                                            self._references(), self.threshold))
+            self._seed_from_regions(sha256)
             if names_someone:
                 self.store.unname_strangers([sha256])
             self.store.sync_detections([sha256])
@@ -238,7 +239,13 @@ class People:
         boxes' IoU is ``REGION_IOU`` or more. A face the user (or an
         enrolment) already named keeps its name, and so does a face the user
         moved out of that person; an automatically named one takes the
-        region's. Returns True when a face was named. Runs in the caller's
+        region's, except when the region repeats that automatic name: the
+        sidecar writer writes every named face as a region (suggestions
+        too), so such a region is most likely our own suggestion read back
+        after another program dropped mediaapp's ``Owned*`` list, and
+        promoting it would make a guess a user-confirmed reference for
+        matching. It stays a suggestion (the user can confirm it in People).
+        Returns True when a face was named. Runs in the caller's
         transaction, or its own.
         """
         found = self.catalog.detections([sha256], [DetectionKind.PERSON]).get(sha256, [])
@@ -269,9 +276,9 @@ class People:
             except ValueError:
                 continue
             known = self.store.person(name)
-            if known is not None and (known.id in excluded.get(face.id, set()) or
-                                      (face.person_id == known.id and face.assigned_by == "user")):
-                continue  # moved out of that person by the user, or named so already
+            if known is not None and (known.id in excluded.get(face.id, set()) or face.person_id == known.id):
+                continue  # moved out of that person by the user, or named so already (by the user, or as a
+                # suggestion the region repeats: see the docstring)
             updates.append((face.id, known.id if known is not None else self.store.add_person(name, "named"),
                             "user", USER_SIMILARITY))
         if updates:

@@ -25,7 +25,7 @@ from pathlib import Path
 from mediaapp.catalog.db import Catalog
 from mediaapp.core.apis import Api
 from mediaapp.core.types import LOCAL_ENGINE
-from mediaapp.settings import Settings, load_settings, read_settings, save_settings
+from mediaapp.settings import Settings, load_settings, read_settings, store_settings
 
 __all__ = ["FRONT_ENDS", "SECONDS_PER_IMAGE", "SECONDS_PER_IMAGE_ALL", "Relabel", "RelabelOffer", "label_model",
            "local_label_version"]
@@ -136,8 +136,6 @@ class Relabel:
         Only the ``relabel_notice`` key is changed in the stored file (a
         session's overrides are not saved). Raises ``OSError`` when it cannot be written.
         """
-        stored = load_settings(self.root)
-        notices = dict(stored.get("relabel_notice") or {})
+        notices = dict(load_settings(self.root).get("relabel_notice") or {})
         notices[front] = offer.model
-        stored["relabel_notice"] = notices
-        save_settings(self.root, stored)
+        store_settings(self.root, relabel_notice=notices)

@@ -219,7 +219,9 @@ class Similar:
         embedding stored after the store's last rewrite is not found yet.
         Raises ``NotImportedError`` when ``path`` is not an imported file, or
         has no embedding in the store (not analysed by the local engine's
-        DetectLabels, or, without ``refresh``, not in the store yet).
+        DetectLabels, or, without ``refresh``, not in the store yet). A
+        RAW+JPEG stack's JPEG gives its original's sha256: the stack is one
+        photo, kept under the RAW's (``refresh``).
         """
         absolute = os.path.abspath(os.fspath(path))
         sha = self.catalog.sha_for_path(absolute)
@@ -227,7 +229,11 @@ class Similar:
             raise NotImportedError(f"{path}: not an imported file; import it first (mediaapp import)")
         if refresh:
             self.refresh()
-        elif not self.vectors.has(sha) and self.store.embedding(sha) is not None:
+        asked = sha
+        if not self.vectors.has(sha):  # a RAW+JPEG stack's JPEG: its vector is kept as its original's (``refresh``)
+            sha = self.stacks.originals([sha]).get(sha, sha)
+        if not refresh and not self.vectors.has(sha) and (self.store.embedding(sha) is not None
+                                                          or self.store.embedding(asked) is not None):
             raise NotImportedError(f"{path}: its embedding is not in the similar-photos vectors yet; any "
                                    f"import of the library (or mediaapp duplicates) brings them up to date")
         if not self.vectors.has(sha):

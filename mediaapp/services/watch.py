@@ -312,6 +312,9 @@ class FolderWatcher:
         self._error: BaseException | None = None
         self._on_stopped = on_stopped
         self._stopped_told = threading.Event()
+        #: Root -> (st_dev, is a mount point) when last seen holding files: a change means another drive (or none).
+        self._root_dev: dict[str, tuple[int, bool]] = {}
+        self._held: dict[str, str] = {}  # roots that look unmounted -> why (reported once until they come back)
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -585,7 +588,15 @@ class FolderWatcher:
             self.search.update(changed)
 
     def _remove(self, paths: list[str]) -> None:
-        """Retire the catalogued files at or below ``paths`` (files or folders that are gone)."""
+        """Retire the catalogued files at or below ``paths`` (files or folders that are gone).
+
+        Nothing is retired below a root that is missing, unreadable or on
+        another device now (``_root_unavailable``): a drive was unmounted,
+        not its files deleted; the next reconcile looks again.
+        """
+        held = [r for r in self.roots if any(is_below(p, [r]) or is_below(r, [p]) for p in paths)
+                and self._hold(r, self._root_unavailable(r, knows_files=False))]
+        paths = [p for p in paths if not is_below(p, held)]
         gone: dict[str, str] = {}
         for i in range(0, len(paths), IMPORT_CHUNK):
             known = self.catalog.known_files(under=paths[i:i + IMPORT_CHUNK])
@@ -693,12 +704,66 @@ class FolderWatcher:
                 except OSError:
                     continue
 
+    def _root_unavailable(self, root: str, knows_files: bool) -> str | None:
+        """Why ``root`` looks unmounted (one phrase), or None when its files can be trusted to be gone.
+
+        Missing, unreadable, empty while the catalog ``knows_files`` below it,
+        or on another device (``st_dev``) / no longer a mount point
+        (``os.path.ismount``) than when it was last seen holding files. An
+        unmounted drive leaves an empty (or foreign) mount point behind; its
+        files must not be retired from the catalog.
+        """
+        if not os.path.isdir(root):
+            return "is missing"
+        try:
+            st = os.stat(root)
+            with os.scandir(root) as it:
+                empty = next(it, None) is None
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror or exc})"
+        if empty and knows_files:
+            return "is empty"
+        seen = self._root_dev.get(root)
+        now = (st.st_dev, os.path.ismount(root))
+        if seen is not None and seen[0] != now[0]:
+            return "is on another device than before"
+        if seen is not None and seen[1] and not now[1]:
+            return "is no longer a mount point"
+        if not empty:
+            self._root_dev[root] = now
+        return None
+
+    def _hold(self, root: str, reason: str | None) -> bool:
+        """Note whether ``root`` is held back (``reason``); report once each time it starts looking unmounted."""
+        if reason is None:
+            self._held.pop(root, None)
+            return False
+        if root not in self._held:
+            self._emit(WatchChange("notice", root, message=f"{reason}: looks unmounted; nothing retired"
+                                                           " (looked at again at the next reconcile)"))
+        self._held[root] = reason
+        return True
+
     def _reconcile(self) -> None:
-        """Compare the roots with the catalog by size and mtime; import what changed, retire what is gone."""
-        roots = [r for r in self.roots if os.path.isdir(r)]
+        """Compare the roots with the catalog by size and mtime; import what changed, retire what is gone.
+
+        A root that looks unmounted (``_root_unavailable``) is skipped whole:
+        none of its files is retired, one notice says so.
+        """
+        known = self.catalog.known_files(under=self.roots) if self.roots else {}
+        roots: list[str] = []
+        for root in self.roots:
+            knows = any(is_below(p, [root]) for p in known)
+            reason = self._root_unavailable(root, knows_files=knows)
+            if reason is None or not knows:  # nothing catalogued there: nothing to hold back, nothing to say
+                self._held.pop(root, None)
+                if reason is None:
+                    roots.append(root)
+            else:
+                self._hold(root, reason)
         if not roots:
             return
-        known = self.catalog.known_files(under=roots)
+        known = {p: v for p, v in known.items() if is_below(p, roots)}
         unreadable: list[str] = []
 
         def on_error(folder: str, exc: OSError) -> None:

@@ -15,6 +15,7 @@ is ever deleted. Every change goes through ``Operations.mutate`` and announces
 
 from __future__ import annotations
 
+import html
 import os
 from typing import Any
 
@@ -202,7 +203,7 @@ class DuplicatesDialog(QDialog):
             picture.setText("(no preview)")
         size = f"{member.width} × {member.height}" if member.width and member.height else "size unknown"
         sharp = f"{member.sharpness:.0f}" if member.sharpness is not None else "unknown"
-        facts = QLabel(f"<b>{os.path.basename(member.path)}</b><br>{size}, {human_size(member.size)}<br>"
+        facts = QLabel(f"<b>{html.escape(os.path.basename(member.path))}</b><br>{size}, {human_size(member.size)}<br>"
                        f"Taken {local_datetime(member.taken_at) if member.taken_at else 'unknown'}<br>"
                        f"Sharpness {sharp}<br>Similarity {member.similarity:.2f}"
                        + ("<br><i>hidden from results</i>" if member.hidden else ""))

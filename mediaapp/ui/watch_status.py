@@ -138,8 +138,11 @@ class WatchStatus(QObject):
             return
         self.watcher = watcher
         polled = sum(1 for mode in watcher.modes.values() if mode == "polling")
-        text = f"Watching {len(folders)} folder{'s' if len(folders) != 1 else ''}"
-        self.label.setText(text + (f" ({polled} polled)" if polled else ""))
+        missing = sum(1 for mode in watcher.modes.values() if mode == "unwatched")  # gone or unreadable
+        watched = len(folders) - missing
+        text = f"Watching {watched} folder{'s' if watched != 1 else ''}"
+        extras = ([f"{polled} polled"] if polled else []) + ([f"{missing} not found"] if missing else [])
+        self.label.setText(text + (f" ({', '.join(extras)})" if extras else ""))
         self.label.setToolTip("\n".join(display_path(f) for f in folders))
 
     def _failed(self, token: object, exc: BaseException) -> None:
@@ -180,7 +183,13 @@ class WatchStatus(QObject):
 
 
 def _remember(library: Any, on: bool) -> None:
-    """Save ``watch_enabled = on`` in ``library``'s settings (worker thread)."""
-    from mediaapp.settings import save_settings
+    """Save ``watch_enabled = on`` in ``library``'s settings (worker thread).
 
-    save_settings(library.root, library.update_settings(watch_enabled=on))
+    Only that key of the stored file changes: saving the whole session's
+    settings wrote back a stale copy of keys other code saves on its own
+    (``relabel_notice``, so the relabel offer came back) and this session's overrides.
+    """
+    from mediaapp.settings import store_settings
+
+    library.update_settings(watch_enabled=on)
+    store_settings(library.root, watch_enabled=on)

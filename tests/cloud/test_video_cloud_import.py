@@ -153,19 +153,19 @@ def test_an_mp4_goes_to_rekognition_video_once_and_an_avi_stays_on_this_computer
     try:  # the same files again: nothing is started (the Stubber has nothing queued: any call would fail)
         report = lib.import_paths([planes], apis=["labels", "text"])
         assert report.cached >= 2 and len(stub.starts()) == 2
-        # re-analysed: the same ClientRequestToken goes out, Rekognition hands back the job it has, and the
-        # ledger does not count that job again
-        stub.start("GetLabelDetection", "job-labels-1")
+        # re-analysed: a deliberate re-buy, so the token's attempt goes up and Rekognition starts a new job
+        # (the same token would hand back the old job's answer); that job is billed once
+        stub.start("GetLabelDetection", "job-labels-2")
         for page in labels:
             stub.get("GetLabelDetection", page)
         report = lib.import_paths([planes / "planes.mp4"], apis=["labels"], reanalyse=True)
         stub.stubber.assert_no_pending_responses()
         again = stub.starts()[-1]
         assert again[0] == "StartLabelDetection"
-        assert again[1]["ClientRequestToken"] == starts[0][1]["ClientRequestToken"]
+        assert again[1]["ClientRequestToken"] == request_token(sha, "GetLabelDetection", {"MinConfidence": 50.0}, 1)
         assert not [p for p in report.failed if p.stage != "analysis:video"]
         spent = Ledger(tmp_path / "lib" / LEDGER_FILE)
-        assert spent.month_spend() == pytest.approx(0.20)
+        assert spent.month_spend() == pytest.approx(0.30)
         spent.close()
     finally:
         lib.close()

@@ -197,3 +197,14 @@ def test_a_failed_search_still_deletes_what_was_indexed_and_the_image_is_retried
     assert isinstance(out[Api.RECOGNIZE_CELEBRITIES], AnalysisError)
     assert out[Api.RECOGNIZE_CELEBRITIES].code == "ResourceNotFoundException"
     assert "face collection does not exist" in str(out[Api.RECOGNIZE_CELEBRITIES])
+
+
+@pytest.mark.parametrize("engine", ["rekognition", "local"])
+def test_people_add_refuses_images_that_are_not_files_before_any_call(aws, root, tmp_path, capsys, engine):
+    """No image is a file: exit 2 with one line, and no collection is made (the Stubber has no answer queued)."""
+    capsys.readouterr()
+    assert main(["--library", str(root), "people", "add", "Ana", str(tmp_path / "typo.jpg"),
+                 "--engine", engine]) == 2
+    err = capsys.readouterr().err
+    assert "typo.jpg" in err and "is a file" in err and len(err.strip().splitlines()) == 1
+    aws.assert_no_pending_responses()

@@ -149,3 +149,57 @@ def test_reader_handles_the_zip_layout_and_strided_tensors(tmp_path, monkeypatch
     got = load_state_dict(path)
     np.testing.assert_array_equal(got["a.weight"], np.array([[0, 2, 4], [1, 3, 5]], np.float32))
     np.testing.assert_array_equal(got["b.bias"], np.array([6, 7], np.float32))
+
+
+def _crafted_zip_checkpoint(path, monkeypatch, offset, size, stride, numel=4):
+    """A zip-layout checkpoint of one tensor ``(offset, size, stride)`` over a ``numel``-float storage."""
+    import io
+    import sys
+    import types
+    import zipfile
+    from collections import OrderedDict
+
+    torch_mod, utils_mod = types.ModuleType("torch"), types.ModuleType("torch._utils")
+    storage_type = type("FloatStorage", (), {"__module__": "torch"})
+    torch_mod.FloatStorage = storage_type
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called while writing")
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
+    monkeypatch.setitem(sys.modules, "torch", torch_mod)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils_mod)
+
+    class Tensor:
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, ("STORAGE", offset, size, stride, False, OrderedDict()))
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", storage_type, "0", "cpu", numel) if obj == "STORAGE" else None
+
+    buf = io.BytesIO()
+    Writer(buf, protocol=2).dump(OrderedDict([("w", Tensor())]))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", buf.getvalue())
+        zf.writestr("archive/data/0", np.zeros(numel, "<f4").tobytes())
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.delitem(sys.modules, "torch._utils")
+
+
+@pytest.mark.parametrize("offset, size, stride", [
+    (0, (1000,), (-100000,)),   # a negative stride: the strided view read outside the storage (segfault)
+    (-2, (2,), (1,)),           # a negative offset: silently read from the storage's end
+    (0, (-3,), (1,)),           # a negative size: numpy's ValueError escaped
+    (0, 5, 1),                  # a size that is not a tuple: TypeError escaped
+    (0, (2, 2), (1,)),          # fewer strides than dimensions
+    (0, (10**12,), (0,)),       # an expanded tensor of a trillion elements: MemoryError, or the machine's memory
+])
+def test_reader_refuses_a_crafted_tensor_layout_with_checkpoint_error(tmp_path, monkeypatch, offset, size, stride):
+    """Offsets, sizes and strides come from the file: anything torch.save cannot write is ``CheckpointError``."""
+    path = tmp_path / "crafted.pth"
+    _crafted_zip_checkpoint(path, monkeypatch, offset, size, stride)
+    with pytest.raises(CheckpointError):
+        load_state_dict(path)

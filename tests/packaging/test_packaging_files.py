@@ -150,3 +150,27 @@ def test_icon_svg_and_png():
     header = (ICONS / "mediaapp.png").read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
     assert struct.unpack(">II", header[16:24]) == (256, 256)
+
+
+def test_spec_bundles_every_face_model_the_code_loads():
+    """Each ``face_recognition_models`` file the analysers locate (``frm.*_location``) is in the spec's list.
+
+    The frozen app has only the files ``_face_weights`` names: one left out
+    makes its analyser fail with EngineUnavailable in the packaged app only
+    (the 68-point predictor of ``face_attributes`` was).
+    """
+    frm = pytest.importorskip("face_recognition_models")
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(SPEC.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["used"]:
+            used = {elt.value for elt in node.value.elts}  # type: ignore[attr-defined]
+    assert used, "the spec's _face_weights lists no files"
+    locators: set[str] = set()
+    for source in (REPO / "mediaapp").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "frm"
+                    and node.attr.endswith("_location")):
+                locators.add(node.attr)
+    assert len(locators) >= 4
+    missing = sorted(name for name in (Path(getattr(frm, loc)()).name for loc in locators) if name not in used)
+    assert not missing, f"the code loads face models the spec does not bundle: {missing}"

@@ -83,6 +83,19 @@ def test_a_sidecar_that_is_not_xmp_is_left_alone(tmp_path):
     assert merge_sidecar(None, SidecarContent()).data is None                      # nothing to say: no file
 
 
+def test_a_deeply_nested_sidecar_is_one_xmp_error_and_left_alone(tmp_path):
+    """A crafted sidecar nesting 20,000 elements raised RecursionError, which ended a whole ``xmp write`` run."""
+    sidecar = tmp_path / "p.jpg.xmp"
+    deep = 20000
+    data = ("<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+            "<rdf:Description rdf:about='' xmlns:a='urn:a'>" + "<a:n>" * deep + "v" + "</a:n>" * deep
+            + "</rdf:Description></rdf:RDF></x:xmpmeta>").encode()
+    sidecar.write_bytes(data)
+    with pytest.raises(XmpError, match="nested deeper"):
+        write_ours(str(sidecar), CONTENT)
+    assert sidecar.read_bytes() == data and [p.name for p in tmp_path.iterdir()] == ["p.jpg.xmp"]
+
+
 def test_content_takes_machine_labels_above_the_minimum_and_named_people_only():
     asset = Asset("a" * 64, 1, "JPEG", 640, 480, ["/x/p.jpg"])
     dets = [Detection(DetectionKind.LABEL, "Car", 99.0, None, ("Vehicle", "Transportation"), "rekognition"),

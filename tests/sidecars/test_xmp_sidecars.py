@@ -302,3 +302,16 @@ def test_a_raw_jpeg_pair_shares_name_xmp_written_for_the_raw_with_the_stacks_lab
     assert shared["Subject"] == _labels(testdata, 80.0)        # the stack's labels, whichever file was analysed
     assert {k: v for k, v in shared.items() if k in theirs and k != "SourceFile"} == {
         k: v for k, v in theirs.items() if k != "SourceFile"}                     # Lightroom's edits kept
+
+
+def test_xmp_on_refuses_a_folder_that_does_not_exist_and_changes_nothing(tmp_path, capsys):
+    """A mistyped FOLDER is exit 2 with one line, and the settings keep no entry for it."""
+    from mediaapp.settings import load_settings
+
+    root = tmp_path / "lib"
+    capsys.readouterr()
+    assert main(["--library", str(root), "xmp", "on", str(tmp_path), str(tmp_path / "typo")]) == 2
+    err = capsys.readouterr().err
+    assert "typo" in err and len(err.strip().splitlines()) == 1
+    assert not (load_settings(root).get("sidecars") or {}).get("folders")
+    _cli(root, capsys, "xmp", "off", tmp_path / "gone")  # forgetting a folder that is gone still works

@@ -99,3 +99,33 @@ def test_opening_another_library_leaves_more_like_this_and_closes_the_duplicates
     assert window.duplicates_dialog is None and not window.clear_like_action.isEnabled()
     assert window.current_query().like is None
     qtbot.waitUntil(lambda: window.model.rowCount() == len(REPLAY_PHOTOS), timeout=30000)
+
+
+def test_a_duplicate_card_shows_a_file_name_with_markup_characters_as_written(qtbot, tmp_path):
+    """The card's facts are rich text: a name such as ``a<b>&c.jpg`` must show as itself, not as markup."""
+    from PySide6.QtGui import QTextDocument
+    from PySide6.QtWidgets import QLabel
+
+    from mediaapp.services.similar import DuplicateMember
+    from mediaapp.ui.background import BackgroundRunner
+    from mediaapp.ui.duplicates import DuplicatesDialog
+    from mediaapp.ui.operations import Operations
+
+    class NoGroups:
+        def duplicates(self, **_kwargs):
+            raise RuntimeError("no catalog here")
+
+    runner = BackgroundRunner()
+    try:
+        dialog = DuplicatesDialog(NoGroups(), Operations(runner))
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: "Cannot look" in dialog.status.text(), timeout=10000)
+        member = DuplicateMember(sha256="0" * 64, path=str(tmp_path / "a<b>&c.jpg"), size=10, width=4, height=3,
+                                 taken_at=None, sharpness=None)
+        card = dialog._card(0, member)
+        facts = next(label for label in card.findChildren(QLabel) if "Sharpness" in label.text())
+        doc = QTextDocument()
+        doc.setHtml(facts.text())
+        assert doc.toPlainText().startswith("a<b>&c.jpg")
+    finally:
+        runner.shutdown()

@@ -81,6 +81,23 @@ def test_watch_command_without_folders_says_what_to_do(tmp_path, capsys):
     assert "name the folders to watch" in capsys.readouterr().err
 
 
+def test_watch_command_refuses_missing_folders_and_bad_reconcile_before_watching(tmp_path, capsys):
+    """No folder that exists, or a negative/NaN ``--reconcile``: exit 2 with one line, nothing watched."""
+    import pytest
+
+    from mediaapp.cli.main import main
+
+    lib = str(tmp_path / "lib")
+    assert main(["--library", lib, "watch", str(tmp_path / "nowhere"), str(tmp_path / "gone")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to watch" in err and len(err.strip().splitlines()) == 1
+    for bad in ("-5", "nan", "inf"):
+        with pytest.raises(SystemExit) as exc:
+            main(["--library", lib, "watch", "--reconcile", bad, str(tmp_path)])
+        assert exc.value.code == 2
+        assert "--reconcile: expected a number of seconds" in capsys.readouterr().err
+
+
 def test_move_paths_renames_files_and_folders_and_replaces_an_overwritten_path(tmp_path):
     catalog = Catalog(tmp_path / "catalog.sqlite")
     try:

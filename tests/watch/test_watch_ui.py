@@ -114,3 +114,33 @@ def test_repeated_toggles_leave_the_library_holding_only_the_running_watcher(qtb
     assert library.watchers == []
     qtbot.waitUntil(lambda: window.runner.idle, timeout=10000)
     window.close()
+
+
+def test_the_status_label_counts_only_the_folders_that_are_watched(qtbot, testdata, tmp_path):
+    """A watched folder that does not exist is not counted as watched: "Watching 1 folder (1 not found)"."""
+    root, photos = _imported(testdata, tmp_path)
+    save_settings(root, {**load_settings(root), "watch_folders": [str(photos), str(tmp_path / "unplugged")],
+                         "watch_enabled": True})
+    window = MainWindow(root)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.watching.watcher is not None, timeout=30000)
+    assert window.watching.label.text() == "Watching 1 folder (1 not found)"
+    window.close()
+
+
+def test_remembering_the_watch_choice_changes_only_that_setting(tmp_path):
+    """The toggle's save keeps what others stored meanwhile (the relabel offer's ``relabel_notice``)."""
+    from mediaapp.ui.watch_status import _remember
+
+    root = tmp_path / "lib"
+    lib = Library(root)
+    try:
+        stored = load_settings(root)
+        stored["relabel_notice"] = {"gui": "efficientnet-lite0@test"}  # as RelabelService.mark_shown saves it
+        save_settings(root, stored)
+        _remember(lib, True)
+        assert read_settings(root).watch_enabled and lib.settings.watch_enabled
+        assert load_settings(root)["relabel_notice"] == {"gui": "efficientnet-lite0@test"}
+    finally:
+        lib.close()

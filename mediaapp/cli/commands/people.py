@@ -23,6 +23,7 @@ example, unknown name, face features off), 2 for usage errors and for an
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from mediaapp.core.types import CLOUD_ENGINE, LOCAL_ENGINE
@@ -60,6 +61,10 @@ def run_add(args, ctx) -> int:
     """
     from mediaapp.services.people_model import ReassignmentNeeded
 
+    if not any(os.path.isfile(os.path.expanduser(image)) for image in args.images):
+        # before any work: the cloud path would otherwise create the Rekognition face collection first
+        print(f"mediaapp: none of {', '.join(args.images)} is a file; nothing enrolled", file=sys.stderr)
+        return 2
     if args.engine == CLOUD_ENGINE:
         return _add_in_collection(args, ctx)
     people = ctx.library().people

@@ -16,6 +16,7 @@ by itself (the library became unusable), 2 when there is nothing to watch.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -29,11 +30,22 @@ def register(subparsers: Any) -> None:
                    help="folders to watch (default: the library's watched folders, setting watch_folders)")
     p.add_argument("--polling", action="store_true",
                    help="poll the folders instead of inotify (network shares are always polled)")
-    p.add_argument("--reconcile", type=float, metavar="SECONDS",
+    p.add_argument("--reconcile", type=_seconds, metavar="SECONDS",
                    help="seconds between full comparisons with the catalog (default: watch_reconcile_s; 0: off)")
     p.add_argument("--no-initial-scan", action="store_true",
                    help="do not compare the folders with the catalog at start (only follow new changes)")
     p.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    """``--reconcile``'s value: a finite number of seconds, 0 or more; argparse refuses anything else (exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0.0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
@@ -44,6 +56,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     paths = args.paths or list(library.settings.watch_folders)
     if not paths:
         print("mediaapp watch: name the folders to watch (or set watch_folders in the library's settings)",
+              file=sys.stderr)
+        return 2
+    if not any(os.path.isdir(os.path.expanduser(path)) for path in paths):
+        print(f"mediaapp watch: none of {', '.join(paths)} is a folder that exists; nothing to watch",
               file=sys.stderr)
         return 2
     out_lock = threading.Lock()
@@ -60,7 +76,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if args.polling:
         options["force_polling"] = True
     if args.reconcile is not None:
-        options["reconcile_s"] = max(0.0, args.reconcile)
+        options["reconcile_s"] = args.reconcile
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     watcher = library.watcher(paths, show, **options)

@@ -110,6 +110,11 @@ def run_switch(args, ctx) -> int:
     stored = load_settings(library.root)
     options = sidecar_options(stored.get("sidecars") or {})
     if args.folders:
+        if args.switch:  # ``off`` may name a folder that is gone, to forget it; ``on`` needs one that exists
+            missing = [f for f in args.folders if not os.path.isdir(os.path.expanduser(f))]
+            if missing:
+                print(f"mediaapp: not a folder that exists: {', '.join(missing)}; nothing changed", file=sys.stderr)
+                return 2
         for folder in args.folders:
             options["folders"][os.path.abspath(os.path.expanduser(folder))] = args.switch
     else:

@@ -127,3 +127,48 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return check()
+
+
+#: What the local engine's DetectLabels version looked like before the classifier (detector + faces).
+OLD_LABEL_VERSION = "nanodet-416@human-models-3.0.4/cal-raw+dlib-20.0.1/hog"
+#: The ``6_imagenet`` photos of ``relabel_library``: the first two labelled by ``OLD_LABEL_VERSION``.
+RELABEL_PHOTOS = ("n01491361_tiger_shark.JPEG", "n01664065_loggerhead.JPEG", "n01534433_junco.JPEG")
+
+
+def store_local_labels(library, path: Path, version: str) -> str:
+    """Store a local DetectLabels answer ("Animal", Confidence 90) for ``path`` as made by ``version``, as an
+    import would store it; returns the photo's sha256."""
+    from mediaapp.core.apis import Api, flatten
+    from mediaapp.core.types import LOCAL_ENGINE
+
+    sha = library.show(path)["sha256"]
+    response = {"Labels": [{"Name": "Animal", "Confidence": 90.0, "Instances": [], "Parents": [],
+                            "Aliases": [], "Categories": []}], "LabelModelVersion": version}
+    library.catalog.store_analysis(sha256=sha, api=Api.DETECT_LABELS.value, engine=LOCAL_ENGINE,
+                                   engine_version=version, params="{}", response=response,
+                                   detections=flatten(Api.DETECT_LABELS.value, response, LOCAL_ENGINE))
+    return sha
+
+
+def relabel_library(testdata: Path, tmp_path: Path):
+    """An open ``Library`` at ``tmp_path / "lib"`` of the three ``RELABEL_PHOTOS`` (copied to
+    ``tmp_path / "photos"``, imported without analysis): the first two labelled by ``OLD_LABEL_VERSION``,
+    the third by the current local label model, and indexed. Returns ``(library, photos folder)``;
+    the caller closes the library."""
+    import shutil
+
+    from mediaapp.library import Library
+    from mediaapp.services.relabel import local_label_version
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in RELABEL_PHOTOS:
+        shutil.copy(testdata / "6_imagenet" / name, photos / name)
+    lib = Library(tmp_path / "lib")
+    report = lib.import_paths([photos], engines=[])
+    assert report.imported == 3
+    versions = (OLD_LABEL_VERSION, OLD_LABEL_VERSION, local_label_version(lib.settings))
+    for name, version in zip(RELABEL_PHOTOS, versions):
+        store_local_labels(lib, photos / name, version)
+    lib.sync_index()  # index the stored answers, as an import does
+    return lib, photos

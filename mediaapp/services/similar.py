@@ -380,45 +380,46 @@ def _place(src: Path, target: Path, name: str, *, keep: bool, numbered: bool) ->
     """
     n = 1
     if not keep:
-        while True:
-            dest = target / (_numbered(name, n) if numbered else name)
-            try:
-                os.link(src, dest)
-            except FileExistsError:
-                if not numbered:
-                    raise
-                n += 1
-                continue
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
-                    raise
-                break  # another file system, or no hard links: copy below
-            _drop_source(src, dest)
-            return dest
+        linked, n = _link_new_name(src, target, name, n, numbered,
+                                   (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK))
+        if linked is not None:
+            _drop_source(src, linked)
+            return linked
+        # another file system, or no hard links: copy below
     fd, tmp = tempfile.mkstemp(prefix=".mediaapp-move-", dir=target)
     try:
         with open(src, "rb") as reader, os.fdopen(fd, "wb") as writer:
             shutil.copyfileobj(reader, writer)
         shutil.copystat(src, tmp)
-        while True:
-            dest = target / (_numbered(name, n) if numbered else name)
-            try:
-                os.link(tmp, dest)
-            except FileExistsError:
-                if not numbered:
-                    raise
-                n += 1
-                continue
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
-                    raise
-                dest = _write_exclusive(tmp, target, name, n, numbered)
-            break
+        linked, n = _link_new_name(tmp, target, name, n, numbered, (errno.EPERM, errno.ENOTSUP, errno.EMLINK))
+        dest = linked if linked is not None else _write_exclusive(tmp, target, name, n, numbered)
     finally:
         os.unlink(tmp)
     if not keep:
         _drop_source(src, dest)
     return dest
+
+
+def _link_new_name(src: str | Path, target: Path, name: str, n: int, numbered: bool,
+                   fallback: tuple[int, ...]) -> tuple[Path | None, int]:
+    """Hard-link ``src`` into ``target`` as ``name`` (or, when ``numbered``, its first free `` (n)`` form from
+    ``n`` on) without replacing a file: ``(new path, n used)``, or ``(None, n reached)`` when ``os.link``
+    fails with an ``errno`` in ``fallback`` (the caller writes the file another way). A taken name raises
+    ``FileExistsError`` unless ``numbered``; other ``OSError`` is raised."""
+    while True:
+        dest = target / (_numbered(name, n) if numbered else name)
+        try:
+            os.link(src, dest)
+        except FileExistsError:
+            if not numbered:
+                raise
+            n += 1
+            continue
+        except OSError as exc:
+            if exc.errno not in fallback:
+                raise
+            return None, n
+        return dest, n
 
 
 def _drop_source(src: Path, dest: Path) -> None:

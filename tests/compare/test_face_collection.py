@@ -28,22 +28,6 @@ PHOTO = "1_objects/voc/VOC2007/JPEGImages/000002.jpg"
 NEW_FACE = "11111111-2222-3333-4444-555555555555"
 
 
-@pytest.fixture
-def aws(rekognition_stubber):
-    """The Rekognition ``Stubber`` every engine's client answers through (``tests/conftest.py``)."""
-    return rekognition_stubber
-
-
-@pytest.fixture
-def root(tmp_path):
-    lib = tmp_path / "team-lib"
-    lib.mkdir()
-    (lib / "settings.json").write_text(json.dumps({
-        "workers": 1, "engines": ["rekognition"],
-        "engine_config": {"rekognition": {"upload": "none", "tps": 1000, "max_concurrency": 1}}}))
-    return lib
-
-
 def test_enrol_import_names_forget(aws, testdata, root, tmp_path, capsys):
     faces = testdata / "3_faces" / "face_recognition"
     enrol = sample(testdata, "botocore_examples/IndexFaces.json")

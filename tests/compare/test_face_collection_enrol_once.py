@@ -8,32 +8,13 @@ duplicate face in the collection) fails the test.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 
-import pytest
 from botocore.stub import ANY
 from cloud.stubs import sample
 
 from mediaapp.cli.main import main
 from mediaapp.library import Library
-
-
-@pytest.fixture
-def aws(rekognition_stubber):
-    """The Rekognition ``Stubber`` every engine's client answers through (``tests/conftest.py``)."""
-    return rekognition_stubber
-
-
-@pytest.fixture
-def root(tmp_path):
-    """A library folder using the rekognition engine (photos sent as bytes)."""
-    lib = tmp_path / "team-lib"
-    lib.mkdir()
-    (lib / "settings.json").write_text(json.dumps({
-        "workers": 1, "engines": ["rekognition"],
-        "engine_config": {"rekognition": {"upload": "none", "tps": 1000, "max_concurrency": 1}}}))
-    return lib
 
 
 def test_the_same_photo_enrolled_again_is_not_indexed_again(aws, testdata, root, tmp_path, capsys):

@@ -96,12 +96,15 @@ def test_reader_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
         load_state_dict(path)
 
 
-def test_reader_handles_the_zip_layout_and_strided_tensors(tmp_path, monkeypatch):
-    """A checkpoint in torch >= 1.6's zip layout, written here with stand-ins for torch's globals."""
+def _stand_in_torch(monkeypatch):
+    """Install stand-in ``torch`` / ``torch._utils`` modules so pickle can write torch's globals by name.
+
+    Returns ``(storage_type, rebuild)``: the ``torch.FloatStorage`` class and the
+    ``torch._utils._rebuild_tensor_v2`` function the pickled checkpoint references (the latter raises if
+    ever called). The caller removes both modules with ``monkeypatch.delitem`` before reading.
+    """
     import sys
     import types
-    import zipfile
-    from collections import OrderedDict
 
     torch_mod, utils_mod = types.ModuleType("torch"), types.ModuleType("torch._utils")
     storage_type = type("FloatStorage", (), {"__module__": "torch"})
@@ -115,6 +118,16 @@ def test_reader_handles_the_zip_layout_and_strided_tensors(tmp_path, monkeypatch
     utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
     monkeypatch.setitem(sys.modules, "torch", torch_mod)
     monkeypatch.setitem(sys.modules, "torch._utils", utils_mod)
+    return storage_type, _rebuild_tensor_v2
+
+
+def test_reader_handles_the_zip_layout_and_strided_tensors(tmp_path, monkeypatch):
+    """A checkpoint in torch >= 1.6's zip layout, written here with stand-ins for torch's globals."""
+    import sys
+    import zipfile
+    from collections import OrderedDict
+
+    storage_type, _rebuild_tensor_v2 = _stand_in_torch(monkeypatch)
 
     class Storage:
         def __init__(self, key, numel):
@@ -155,22 +168,10 @@ def _crafted_zip_checkpoint(path, monkeypatch, offset, size, stride, numel=4):
     """A zip-layout checkpoint of one tensor ``(offset, size, stride)`` over a ``numel``-float storage."""
     import io
     import sys
-    import types
     import zipfile
     from collections import OrderedDict
 
-    torch_mod, utils_mod = types.ModuleType("torch"), types.ModuleType("torch._utils")
-    storage_type = type("FloatStorage", (), {"__module__": "torch"})
-    torch_mod.FloatStorage = storage_type
-
-    def _rebuild_tensor_v2(*args):
-        raise AssertionError("never called while writing")
-
-    _rebuild_tensor_v2.__module__ = "torch._utils"
-    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
-    utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
-    monkeypatch.setitem(sys.modules, "torch", torch_mod)
-    monkeypatch.setitem(sys.modules, "torch._utils", utils_mod)
+    storage_type, _rebuild_tensor_v2 = _stand_in_torch(monkeypatch)
 
     class Tensor:
         def __reduce__(self):

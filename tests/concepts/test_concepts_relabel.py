@@ -9,48 +9,21 @@ one, as an import would store them. The CLI is run through ``cli.main.main``.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from support import OLD_LABEL_VERSION as OLD_VERSION
+from support import RELABEL_PHOTOS as PHOTOS
+from support import relabel_library
 
-from mediaapp.core.apis import Api, flatten
-from mediaapp.core.types import LOCAL_ENGINE
-from mediaapp.library import Library
 from mediaapp.services.relabel import SECONDS_PER_IMAGE, Relabel, label_model, local_label_version
 from mediaapp.settings import Settings, read_settings
-
-#: What the local engine's DetectLabels version looked like before the classifier (detector + faces).
-OLD_VERSION = "nanodet-416@human-models-3.0.4/cal-raw+dlib-20.0.1/hog"
-PHOTOS = ("n01491361_tiger_shark.JPEG", "n01664065_loggerhead.JPEG", "n01534433_junco.JPEG")
-
-
-def _store_labels(library: Library, path: Path, version: str) -> str:
-    """Store a local DetectLabels answer for ``path`` as made by ``version``; returns its sha256."""
-    sha = library.show(path)["sha256"]
-    response = {"Labels": [{"Name": "Animal", "Confidence": 90.0, "Instances": [], "Parents": [],
-                            "Aliases": [], "Categories": []}], "LabelModelVersion": version}
-    library.catalog.store_analysis(sha256=sha, api=Api.DETECT_LABELS.value, engine=LOCAL_ENGINE,
-                                   engine_version=version, params="{}", response=response,
-                                   detections=flatten(Api.DETECT_LABELS.value, response, LOCAL_ENGINE))
-    return sha
 
 
 @pytest.fixture
 def library(testdata, tmp_path):
     """A library of three ImageNet photos: two labelled by the old model, one by the current one."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in PHOTOS:
-        shutil.copy(testdata / "6_imagenet" / name, photos / name)
-    lib = Library(tmp_path / "lib")
-    report = lib.import_paths([photos], engines=[])
-    assert report.imported == 3
-    current = local_label_version(lib.settings)
-    _store_labels(lib, photos / PHOTOS[0], OLD_VERSION)
-    _store_labels(lib, photos / PHOTOS[1], OLD_VERSION)
-    _store_labels(lib, photos / PHOTOS[2], current)
-    lib.sync_index()  # index the stored answers, as an import does
+    lib, photos = relabel_library(testdata, tmp_path)
     yield lib, photos
     lib.close()
 

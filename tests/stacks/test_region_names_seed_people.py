@@ -53,6 +53,14 @@ def _photo(testdata: Path, folder: Path) -> Path:
     return photo
 
 
+def _photo_and_copy(testdata: Path, folder: Path, copy_name: str) -> tuple[Path, Path]:
+    """``_photo`` plus ``folder / copy_name``: ``PHOTO`` re-encoded (JPEG quality 85), other bytes, the same face."""
+    photo = _photo(testdata, folder)
+    other = folder / copy_name
+    Image.open(testdata / PHOTO).convert("RGB").save(other, quality=85)
+    return photo, other
+
+
 def _faces(lib: Library, photo: Path):
     return lib.people.store.faces(sha256s=[lib.catalog.sha_for_path(str(photo))])
 
@@ -89,10 +97,7 @@ def test_region_read_before_the_face_was_found_names_it(testdata, tmp_path):
 
 def test_region_added_later_names_the_face_found_earlier_unless_the_user_named_it(testdata, tmp_path):
     photos = tmp_path / "photos"
-    photos.mkdir()
-    photo, other = photos / "obama.jpg", photos / "obama_copy_named.jpg"
-    shutil.copy(testdata / PHOTO, photo)
-    Image.open(testdata / PHOTO).convert("RGB").save(other, quality=85)  # other bytes, the same face
+    photo, other = _photo_and_copy(testdata, photos, "obama_copy_named.jpg")  # other bytes, the same face
     lib = _library(tmp_path)
     try:
         lib.import_paths([photos])

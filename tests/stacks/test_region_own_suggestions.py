@@ -12,11 +12,8 @@ the file's (the user's) word. Real face photos, the local engine, exiftool.
 
 from __future__ import annotations
 
-import shutil
-
 from metadata_support import needs_exiftool
-from PIL import Image
-from test_region_names_seed_people import PHOTO, _faces, _library, _region_sidecar
+from test_region_names_seed_people import _faces, _library, _photo_and_copy, _region_sidecar
 
 pytestmark = needs_exiftool
 
@@ -25,10 +22,7 @@ NAME = "Barack Obama"
 
 def test_a_region_repeating_an_automatic_name_does_not_confirm_it(testdata, tmp_path):
     photos = tmp_path / "photos"
-    photos.mkdir()
-    named_photo, suggested_photo = photos / "obama.jpg", photos / "obama_copy.jpg"
-    shutil.copy(testdata / PHOTO, named_photo)
-    Image.open(testdata / PHOTO).convert("RGB").save(suggested_photo, quality=85)  # other bytes, the same face
+    named_photo, suggested_photo = _photo_and_copy(testdata, photos, "obama_copy.jpg")  # other bytes, the same face
     lib = _library(tmp_path)
     try:
         lib.import_paths([photos])

@@ -8,6 +8,7 @@ pair is analysed once" is checked call by call.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import replay_engine
@@ -31,16 +32,26 @@ def _paths(lib: Library, query: Query) -> list[str]:
     return [h.path for h in lib.search(query).hits]
 
 
-@pytest.fixture
-def imported_pair(testdata, tmp_path):
-    """A replay library holding one imported RAW+JPEG pair (one stack, shown as the RAW); yields
-    ``(library, photos, raw, jpeg)`` and closes the library after."""
+def _import_pair(testdata, tmp_path) -> tuple[Library, Path, Path, Path]:
+    """A replay library at ``tmp_path / "lib"`` that imported one RAW+JPEG pair shot into ``tmp_path / "photos"``
+    (one stack, shown as the RAW); ``(library, photos, raw, jpeg)``, the library open (closed if this fails)."""
     photos = tmp_path / "photos"
     raw, jpeg = shoot_raw_jpeg(testdata, photos)
     lib = open_replay_library(testdata, tmp_path)
     try:
         lib.import_paths([photos])
         assert _paths(lib, Query(limit=None)) == [str(raw)]
+    except BaseException:
+        lib.close()
+        raise
+    return lib, photos, raw, jpeg
+
+
+@pytest.fixture
+def imported_pair(testdata, tmp_path):
+    """``_import_pair``'s library; yields ``(library, photos, raw, jpeg)`` and closes the library after."""
+    lib, photos, raw, jpeg = _import_pair(testdata, tmp_path)
+    try:
         yield lib, photos, raw, jpeg
     finally:
         lib.close()
@@ -90,14 +101,8 @@ def test_setting_off_shows_both_files_and_analyses_the_raw_too(imported_pair):
 
 
 def test_setting_changed_while_closed_applies_at_the_next_import(testdata, tmp_path):
-    photos = tmp_path / "photos"
-    raw, jpeg = shoot_raw_jpeg(testdata, photos)
-    lib = open_replay_library(testdata, tmp_path)
-    try:
-        lib.import_paths([photos])
-        assert _paths(lib, Query(limit=None)) == [str(raw)]
-    finally:
-        lib.close()
+    lib, photos, raw, jpeg = _import_pair(testdata, tmp_path)
+    lib.close()
     save_settings(tmp_path / "lib", {**lib.settings.to_dict(), "stack_raw_jpeg": False})  # edited by hand
     lib = Library(tmp_path / "lib")
     try:

@@ -7,36 +7,19 @@ the import flow with ``reanalyse`` when accepted, and is not shown again.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from support import RELABEL_PHOTOS as PHOTOS
+from support import relabel_library
 
-from mediaapp.core.apis import Api, flatten
-from mediaapp.core.types import LOCAL_ENGINE
-from mediaapp.library import Library
-from mediaapp.services.relabel import SECONDS_PER_IMAGE_ALL, local_label_version
+from mediaapp.services.relabel import SECONDS_PER_IMAGE_ALL
 from mediaapp.settings import read_settings
 from mediaapp.ui.relabel_banner import RelabelBanner, banner_text
-
-OLD_VERSION = "nanodet-416@human-models-3.0.4/cal-raw+dlib-20.0.1/hog"
-PHOTOS = ("n01491361_tiger_shark.JPEG", "n01664065_loggerhead.JPEG", "n01534433_junco.JPEG")
 
 
 @pytest.fixture
 def library(testdata, tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in PHOTOS:
-        shutil.copy(testdata / "6_imagenet" / name, photos / name)
-    lib = Library(tmp_path / "lib")
-    assert lib.import_paths([photos], engines=[]).imported == 3
-    for name, version in zip(PHOTOS, (OLD_VERSION, OLD_VERSION, local_label_version(lib.settings))):
-        sha = lib.show(photos / name)["sha256"]
-        response = {"Labels": [{"Name": "Animal", "Confidence": 90.0, "Instances": [], "Parents": [],
-                                "Aliases": [], "Categories": []}]}
-        lib.catalog.store_analysis(sha256=sha, api=Api.DETECT_LABELS.value, engine=LOCAL_ENGINE,
-                                   engine_version=version, params="{}", response=response,
-                                   detections=flatten(Api.DETECT_LABELS.value, response, LOCAL_ENGINE))
+    """A library of three ImageNet photos: two labelled by an older label model, one by the current one."""
+    lib, photos = relabel_library(testdata, tmp_path)
     yield lib, photos
     lib.close()
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import replay_engine
 from support import REPLAY_PHOTOS, REPLAYED_APIS, eventually, replay_folder
+from watch_support import start
 
 from mediaapp.core.types import Query
 from mediaapp.library import Library
-from mediaapp.services.watch import FolderWatcher, WatchChange, fs_type, is_temp_name, needs_polling
+from mediaapp.services.watch import fs_type, is_temp_name, needs_polling
 
 NEW_PHOTO = "1_objects/voc/VOC2007/JPEGImages/000003.jpg"
 OTHER_PHOTO = "1_objects/voc/VOC2012/JPEGImages/2007_000032.jpg"
@@ -35,29 +36,9 @@ def in_folder(lib: Library, folder: Path, label: str = "Car") -> set[str]:
 
 
 @pytest.fixture
-def library(testdata, tmp_path):
-    """A replay library holding ``REPLAY_PHOTOS`` (imported from ``tmp_path/photos``), open; closed after."""
-    root, photos = replay_folder(testdata, tmp_path)
-    lib = Library(root, settings={"apis": REPLAYED_APIS})
-    report = lib.import_paths([photos])
-    assert report.imported == len(REPLAY_PHOTOS) and not report.failed
-    yield lib
-    lib.close()
-
-
-@pytest.fixture
 def changes():
     """The ``WatchChange``s a watcher reported (its ``on_change``)."""
     return []
-
-
-def start(lib: Library, paths, changes: list[WatchChange], **options) -> FolderWatcher:
-    options.setdefault("settle_s", 0.3)
-    watcher = lib.watcher(paths, changes.append, **options)
-    watcher.start()
-    assert watcher.wait_ready(30)
-    assert watcher.wait_idle(60)  # the start-up reconcile is done
-    return watcher
 
 
 def test_a_photo_copied_into_a_watched_folder_is_searchable_without_an_import_call(library, testdata, tmp_path,

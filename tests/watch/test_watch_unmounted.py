@@ -12,36 +12,16 @@ from __future__ import annotations
 import os
 import shutil
 
-import pytest
-from support import REPLAY_PHOTOS, REPLAYED_APIS, eventually, replay_folder
+from support import REPLAY_PHOTOS, eventually
+from watch_support import start
 
 from mediaapp.library import Library
-from mediaapp.services.watch import FolderWatcher, WatchChange
-
-
-@pytest.fixture
-def library(testdata, tmp_path):
-    """A replay library holding ``REPLAY_PHOTOS`` (imported from ``tmp_path/photos``), open; closed after."""
-    root, photos = replay_folder(testdata, tmp_path)
-    lib = Library(root, settings={"apis": REPLAYED_APIS})
-    report = lib.import_paths([photos])
-    assert report.imported == len(REPLAY_PHOTOS) and not report.failed
-    yield lib
-    lib.close()
+from mediaapp.services.watch import WatchChange
 
 
 def catalogued(lib: Library, folder) -> set[str]:
     """Catalogued paths below ``folder``."""
     return set(lib.catalog.known_files(under=[str(folder)]))
-
-
-def start(lib: Library, paths, changes: list[WatchChange], **options) -> FolderWatcher:
-    options.setdefault("settle_s", 0.3)
-    watcher = lib.watcher(paths, changes.append, **options)
-    watcher.start()
-    assert watcher.wait_ready(30)
-    assert watcher.wait_idle(60)
-    return watcher
 
 
 def unmounted_notices(changes: list[WatchChange], root) -> list[WatchChange]:

@@ -23,22 +23,13 @@ from pathlib import Path
 import pytest
 import replay_engine
 from support import REPLAYED_APIS, eventually, open_replay_library, sha256_of, shoot_raw_jpeg
+from watch_support import start
 
 from mediaapp.core.types import DetectionKind, Query
 from mediaapp.library import Library
-from mediaapp.services.watch import FolderWatcher, WatchChange
+from mediaapp.services.watch import WatchChange
 
 NEW_PHOTO = "1_objects/voc/VOC2007/JPEGImages/000003.jpg"
-
-
-def start(lib: Library, paths: list[Path], changes: list[WatchChange], **options) -> FolderWatcher:
-    """A started watcher of ``paths`` whose start-up reconcile is done."""
-    options.setdefault("settle_s", 0.3)
-    watcher = lib.watcher(paths, changes.append, **options)
-    watcher.start()
-    assert watcher.wait_ready(30)
-    assert watcher.wait_idle(60)
-    return watcher
 
 
 def hits(lib: Library, query: Query) -> set[str]:

@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image
 
 from mediaapp.analysis.engine_base import EngineUnavailableError
+from mediaapp.analysis.local.sessions import cpu_session
 from mediaapp.tasks import ORT_THREADS_ENV
 
 #: Lowest Confidence (0-100) a concept label is stored with: the search slider
@@ -201,14 +202,8 @@ class ConceptClassifier:
                 path = ensure_classifier(self.spec.name, model_dir=self.model_dir or default_model_dir())
             except FetchError as exc:
                 raise EngineUnavailableError(f"concept labels are unavailable: {exc}", "ModelUnavailable") from exc
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
-                opts.inter_op_num_threads = 1
             try:
-                self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+                self._session = cpu_session(path, self.threads)
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise EngineUnavailableError(f"the cached classifier {path} cannot be loaded ({exc}); delete "
                                              f"its folder to convert it again", "ModelUnavailable") from exc

@@ -35,14 +35,12 @@ Outputs mapped to Rekognition:
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.engine_base import EngineUnavailableError
+from mediaapp.analysis.local.face_models import CachedFaceModel
 from mediaapp.core.types import BoundingBox, Json
 
 __all__ = ["AgeGenderEstimator", "age_range", "gender", "range_around"]
@@ -74,59 +72,20 @@ def gender(p_male: float) -> Json:
     return {"Value": value, "Confidence": prob * 100.0}
 
 
-class AgeGenderEstimator:
+class AgeGenderEstimator(CachedFaceModel):
     """The age and gender model, loaded from the model cache on first use (never fetched here: see
     ``mediaapp.models.faces.ensure_face_model``, called by ``LocalEngine.prepare``).
 
     ``model_dir``: the model cache (default ``mediaapp.models.default_model_dir()``).
-    Thread-safe; one ONNX session per instance.
+    Thread-safe; one ONNX session per instance (see ``face_models.CachedFaceModel``).
     """
 
     def __init__(self, model_dir: Path | None = None):
-        from mediaapp.models.faces import face_model
-
-        self.spec = face_model("faceres")
-        self.model_dir = Path(model_dir) if model_dir else None
-        self._session: Any = None
-        self._lock = threading.Lock()
+        super().__init__("faceres", "face age/gender", model_dir)
         self.mean = np.asarray(self.spec.input["mean"], dtype=np.float32)
         self.margin = float(self.spec.input.get("crop_margin", 0.15))
         self.min_age = float(self.spec.decoder.get("min_age", 1))
         self.half_width = float(self.spec.decoder.get("age_half_width", 5))
-
-    @property
-    def root(self) -> Path:
-        """The model cache this estimator reads."""
-        from mediaapp.models import default_model_dir
-
-        return self.model_dir or default_model_dir()
-
-    @property
-    def version(self) -> str:
-        """The pinned model version (``faceres-mobilenet@human-models-3.0.4``)."""
-        return self.spec.version
-
-    def is_available(self) -> bool:
-        """Whether the converted model is in the cache (cheap; no loading)."""
-        from mediaapp.models.faces import face_model_cached
-
-        return face_model_cached(self.root, self.spec.name)
-
-    def _load(self) -> Any:  # an onnxruntime.InferenceSession
-        with self._lock:
-            if self._session is None:
-                from mediaapp.models.fetch import model_path
-
-                if not self.is_available():
-                    raise EngineUnavailableError(f"the face age/gender model is not in {self.root}",
-                                                 "ModelUnavailable")
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = 1  # one small face at a time; the worker processes share the cores
-                self._session = ort.InferenceSession(str(model_path(self.root, self.spec)), opts,
-                                                     providers=["CPUExecutionProvider"])
-            return self._session
 
     def model_input(self, image: Image.Image, box: BoundingBox) -> np.ndarray:
         """The network input for the face in ``box`` (ratios) of ``image``: float32 (1, 224, 224, 3), BGR,

@@ -20,13 +20,12 @@ as sad or afraid now and then, so only HAPPY has been checked here.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from mediaapp.analysis.engine_base import EngineUnavailableError
+from mediaapp.analysis.local.face_models import CachedFaceModel
 from mediaapp.core.types import BoundingBox, Json
 
 __all__ = ["REKOGNITION_TYPES", "EmotionClassifier"]
@@ -36,57 +35,18 @@ REKOGNITION_TYPES = {"angry": "ANGRY", "disgust": "DISGUSTED", "fear": "FEAR", "
                      "surprise": "SURPRISED", "neutral": "CALM"}
 
 
-class EmotionClassifier:
+class EmotionClassifier(CachedFaceModel):
     """The expression model, loaded from the model cache on first use (never fetched here: see
     ``mediaapp.models.faces.ensure_face_model``, called by ``LocalEngine.prepare``).
 
     ``model_dir``: the model cache (default ``mediaapp.models.default_model_dir()``).
-    Thread-safe; one ONNX session per instance.
+    Thread-safe; one ONNX session per instance (see ``face_models.CachedFaceModel``).
     """
 
     def __init__(self, model_dir: Path | None = None):
-        from mediaapp.models.faces import face_model
-
-        self.spec = face_model("emotion")
-        self.model_dir = Path(model_dir) if model_dir else None
-        self._session = None
-        self._lock = threading.Lock()
+        super().__init__("emotion", "face-expression", model_dir)
         self.classes = list(self.spec.decoder["classes"])
         self.gray = np.asarray(self.spec.input.get("gray_weights", [0.2989, 0.587, 0.114]), dtype=np.float32)
-
-    @property
-    def root(self) -> Path:
-        """The model cache this classifier reads."""
-        from mediaapp.models import default_model_dir
-
-        return self.model_dir or default_model_dir()
-
-    @property
-    def version(self) -> str:
-        """The pinned model version (``emotion-mini-xception@human-models-3.0.4``)."""
-        return self.spec.version
-
-    def is_available(self) -> bool:
-        """Whether the converted model is in the cache (cheap; no loading)."""
-        from mediaapp.models.faces import face_model_cached
-
-        return face_model_cached(self.root, self.spec.name)
-
-    def _load(self):
-        with self._lock:
-            if self._session is None:
-                from mediaapp.models.fetch import model_path
-
-                if not self.is_available():
-                    raise EngineUnavailableError(f"the face-expression model is not in {self.root}",
-                                                 "ModelUnavailable")
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = 1  # a 64x64 input: threads cost more than they save
-                self._session = ort.InferenceSession(str(model_path(self.root, self.spec)), opts,
-                                                     providers=["CPUExecutionProvider"])
-            return self._session
 
     def emotions(self, image: Image.Image, box: BoundingBox) -> list[Json]:
         """Rekognition ``Emotions`` of the face in ``box`` (ratios) of ``image``: ``[{"Type", "Confidence"}]``,

@@ -53,6 +53,7 @@ from PIL import Image
 
 from mediaapp.analysis.engine_base import EngineUnavailableError
 from mediaapp.analysis.local.detector_calibration import DetectorCalibration, load_detector_calibration
+from mediaapp.analysis.local.sessions import cpu_session
 from mediaapp.tasks import ORT_THREADS_ENV
 
 #: Lowest class score (0-1) a detection needs to be kept at all; lower
@@ -270,16 +271,11 @@ class ObjectDetector:
                 self._failure = (time.monotonic(), str(exc))
                 raise EngineUnavailableError(str(exc), "ModelUnavailable") from exc
             try:
-                import onnxruntime as ort
+                import onnxruntime  # noqa: F401  # a missing runtime is a clear message, not a load failure
             except ImportError as exc:  # pragma: no cover - hard dependency
                 raise EngineUnavailableError(f"onnxruntime is not installed: {exc}", "ModelUnavailable") from exc
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
-                opts.inter_op_num_threads = 1
             try:
-                self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+                self._session = cpu_session(path, self.threads)
             except Exception as exc:  # onnxruntime raises its own exception types
                 message = (f"the cached model {path} cannot be loaded ({exc}); delete it and run "
                            f"'mediaapp models fetch {self.spec.name}'")

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from mediaapp.models.fetch import FetchError, Progress, build_once, file_sha256
+from mediaapp.models.fetch import FetchError, Progress, build_once, file_sha256, write_model_meta
 from mediaapp.models.manifest import ManifestError, resources_dir
 
 #: Bumped when the graph builder's output changes, so cached ONNX files are rebuilt.
@@ -148,13 +147,9 @@ def convert_classifier(model_dir: Path, spec: ClassifierSpec, progress: Progress
     tmp = dst.with_name("model.onnx.part")
     tmp.write_bytes(model.SerializeToString())
     tmp.replace(dst)
-    meta = {"name": spec.name, "version": spec.version, "converter": CLASSIFIER_CONVERTER_VERSION,
-            "onnx_sha256": file_sha256(dst), "source": f"{spec.distribution}=={spec.distribution_version}:{spec.file}",
-            "sha256": spec.sha256, "license": spec.license,
-            "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    part = dst.with_name("meta.json.part")
-    part.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    part.replace(dst.with_name("meta.json"))
+    write_model_meta(dst, name=spec.name, version=spec.version, converter=CLASSIFIER_CONVERTER_VERSION,
+                     source=f"{spec.distribution}=={spec.distribution_version}:{spec.file}", sha256=spec.sha256,
+                     license=spec.license)
     if progress:
         progress("convert", 3, 3)
     return dst

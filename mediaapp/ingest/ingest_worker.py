@@ -16,10 +16,19 @@ from dataclasses import dataclass
 
 from mediaapp.ingest.decode import DecodeError
 from mediaapp.ingest.hashing import sha256_file
-from mediaapp.ingest.media import MediaInfo, ThumbnailError, handler_for, sniff_path
+from mediaapp.ingest.media import MediaInfo, ThumbnailError, claimed_by_name, handler_for, sniff_path
 
 STAGES = ("read", "sniff", "decode", "thumbnail")
 """Values of ``FileResult.error_stage``, in the order the stages run."""
+
+#: The ``"sniff"`` reason of a non-empty file no media handler recognises by content, by the media its name
+#: claims (``MediaHandler.media`` of ``media.claimed_by_name``: ``"image"``, RAW included, or ``"video"``; None
+#: when no handler claims the name). See ``unrecognised_reason``.
+UNRECOGNISED_REASONS: dict[str | None, str] = {
+    "image": "not an image (unrecognised content)",
+    "video": "not a decodable video (unrecognised content)",
+    None: "not an image or video (unrecognised content)",
+}
 
 #: The ``MediaInfo`` fields a ``FileResult`` carries.
 _INFO_FIELDS = tuple(f.name for f in dataclasses.fields(MediaInfo))
@@ -36,10 +45,11 @@ class FileResult(MediaInfo):
     in bytes and ``mtime_ns`` in nanoseconds (``st_mtime_ns``) from the stat
     taken before reading; ``sha256`` 64 hex characters. On failure ``error_stage`` is one of
     ``STAGES`` (``"read"``: the file could not be read or changed meanwhile;
-    ``"sniff"``: empty or not an image; ``"decode"``: an image that cannot be
-    decoded, including decompression bombs; ``"thumbnail"``: the thumbnail
-    could not be written) and ``error`` a readable reason; fields learned
-    before the failure stay filled, the rest are None.
+    ``"sniff"``: empty, or not media by content (``unrecognised_reason``);
+    ``"decode"``: an image or video that cannot be decoded, including
+    decompression bombs; ``"thumbnail"``: the thumbnail could not be
+    written) and ``error`` a readable reason; fields learned before the
+    failure stay filled, the rest are None.
     """
 
     path: str = ""
@@ -89,6 +99,14 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
+def unrecognised_reason(path: str) -> str:
+    """The one-line reason (``UNRECOGNISED_REASONS``) for the non-empty file ``path`` that no media handler
+    recognises by content, worded by what its name claims: ``x.mp4`` of random bytes is "not a decodable
+    video", ``x.jpg`` "not an image", ``notes.txt`` "not an image or video". Reads nothing; never raises."""
+    claimed = claimed_by_name(path)
+    return UNRECOGNISED_REASONS.get(claimed.media if claimed else None, UNRECOGNISED_REASONS[None])
+
+
 def process_file(path: str, thumb_dir: str) -> FileResult:
     """Import one file: stat, sniff, hash, decode once for metadata and thumbnail.
 
@@ -115,7 +133,7 @@ def process_file(path: str, thumb_dir: str) -> FileResult:
     try:
         sniffed = sniff_path(path)
         if sniffed is None:
-            return _fail(result, "sniff", "not an image (unrecognised content)")
+            return _fail(result, "sniff", unrecognised_reason(path))
         fmt = result.format = sniffed.format
         result.sha256 = sha256_file(path)
     except OSError as exc:

@@ -484,19 +484,20 @@ class OpenSearchIndex(OpenSearchConnection):
                 "_source": ["sha256", "path", "taken_at", "name_key", "size", "rating"],
                 "query": {"knn": {"embedding": {"vector": vector, "k": LIKE_MAX_HITS, "filter": knn_filter}}}}
 
-    def _search_like(self, query: NormalizedQuery, example: str, es_filter: Json) -> SearchPage:
-        """``Query.like`` by k-NN on ``embedding`` (see ``like_body``), paged as the embedded index pages it.
+    def _like_hits(self, example: str, es_filter: Json) -> list[SearchHit]:
+        """Every hit of ``Query.like`` by k-NN on ``embedding`` (see ``like_body``): score descending, then sha256.
 
         OpenSearch's cosine score is ``(1 + cos) / 2``; hits score ``100 x cos``
         as on SQLite. An example without an embedding finds nothing. A cluster
         without the k-NN plugin answers an error: ``SearchUnavailableError``,
-        and the library answers from the embedded index.
+        and the library answers from the embedded index. The search
+        (``_search_like``) and the facets under ``like`` both read these.
         """
         found = self._call(lambda: self.client.search(index=self.alias, body={
             "size": 1, "_source": ["embedding"], "query": {"term": {"sha256": example}}}))["hits"]["hits"]
         vector = (found[0].get("_source") or {}).get("embedding") if found else None
         if not vector:
-            return SearchPage([], 0)
+            return []
         resp = self._call(lambda: self.client.search(index=self.alias, body=self.like_body(vector, es_filter,
                                                                                             example)))
         hits = []
@@ -505,6 +506,11 @@ class OpenSearchIndex(OpenSearchConnection):
             hit.score = float32(100.0 * (2.0 * float(h.get("_score") or 0.0) - 1.0))
             hits.append(hit)
         hits.sort(key=lambda h: (-h.score, h.sha256))
+        return hits
+
+    def _search_like(self, query: NormalizedQuery, example: str, es_filter: Json) -> SearchPage:
+        """``Query.like``'s page of ``_like_hits``, paged as the embedded index pages it."""
+        hits = self._like_hits(example, es_filter)
         total = len(hits)
         after = query.after
         if after is not None:
@@ -593,9 +599,13 @@ class OpenSearchIndex(OpenSearchConnection):
         """Asset counts per label (nested terms + reverse_nested) or person under ``query``.
 
         Same semantics and order as ``SqliteIndex.facets``; display spellings
-        come from the names index. Raises ``ValueError`` for another
+        come from the names index. With ``query.like`` the counts are over
+        the hits of that search (``_like_hits``: its k-NN query first, then
+        the aggregation over those sha256s). Raises ``ValueError`` for another
         ``field``, ``SearchUnavailableError`` when the cluster cannot be
-        reached or the index was lost.
+        reached, the index was lost, or (under ``like``) it cannot answer
+        k-NN queries: the library then answers from the embedded index, as
+        for the search.
         """
         if field not in ("labels", "persons", "moderation", "face_attributes"):
             raise ValueError(f"unknown facet field {field!r}; expected 'labels', 'persons', 'moderation' "
@@ -603,6 +613,11 @@ class OpenSearchIndex(OpenSearchConnection):
         normalized = normalize_query(query)
         es_query = self._filter_query(normalized)
         self._check_readable()
+        if normalized.like is not None:  # exactly the hits "more like this" gives (k-NN; unavailable: fall back)
+            shas = [h.sha256 for h in self._like_hits(normalized.like, es_query)]
+            if not shas:
+                return []
+            es_query = {"bool": {"filter": [es_query, {"terms": {"sha256": shas}}]}}
         if field == "face_attributes":
             return self._face_counts(es_query, normalized, limit)
         if field in ("labels", "moderation"):

@@ -485,33 +485,11 @@ class SqliteIndex(SqliteStore):
     def _search_like(self, query: NormalizedQuery, example: str) -> SearchPage:
         """"More like this" (``Query.like``): the other filters' matches ranked by the vector store's cosine.
 
-        Score 100 x cosine (-100 to 100); at most ``LIKE_MAX_HITS`` hits;
-        ``after`` pages like the relevance order (score, then sha256).
+        Score 100 x cosine (-100 to 100); at most ``LIKE_MAX_HITS`` hits
+        (``_like_matches``); ``after`` pages like the relevance order (score,
+        then sha256).
         """
-        ids, _scores = self._candidates(query)
-        if ids is None:  # the whole library: the store ranks every vector, the hits' rows are looked up
-            ranked = self.vectors.nearest(example, None, LIKE_MAX_HITS)
-            rows: dict[str, str] = {}
-            for chunk in range(0, len(ranked), 500):
-                part = [sha for sha, _score in ranked[chunk:chunk + 500]]
-                rows.update(self._read(
-                    f"SELECT sha256, path FROM assets WHERE sha256 IN ({','.join('?' * len(part))})", part))
-            hits: list[_Row] = [(sha, rows[sha], None, float(np.float32(score * 100)))
-                                for sha, score in ranked if sha in rows]
-        else:  # the filters' ids: their vector rows (cached per index and store version), scored, the best kept
-            table = self._vector_rows()
-            inside = ids < len(table)
-            vrows = np.where(inside, table[np.where(inside, ids, 0)], -1)
-            keep = (vrows >= 0) & (vrows != self.vectors.row(example))
-            ids, vrows = ids[keep], vrows[keep]
-            cosines = self.vectors.scores(example, vrows)
-            if cosines is None or not len(ids):
-                return SearchPage([], 0)
-            top = np.argpartition(-cosines, LIKE_MAX_HITS - 1)[:LIKE_MAX_HITS] if len(ids) > LIKE_MAX_HITS \
-                else np.arange(len(ids))
-            found = self._rows_for(ids[top].tolist())
-            hits = [(found[i][0], found[i][1], None, float(np.float32(cosines[t] * 100)))
-                    for i, t in zip(ids[top].tolist(), top.tolist()) if i in found]
+        hits = [row for _id, row in self._like_matches(query, example)]
         hits.sort(key=lambda h: (-h[3], h[0]))  # rounded scores tie: sha256 decides, as the cursor expects
         total = len(hits)
         after = query.after
@@ -524,6 +502,41 @@ class SqliteIndex(SqliteStore):
         if page and query.sort in _ORDERS:  # its (score, sha256) fits no keyed order's cursor: page by offset
             out.cursor = None
         return out
+
+    def _like_matches(self, query: NormalizedQuery, example: str) -> list[tuple[int, _Row]]:
+        """Every hit of ``Query.like`` (``example``, a sha256) under ``query``'s other filters, unordered.
+
+        Each is ``(asset id, (sha256, path, None, 100 x cosine as float32))``:
+        the ``LIKE_MAX_HITS`` assets with a vector most like the example's,
+        the example left out; empty when it has no vector. ``after``,
+        ``offset`` and ``limit`` are not applied. Both the search
+        (``_search_like``) and the facets under ``like`` read these, so the
+        counts describe exactly the hits.
+        """
+        ids, _scores = self._candidates(query)
+        if ids is None:  # the whole library: the store ranks every vector, the hits' rows are looked up
+            ranked = self.vectors.nearest(example, None, LIKE_MAX_HITS)
+            rows: dict[str, tuple[int, str]] = {}
+            for chunk in range(0, len(ranked), 500):
+                part = [sha for sha, _score in ranked[chunk:chunk + 500]]
+                rows.update((sha, (i, path)) for sha, i, path in self._read(
+                    f"SELECT sha256, id, path FROM assets WHERE sha256 IN ({','.join('?' * len(part))})", part))
+            return [(rows[sha][0], (sha, rows[sha][1], None, float(np.float32(score * 100))))
+                    for sha, score in ranked if sha in rows]
+        # the filters' ids: their vector rows (cached per index and store version), scored, the best kept
+        table = self._vector_rows()
+        inside = ids < len(table)
+        vrows = np.where(inside, table[np.where(inside, ids, 0)], -1)
+        keep = (vrows >= 0) & (vrows != self.vectors.row(example))
+        ids, vrows = ids[keep], vrows[keep]
+        cosines = self.vectors.scores(example, vrows)
+        if cosines is None or not len(ids):
+            return []
+        top = np.argpartition(-cosines, LIKE_MAX_HITS - 1)[:LIKE_MAX_HITS] if len(ids) > LIKE_MAX_HITS \
+            else np.arange(len(ids))
+        found = self._rows_for(ids[top].tolist())
+        return [(i, (found[i][0], found[i][1], None, float(np.float32(cosines[t] * 100))))
+                for i, t in zip(ids[top].tolist(), top.tolist()) if i in found]
 
     @staticmethod
     def _page(rows: list[_Row], total: int, query: NormalizedQuery) -> SearchPage:
@@ -738,7 +751,9 @@ class SqliteIndex(SqliteStore):
         ``"labels"`` counts label facts (names and parents) with confidence
         >= ``query.min_confidence``; ``"persons"`` counts person detections.
         Ordered by count descending then normalised name; ``limit`` caps the
-        list. ``query.limit``/``offset``/``sort`` are ignored. Raises
+        list. ``query.limit``/``offset``/``sort`` are ignored. With
+        ``query.like`` the counts are over the hits of that search (at most
+        ``LIKE_MAX_HITS``, the example left out). Raises
         ``ValueError`` for another ``field`` or a bad date bound,
         ``SearchUnavailableError`` when the file cannot be read.
         """
@@ -746,7 +761,12 @@ class SqliteIndex(SqliteStore):
             raise ValueError(f"unknown facet field {field!r}; expected 'labels', 'persons', 'moderation' "
                              "or 'face_attributes'")
         normalized = normalize_query(query)
-        ids, _scores = self._candidates(normalized)
+        ids: np.ndarray | None
+        if normalized.like is not None:  # exactly the hits "more like this" gives (``_like_matches``)
+            matches = self._like_matches(normalized, normalized.like)
+            ids = np.unique(np.fromiter((i for i, _row in matches), dtype=np.int64, count=len(matches)))
+        else:
+            ids, _scores = self._candidates(normalized)
         if ids is not None and not len(ids):
             return []
         if field == "face_attributes":

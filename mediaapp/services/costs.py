@@ -241,10 +241,12 @@ class CostEstimator:
         return self._estimate_files(_iter_paths(paths), apis, engine_name, progress, config, reanalyse,
                                     bool(apis) if named is None else named)
 
-    def estimate_import(self, paths, *, reanalyse: bool = False, progress=None) -> Estimate | None:
+    def estimate_import(self, paths, *, reanalyse: bool = False, apis: list[str] | None = None,
+                        progress=None) -> Estimate | None:
         """What importing ``paths`` with the library's saved settings would cost in Rekognition calls.
 
-        Mirrors what ``Library.import_paths(paths)`` (no ``engines`` named) will
+        Mirrors what ``Library.import_paths(paths, apis=apis)`` (no ``engines`` named; ``apis`` None: the
+        settings' analyses, as there) will
         do: the same files are found (``mediaapp.ingest.scan.iter_files``), the
         same ones are ingested (new or changed, image by content, not a failure
         recorded for the same size and mtime) or kept (catalogued with the same
@@ -325,7 +327,7 @@ class CostEstimator:
             del billed[sha]
         if not billed and not unreadable:
             return None
-        est = self._price(billed, None, CLOUD_ENGINE, None, reanalyse, False, _probe_videos(
+        est = self._price(billed, apis, CLOUD_ENGINE, None, reanalyse, apis is not None, _probe_videos(
             {p: final[p] for p in changing_paths if p in final}, billed))
         est.unreadable = unreadable
         return est

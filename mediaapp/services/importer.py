@@ -33,7 +33,7 @@ from mediaapp.catalog.stacks import StackStore
 from mediaapp.core.apis import apis_for_media, engine_apis, flatten, parse_api, spec
 from mediaapp.core.types import LOCAL_ENGINE, Api, Asset, ImportProblem, ImportReport, Json
 from mediaapp.ingest import media, raw, scan
-from mediaapp.ingest.ingest_worker import FileResult, job_timeout, process_file
+from mediaapp.ingest.ingest_worker import FileResult, job_timeout, process_file, unrecognised_reason
 from mediaapp.ingest.scan import FileEntry
 from mediaapp.paths import is_below
 from mediaapp.services.indexing import SearchSync
@@ -260,22 +260,27 @@ class ImportPipeline:
         A file no media handler recognises by content (``media.sniff_path``)
         is skipped quietly when its name does not claim a media type either
         (sidecars, documents), and recorded as a failure when it does
-        (``broken.jpg``, a zero-byte ``.png``; ``media.claimed_by_name``). A
-        file that cannot be read is recorded as ``UNREADABLE``, which the next
-        import retries.
+        (``broken.jpg``, ``x.mp4`` of random bytes: ``ingest_worker.unrecognised_reason``;
+        ``media.claimed_by_name``). An empty file is recorded as one, whatever its
+        name. A file that cannot be read is recorded as ``UNREADABLE``, which the
+        next import retries.
         """
         code = None
         try:
             sniffed = media.sniff_path(entry.path)
-            if sniffed is not None:
-                return sniffed.handler.kind
-            reason = "empty file" if entry.size == 0 else "not an image (unrecognised content)"
         except OSError as exc:
             reason, code = f"cannot read: {exc.strerror or exc}", UNREADABLE
-        if media.claimed_by_name(entry.path) is not None or not reason.startswith("not an image"):
-            self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns, code=code)
         else:
-            report.skipped += 1
+            if sniffed is not None:
+                return sniffed.handler.kind
+            if entry.size == 0:
+                reason = "empty file"
+            elif media.claimed_by_name(entry.path) is None:  # not media by content nor by name
+                report.skipped += 1
+                return None
+            else:  # "not a decodable video (unrecognised content)" for x.mp4, "not an image ..." for x.jpg
+                reason = unrecognised_reason(entry.path)
+        self._fail(report, entry.path, "sniff", reason, size=entry.size, mtime_ns=entry.mtime_ns, code=code)
         return None
 
     def _ingest(self, todo: list[FileEntry], kinds: dict[str, str], report: ImportReport, touched: set[str],

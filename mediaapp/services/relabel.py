@@ -11,8 +11,11 @@ model). It estimates the time of relabelling them (images x
 ``relabel_notice`` setting, the label model it last told the user about, so
 each front end says it once per library and model (``notice``, then
 ``mark_shown``). The relabelling itself is an ordinary import of the photos'
-paths with ``reanalyse`` (``mediaapp import --reanalyse --apis labels PATH``,
-or the window's import flow), never silent.
+paths with ``reanalyse`` that runs ``RELABEL_APIS`` (DetectLabels) only:
+``mediaapp import --reanalyse --apis labels PATH``, or the window's import
+flow (``ImportFlow.start(..., apis=RELABEL_APIS)``), never silent. The local
+engine's DetectLabels also gives the image embedding of "more like this",
+which the import stores with it, so relabelling refreshes that too.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from mediaapp.core.apis import Api
 from mediaapp.core.types import LOCAL_ENGINE
 from mediaapp.settings import Settings, load_settings, read_settings, store_settings
 
-__all__ = ["FRONT_ENDS", "SECONDS_PER_IMAGE", "SECONDS_PER_IMAGE_ALL", "Relabel", "RelabelOffer", "label_model",
+__all__ = ["FRONT_ENDS", "RELABEL_APIS", "SECONDS_PER_IMAGE", "Relabel", "RelabelOffer", "label_model",
            "local_label_version"]
 
 #: Wall seconds per 12 MP photo of the local engine's DetectLabels alone (detector + classifier + faces for the
@@ -35,10 +38,9 @@ __all__ = ["FRONT_ENDS", "SECONDS_PER_IMAGE", "SECONDS_PER_IMAGE_ALL", "Relabel"
 #: --count 12 --skip-parts`` printed 0.77 images/s (1.3 s per photo; 2 workers, load average 5.6-6.9 from other
 #: jobs) on 2026-12-07, so on a quieter machine this overestimates rather than promises too little.
 SECONDS_PER_IMAGE = 1.3
-#: The same for the default analysis set (labels, text, faces, celebrities, moderation), which the window's
-#: re-analysis runs: ``benchmarks/analysis_bench.py`` (issue 10's measurement: 1.24 images/s, 0.81 s/photo,
-#: before the text and decode speed-ups; the slower figure is kept so the estimate does not promise too little).
-SECONDS_PER_IMAGE_ALL = 1 / 1.24
+#: The analyses a relabelling runs (Rekognition operation names): DetectLabels only, whose local answer also
+#: carries the image embedding. The command line's ``--apis labels`` names the same.
+RELABEL_APIS: tuple[str, ...] = (Api.DETECT_LABELS.value,)
 #: The front ends that say it once each: the command line, the window.
 FRONT_ENDS = ("cli", "gui")
 

@@ -11,16 +11,25 @@ others…" moves their files into a folder the user chooses, after a
 confirmation that names the count and the folder (``Library.move_files``). Nothing
 is ever deleted. Every change goes through ``Operations.mutate`` and announces
 ``OpChanges(library=True)``, so the grid refreshes.
+
+Keyboard (as in Qt's item views: the focused card is the *current item*, the
+checked one the keeper): Left/Right (Home/End) move the focus between the
+photos of the group, Up/Down (Page Up/Page Down) to the previous/next group,
+and Space, Enter or Return make the focused photo the keeper, as a click on its
+"Keep this one" does. The focused card is drawn with a frame in the palette's
+highlight colour. A keeper chosen by hand is remembered while the dialog is
+open, so going to another group and back keeps it.
 """
 
 from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QFocusEvent, QImage, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -43,12 +52,16 @@ from mediaapp.ui.formatting import local_datetime
 from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.state import ui_settings
 
-__all__ = ["THUMB_SIDE", "DuplicatesDialog", "load_groups"]
+__all__ = ["THUMB_SIDE", "DuplicateCard", "DuplicatesDialog", "load_groups"]
 
 #: Longest side (pixels) of the thumbnails shown.
 THUMB_SIDE = 220
 #: QSettings key of the folder "Move the others…" chose last.
 MOVE_FOLDER_KEY = "duplicates/move_folder"
+#: Width (pixels) of the highlight frame drawn round the focused card.
+FOCUS_FRAME = 3
+#: Keys that make the focused photo the keeper (Qt's item views check an item with Space/Select, activate with Enter).
+KEEP_KEYS = frozenset({Qt.Key.Key_Space, Qt.Key.Key_Select, Qt.Key.Key_Return, Qt.Key.Key_Enter})
 
 
 def load_groups(library, ctx) -> tuple[list[Any], dict[str, QImage]]:
@@ -71,6 +84,57 @@ def load_groups(library, ctx) -> tuple[list[Any], dict[str, QImage]]:
     return groups, images
 
 
+class DuplicateCard(QFrame):
+    """One photo of the group shown (``member_sha256``, at ``row`` of the group's members): a frame taking focus.
+
+    The card is the keyboard's unit (its "Keep this one" radio button takes no
+    focus, a click anywhere on the card focuses it). ``on_focus(row)`` is called
+    when it gains focus; ``on_key(row, event) -> bool`` sees each key press first
+    and says whether it used it (otherwise ``QFrame`` handles it). While it has
+    focus, a ``FOCUS_FRAME``-pixel frame in the palette's ``Highlight`` colour is
+    drawn inside its edge.
+    """
+
+    def __init__(self, row: int, member_sha256: str, on_focus: Callable[[int], None],
+                 on_key: Callable[[int, QKeyEvent], bool], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.row = row
+        self.member_sha256 = member_sha256
+        self._on_focus = on_focus
+        self._on_key = on_key
+        self.setObjectName("duplicateCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        """Gaining focus: tell the dialog (it becomes the current card) and draw the focus frame."""
+        super().focusInEvent(event)
+        self._on_focus(self.row)
+        self.update()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        """Losing focus: the focus frame goes."""
+        super().focusOutEvent(event)
+        self.update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Navigation and keeper keys go to ``on_key``; the rest (Escape, shortcuts) as usual."""
+        if not self._on_key(self.row, event):
+            super().keyPressEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """The styled frame, and the highlight frame while the card has focus."""
+        super().paintEvent(event)
+        if self.hasFocus():
+            painter = QPainter(self)
+            pen = QPen(self.palette().color(QPalette.ColorRole.Highlight), FOCUS_FRAME)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            painter.setPen(pen)
+            half = FOCUS_FRAME // 2
+            painter.drawRect(self.rect().adjusted(half, half, -half - 1, -half - 1))
+            painter.end()
+
+
 class DuplicatesDialog(QDialog):
     """The Duplicates view of ``library`` (see the module docstring); edits go through ``ops``."""
 
@@ -83,15 +147,21 @@ class DuplicatesDialog(QDialog):
         self.groups: list[Any] = []
         self.images: dict[str, QImage] = {}
         self.index = 0
+        #: Row (in the group shown) of the card that has or last had keyboard focus: the view's current item.
+        self.current = 0
+        #: The keeper chosen in each group while the dialog is open: member sha256s -> the keeper's sha256.
+        self._chosen: dict[frozenset[str], str] = {}
         self._task = None
+        self._first_load = True
         self.keeper_buttons = QButtonGroup(self)
+        self.keeper_buttons.idToggled.connect(self._keeper_toggled)
         self.status = QLabel("Looking for near-duplicates…")
         self.progress = QProgressBar()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._cancel)
         self.cards = QWidget()
         self.cards_layout = QHBoxLayout(self.cards)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.cards)
         self.prev_button = QPushButton("◀ Previous")
@@ -144,9 +214,14 @@ class DuplicatesDialog(QDialog):
         self.progress.setValue(done)
 
     def _loaded(self, result) -> None:
+        refocus = self._first_load or isinstance(self.focusWidget(), DuplicateCard)
+        self._first_load = False
         self.groups, self.images = result
         self._set_busy(False)
+        row = self.current
         self.show_group(min(self.index, max(0, len(self.groups) - 1)))
+        if refocus:  # the keyboard starts on the photos, and stays there across a reload
+            self.focus_card(row)
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
@@ -170,6 +245,7 @@ class DuplicatesDialog(QDialog):
             item = self.cards_layout.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()
                 widget.deleteLater()
         for button in self.keeper_buttons.buttons():
             self.keeper_buttons.removeButton(button)
@@ -182,16 +258,22 @@ class DuplicatesDialog(QDialog):
         self.index = max(0, min(index, len(self.groups) - 1))
         group = self.groups[self.index]
         self.status.setText(f"Group {self.index + 1} of {len(self.groups)}: {len(group.members)} photos")
+        chosen = self._chosen.get(frozenset(m.sha256 for m in group.members))
+        keep = next((i for i, m in enumerate(group.members) if m.sha256 == chosen), 0)
         for i, member in enumerate(group.members):
-            self.cards_layout.addWidget(self._card(i, member))
+            card = self._card(i, member, keep=i == keep)
+            self.cards_layout.addWidget(card)
+            card.show()  # now, not at the layout's next pass: the keyboard may focus it at once
         self.cards_layout.addStretch(1)
+        self.current = keep
         self.prev_button.setEnabled(self.index > 0)
         self.next_button.setEnabled(self.index < len(self.groups) - 1)
         self.unhide_button.setEnabled(any(m.hidden for m in group.members))
 
-    def _card(self, i: int, member) -> QWidget:
-        card = QFrame()
-        card.setFrameShape(QFrame.Shape.StyledPanel)
+    def _card(self, i: int, member, keep: bool | None = None) -> DuplicateCard:
+        """The card of ``member`` at row ``i``; its radio button checked when ``keep`` (None: ``i == 0``)."""
+        card = DuplicateCard(i, member.sha256, self._card_focused, self._card_key)
+        card.setAccessibleName(os.path.basename(member.path))
         layout = QVBoxLayout(card)
         picture = QLabel()
         picture.setFixedSize(THUMB_SIDE, THUMB_SIDE)
@@ -209,12 +291,69 @@ class DuplicatesDialog(QDialog):
                        + ("<br><i>hidden from results</i>" if member.hidden else ""))
         facts.setTextFormat(Qt.TextFormat.RichText)
         facts.setToolTip(member.path)
-        keep = QRadioButton("Keep this one")
-        keep.setChecked(i == 0)
-        self.keeper_buttons.addButton(keep, i)
-        for widget in (picture, facts, keep):
+        button = QRadioButton("Keep this one")
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the card takes the focus; Space/Enter there checks this
+        button.setToolTip("Keep this photo (Space or Enter on the focused photo)")
+        self.keeper_buttons.addButton(button, i)
+        button.setChecked(i == 0 if keep is None else keep)
+        for widget in (picture, facts, button):
             layout.addWidget(widget)
         return card
+
+    def card_widgets(self) -> list[DuplicateCard]:
+        """The cards of the group shown, in row order."""
+        found = (self.cards_layout.itemAt(i) for i in range(self.cards_layout.count()))
+        return [w for w in (item.widget() for item in found if item is not None) if isinstance(w, DuplicateCard)]
+
+    def focus_card(self, row: int) -> None:
+        """Give keyboard focus to the card at ``row`` (clamped) of the group shown, scrolled into view."""
+        cards = self.card_widgets()
+        if not cards:
+            return
+        card = cards[max(0, min(row, len(cards) - 1))]
+        self.current = card.row
+        card.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.scroll.ensureWidgetVisible(card)
+
+    def pick_keeper(self, row: int) -> None:
+        """Make the member at ``row`` of the group shown the keeper (as clicking its "Keep this one")."""
+        button = self.keeper_buttons.button(row)
+        if button is not None:
+            button.setChecked(True)
+
+    def go_to_group(self, index: int) -> None:
+        """Show group ``index`` if there is one, its keeper's card focused (keyboard; the buttons keep their focus)."""
+        if not self.groups or not 0 <= index < len(self.groups) or index == self.index:
+            return
+        self.show_group(index)
+        self.focus_card(self.current)
+
+    def _card_focused(self, row: int) -> None:
+        self.current = row
+
+    def _card_key(self, row: int, event: QKeyEvent) -> bool:
+        """Keys on the card at ``row``: navigation and keeper (see the module docstring); False: not ours."""
+        if event.modifiers() & ~(Qt.KeyboardModifier.KeypadModifier | Qt.KeyboardModifier.ShiftModifier):
+            return False  # Ctrl/Alt/Meta combinations are shortcuts, not navigation
+        key = event.key()
+        last = len(self.card_widgets()) - 1
+        moves = {Qt.Key.Key_Left: row - 1, Qt.Key.Key_Right: row + 1, Qt.Key.Key_Home: 0, Qt.Key.Key_End: last}
+        if key in moves:
+            self.focus_card(max(0, min(moves[key], last)))  # no wrapping at either end, as QListView
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_PageUp):
+            self.go_to_group(self.index - 1)
+        elif key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown):
+            self.go_to_group(self.index + 1)
+        elif key in KEEP_KEYS:
+            self.pick_keeper(row)
+        else:
+            return False
+        return True  # used, also at an end: the scroll area must not scroll instead
+
+    def _keeper_toggled(self, row: int, checked: bool) -> None:
+        if checked and self.groups and 0 <= row < len(self.groups[self.index].members):
+            members = self.groups[self.index].members
+            self._chosen[frozenset(m.sha256 for m in members)] = members[row].sha256
 
     def keeper(self):
         """The member checked as the keeper of the group shown (None: no group)."""

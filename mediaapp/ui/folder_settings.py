@@ -7,7 +7,8 @@ watcher, ``mediaapp.services.watch``) and the folder rules of ``sidecars``
 (``sidecars.folders``: folder -> on, the deepest wins; ``mediaapp.settings.sidecars_on_for``).
 Each folder list is a ``FolderList``: a ``QListView`` over a
 ``QStringListModel`` (Qt's model/view, not an item widget) with Add… and
-Remove buttons. The box never writes files and never touches the library:
+Remove buttons; Delete or Backspace in the focused list removes like Remove.
+The box never writes files and never touches the library:
 ``mediaapp.ui.settings_flow.SettingsFlow`` saves the values and applies a
 changed stacking setting on a worker (``Library.restack``).
 """
@@ -18,7 +19,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QStringListModel
+from PySide6.QtCore import QItemSelectionModel, QStringListModel, Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -60,7 +62,13 @@ class FolderList(QWidget):
     ``folders()`` gives the list in order. Add… asks with ``choose(parent,
     title, start) -> path`` (default: ``QFileDialog.getExistingDirectory``;
     "" when cancelled); a folder already listed is selected, not added twice.
-    Remove drops the selected rows (several may be selected).
+    Remove drops the selected rows (several may be selected); so do Delete
+    and Backspace while the list view has the focus (``remove_action``, a
+    ``QAction`` on the view with a widget-with-children shortcut context, so
+    another list's or the dialog's keys are not taken). The button and the
+    keys both call ``remove_selected`` and are enabled together (only with a
+    selection). Nothing is asked: removing only edits the list, and Cancel
+    discards the edit.
     """
 
     def __init__(self, folders: Iterable[str], title: str, parent: QWidget | None = None, *,
@@ -79,6 +87,11 @@ class FolderList(QWidget):
         self.add_button.clicked.connect(self.add)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.remove_action = QAction("Remove", self.view)
+        self.remove_action.setShortcuts([QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.remove_action.triggered.connect(self.remove_selected)
+        self.view.addAction(self.remove_action)
         buttons = QVBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
@@ -116,7 +129,9 @@ class FolderList(QWidget):
         self._update_enabled()
 
     def _update_enabled(self, *_args: Any) -> None:
-        self.remove_button.setEnabled(self.view.selectionModel().hasSelection())
+        selected = self.view.selectionModel().hasSelection()
+        self.remove_button.setEnabled(selected)
+        self.remove_action.setEnabled(selected)
 
 
 class FolderSettingsBox(QGroupBox):

@@ -9,8 +9,12 @@ before a yes. When the import may call Amazon Rekognition (the library's engines
 rule name it), the cost is first estimated on a worker
 (``CostEstimator.estimate_import``: images x analyses x price, minus what is
 stored, against the run and month budgets) and ``confirm(text)`` is asked;
-nothing is imported before. The window shows what the signals say and owns
-no step of the workflow.
+nothing is imported before. ``apis`` (optional) limits the import to these
+analyses (the window's "Relabel now" runs DetectLabels alone), and the
+model-download check and the cost estimate ask about those analyses only;
+None runs the library's settings' list, as the grid's Re-analyse and every
+plain import do. The window shows what the signals say and owns no step of
+the workflow.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class ImportFlow(QObject):
         self.task: BackgroundTask | None = None
         self._library: Any = None
         self._retry = False
+        self._apis: list[str] | None = None
 
     @property
     def running(self) -> bool:
@@ -68,20 +73,25 @@ class ImportFlow(QObject):
         return self._library is not None
 
     def start(self, library: Any, paths: Sequence[str | Path], *, reanalyse: bool = False,
-              retry: bool = False) -> BackgroundTask | None:
+              retry: bool = False, apis: Sequence[str] | None = None) -> BackgroundTask | None:
         """Import ``paths`` into ``library`` (confirming a model download, estimating and confirming a cloud cost
         first).
 
         ``retry``: the files' recorded problems are forgotten first
         (``Library.forget_errors``, on the worker, once the import is
         confirmed), so files that failed are tried again even when unchanged.
-        Returns the ``BackgroundTask`` running now (the estimate's or the
-        import's), or None when an import already runs.
+        ``apis``: the analyses to run (Rekognition operation names or their
+        short names, as ``Library.import_paths`` takes them), or None for the
+        library's settings' list; the download check and the cost estimate
+        read the same list. Returns the
+        ``BackgroundTask`` running now (the estimate's or the import's), or
+        None when an import already runs.
         """
         if self.running:
             return None
         self._library = library
         self._retry = retry
+        self._apis = None if apis is None else list(apis)
         names = [str(p) for p in paths]
         if self.confirm_download is not None:
             return self._check_downloads(library, names, reanalyse)
@@ -97,6 +107,7 @@ class ImportFlow(QObject):
     def _check_downloads(self, library: Any, paths: list[str], reanalyse: bool) -> BackgroundTask:
         """Ask the library (on a worker) what the import would download first; ask the user when something."""
         ask = self.confirm_download
+        apis = self._apis
         task: BackgroundTask | None = None
 
         def checked(downloads: dict[str, int]) -> None:
@@ -121,7 +132,7 @@ class ImportFlow(QObject):
             checked({})
 
         self.message.emit("checking the analysis models…")
-        task = self.task = self.runner.run(lambda ctx: library.pending_downloads(), checked, failed,
+        task = self.task = self.runner.run(lambda ctx: library.pending_downloads(apis), checked, failed,
                                            label="check models")
         return task
 
@@ -141,12 +152,14 @@ class ImportFlow(QObject):
     def _estimate(self, library: Any, paths: list[str], reanalyse: bool) -> BackgroundTask:
         from mediaapp.services.costs import describe_estimate
 
+        apis = self._apis
+
         def work(ctx: TaskContext) -> Any:
             def progress(done: int, total: int) -> None:
                 if ctx.cancelled:
                     raise _EstimateStopped()
                 ctx.progress(f"estimating the Rekognition cost: reading {done}/{total} files…")
-            return library.costs.estimate_import(paths, reanalyse=reanalyse, progress=progress)
+            return library.costs.estimate_import(paths, reanalyse=reanalyse, apis=apis, progress=progress)
 
         def estimated(est: Any) -> None:
             self.task = None
@@ -182,7 +195,7 @@ class ImportFlow(QObject):
         """Start the import itself; S3 upload bytes and files join the progress."""
         from mediaapp.cloud.transfers import watch_uploads
 
-        retry = self._retry
+        retry, apis = self._retry, self._apis
 
         def work(ctx: TaskContext) -> ImportReport:
             if retry:
@@ -197,7 +210,8 @@ class ImportFlow(QObject):
 
             with watch_uploads(on_bytes=lambda n: push(), on_file=lambda uploaded: push(),
                                cancel=ctx.cancel) as watch:
-                return library.import_paths(paths, progress=push, cancel=ctx.cancel, reanalyse=reanalyse)
+                return library.import_paths(paths, apis=apis, progress=push, cancel=ctx.cancel,
+                                            reanalyse=reanalyse)
 
         def progressed(value: Any) -> None:
             progress, uploads = value if isinstance(value, tuple) else (value, None)
@@ -225,3 +239,4 @@ class ImportFlow(QObject):
         """Forget the run (``running`` is False from here on)."""
         self.task = None
         self._library = None
+        self._apis = None

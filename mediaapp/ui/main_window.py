@@ -37,6 +37,7 @@ from mediaapp.core.text import tokenize
 from mediaapp.core.types import ImportReport, Query, SortOrder
 from mediaapp.failures import describe
 from mediaapp.paths import top_folders
+from mediaapp.services.relabel import RELABEL_APIS
 from mediaapp.ui.asset_list import PAGE_SIZE, AssetListModel
 from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.boxes import LabelColors
@@ -206,12 +207,13 @@ class MainWindow(QMainWindow):
         self.hint.setObjectName("hint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)  # it shows paths: a folder named "<b>x</b>" stays literal
         results = QWidget()
         results_layout = QVBoxLayout(results)
         results_layout.setContentsMargins(0, 0, 0, 0)
         #: The one-time offer to relabel photos an older label model labelled (``relabel_banner.py``).
         self.relabel_banner = RelabelBanner(self.runner, self)
-        self.relabel_banner.relabelRequested.connect(self.reanalyse_files)
+        self.relabel_banner.relabelRequested.connect(self.relabel_files)
         self.libraryOpened.connect(self.relabel_banner.check)
         results_layout.addWidget(self.relabel_banner)
         results_layout.addWidget(self.hint)
@@ -532,13 +534,15 @@ class MainWindow(QMainWindow):
         ui_settings().setValue(KEY_LAST_IMPORT_DIR, str(first if first.is_dir() else first.parent))
         self.start_import(paths)
 
-    def start_import(self, paths: list[str | Path], *, reanalyse: bool = False, retry: bool = False):
+    def start_import(self, paths: list[str | Path], *, reanalyse: bool = False, retry: bool = False,
+                     apis: list[str] | None = None):
         """Import ``paths`` in the background with progress in the status bar (``ImportFlow``).
 
         When the import may call Amazon Rekognition, its cost is estimated
         first and ``confirm_cost`` asks to proceed; nothing is imported
         before. ``retry``: forget the files' recorded problems first, so
-        failed files are tried again. Returns the ``BackgroundTask`` running
+        failed files are tried again. ``apis``: run only these analyses
+        (None: the library's settings' list). Returns the ``BackgroundTask`` running
         now (the estimate's or the import's), or None when no library is open
         or an import already runs. ``importFinished(report)`` follows an
         import, ``importDeclined(reason)`` an estimate not confirmed.
@@ -551,7 +555,7 @@ class MainWindow(QMainWindow):
         for action in self._import_actions():
             action.setEnabled(False)
         self._last_stage = None
-        return self.imports.start(library, paths, reanalyse=reanalyse, retry=retry)
+        return self.imports.start(library, paths, reanalyse=reanalyse, retry=retry, apis=apis)
 
     def _path_of_row(self, row: int) -> str | None:
         """The file path of grid row ``row``, or None while its page is not loaded (it is asked for)."""
@@ -562,6 +566,12 @@ class MainWindow(QMainWindow):
         """The grid menu's Re-analyse: analyse these files again with the current models, through the import
         flow (its cost question included); returns what ``start_import`` returns."""
         return self.start_import(list(paths), reanalyse=True) if paths else None
+
+    def relabel_files(self, paths: list[str]):
+        """The relabel banner's "Relabel now": label these files again with the current label model, running
+        ``RELABEL_APIS`` (DetectLabels, which also refreshes their image embedding) and keeping their other
+        stored analyses, through the import flow; returns what ``start_import`` returns."""
+        return self.start_import(list(paths), reanalyse=True, apis=list(RELABEL_APIS)) if paths else None
 
     def more_like_this(self, path: str) -> None:
         """The grid menu's and the detail view's "More like this": the grid shows the photos most like ``path``,
@@ -840,14 +850,6 @@ class MainWindow(QMainWindow):
         self.grid.setUniformItemSizes(False)  # drops the cached cell size
         self.grid.setUniformItemSizes(True)
         self.grid.doItemsLayout()
-
-    def about(self) -> None:
-        """The About box."""
-        QMessageBox.about(self, "About Media Library",
-                          "<b>Media Library</b><br>Import folders of photos, find them by the objects, text "
-                          "and people in them.<br>Library: " + (str(self.library_dir) if self.library_dir else "none")
-                          + "<br><br><small>Unsafe-content check: Open-NSFW model weights, Copyright 2016, Yahoo "
-                            "Inc., BSD 2-Clause license (resources/licenses/open-nsfw.txt).</small>")
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts: every shortcut of this window's actions (``ShortcutsDialog``), modeless."""

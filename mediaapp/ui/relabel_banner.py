@@ -4,13 +4,14 @@ After a library opens, ``RelabelBanner.check`` asks on a worker
 (``BackgroundRunner``) for ``Library.relabel.notice("gui", ...)``
 (``mediaapp.services.relabel``) and records it as shown at once, so the window says
 it once per library and label model, whatever the user then does. When there
-is something to say, the banner above the grid reads "N photos were labelled
-by an older model. Relabelling them takes about M min." with "Relabel now"
-and "Not now". "Relabel now" emits ``relabelRequested(paths)``; the window
-passes the paths to its import flow with ``reanalyse`` (``MainWindow.reanalyse_files``:
-progress and Cancel in the status bar, the cost question if the cloud is involved).
-The estimate uses ``SECONDS_PER_IMAGE_ALL`` because that flow re-runs the
-library's default analyses, not DetectLabels alone.
+is something to say, the banner above the grid says how many photos an older
+model labelled and about how many minutes relabelling takes (``banner_text``),
+with "Relabel now" and "Not now". "Relabel now" emits ``relabelRequested(paths)``; the window
+passes the paths to its import flow with ``reanalyse`` and ``RELABEL_APIS``
+(``MainWindow.relabel_files``: DetectLabels alone, and with it the image
+embedding, not the library's other analyses; progress and Cancel in the status
+bar, the cost question if the cloud is involved). The time estimate is
+therefore the labels-only rate, ``SECONDS_PER_IMAGE`` (``Relabel.notice``'s default).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from mediaapp.services.relabel import SECONDS_PER_IMAGE_ALL, RelabelOffer
+from mediaapp.services.relabel import SECONDS_PER_IMAGE, RelabelOffer
 from mediaapp.ui.background import BackgroundRunner
 
 __all__ = ["RelabelBanner", "banner_text"]
@@ -56,7 +57,8 @@ class RelabelBanner(QFrame):
         self.text.setWordWrap(True)
         self.accept_button = QPushButton("Relabel now")
         self.accept_button.setObjectName("relabelNow")
-        self.accept_button.setToolTip("Analyse these photos again with the current label model (can be cancelled)")
+        self.accept_button.setToolTip("Label these photos again with the current label model; their other "
+                                      "analyses are kept (can be cancelled)")
         self.dismiss_button = QPushButton("Not now")
         self.dismiss_button.setObjectName("relabelLater")
         self.dismiss_button.setToolTip("Keep their stored labels; File ▸ Import with re-analysis relabels later")
@@ -74,7 +76,7 @@ class RelabelBanner(QFrame):
         self._library = library
 
         def look(_ctx) -> RelabelOffer | None:
-            offer = library.relabel.notice("gui", SECONDS_PER_IMAGE_ALL)
+            offer = library.relabel.notice("gui", SECONDS_PER_IMAGE)
             if offer is not None:
                 library.relabel.mark_shown("gui", offer)  # said once, whatever the answer
             return offer

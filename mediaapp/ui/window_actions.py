@@ -1,19 +1,44 @@
 """The main window's actions, shortcuts and menus (File, Edit, View, Help), made in one place.
 
 Help ▸ Keyboard shortcuts lists every shortcut from the window's actions as they are
-(``mediaapp.ui.shortcuts``), so the list cannot go stale.
+(``mediaapp.ui.shortcuts``), so the list cannot go stale. Help ▸ About's rich text
+is built by ``about_html``, which escapes everything it interpolates.
 """
 
 from __future__ import annotations
 
+import html
+import os
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QStyle
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QStyle
 
-__all__ = ["make_actions"]
+__all__ = ["about_html", "make_actions", "show_about"]
+
+#: The About box's title.
+ABOUT_TITLE = "About Media Library"
+
+
+def about_html(library_dir: str | os.PathLike[str] | None) -> str:
+    """The About box's rich text for the library folder ``library_dir`` (None: no library open).
+
+    Every interpolated value goes through ``html.escape``, so a folder named
+    ``<b>x&y</b>`` shows as those characters, not as bold text.
+    """
+    library = html.escape(os.fspath(library_dir)) if library_dir else "none"
+    return ("<b>Media Library</b><br>Import folders of photos, find them by the objects, text "
+            f"and people in them.<br>Library: {library}"
+            "<br><br><small>Unsafe-content check: Open-NSFW model weights, Copyright 2016, Yahoo "
+            "Inc., BSD 2-Clause license (resources/licenses/open-nsfw.txt).</small>")
+
+
+def show_about(window: Any) -> None:
+    """Help ▸ About: a modal ``QMessageBox.about`` over ``window`` (a ``MainWindow``) showing ``about_html``
+    for its ``library_dir``."""
+    QMessageBox.about(window, ABOUT_TITLE, about_html(window.library_dir))
 
 
 def _action(window: QMainWindow, text: str, slot: Callable[..., object], shortcut: Any = None,
@@ -76,7 +101,7 @@ def make_actions(window: Any) -> None:
     w.clear_like_action = _action(w, "&All photos (leave \"More like this\")", w.clear_like, None, None,
                                   "Show the search results again instead of the photos like one photo")
     w.clear_like_action.setEnabled(False)
-    w.about_action = _action(w, "&About", w.about)
+    w.about_action = _action(w, "&About", lambda: show_about(w))
     w.shortcuts_action = _action(w, "&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents,
                                  None, "Every keyboard shortcut of this window")
 

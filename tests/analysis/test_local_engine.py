@@ -54,7 +54,7 @@ def test_missing_object_model_is_reported_once_and_the_rest_goes_on(monkeypatch,
     steps = []
     unavailable = offline.prepare([Api.DETECT_LABELS, Api.DETECT_TEXT], lambda *a: steps.append(a))
     assert list(unavailable) == [Api.DETECT_LABELS]
-    assert "mediaapp models fetch nanodet" in unavailable[Api.DETECT_LABELS]
+    assert "mediaapp models fetch centernet" in unavailable[Api.DETECT_LABELS]
     assert offline.prepare([Api.DETECT_TEXT]) == {}             # nothing else needs a download
 
 

@@ -40,7 +40,8 @@ def detector(request, model_cache) -> ObjectDetector:
 
 @pytest.fixture(scope="session")
 def nanodet(model_cache) -> ObjectDetector:
-    return ObjectDetector(model_dir=model_cache)
+    """NanoDet, pinned (the default detector is CenterNet; these tests were written against NanoDet's boxes)."""
+    return ObjectDetector(model_dir=model_cache, model="nanodet")
 
 
 def _gt(testdata: Path, rel: str) -> list[tuple[str, list[float]]]:
@@ -171,8 +172,9 @@ def test_parent_labels_make_animal_searchable(nanodet):
     assert top["Name"] == "Dog"
 
 
-def test_boxes_map_back_through_padding_and_scale(nanodet, testdata):
-    """The same photo inside a tall canvas, and at 3x size, gives the same boxes."""
+def test_boxes_map_back_through_padding_and_scale(detector, testdata):
+    """The same photo inside a tall canvas, and at 3x size, gives the same boxes (both models share the letterbox;
+    CenterNet's 512-pixel input sees the 3x photo's cars a little differently: two of nine may move)."""
     rel = "VOC2007/JPEGImages/000004.jpg"
     img = open_rgb(testdata / VOC / rel)
     w, h = img.size
@@ -180,15 +182,16 @@ def test_boxes_map_back_through_padding_and_scale(nanodet, testdata):
     tall.paste(img, (0, h))
     cars_gt = [box for name, box in _gt(testdata, rel) if name == "car"]
     shifted = [[x1, y1 + h, x2, y2 + h] for x1, y1, x2, y2 in cars_gt]
-    found = _instance_boxes(nanodet.detect_labels(tall, None, 20), "Car", tall.size)
+    found = _instance_boxes(detector.detect_labels(tall, None, 20), "Car", tall.size)
     assert _matched(shifted, found) >= 3  # the cars are now a third of their former size
     assert all(b[1] >= h - 2 for b in found if b[1] > 0.5 * h)
 
     big = img.resize((w * 3, h * 3), Image.Resampling.BICUBIC)
-    small_boxes = _instance_boxes(nanodet.detect_labels(img, None, 40), "Car", img.size)
-    big_boxes = [[v / 3 for v in b] for b in _instance_boxes(nanodet.detect_labels(big, None, 40), "Car", big.size)]
+    small_boxes = _instance_boxes(detector.detect_labels(img, None, 40), "Car", img.size)
+    big_boxes = [[v / 3 for v in b] for b in _instance_boxes(detector.detect_labels(big, None, 40), "Car", big.size)]
     assert len(small_boxes) >= 4
-    assert _matched(small_boxes, big_boxes, threshold=0.85) >= len(small_boxes) - 1
+    slack = 1 if detector.spec.name == "nanodet" else 2
+    assert _matched(small_boxes, big_boxes, threshold=0.85) >= len(small_boxes) - slack
 
 
 def test_exif_rotated_photo_gives_upright_boxes(nanodet, testdata, tmp_path):

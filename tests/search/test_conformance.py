@@ -810,3 +810,133 @@ def test_label_aliases_are_searchable_not_facets(empty_index):
     facets = empty_index.facets(Query(labels=("loggerhead turtle",)))
     assert facets == [FacetCount("Animal", 1), FacetCount("Loggerhead", 1), FacetCount("Sea Turtle", 1),
                       FacetCount("Turtle", 1)]
+
+
+# -- facets under "more like this" (Query.like) -------------------------------------
+
+#: Cosine of each asset's embedding with the example's (asset 3, the dog), by construction (``_like_library``);
+#: assets 6 and 8 have no embedding, so "more like this" never finds them.
+LIKE_COSINES = {4: 0.9, 7: 0.8, 5: 0.7, 1: 0.3, 2: 0.2}
+#: ``LIKE_MAX_HITS`` for these tests: 3 of the 5 candidates, so the cut decides what the facets count.
+LIKE_CUT = 3
+LIKE_QUERIES = [Query(like=sha(3), limit=None),  # SQLite: the whole library's vectors ranked by the store
+                Query(like=sha(3), folder="/lib", min_confidence=50, limit=None)]  # SQLite: the filters' ids ranked
+
+
+def _like_library(library: list[IndexDocument]):
+    """The conformance library with unit embeddings at ``LIKE_COSINES`` from asset 3's; ``(docs, {i: vector})``."""
+    import dataclasses
+
+    import numpy as np
+
+    from mediaapp.search.opensearch_mapping import EMBEDDING_DIMS
+
+    rng = np.random.default_rng(10)
+    example = rng.standard_normal(EMBEDDING_DIMS)
+    example /= np.linalg.norm(example)
+    vectors = {3: example}
+    for i, cosine in LIKE_COSINES.items():
+        other = rng.standard_normal(EMBEDDING_DIMS)
+        other -= (other @ example) * example
+        vectors[i] = cosine * example + (1 - cosine ** 2) ** 0.5 * other / np.linalg.norm(other)
+    docs = [dataclasses.replace(d, embedding=tuple(float(x) for x in vectors[i])) if i in vectors else d
+            for i, d in enumerate(library, start=1)]
+    return docs, vectors
+
+
+def _like_answers(index, docs, vectors, tmp_path):
+    """``Queries`` over ``index`` (holding ``docs``) and an embedded index with the vectors, as the library has."""
+    import numpy as np
+
+    from mediaapp.search.sqlite import SqliteIndex
+    from mediaapp.services.queries import Queries
+
+    assert index.upsert(docs).indexed == len(docs)
+    local = index
+    if not isinstance(index, SqliteIndex):
+        index.refresh()
+        local = SqliteIndex(tmp_path / "local.sqlite")
+        assert local.upsert(docs).indexed == len(docs)
+    owners = sorted(vectors)
+    matrix = np.stack([vectors[i] for i in owners]).astype(np.float32)
+    local.vectors.write("test@1", [len(owners), "t"], [([sha(i) for i in owners], matrix)], len(owners))
+    return Queries(None, index, local), local  # type: ignore[arg-type]
+
+
+def _facets_of(docs: list[IndexDocument], hits: set[str], q: Query, field: str) -> list[tuple[str, int]]:
+    """The reference facets counted over the assets ``hits`` only (names normalised: the display spelling is the
+    first seen in the whole index, which the subset may not hold)."""
+    import dataclasses
+
+    subset = [d for d in docs if d.asset.sha256 in hits]
+    return [(normalize_label(n), c) for n, c in reference_facets(subset, dataclasses.replace(q, like=None), field)]
+
+
+def _normalised(facets: list[FacetCount]) -> list[tuple[str, int]]:
+    return [(normalize_label(f.name), f.count) for f in facets]
+
+
+def _cut_like_hits(monkeypatch) -> None:
+    monkeypatch.setattr("mediaapp.search.sqlite.LIKE_MAX_HITS", LIKE_CUT)
+    monkeypatch.setattr("mediaapp.search.opensearch.LIKE_MAX_HITS", LIKE_CUT)
+
+
+@pytest.mark.parametrize("query", LIKE_QUERIES, ids=["whole-library", "filtered"])
+def test_facets_under_like_count_exactly_the_like_hits(empty_index, library, tmp_path, monkeypatch, query):
+    """Issue 10: with "more like this" on, the facets count the hits it shows (the ``LIKE_MAX_HITS`` most
+    similar, the example left out), not the whole filtered library; where a backend's search falls back to
+    the embedded index (osmem-server has no k-NN), its facets fall back with it."""
+    from mediaapp.core.types import MODERATION_UNCHECKED
+    from mediaapp.search.index_base import SearchUnavailableError
+
+    _cut_like_hits(monkeypatch)
+    docs, vectors = _like_library(library)
+    answer, local = _like_answers(empty_index, docs, vectors, tmp_path)
+    try:
+        empty_index.search(query)
+    except SearchUnavailableError:  # no k-NN here: the facets under like must not answer either
+        with pytest.raises(SearchUnavailableError):
+            empty_index.facets(query)
+    hits = {h.sha256 for h in answer.search(query).hits}
+    assert hits == set(S(4, 7, 5))  # the 3 nearest of the 5 with an embedding
+    for field in ("labels", "persons"):
+        got = _normalised(answer.facets(query, field, limit=1000))
+        assert got == _facets_of(docs, hits, query, field), field
+        assert got != _normalised(answer.facets(Query(folder=query.folder, min_confidence=query.min_confidence),
+                                                field, limit=1000)), field
+    assert answer.facets(query, "moderation") == [FacetCount(MODERATION_UNCHECKED, LIKE_CUT)]
+    if local is not empty_index:
+        local.close()
+
+
+@pytest.mark.parametrize("query", LIKE_QUERIES, ids=["whole-library", "filtered"])
+def test_opensearch_facets_under_like_aggregate_over_the_knn_hits(empty_index, library, tmp_path, monkeypatch,
+                                                                   query):
+    """OpenSearch's facets under ``like`` take the hits of the search's own k-NN request (same filter, same k)
+    and aggregate over them on the cluster. osmem-server refuses k-NN queries, so the k-NN answer
+    (``OpenSearchIndex._like_hits``) is stood in for by the embedded index's ranking of the same vectors."""
+    import dataclasses
+
+    from mediaapp.core.query import normalize_query
+    from mediaapp.search.opensearch import OpenSearchIndex
+
+    if not isinstance(empty_index, OpenSearchIndex):
+        pytest.skip("the OpenSearch aggregation under like")
+    _cut_like_hits(monkeypatch)
+    docs, vectors = _like_library(library)
+    _answer, local = _like_answers(empty_index, docs, vectors, tmp_path)
+    filters = []
+
+    def knn(self, example, es_filter):
+        filters.append(es_filter)
+        return local.search(dataclasses.replace(query, like=example)).hits
+
+    monkeypatch.setattr(OpenSearchIndex, "_like_hits", knn)
+    hits = {h.sha256 for h in empty_index.search(query).hits}
+    assert hits == set(S(4, 7, 5))
+    for field in ("labels", "persons"):
+        got = _normalised(empty_index.facets(query, field, limit=1000))
+        assert got == _facets_of(docs, hits, query, field), field
+    expected_filter = empty_index._filter_query(normalize_query(query))
+    assert filters and all(f == expected_filter for f in filters)  # the search's k-NN filter, every time
+    local.close()

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QDialog, QListView, QWidget
 from support import open_replay_library, shoot_raw_jpeg
 
@@ -87,6 +87,52 @@ def test_reopened_dialog_shows_what_was_saved(qtbot, tmp_path):
     assert box.reconcile.value() == 0 and box.reconcile.text() == "only when watching starts"
     assert box.sidecar_folders.folders() == [shoots]
     assert dialog.values() == {**saved, "index": {"backend": "sqlite"}}
+
+
+def test_delete_and_backspace_in_a_focused_folder_list_remove_like_the_remove_button(qtbot, tmp_path):
+    a, b, c = (str(tmp_path / n) for n in "abc")
+    settings = {**DEFAULTS, "watch_folders": [a, b, c],
+                "sidecars": {**DEFAULTS["sidecars"], "folders": {a: True, b: True, c: True}}}
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
+    box = dialog.folders_box
+    watch, sidecar = box.watch_folders, box.sidecar_folders
+
+    def select(folder_list, rows):
+        selection = folder_list.view.selectionModel()
+        selection.clearSelection()
+        for row in rows:
+            selection.select(folder_list.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+
+    watch.view.setFocus()
+    qtbot.waitUntil(watch.view.hasFocus)
+    qtbot.keyClick(watch.view, Qt.Key.Key_Delete)               # nothing selected: nothing removed
+    assert watch.folders() == [a, b, c]
+    select(watch, [0, 2])
+    qtbot.keyClick(watch.view, Qt.Key.Key_Delete)
+    assert watch.folders() == [b]                              # both selected rows, the rest kept in order
+    assert sidecar.folders() == [a, b, c]                      # the other list is not touched
+    assert not watch.remove_button.isEnabled()                 # the selection went with the rows
+
+    select(sidecar, [1])
+    sidecar.view.setFocus()
+    qtbot.waitUntil(sidecar.view.hasFocus)
+    qtbot.keyClick(sidecar.view, Qt.Key.Key_Backspace)          # macOS keyboards' "delete" key
+    assert sidecar.folders() == [a, c]
+    assert watch.folders() == [b]
+
+    by_button = SettingsDialog(settings)                       # the same edits with the Remove button
+    qtbot.addWidget(by_button)
+    select(by_button.folders_box.watch_folders, [0, 2])
+    qtbot.mouseClick(by_button.folders_box.watch_folders.remove_button, Qt.MouseButton.LeftButton)
+    select(by_button.folders_box.sidecar_folders, [1])
+    qtbot.mouseClick(by_button.folders_box.sidecar_folders.remove_button, Qt.MouseButton.LeftButton)
+    assert dialog.values() == by_button.values()
+    assert dialog.values()["watch_folders"] == [b]
+    assert dialog.values()["sidecars"]["folders"] == {a: True, c: True}
 
 
 @pytest.fixture

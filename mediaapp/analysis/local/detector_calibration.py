@@ -1,21 +1,24 @@
 """Calibrated Confidence for the on-device object detector's instances.
 
-NanoDet's class scores (sigmoid outputs, 0-1) are not probabilities: on the
-shared VOC photos many boxes scoring 0.4-0.5 are right, so reading the score as
-a Confidence of 40 hides true detections behind the search default of 50.
-This module turns a raw score into a Confidence 0-100 that estimates the
-chance the instance is right (its box overlaps a not-yet-found object of its
-class with IoU >= 0.5, the PASCAL VOC / mAP@0.5 criterion).
+The detectors' class scores (0-1) are not probabilities: on the shared VOC
+photos many NanoDet boxes scoring 0.4-0.5 are right, and CenterNet's right
+boxes start near 0.35, so reading the score as a Confidence of 40 hides true
+detections behind the search default of 50. This module turns a raw score
+into a Confidence 0-100 that estimates the chance the instance is right (its
+box overlaps a not-yet-found object of its class with IoU >= 0.5, the
+PASCAL VOC / mAP@0.5 criterion).
 
-The curve is ``resources/concepts/detector_calibration.json``, in the same
+Each detector of ``resources/models/manifest.json`` has its own curve,
+``resources/concepts/detector_calibration_<model name>.json``, in the same
 format as the classifier's ``calibration.json`` (``x``: raw scores 0-1,
 ``y``: probability 0-1, read by linear interpolation; ``version``;
-``fitted_on``: the shared test photos it was fitted on, never the photos
-themselves). It is fitted by ``benchmarks/label_eval.py --fit-detector`` on
-half of ``1_objects``: Platt scaling (a logistic regression on the logit of
-the raw score, Platt 1999), written out as knots. One curve for all 80
-classes: the labelled half holds 18 correct boxes over six classes, far too
-few to fit a curve per class.
+``model``: the detector version it was fitted for; ``fitted_on``: the shared
+test photos it was fitted on, never the photos themselves). Each is fitted by
+``benchmarks/label_eval.py --fit-detector`` (with ``MEDIAAPP_DETECTOR`` naming
+the model) on half of ``1_objects``: Platt scaling (a logistic regression on
+the logit of the raw score, Platt 1999), written out as knots. One curve for
+all 80 classes: the labelled half holds 18 correct boxes over six classes,
+far too few to fit a curve per class.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
-#: File name of the detector's curve under ``resources/concepts``.
-CALIBRATION_FILE = "detector_calibration.json"
+
+def calibration_file(model_name: str) -> str:
+    """File name, under ``resources/concepts``, of the curve of the manifest detector ``model_name``."""
+    return f"detector_calibration_{model_name}.json"
 
 
 class DetectorCalibration:
@@ -56,7 +61,7 @@ class DetectorCalibration:
 
     @property
     def model(self) -> str | None:
-        """The detector version the curve was fitted for (``nanodet-416@...``), None without a curve."""
+        """The detector version the curve was fitted for (``mb3-centernet-512@...``), None without a curve."""
         return self.document.get("model")
 
     def for_model(self, version: str) -> DetectorCalibration:
@@ -93,8 +98,9 @@ class DetectorCalibration:
         return float(x[k - 1]) if k > 0 else 0.0
 
 
-@lru_cache(maxsize=1)
-def load_detector_calibration() -> DetectorCalibration:
-    """The curve shipped in ``resources/concepts`` (read once per process)."""
+@lru_cache(maxsize=8)
+def load_detector_calibration(model_name: str) -> DetectorCalibration:
+    """The curve shipped in ``resources/concepts`` for the detector ``model_name`` (read once per process);
+    no calibration (raw scores) when none ships. Raises as ``DetectorCalibration`` for a malformed file."""
     from mediaapp.models.manifest import resources_dir
-    return DetectorCalibration(resources_dir() / "concepts" / CALIBRATION_FILE)
+    return DetectorCalibration(resources_dir() / "concepts" / calibration_file(model_name))

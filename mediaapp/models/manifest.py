@@ -116,15 +116,21 @@ def all_models() -> dict[str, ModelSpec]:
     return dict(_load_manifest(str(manifest_path()))[1])
 
 
+#: Environment variable naming the object detector to use instead of the manifest's default (e.g. ``nanodet``).
+DETECTOR_ENV = "MEDIAAPP_DETECTOR"
+
+
 def default_model_name() -> str:
-    """Name of the manifest's default detector (``nanodet``)."""
-    return _load_manifest(str(manifest_path()))[0]
+    """Name of the detector the local engine uses: ``$MEDIAAPP_DETECTOR`` when set and not empty, else the
+    manifest's default (``centernet``). Not checked here: ``get_model`` refuses an unknown name."""
+    return os.environ.get(DETECTOR_ENV) or _load_manifest(str(manifest_path()))[0]
 
 
 def get_model(name: str | None = None) -> ModelSpec:
-    """The ``ModelSpec`` called ``name`` (default model when None). Raises ``ManifestError``."""
-    default, models = _load_manifest(str(manifest_path()))
-    key = name or default
+    """The ``ModelSpec`` called ``name`` (``default_model_name()`` when None). Raises ``ManifestError``, naming
+    the known models, for an unknown name."""
+    _default, models = _load_manifest(str(manifest_path()))
+    key = name or default_model_name()
     if key not in models:
         raise ManifestError(f"unknown model {key!r}; known models: {', '.join(models)}")
     return models[key]

@@ -11,9 +11,10 @@ model). It estimates the time of relabelling them (images x
 ``relabel_notice`` setting, the label model it last told the user about, so
 each front end says it once per library and model (``notice``, then
 ``mark_shown``). The relabelling itself is an ordinary import of the photos'
-paths with ``reanalyse`` that runs ``RELABEL_APIS`` (DetectLabels) only:
-``mediaapp import --reanalyse --apis labels PATH``, or the window's import
-flow (``ImportFlow.start(..., apis=RELABEL_APIS)``), never silent. The local
+paths with ``reanalyse`` that runs ``RELABEL_APIS`` (DetectLabels) of
+``RELABEL_ENGINES`` (the local engine) only: ``mediaapp import --reanalyse
+--engine local --apis labels PATH``, or the window's import flow
+(``ImportFlow.start(..., apis=RELABEL_APIS, engines=RELABEL_ENGINES)``), never silent. The local
 engine's DetectLabels also gives the image embedding of "more like this",
 which the import stores with it, so relabelling refreshes that too.
 """
@@ -30,8 +31,8 @@ from mediaapp.core.apis import Api
 from mediaapp.core.types import LOCAL_ENGINE
 from mediaapp.settings import Settings, load_settings, read_settings, store_settings
 
-__all__ = ["FRONT_ENDS", "RELABEL_APIS", "SECONDS_PER_IMAGE", "Relabel", "RelabelOffer", "label_model",
-           "local_label_version"]
+__all__ = ["FRONT_ENDS", "RELABEL_APIS", "RELABEL_ENGINES", "SECONDS_PER_IMAGE", "Relabel", "RelabelOffer",
+           "label_model", "local_label_version"]
 
 #: Wall seconds per 12 MP photo of the local engine's DetectLabels alone (detector + classifier + faces for the
 #: face labels, decode included), on the 2-core reference machine: ``benchmarks/analysis_bench.py --apis labels
@@ -41,6 +42,9 @@ SECONDS_PER_IMAGE = 1.3
 #: The analyses a relabelling runs (Rekognition operation names): DetectLabels only, whose local answer also
 #: carries the image embedding. The command line's ``--apis labels`` names the same.
 RELABEL_APIS: tuple[str, ...] = (Api.DETECT_LABELS.value,)
+#: The engines a relabelling runs: the local one only, whose label model changed (a library that also uses
+#: Rekognition does not pay for its labels again). The command line's ``--engine local`` names the same.
+RELABEL_ENGINES: tuple[str, ...] = (LOCAL_ENGINE,)
 #: The front ends that say it once each: the command line, the window.
 FRONT_ENDS = ("cli", "gui")
 
@@ -77,7 +81,8 @@ class RelabelOffer:
         """The one line the command line prints (``mediaapp: N photos were labelled by an older model; ...``)."""
         noun = "photo was" if self.count == 1 else "photos were"
         return (f"mediaapp: {self.count} {noun} labelled by an older model; "
-                f"'mediaapp import --reanalyse --apis labels PATH' relabels them (about {self.minutes} min)")
+                "'mediaapp import --reanalyse --engine local --apis labels PATH' relabels them "
+                f"(about {self.minutes} min)")
 
 
 class Relabel:

@@ -18,7 +18,9 @@ photos of the group, Up/Down (Page Up/Page Down) to the previous/next group,
 and Space, Enter or Return make the focused photo the keeper, as a click on its
 "Keep this one" does. The focused card is drawn with a frame in the palette's
 highlight colour. A keeper chosen by hand is remembered while the dialog is
-open, so going to another group and back keeps it.
+open, so going to another group and back keeps it. While the groups are being
+looked for again, the keys only move the focus, as the disabled buttons say.
+Messages that name files or folders are plain text (``plain_message``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from mediaapp.ui.formatting import local_datetime
 from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.state import ui_settings
 
-__all__ = ["THUMB_SIDE", "DuplicateCard", "DuplicatesDialog", "load_groups"]
+__all__ = ["THUMB_SIDE", "DuplicateCard", "DuplicatesDialog", "load_groups", "plain_message"]
 
 #: Longest side (pixels) of the thumbnails shown.
 THUMB_SIDE = 220
@@ -82,6 +84,19 @@ def load_groups(library, ctx) -> tuple[list[Any], dict[str, QImage]]:
                                                     Qt.TransformationMode.SmoothTransformation)
                     break
     return groups, images
+
+
+def plain_message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str,
+                  buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok,
+                  default: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton) -> QMessageBox:
+    """A modal message box over ``parent`` whose ``text`` is shown as plain text (a folder named ``<b>x</b>``
+    stays literal, newlines stay line breaks), unlike ``QMessageBox``'s static functions, which guess rich text.
+    Returns the box, not yet shown; ``exec()`` answers the ``StandardButton`` pressed."""
+    box = QMessageBox(icon, title, text, buttons, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    if default != QMessageBox.StandardButton.NoButton:
+        box.setDefaultButton(default)
+    return box
 
 
 class DuplicateCard(QFrame):
@@ -153,9 +168,13 @@ class DuplicatesDialog(QDialog):
         self._chosen: dict[frozenset[str], str] = {}
         self._task = None
         self._first_load = True
+        #: True while the groups are being looked for: the keys then only move the focus (the groups shown
+        #: are about to be replaced), as the disabled buttons say.
+        self._busy = False
         self.keeper_buttons = QButtonGroup(self)
         self.keeper_buttons.idToggled.connect(self._keeper_toggled)
         self.status = QLabel("Looking for near-duplicates…")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # errors name paths
         self.progress = QProgressBar()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._cancel)
@@ -216,12 +235,20 @@ class DuplicatesDialog(QDialog):
     def _loaded(self, result) -> None:
         refocus = self._first_load or isinstance(self.focusWidget(), DuplicateCard)
         self._first_load = False
+        before = self._shown_members()
+        row = self.current
         self.groups, self.images = result
         self._set_busy(False)
-        row = self.current
         self.show_group(min(self.index, max(0, len(self.groups) - 1)))
         if refocus:  # the keyboard starts on the photos, and stays there across a reload
-            self.focus_card(row)
+            # the same group again: the same photo; another group: its keeper, as when moving between groups
+            self.focus_card(row if before and before == self._shown_members() else self.current)
+
+    def _shown_members(self) -> frozenset[str]:
+        """The sha256s of the group shown (empty: none)."""
+        if not self.groups or not 0 <= self.index < len(self.groups):
+            return frozenset()
+        return frozenset(m.sha256 for m in self.groups[self.index].members)
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
@@ -233,6 +260,7 @@ class DuplicatesDialog(QDialog):
         self.status.setText("Stopped: the groups found so far are shown.")
 
     def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         for button in (self.hide_button, self.unhide_button, self.move_button, self.prev_button, self.next_button):
@@ -341,11 +369,14 @@ class DuplicatesDialog(QDialog):
         if key in moves:
             self.focus_card(max(0, min(moves[key], last)))  # no wrapping at either end, as QListView
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_PageUp):
-            self.go_to_group(self.index - 1)
+            if not self._busy:
+                self.go_to_group(self.index - 1)
         elif key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown):
-            self.go_to_group(self.index + 1)
+            if not self._busy:
+                self.go_to_group(self.index + 1)
         elif key in KEEP_KEYS:
-            self.pick_keeper(row)
+            if not self._busy:
+                self.pick_keeper(row)
         else:
             return False
         return True  # used, also at an end: the scroll area must not scroll instead
@@ -398,13 +429,14 @@ class DuplicatesDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Move the near-duplicates to", start)
         if not folder:
             return
-        answer = QMessageBox.question(
-            self, "Move near-duplicates",
+        answer = plain_message(
+            self, QMessageBox.Icon.Question, "Move near-duplicates",
             f"Move {len(others)} file{'s' if len(others) != 1 else ''} to {folder}?\n\n"
             "They are moved, not deleted, with their XMP sidecars (one shared with a file that stays "
             "is copied); the library follows them to the new folder. Only the file shown moves: "
             "other copies of the same picture elsewhere stay where they are.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel).exec()
         if answer != QMessageBox.StandardButton.Yes:
             return
         settings.setValue(MOVE_FOLDER_KEY, folder)
@@ -416,9 +448,9 @@ class DuplicatesDialog(QDialog):
     def _moved(self, result) -> None:
         moves, problems = result
         if problems:
-            QMessageBox.warning(self, "Move near-duplicates", f"{len(moves)} moved; problems:\n"
-                                + "\n".join(problems[:20]))
+            plain_message(self, QMessageBox.Icon.Warning, "Move near-duplicates",
+                          f"{len(moves)} moved; problems:\n" + "\n".join(problems[:20])).exec()
         self.reload()
 
     def _edit_failed(self, exc: BaseException) -> None:
-        QMessageBox.warning(self, "Near-duplicates", f"The change could not be made: {exc}")
+        plain_message(self, QMessageBox.Icon.Warning, "Near-duplicates", f"The change could not be made: {exc}").exec()

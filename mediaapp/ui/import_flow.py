@@ -10,8 +10,9 @@ rule name it), the cost is first estimated on a worker
 (``CostEstimator.estimate_import``: images x analyses x price, minus what is
 stored, against the run and month budgets) and ``confirm(text)`` is asked;
 nothing is imported before. ``apis`` (optional) limits the import to these
-analyses (the window's "Relabel now" runs DetectLabels alone), and the
-model-download check and the cost estimate ask about those analyses only;
+analyses and ``engines`` to these engines (the window's "Relabel now" runs
+the local engine's DetectLabels alone), and the model-download check and
+the cost estimate ask about those only;
 None runs the library's settings' list, as the grid's Re-analyse and every
 plain import do. The window shows what the signals say and owns no step of
 the workflow.
@@ -66,6 +67,7 @@ class ImportFlow(QObject):
         self._library: Any = None
         self._retry = False
         self._apis: list[str] | None = None
+        self._engines: list[str] | None = None
 
     @property
     def running(self) -> bool:
@@ -73,7 +75,8 @@ class ImportFlow(QObject):
         return self._library is not None
 
     def start(self, library: Any, paths: Sequence[str | Path], *, reanalyse: bool = False,
-              retry: bool = False, apis: Sequence[str] | None = None) -> BackgroundTask | None:
+              retry: bool = False, apis: Sequence[str] | None = None,
+              engines: Sequence[str] | None = None) -> BackgroundTask | None:
         """Import ``paths`` into ``library`` (confirming a model download, estimating and confirming a cloud cost
         first).
 
@@ -83,7 +86,10 @@ class ImportFlow(QObject):
         ``apis``: the analyses to run (Rekognition operation names or their
         short names, as ``Library.import_paths`` takes them), or None for the
         library's settings' list; the download check and the cost estimate
-        read the same list. Returns the
+        read the same list. ``engines``: the engines to run (``Library.import_paths``'
+        ``engines``), or None for the settings' and folder rules'; named
+        engines without ``rekognition`` skip the cost estimate, and the download
+        check asks those engines only. Returns the
         ``BackgroundTask`` running now (the estimate's or the import's), or
         None when an import already runs.
         """
@@ -92,22 +98,24 @@ class ImportFlow(QObject):
         self._library = library
         self._retry = retry
         self._apis = None if apis is None else list(apis)
+        self._engines = None if engines is None else list(engines)
         names = [str(p) for p in paths]
         if self.confirm_download is not None:
             return self._check_downloads(library, names, reanalyse)
         return self._estimate_or_import(library, names, reanalyse)
 
     def _estimate_or_import(self, library: Any, paths: list[str], reanalyse: bool) -> BackgroundTask:
+        from mediaapp.core.types import CLOUD_ENGINE
         from mediaapp.services.costs import needs_cloud
 
-        if needs_cloud(library.settings):
+        if needs_cloud(library.settings) if self._engines is None else CLOUD_ENGINE in self._engines:
             return self._estimate(library, paths, reanalyse)
         return self._import(library, paths, reanalyse)
 
     def _check_downloads(self, library: Any, paths: list[str], reanalyse: bool) -> BackgroundTask:
         """Ask the library (on a worker) what the import would download first; ask the user when something."""
         ask = self.confirm_download
-        apis = self._apis
+        apis, engines = self._apis, self._engines
         task: BackgroundTask | None = None
 
         def checked(downloads: dict[str, int]) -> None:
@@ -132,7 +140,7 @@ class ImportFlow(QObject):
             checked({})
 
         self.message.emit("checking the analysis models…")
-        task = self.task = self.runner.run(lambda ctx: library.pending_downloads(apis), checked, failed,
+        task = self.task = self.runner.run(lambda ctx: library.pending_downloads(apis, engines), checked, failed,
                                            label="check models")
         return task
 
@@ -195,7 +203,7 @@ class ImportFlow(QObject):
         """Start the import itself; S3 upload bytes and files join the progress."""
         from mediaapp.cloud.transfers import watch_uploads
 
-        retry, apis = self._retry, self._apis
+        retry, apis, engines = self._retry, self._apis, self._engines
 
         def work(ctx: TaskContext) -> ImportReport:
             if retry:
@@ -210,7 +218,7 @@ class ImportFlow(QObject):
 
             with watch_uploads(on_bytes=lambda n: push(), on_file=lambda uploaded: push(),
                                cancel=ctx.cancel) as watch:
-                return library.import_paths(paths, apis=apis, progress=push, cancel=ctx.cancel,
+                return library.import_paths(paths, engines=engines, apis=apis, progress=push, cancel=ctx.cancel,
                                             reanalyse=reanalyse)
 
         def progressed(value: Any) -> None:
@@ -240,3 +248,4 @@ class ImportFlow(QObject):
         self.task = None
         self._library = None
         self._apis = None
+        self._engines = None

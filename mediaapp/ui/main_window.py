@@ -37,7 +37,7 @@ from mediaapp.core.text import tokenize
 from mediaapp.core.types import ImportReport, Query, SortOrder
 from mediaapp.failures import describe
 from mediaapp.paths import top_folders
-from mediaapp.services.relabel import RELABEL_APIS
+from mediaapp.services.relabel import RELABEL_APIS, RELABEL_ENGINES
 from mediaapp.ui.asset_list import PAGE_SIZE, AssetListModel
 from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.boxes import LabelColors
@@ -535,14 +535,14 @@ class MainWindow(QMainWindow):
         self.start_import(paths)
 
     def start_import(self, paths: list[str | Path], *, reanalyse: bool = False, retry: bool = False,
-                     apis: list[str] | None = None):
+                     apis: list[str] | None = None, engines: list[str] | None = None):
         """Import ``paths`` in the background with progress in the status bar (``ImportFlow``).
 
         When the import may call Amazon Rekognition, its cost is estimated
         first and ``confirm_cost`` asks to proceed; nothing is imported
         before. ``retry``: forget the files' recorded problems first, so
-        failed files are tried again. ``apis``: run only these analyses
-        (None: the library's settings' list). Returns the ``BackgroundTask`` running
+        failed files are tried again. ``apis``/``engines``: run only these
+        analyses/engines (None: the library's settings'). Returns the ``BackgroundTask`` running
         now (the estimate's or the import's), or None when no library is open
         or an import already runs. ``importFinished(report)`` follows an
         import, ``importDeclined(reason)`` an estimate not confirmed.
@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
         for action in self._import_actions():
             action.setEnabled(False)
         self._last_stage = None
-        return self.imports.start(library, paths, reanalyse=reanalyse, retry=retry, apis=apis)
+        return self.imports.start(library, paths, reanalyse=reanalyse, retry=retry, apis=apis, engines=engines)
 
     def _path_of_row(self, row: int) -> str | None:
         """The file path of grid row ``row``, or None while its page is not loaded (it is asked for)."""
@@ -569,9 +569,12 @@ class MainWindow(QMainWindow):
 
     def relabel_files(self, paths: list[str]):
         """The relabel banner's "Relabel now": label these files again with the current label model, running
-        ``RELABEL_APIS`` (DetectLabels, which also refreshes their image embedding) and keeping their other
-        stored analyses, through the import flow; returns what ``start_import`` returns."""
-        return self.start_import(list(paths), reanalyse=True, apis=list(RELABEL_APIS)) if paths else None
+        ``RELABEL_APIS`` (DetectLabels, which also refreshes their image embedding) of ``RELABEL_ENGINES`` (the
+        local engine) and keeping their other stored analyses, through the import flow; returns what
+        ``start_import`` returns."""
+        if not paths:
+            return None
+        return self.start_import(list(paths), reanalyse=True, apis=list(RELABEL_APIS), engines=list(RELABEL_ENGINES))
 
     def more_like_this(self, path: str) -> None:
         """The grid menu's and the detail view's "More like this": the grid shows the photos most like ``path``,

@@ -195,8 +195,9 @@ def test_clear_engines_closes_their_ledgers_and_a_closed_ledger_reopens(tmp_path
 
 
 def test_an_import_limited_to_some_analyses_is_estimated_for_those_only(tmp_path, testdata, monkeypatch):
-    """The window's "Relabel now" imports with ``apis=["DetectLabels"]``: its estimate prices that API alone
-    (the settings name three), and its download check asks only for the models DetectLabels needs."""
+    """The window's "Relabel now" imports with ``apis=["DetectLabels"]`` and ``engines=["local"]``: an estimate
+    with an API list prices those APIs alone (the settings name three), and the download check asks only the
+    engines and APIs named."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in ("000004.jpg", "000005.jpg"):
@@ -212,5 +213,8 @@ def test_an_import_limited_to_some_analyses_is_estimated_for_those_only(tmp_path
         monkeypatch.setenv("MEDIAAPP_MODELS", str(tmp_path / "no-models-yet"))
         assert lib.pending_downloads()                                  # the object detector, for DetectLabels
         assert lib.pending_downloads(apis=["DetectText"]) == {}         # text's models ship with rapidocr
+        lib.update_settings(engines=["rekognition"])
+        assert lib.pending_downloads() == {}                            # the cloud downloads no model
+        assert lib.pending_downloads(apis=["DetectLabels"], engines=["local"])   # a relabel's local run does
     finally:
         lib.close()

@@ -42,7 +42,7 @@ def test_counts_only_photos_of_an_older_label_model(library):
     assert offer.seconds == pytest.approx(2 * SECONDS_PER_IMAGE)
     assert offer.minutes == 1
     assert offer.cli_line() == ("mediaapp: 2 photos were labelled by an older model; 'mediaapp import --reanalyse "
-                                "--apis labels PATH' relabels them (about 1 min)")
+                                "--engine local --apis labels PATH' relabels them (about 1 min)")
     # turning faces off changes the engine version's last part only: not a new label model
     no_faces = Relabel(lib.catalog, lib.root, lambda: Settings(faces_enabled=False))
     assert no_faces.offer() is not None and no_faces.offer().count == 2

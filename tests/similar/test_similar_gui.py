@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from mediaapp.ui.main_window import MainWindow
@@ -72,12 +72,20 @@ def test_the_duplicates_view_hides_and_moves_only_after_confirmation(qtbot, wind
         dialog.unhide_button.click()
         qtbot.waitUntil(lambda: not library.similar.hidden(), timeout=30000)
 
-    target = tmp_path / "set aside"
+    target = tmp_path / "set <b>aside</b> & more"   # a folder name with markup characters
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(target))
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    asked: list[tuple[Qt.TextFormat, str]] = []
+
+    def decline(box: QMessageBox) -> QMessageBox.StandardButton:
+        asked.append((box.textFormat(), box.text()))
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "exec", decline)
     dialog.move_others()
     qtbot.wait(200)
     assert not target.exists()   # declined: nothing moved
+    [(text_format, text)] = asked
+    assert text_format == Qt.TextFormat.PlainText and f"Move 4 files to {target}?" in text   # named as typed
 
 
 

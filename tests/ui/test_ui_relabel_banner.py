@@ -71,20 +71,20 @@ def test_not_now_hides_and_a_late_answer_for_another_library_is_dropped(qtbot, r
 
 def test_window_wires_the_banner_to_a_labels_only_reanalysis(qtbot, library, monkeypatch):
     """The main window checks each opened library and passes accepted photos to its import flow with
-    ``reanalyse`` and DetectLabels alone (``relabel_files`` -> ``start_import``: progress and Cancel in the
-    status bar)."""
+    ``reanalyse``, DetectLabels alone and the local engine alone, whose label model changed (``relabel_files``
+    -> ``start_import``: progress and Cancel in the status bar)."""
     from mediaapp.ui.main_window import MainWindow
 
     lib, photos = library
     window = MainWindow(None)
     qtbot.addWidget(window)
-    asked: list[tuple[list, bool, list | None]] = []
-    monkeypatch.setattr(window, "start_import", lambda paths, reanalyse=False, retry=False, apis=None: asked.append(
-        (paths, reanalyse, apis)))
+    asked: list[tuple[list, bool, list | None, list | None]] = []
+    monkeypatch.setattr(window, "start_import", lambda paths, reanalyse=False, retry=False, apis=None,
+                        engines=None: asked.append((paths, reanalyse, apis, engines)))
     window.libraryOpened.emit(lib)
     qtbot.waitUntil(lambda: window.relabel_banner.offer is not None, timeout=10000)
     window.relabel_banner.accept_button.click()
-    assert asked == [(sorted(str(photos / n) for n in PHOTOS[:2]), True, ["DetectLabels"])]
+    assert asked == [(sorted(str(photos / n) for n in PHOTOS[:2]), True, ["DetectLabels"], ["local"])]
     assert list(RELABEL_APIS) == [Api.DETECT_LABELS.value]
 
 

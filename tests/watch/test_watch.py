@@ -84,14 +84,15 @@ def test_a_moved_file_keeps_its_analyses_and_a_deleted_one_leaves_search(library
     assert eventually(lambda: str(moved_to) in in_folder(library, photos / "sub"))
     assert library.detections([sha])[sha]  # the stored analyses are kept...
     assert replay_engine.CALLS == []       # ...and no engine was asked again
-    assert any(c.kind == "moved" and c.dest == str(moved_to) for c in changes)
+    # the watcher reports a change after applying it: under load the report may come a little later
+    assert eventually(lambda: any(c.kind == "moved" and c.dest == str(moved_to) for c in changes))
 
     deleted = photos / Path(REPLAY_PHOTOS[1]).name
     os.remove(deleted)
     assert eventually(lambda: str(deleted) not in in_folder(library, photos))
     with pytest.raises(KeyError):
         library.show(deleted)
-    assert any(c.kind == "removed" and c.path == str(deleted) for c in changes)
+    assert eventually(lambda: any(c.kind == "removed" and c.path == str(deleted) for c in changes))
 
     # a whole folder moved within the watched tree keeps its files' analyses too
     os.rename(photos / "sub", photos / "album")

@@ -209,7 +209,7 @@ class ObjectDetector:
                  fetch: bool = True):
         from mediaapp.models import get_model, load_taxonomy
 
-        self.spec = get_model(model or os.environ.get("MEDIAAPP_DETECTOR") or None)
+        self.spec = get_model(model)  # None: $MEDIAAPP_DETECTOR, else the manifest's default
         self.taxonomy = load_taxonomy()
         self.model_dir = Path(model_dir) if model_dir else None
         self.threads = threads or (int(os.environ[ORT_THREADS_ENV]) if os.environ.get(ORT_THREADS_ENV) else None)

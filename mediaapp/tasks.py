@@ -135,6 +135,7 @@ class WorkerPool:
         exhausted = False
         try:
             while True:
+                broke = False
                 isolating = bool(suspects) or any(attempt for _, attempt, _ in pending.values())
                 if isolating:
                     if not pending and suspects:
@@ -150,9 +151,19 @@ class WorkerPool:
                             exhausted = True
                             break
                         executor = own_executor or self.processes()
-                        future = executor.submit(fn, *item)
+                        try:
+                            future = executor.submit(fn, *item)
+                        except BrokenProcessPool:
+                            # A worker died since the last look: this item never ran, so it goes back to
+                            # the front; the pool's tasks fail below and are run again one at a time first.
+                            self._discard_pool(executor)
+                            iterator = itertools.chain([item], iterator)
+                            broke = True
+                            break
                         pending[future] = (item, 0, executor)
                         order[future] = next(counter)
+                if broke and not pending:
+                    continue  # the pool broke with nothing of this run in it: submit again on a new pool
                 if not pending:
                     return not (cancel and cancel.cancelled)
                 done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -172,3 +172,15 @@ def relabel_library(testdata: Path, tmp_path: Path):
         store_local_labels(lib, photos / name, version)
     lib.sync_index()  # index the stored answers, as an import does
     return lib, photos
+
+
+def labels_library(photos, tmp_path_factory, imported: int):
+    """A new library of ``photos`` imported with the local engine's DetectLabels only (concepts and embedding),
+    faces off; asserts ``imported`` images and no failure. The caller closes it."""
+    from mediaapp.library import Library
+
+    lib = Library(tmp_path_factory.mktemp("similar-lib") / "lib",
+                  settings={"engines": ["local"], "workers": 1, "apis": ["DetectLabels"], "faces_enabled": False})
+    report = lib.import_paths([photos])
+    assert report.imported == imported and not report.failed, report.failed
+    return lib

@@ -38,6 +38,34 @@ def test_results_failures_and_a_crashed_worker():
     assert results == {n: n * n for n in range(20) if n not in (7, 13)}
 
 
+def test_a_pool_that_broke_before_a_submission_runs_every_item_on_a_new_one():
+    """A worker can die between two submissions (``submit`` then raises ``BrokenProcessPool``): the item not yet
+    submitted must still run, on a new pool, and so must the rest."""
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = WorkerPool(2)
+    results, failures = {}, {}
+    try:
+        broken = pool.processes()
+        broken.submit(square_or_crash, 13)              # a worker dies: the executor breaks
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                broken.submit(square_or_crash, 1).result()
+            except BrokenProcessPool:
+                break
+        else:
+            raise AssertionError("the pool never broke")
+        finished = pool.run(square_or_crash, [(n,) for n in range(20, 26)],
+                            lambda item, result: results.__setitem__(item[0], result),
+                            lambda item, exc: failures.__setitem__(item[0], str(exc)))
+    finally:
+        pool.close()
+    assert finished is True and failures == {}
+    assert results == {n: n * n for n in range(20, 26)}
+
+
 def test_cancel_stops_submitting():
     cancel = CancelToken()
     done = []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageEnhance
+from support import labels_library
 
 #: The photo the near-copies are made of (a basenji) and the unrelated ones (another dog, a castle, a shark).
 ORIGINAL = "6_imagenet/n02110806_basenji.JPEG"
@@ -45,11 +46,6 @@ def photos(testdata, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def library(photos, tmp_path_factory):
     """The photos imported with the local engine's DetectLabels (concepts and embedding), faces off."""
-    from mediaapp.library import Library
-
-    lib = Library(tmp_path_factory.mktemp("similar-lib") / "lib",
-                  settings={"engines": ["local"], "workers": 1, "apis": ["DetectLabels"], "faces_enabled": False})
-    report = lib.import_paths([photos])
-    assert report.imported == 8 and not report.failed, report.failed
+    lib = labels_library(photos, tmp_path_factory, 8)
     yield lib
     lib.close()

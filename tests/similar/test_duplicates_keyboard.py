@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
+from support import labels_library
 
 from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.duplicates import FOCUS_FRAME, DuplicatesDialog
@@ -28,8 +29,6 @@ ALONE = "6_imagenet/n01491361_tiger_shark.JPEG"
 @pytest.fixture(scope="module")
 def library(testdata, tmp_path_factory):
     """``dog*.jpg`` and ``castle*.jpg`` (original, half size, JPEG quality 40) and a shark, imported."""
-    from mediaapp.library import Library
-
     photos = tmp_path_factory.mktemp("dup-keys") / "photos"
     photos.mkdir()
     for stem, rel in ORIGINALS.items():
@@ -39,10 +38,7 @@ def library(testdata, tmp_path_factory):
                                                                                       quality=90)
         img.save(photos / f"{stem}_q40.jpg", quality=40)
     shutil.copyfile(testdata / ALONE, photos / "shark.jpg")
-    lib = Library(tmp_path_factory.mktemp("dup-keys-lib") / "lib",
-                  settings={"engines": ["local"], "workers": 1, "apis": ["DetectLabels"], "faces_enabled": False})
-    report = lib.import_paths([photos])
-    assert report.imported == 7 and not report.failed, report.failed
+    lib = labels_library(photos, tmp_path_factory, 7)
     yield lib
     lib.close()
 

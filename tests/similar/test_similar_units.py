@@ -71,3 +71,24 @@ def test_like_must_be_a_sha256():
     assert normalize_query(Query(like="A" * 64)).like == "a" * 64
     with pytest.raises(ValueError):
         normalize_query(Query(like="not-a-sha"))
+
+
+def test_hashes_from_the_reduced_grey_image_match_the_full_size_ones(testdata):
+    """The local engine hashes the 512-pixel grey image it measures sharpness on (``similarity_extras``); on real
+    photos at the analysis size (2048 px) that stays within 2 bits of hashing the full-size grey image, far inside
+    the near-duplicate rule's 10 bits, and the sharpness is the same number as measured alone."""
+    from PIL import Image
+
+    from mediaapp.analysis.local.similarity import perceptual_hashes, sharpness, similarity_extras
+    from mediaapp.ingest.decode import open_rgb
+
+    photos = sorted((testdata / "6_imagenet").glob("*.JPEG"))[:12]
+    worst = 0
+    for path in photos:
+        image = open_rgb(path)
+        image = image.resize((2048, round(2048 * image.height / image.width)), Image.Resampling.BICUBIC)
+        extras = similarity_extras(image, np.ones(8, np.float32), "test@1")
+        full = perceptual_hashes(image.convert("L"))
+        worst = max(worst, bin(extras["PHash"] ^ full[0]).count("1"), bin(extras["DHash"] ^ full[1]).count("1"))
+        assert extras["Sharpness"] == sharpness(image)
+    assert worst <= 2

@@ -241,26 +241,16 @@ def model_rows(root: Path) -> list[dict[str, Any]]:
     ([h, w] pixels). Reads local files only. Raises ``ManifestError`` when a
     pinned manifest cannot be read.
     """
-    from mediaapp.models import list_models
+    from mediaapp.models import all_models, default_model_name
     from mediaapp.models.faces import MODEL_KINDS, face_model
 
-    rows = [{**m, "kind": KIND_DETECTOR, "use": "COCO-80 objects",
-             "needed": m["default"], "state": _detector_state(m), "package": _package_of(m)}
-            for m in list_models(root)]
+    default = default_model_name()
+    rows = [_npm_row(spec, KIND_DETECTOR, "COCO-80 objects", name == default, root)
+            for name, spec in all_models().items()]
     rows += [_npm_row(face_model(name), KIND_FACE, use, False, root) for name, use in MODEL_KINDS.items()]
     rows.append(_classifier_row(root))
     rows += [_installed_row(m) for m in INSTALLED_MODELS.values()]
     return rows
-
-
-def _detector_state(m: dict[str, Any]) -> str:
-    return "cached" if m["cached"] else ("downloaded, not converted" if m["sources"] else "not downloaded")
-
-
-def _package_of(m: dict[str, Any]) -> str:
-    from mediaapp.models import get_model
-    package = get_model(m["name"]).package
-    return f"npm {package.package}@{package.version}"
 
 
 def run_list(args, ctx) -> int:
@@ -269,7 +259,8 @@ def run_list(args, ctx) -> int:
     root = default_model_dir()
     try:
         rows = model_rows(root)
-        detectors = list_models(root)
+        # the detectors' JSON key as it was before every kind was listed
+        detectors = list_models(root) if getattr(args, "json", False) else []
     except ManifestError as exc:
         print(f"mediaapp: {exc}", file=sys.stderr)
         return 1
@@ -310,7 +301,7 @@ def _fetchers(root: Path) -> dict[str, Callable[[Progress], Path]]:
     classifier = get_classifier().name
     out[classifier] = partial(_fetch_classifier, classifier, root)
     for name, model in INSTALLED_MODELS.items():
-        out[name] = partial(_fetch_installed, model)
+        out[name] = partial(_check_installed, model)
     return out
 
 
@@ -329,12 +320,9 @@ def _fetch_classifier(name: str, root: Path, progress: Progress) -> Path:
     return ensure_classifier(name, progress=progress, model_dir=root)
 
 
-def _fetch_installed(model: InstalledModel, progress: Progress) -> Path:
-    return _check_installed(model)   # nothing to download: ``progress`` has nothing to show
-
-
-def _check_installed(model: InstalledModel) -> Path:
-    """The first file of installed model ``model``; ``FetchError`` (with the pip command) when it is missing."""
+def _check_installed(model: InstalledModel, progress: Progress | None = None) -> Path:
+    """The first file of installed model ``model``; ``FetchError`` (with the pip command) when it is missing.
+    Nothing is downloaded, so ``progress`` (the fetchers' common argument) has nothing to show."""
     from mediaapp.models import FetchError
 
     row = _installed_row(model)

@@ -236,6 +236,51 @@ def test_rotated_pages(read, testdata, name, rotation):
     assert matched >= 6
 
 
+def test_the_rotation_retry_reuses_the_first_detection(testdata, detector, monkeypatch):
+    """A page turned 180 degrees is detected once: the retry turns the first pass's boxes.
+
+    Counted at rapidocr's ``TextDetector.__call__`` (the ONNX model run);
+    the page must still be read as well as the upright page is.
+    """
+    engine = ocr._engine()
+    detector_type = type(engine.text_det)
+    calls = []
+    real_call = detector_type.__call__
+
+    def counting(self, img):
+        calls.append(img.shape)
+        return real_call(self, img)
+
+    monkeypatch.setattr(detector_type, "__call__", counting)
+    response = detector.detect_text(open_rgb(testdata / TESSERACT / "phototest-rotated-180.png"))
+    truth = (testdata / TESSERACT / "phototest.txt").read_text()
+    assert word_recall(response, truth) >= 0.9
+    assert len(calls) == 1
+
+
+def test_turned_boxes_are_where_the_detector_finds_them_on_the_turned_page(testdata):
+    """The boxes a retry uses match what the detector itself finds on the page turned 180 degrees.
+
+    Every turned box must have a detected box whose four corners (in
+    rapidocr's order, top-left of the text first) lie within 1.5% of the
+    page's size, and the two lists have the same reading order.
+    """
+    engine = ocr._engine()
+    page = open_rgb(testdata / TESSERACT / "phototest.tif")
+    upright = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
+    turned_page = np.ascontiguousarray(upright[::-1, ::-1])
+    with ocr._CALL_LOCK:
+        ocr._detector_limits(engine, page.size)
+        first = ocr._DetectorTap(engine.text_det)
+        first(upright)
+        reused = ocr._DetectorTap(engine.text_det, first.seen)(turned_page)
+        fresh = engine.text_det(turned_page)
+    assert first.seen is not None and len(reused.boxes) == len(fresh.boxes) >= 8
+    tolerance = 0.015 * max(page.size)
+    for got, want in zip(reused.boxes, fresh.boxes):
+        assert np.abs(np.asarray(got, dtype=float) - np.asarray(want, dtype=float)).max() <= tolerance
+
+
 def test_large_image_maps_back(read, detector):
     """A page larger than max_side is downscaled; its boxes stay where the text is (ratios)."""
     img, upright = read(f"{TESSERACT}/phototest.tif")

@@ -5,12 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DIST_STAMP := $(VENV)/.dist-stamp
 
-.PHONY: run test lint bench clean dist dist-check icons
+.PHONY: run test lint bench clean dist dist-check icons lock
 
-$(STAMP): pyproject.toml
+# Every dependency at the version in packaging/constraints.txt (`make lock` renews it), so a fresh
+# clone installs what the suite and the benchmarks' figures were last checked with.
+$(STAMP): pyproject.toml packaging/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' -c packaging/constraints.txt
 	@touch $(STAMP)
 
 ## make run: set everything up and open the app
@@ -51,6 +53,16 @@ $(DIST_STAMP): $(STAMP) packaging/requirements-dist.txt
 icons:
 	@packaging/system-deps.sh icons
 	rsvg-convert --width 256 --height 256 resources/icons/mediaapp.svg -o resources/icons/mediaapp.png
+
+## make lock: resolve pyproject.toml's dependencies afresh (newest allowed versions) into packaging/constraints.txt
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	{ echo "# Every package \`make run\` and \`make test\` install, at the versions last checked. Written by \`make lock\`;"; \
+	  echo "# renew it deliberately (then run \`make test\` and the benchmarks) rather than by accident."; \
+	  build/lock-venv/bin/python -m pip freeze --exclude-editable; } > packaging/constraints.txt
+	rm -rf build/lock-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -36,9 +36,10 @@ __all__ = ["FRONT_ENDS", "RELABEL_APIS", "RELABEL_ENGINES", "SECONDS_PER_IMAGE",
 
 #: Wall seconds per 12 MP photo of the local engine's DetectLabels alone (detector + classifier + faces for the
 #: face labels, decode included), on the 2-core reference machine: ``benchmarks/analysis_bench.py --apis labels
-#: --count 12 --skip-parts`` printed 0.77 images/s (1.3 s per photo; 2 workers, load average 5.6-6.9 from other
-#: jobs) on 2026-12-07, so on a quieter machine this overestimates rather than promises too little.
-SECONDS_PER_IMAGE = 1.3
+#: --count 24 --skip-parts`` printed 4.04 images/s (0.25 s per photo; 2 workers, load average 0.7 before the run)
+#: on 2026-12-07. 0.3 s leaves a fifth for a machine doing other work; the same run with the load average at
+#: 5.6-6.9 from other jobs took 1.3 s per photo.
+SECONDS_PER_IMAGE = 0.3
 #: The analyses a relabelling runs (Rekognition operation names): DetectLabels only, whose local answer also
 #: carries the image embedding. The command line's ``--apis labels`` names the same.
 RELABEL_APIS: tuple[str, ...] = (Api.DETECT_LABELS.value,)

@@ -389,15 +389,14 @@ class RapidOcrTextDetector:
 
     def _read(self, engine, work: Image.Image) -> list[_Line]:
         """All passes of the module docstring; returns the chosen lines (ratios of ``work``)."""
-        first = _DetectorTap(engine.text_det)
-        best = self._pass(engine, work, 0, first)
+        best, detection = self._pass(engine, work, 0)
         if self.try_rotations and _needs_retry(best):
             best_score = _good_chars(best)
             for rotation in RETRY_ROTATIONS:
                 # A turned page has the same text lines, turned: the retry crops them from the turned image
                 # instead of running the detector again (about 450 ms of a 12 MP photo's ~1 s, one thread).
-                tap = _DetectorTap(engine.text_det, first.seen if rotation == 180 else None)
-                candidate = self._pass(engine, work.rotate(rotation, expand=True), rotation, tap)
+                candidate, _ = self._pass(engine, work.rotate(rotation, expand=True), rotation,
+                                          detection if rotation == 180 else None)
                 score = _good_chars(candidate)
                 if score > best_score:
                     best, best_score = candidate, score
@@ -407,26 +406,31 @@ class RapidOcrTextDetector:
             best = self._whole_image(engine, work, best)
         return best
 
-    def _pass(self, engine, img: Image.Image, rotation: int, tap: _DetectorTap) -> list[_Line]:
+    def _pass(self, engine, img: Image.Image, rotation: int,
+              turned_from: _Detection | None = None) -> tuple[list[_Line], _Detection | None]:
         """One detection+classification+recognition pass on ``img`` (already turned by ``rotation``).
 
-        ``tap`` stands in for rapidocr's text detector during the pass (it
-        records the detection, or answers with an earlier pass's, turned).
-        Returns lines with quads in ratios of the *unrotated* image.
+        With ``turned_from`` (the detection of the unturned image's pass;
+        ``rotation`` 180 only) the text detector does not run: its boxes are
+        turned instead (``_DetectorTap``). Returns the lines, with quads in
+        ratios of the *unrotated* image, and this pass's detection.
         """
         bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
-        with _CALL_LOCK:  # rapidocr keeps per-call options on the shared engine
+        with _CALL_LOCK:  # rapidocr keeps per-call options on the shared engine; the tap is swapped in under it
             _detector_limits(engine, img.size)
-            detector, engine.text_det = engine.text_det, tap
+            detector = engine.text_det
+            tap = _DetectorTap(detector, turned_from)
+            engine.text_det = tap
             try:
                 result = engine(bgr, use_det=True, use_cls=True, use_rec=True, return_word_box=True,
                                 return_single_char_box=False, text_score=0.0)
             finally:
                 engine.text_det = detector
+        lines: list[_Line] = []
         txts = getattr(result, "txts", None)
         boxes = getattr(result, "boxes", None)
         if not txts or boxes is None:
-            return []
+            return lines, tap.seen
         scores = list(result.scores)
         words_per_line = list(getattr(result, "word_results", None) or ())
         aligned = len(words_per_line) == len(txts)
@@ -435,7 +439,6 @@ class RapidOcrTextDetector:
         def to_ratios(quad_px: np.ndarray) -> np.ndarray:
             return _unrotate(quad_px / size, rotation)
 
-        lines = []
         for index, (text, score) in enumerate(zip(txts, scores)):
             text = " ".join(str(text).split())
             if not text:
@@ -455,7 +458,7 @@ class RapidOcrTextDetector:
             words = words or _proportional_words(text, quad)
             lines.append(_Line(text, float(score), to_ratios(quad),
                                [(word, to_ratios(word_quad)) for word, word_quad in words]))
-        return lines
+        return lines, tap.seen
 
     def _whole_image(self, engine, work: Image.Image, lines: list[_Line]) -> list[_Line]:
         """For a small image, read it whole as one line and keep that reading when it is better."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -28,7 +29,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers such 
 from support import SAMPLE_FILES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+#: Whether PySide6 is installed (the message-box guard below is skipped without it).
+_HAVE_QT = importlib.util.find_spec("PySide6") is not None
 TESTDATA = Path(os.environ.get("MEDIAAPP_TESTDATA", REPO.parent / "shared" / "testdata")).resolve()
+
+
+#: The modal ``QMessageBox`` static functions the guard below replaces (each blocks until a user answers).
+_STATIC_BOXES = ("question", "warning", "information", "critical", "about", "aboutQt")
+
+
+def _unexpected_message_box(title: str, text: str) -> AssertionError:
+    return AssertionError(f"unexpected modal message box {title!r}: {text!r} (nobody would answer it: patch "
+                          "mediaapp.ui.messages.ask/warn, or QMessageBox.exec, in the test)")
+
+
+@pytest.fixture(autouse=True)
+def no_modal_message_boxes(monkeypatch):
+    """Make every modal ``QMessageBox`` a test did not expect fail at once instead of hanging the run.
+
+    ``QMessageBox.exec`` (which ``mediaapp.ui.messages`` and hand-built boxes use) and the static functions
+    raise ``AssertionError`` naming the box's title and text. A test that expects a box patches
+    ``mediaapp.ui.messages.ask``/``warn`` or ``QMessageBox.exec`` itself: its own ``monkeypatch.setattr`` runs
+    after this fixture, so it wins. Nothing is done when PySide6 is not installed.
+    """
+    if _HAVE_QT:
+        from PySide6.QtWidgets import QMessageBox
+
+        def exec_(box, *args, **kwargs):
+            raise _unexpected_message_box(box.windowTitle(), box.text())
+
+        def static(parent=None, title="", text="", *args, **kwargs):
+            raise _unexpected_message_box(str(title), str(text))
+
+        monkeypatch.setattr(QMessageBox, "exec", exec_)
+        for name in _STATIC_BOXES:
+            monkeypatch.setattr(QMessageBox, name, staticmethod(static))
 
 
 @pytest.fixture(scope="session")

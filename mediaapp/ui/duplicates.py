@@ -20,7 +20,7 @@ and Space, Enter or Return make the focused photo the keeper, as a click on its
 highlight colour. A keeper chosen by hand is remembered while the dialog is
 open, so going to another group and back keeps it. While the groups are being
 looked for again, the keys only move the focus, as the disabled buttons say.
-Messages that name files or folders are plain text (``plain_message``).
+Messages that name files or folders are plain text (``ui/messages``).
 """
 
 from __future__ import annotations
@@ -49,12 +49,13 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.core.text import human_size
+from mediaapp.ui import messages
 from mediaapp.ui.asset_list import thumbnail_candidates
 from mediaapp.ui.formatting import local_datetime
 from mediaapp.ui.operations import OpChanges, Operations
 from mediaapp.ui.state import ui_settings
 
-__all__ = ["THUMB_SIDE", "DuplicateCard", "DuplicatesDialog", "load_groups", "plain_message"]
+__all__ = ["THUMB_SIDE", "DuplicateCard", "DuplicatesDialog", "load_groups"]
 
 #: Longest side (pixels) of the thumbnails shown.
 THUMB_SIDE = 220
@@ -84,19 +85,6 @@ def load_groups(library, ctx) -> tuple[list[Any], dict[str, QImage]]:
                                                     Qt.TransformationMode.SmoothTransformation)
                     break
     return groups, images
-
-
-def plain_message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str,
-                  buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok,
-                  default: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton) -> QMessageBox:
-    """A modal message box over ``parent`` whose ``text`` is shown as plain text (a folder named ``<b>x</b>``
-    stays literal, newlines stay line breaks), unlike ``QMessageBox``'s static functions, which guess rich text.
-    Returns the box, not yet shown; ``exec()`` answers the ``StandardButton`` pressed."""
-    box = QMessageBox(icon, title, text, buttons, parent)
-    box.setTextFormat(Qt.TextFormat.PlainText)
-    if default != QMessageBox.StandardButton.NoButton:
-        box.setDefaultButton(default)
-    return box
 
 
 class DuplicateCard(QFrame):
@@ -429,14 +417,14 @@ class DuplicatesDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Move the near-duplicates to", start)
         if not folder:
             return
-        answer = plain_message(
-            self, QMessageBox.Icon.Question, "Move near-duplicates",
+        answer = messages.ask(
+            self, "Move near-duplicates",
             f"Move {len(others)} file{'s' if len(others) != 1 else ''} to {folder}?\n\n"
             "They are moved, not deleted, with their XMP sidecars (one shared with a file that stays "
             "is copied); the library follows them to the new folder. Only the file shown moves: "
             "other copies of the same picture elsewhere stay where they are.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel).exec()
+            QMessageBox.StandardButton.Cancel)
         if answer != QMessageBox.StandardButton.Yes:
             return
         settings.setValue(MOVE_FOLDER_KEY, folder)
@@ -448,9 +436,8 @@ class DuplicatesDialog(QDialog):
     def _moved(self, result) -> None:
         moves, problems = result
         if problems:
-            plain_message(self, QMessageBox.Icon.Warning, "Move near-duplicates",
-                          f"{len(moves)} moved; problems:\n" + "\n".join(problems[:20])).exec()
+            messages.warn(self, "Move near-duplicates", f"{len(moves)} moved; problems:\n" + "\n".join(problems[:20]))
         self.reload()
 
     def _edit_failed(self, exc: BaseException) -> None:
-        plain_message(self, QMessageBox.Icon.Warning, "Near-duplicates", f"The change could not be made: {exc}").exec()
+        messages.warn(self, "Near-duplicates", f"The change could not be made: {exc}")

@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from mediaapp.core.filenames import display_path
 from mediaapp.core.types import ImportProblem
+from mediaapp.ui import messages
 from mediaapp.ui.file_actions import copy_paths, reveal_in_folder
 
 #: Item data role holding the problem's full path (a str), in every column. Qt strings drop the odd
@@ -445,7 +446,7 @@ class ErrorsPanel(QWidget):
             return
         wanted = set(paths)
         rows = sum(1 for path, _stage, _reason in self.rows() if path in wanted)
-        answer = QMessageBox.question(
+        answer = messages.ask(
             self, "Clear problems",
             f"Remove the {rows} recorded problem{'s' if rows != 1 else ''} of {len(paths)} "
             f"file{'s' if len(paths) != 1 else ''} from the list?\n\nThe next import of "

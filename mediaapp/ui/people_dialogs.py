@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mediaapp.ui import messages
+
 __all__ = ["KEY_ROLE", "MergeDialog", "confirm_reassignment"]
 
 #: Item data role of the merge choices holding the group key (``person:<id>`` / ``group:<id>``).
@@ -102,7 +104,7 @@ def confirm_reassignment(parent: QWidget | None, description: str) -> bool:
 
     Modal; No is the default button. True for Yes.
     """
-    answer = QMessageBox.question(
+    answer = messages.ask(
         parent, "Re-assign faces",
         f"{description[:1].upper()}{description[1:]}.\n\nThose faces are already named as someone else. "
         "Re-assign them?",

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.services.people_model import PeopleEdit, PeopleSnapshot, ReassignmentNeeded
+from mediaapp.ui import messages
 from mediaapp.ui.background import BackgroundRunner, Generation
 from mediaapp.ui.boxes import LabelColors
 from mediaapp.ui.operations import OpChanges, Operations
@@ -510,7 +511,7 @@ class PeoplePanel(QWidget):
 
     def ask_forget_all(self) -> None:
         """Confirm, then forget every face."""
-        answer = QMessageBox.question(
+        answer = messages.ask(
             self, "Forget all faces",
             "Delete every face, embedding, face crop and name in this library, and the on-device face "
             "recognition results?\n\nPhotos analysed again while face features are on (Settings) get "

@@ -68,6 +68,7 @@ from mediaapp.analysis.registry import descriptors
 from mediaapp.core.apis import API_SPECS
 from mediaapp.core.redact import index_credentials_warning, redact
 from mediaapp.settings import flag
+from mediaapp.ui import messages
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, Generation
 from mediaapp.ui.folder_settings import FolderSettingsBox
 from mediaapp.ui.scrolling import initial_size, scroll_form
@@ -476,7 +477,7 @@ class SettingsDialog(QDialog):
 
     def ask_reindex(self) -> str:
         """Ask whether to fill the new index now: ``"yes"``, ``"no"`` (switch empty) or ``"cancel"``."""
-        answer = QMessageBox.question(
+        answer = messages.ask(
             self, "Fill the new search index?",
             "The library will search the OpenSearch index at " + redact(self.url.text().strip()) + ". Fill it from "
             "the library now? Without this it only holds what is imported from now on.",

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
+from mediaapp.ui import messages
 from mediaapp.ui.background import BackgroundRunner
 from mediaapp.ui.operations import OpChanges, Operations
 
@@ -65,7 +66,7 @@ class SettingsFlow(QObject):
 
         root = library.root
         self.runner.run(lambda ctx: load_settings(root), on_success=lambda s: self._show(library, root, s),
-                        on_failure=lambda exc: QMessageBox.warning(self.window_, "Settings cannot be read", str(exc)),
+                        on_failure=lambda exc: messages.warn(self.window_, "Settings cannot be read", str(exc)),
                         label="load settings")
 
     def _show(self, library: Any, root: Path, settings: dict[str, Any]) -> None:
@@ -87,7 +88,7 @@ class SettingsFlow(QObject):
         try:
             checked = Settings.from_mapping(values)
         except SettingsError as exc:
-            QMessageBox.warning(self.window_, "Settings not saved", str(exc))
+            messages.warn(self.window_, "Settings not saved", str(exc))
             return
 
         def saved(_result: object) -> None:
@@ -120,8 +121,8 @@ class SettingsFlow(QObject):
             self.restacked.emit(count)
 
         def failed(exc: BaseException) -> None:
-            QMessageBox.warning(self.window_, "RAW+JPEG stacks not updated",
-                                f"The setting is saved; the next import applies it. ({exc})")
+            messages.warn(self.window_, "RAW+JPEG stacks not updated",
+                          f"The setting is saved; the next import applies it. ({exc})")
 
         if self.ops is not None:
             self.ops.mutate(lambda ctx: library.restack(), OpChanges(library=True), done, failed,

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from mediaapp.settings import sidecars_anywhere
+from mediaapp.ui import messages
 from mediaapp.ui.background import BackgroundRunner, BackgroundTask, TaskContext
 
 __all__ = ["EXPLANATION", "SidecarFlow", "SidecarSettingsBox"]
@@ -89,9 +90,9 @@ class SidecarFlow(QObject):
         if sidecars_anywhere(library.settings.sidecars):
             self._start(library)
             return
-        answer = QMessageBox.question(self.window_, "Write XMP sidecars", EXPLANATION,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = messages.ask(self.window_, "Write XMP sidecars", EXPLANATION,
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                              QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return
         root = library.root
@@ -110,7 +111,7 @@ class SidecarFlow(QObject):
             self._start(library)
 
         def not_saved(exc: BaseException) -> None:
-            QMessageBox.warning(self.window_, "Settings not saved", str(exc))
+            messages.warn(self.window_, "Settings not saved", str(exc))
 
         self.runner.run(turn_on, on_success=turned_on, on_failure=not_saved, label="turn on XMP sidecars")
 
@@ -162,13 +163,13 @@ class SidecarFlow(QObject):
         if report.failed:
             lines = "\n".join(f"{path}: {reason}" for path, reason in report.failed[:10])
             more = f"\n… and {len(report.failed) - 10} more (see the Errors panel)" if len(report.failed) > 10 else ""
-            QMessageBox.warning(self.window_, "Some XMP sidecars were not written",
-                                f"{summary(report)}.\n\n{lines}{more}\n\nThey are tried again next time.")
+            messages.warn(self.window_, "Some XMP sidecars were not written",
+                          f"{summary(report)}.\n\n{lines}{more}\n\nThey are tried again next time.")
 
     def _failed(self, exc: BaseException) -> None:
         self._finish()
         self.finished.emit(exc)
-        QMessageBox.warning(self.window_, "XMP sidecars not written", str(exc))
+        messages.warn(self.window_, "XMP sidecars not written", str(exc))
 
 
 class SidecarSettingsBox(QGroupBox):

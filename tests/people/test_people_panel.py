@@ -13,6 +13,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from mediaapp.core.types import DetectionKind
+from mediaapp.ui import messages
 from mediaapp.ui.asset_list import Roles
 from mediaapp.ui.main_window import MainWindow
 from mediaapp.ui.people_dialogs import MergeDialog
@@ -161,8 +162,7 @@ def test_forget_all_faces_asks_then_wipes(qtbot, window, faces_library, monkeypa
     window.refresh()  # the name was given outside the window
     qtbot.waitUntil(lambda: OBAMA in window.sidebar.persons.counts(), timeout=WAIT)
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda *args, **kw: asked.append(args) or QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(messages, "ask", lambda *args, **kw: asked.append(args) or QMessageBox.StandardButton.Yes)
     edit(qtbot, panel, panel.forget_action, faces=False)
     assert len(asked) == 1
     assert panel.groups_model.rowCount() == 0 and panel.faces_model.rowCount() == 0
@@ -246,8 +246,7 @@ def test_renaming_a_person_to_another_persons_name_asks_first(qtbot, window, fac
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *args, **kw: (OBAMA, True)))
     asked: list[str] = []
     answer = [QMessageBox.StandardButton.No]
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda parent, title, text, *a: asked.append(text) or answer[0]))
+    monkeypatch.setattr(messages, "ask", lambda parent, title, text, *a: asked.append(text) or answer[0])
     panel.name_action.trigger()
     qtbot.waitUntil(lambda: bool(asked), timeout=WAIT)       # asked, before anything changed
     assert "3 faces named Joe Biden would be named Barack Obama" in asked[0]

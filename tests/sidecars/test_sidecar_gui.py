@@ -10,6 +10,7 @@ from support import REPLAY_PHOTOS, replay_settings
 
 from mediaapp.library import Library
 from mediaapp.settings import read_settings, save_settings
+from mediaapp.ui import messages
 
 
 @pytest.fixture(autouse=True)
@@ -36,9 +37,8 @@ def test_write_xmp_sidecars_asks_once_then_writes_on_a_worker(testdata, tmp_path
     asked: list[str] = []
     answer = [QMessageBox.StandardButton.No]
     warned: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: warned.append(text)))
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda parent, title, text, *a: asked.append(text) or answer[0]))
+    monkeypatch.setattr(messages, "warn", lambda parent, title, text: warned.append(text))
+    monkeypatch.setattr(messages, "ask", lambda parent, title, text, *a: asked.append(text) or answer[0])
     try:
         library.import_paths([photos])
         flow.write(library)                                    # off: explained, declined, nothing written
@@ -46,17 +46,17 @@ def test_write_xmp_sidecars_asks_once_then_writes_on_a_worker(testdata, tmp_path
         assert not (photos / "car.jpg.xmp").exists() and not read_settings(root).sidecars["enabled"]
 
         answer[0] = QMessageBox.StandardButton.Yes
-        messages: list[str] = []
-        flow.message.connect(messages.append)
+        status: list[str] = []
+        flow.message.connect(status.append)
         flow.write(library)
-        qtbot.waitUntil(lambda: bool(messages) and messages[-1].startswith("XMP sidecars written"), timeout=30000)
-        assert messages[-1] == "XMP sidecars written: 1 written, 0 already up to date, 0 failed"
+        qtbot.waitUntil(lambda: bool(status) and status[-1].startswith("XMP sidecars written"), timeout=30000)
+        assert status[-1] == "XMP sidecars written: 1 written, 0 already up to date, 0 failed"
         assert (photos / "car.jpg.xmp").is_file()
         assert read_settings(root).sidecars["enabled"] is True            # remembered for the library
         flow.write(library)                                               # on: no second question
         assert len(asked) == 2
         qtbot.waitUntil(lambda: not flow.running, timeout=30000)
-        assert messages[-1] == "XMP sidecars written: 0 written, 0 already up to date, 0 failed"
+        assert status[-1] == "XMP sidecars written: 0 written, 0 already up to date, 0 failed"
         assert warned == []
     finally:
         runner.shutdown()
@@ -99,7 +99,7 @@ def test_a_sidecar_that_cannot_be_written_shows_in_the_windows_errors_panel(test
                          "sidecars": {"enabled": True}})
     (photos / "car.jpg.xmp").mkdir()                              # its sidecar's name is taken
     warned: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: warned.append(text)))
+    monkeypatch.setattr(messages, "warn", lambda parent, title, text: warned.append(text))
     window = MainWindow(root)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.libraryOpened, timeout=30000):

@@ -15,6 +15,7 @@ from support import replay_library
 
 from mediaapp.core.types import BoundingBox, Detection, DetectionKind, ImportProblem
 from mediaapp.search.index_base import FacetCount
+from mediaapp.ui import messages
 from mediaapp.ui.boxes import box_specs, label_color
 from mediaapp.ui.errors import Column, ErrorsPanel
 from mediaapp.ui.main_window import MainWindow
@@ -86,8 +87,7 @@ def test_the_context_menu_reveals_copies_retries_and_clears_after_asking(qtbot, 
 
     asked: list[str] = []
     answer = [QMessageBox.StandardButton.Cancel]
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda parent, title, text, *a: asked.append(text)
-                                                               or answer[0]))
+    monkeypatch.setattr(messages, "ask", lambda parent, title, text, *a: asked.append(text) or answer[0])
     cleared: list[object] = []
     errors.clearRequested.connect(cleared.append)
     errors.clear_action.trigger()
@@ -162,7 +162,7 @@ def test_clear_removes_the_problems_through_the_library_after_asking(qtbot, brok
     root, broken, _fixed = broken_library
     window = open_window(qtbot, root)
     try:
-        monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **kw: QMessageBox.StandardButton.Yes))
+        monkeypatch.setattr(messages, "ask", lambda *a, **kw: QMessageBox.StandardButton.Yes)
         select_path(window, broken)
         with qtbot.waitSignal(window.errorsUpdated, timeout=WAIT) as updated:
             window.errors_panel.clear_action.trigger()

@@ -57,10 +57,12 @@ Keyset paging: ``Query.after`` (a backend-neutral ``SearchCursor``: score,
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from mediaapp.core.filenames import from_stored
 from mediaapp.core.query import UNRATED_KEY, NormalizedQuery, float32, normalize_query
@@ -98,12 +100,18 @@ from mediaapp.search.opensearch_mapping import (
     to_source,
 )
 
-__all__ = ["MISSING_DATE_ASC", "MISSING_DATE_DESC", "RECHECK_SECONDS", "OpenSearchIndex", "epoch_millis"]
+__all__ = ["LIKE_CACHE_SECONDS", "MISSING_DATE_ASC", "MISSING_DATE_DESC", "RECHECK_SECONDS", "OpenSearchIndex",
+           "epoch_millis"]
 
 #: OpenSearch's default ``index.max_result_window``: from + size beyond it needs search_after.
 MAX_WINDOW = 10_000
 #: Seconds between re-checks of a lost index (has someone rebuilt it?) while reads fall back.
 RECHECK_SECONDS = 5.0
+#: Seconds a "more like this" answer (``OpenSearchIndex._like_hits``) is reused. Long enough for one window
+#: refresh (the hits, four facet lists and the next pages ask the same k-NN question within a second or two);
+#: short because writes by this index object drop the answers at once, but writes by another process or
+#: machine to a shared cluster (an import elsewhere, a ``rebuild``'s alias swap) are seen only when it expires.
+LIKE_CACHE_SECONDS = 5.0
 #: The sort value OpenSearch gives an undated asset in the date order (descending, missing last):
 #: the smallest long. A cursor on an undated asset continues from it.
 MISSING_DATE_DESC = -(2**63)
@@ -119,6 +127,8 @@ _SORT_KEYS: dict[SortOrder, Json] = {
     SortOrder.RATING: {"rating": "desc"},
 }
 _EPOCH = datetime(1970, 1, 1)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def epoch_millis(taken_at: str) -> int:
@@ -127,6 +137,17 @@ def epoch_millis(taken_at: str) -> int:
     Raises ``ValueError`` for text that is not ISO 8601.
     """
     return (datetime.fromisoformat(taken_at).replace(tzinfo=None) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _writes(method: Callable[Concatenate[OpenSearchIndex, _P], _R]) -> Callable[Concatenate[OpenSearchIndex, _P], _R]:
+    """Mark an ``OpenSearchIndex`` method that changes documents: the "more like this" answers kept
+    (``_like_answers``) are dropped when it starts and again when it returns or raises (``AnswerCache.writing``)."""
+    def write(self: OpenSearchIndex, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._like_answers.writing():
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(write, method)  # its name and docstring
+    return write
 
 
 class OpenSearchIndex(OpenSearchConnection):
@@ -154,6 +175,10 @@ class OpenSearchIndex(OpenSearchConnection):
     first use too. Every method raises ``SearchUnavailableError`` when the
     cluster cannot be reached, refuses the credentials (or SigV4 finds none),
     or the index was lost (module docstring); ``health()`` never raises.
+
+    "More like this" answers are kept for a few seconds and dropped by every
+    write of this object (``_like_hits``), so a search and its facet lists
+    share one k-NN request.
     """
 
     name = "opensearch"
@@ -219,6 +244,7 @@ class OpenSearchIndex(OpenSearchConnection):
                 info = dict(info, error=describe_error(exc))
             yield ok, op, info
 
+    @_writes
     def upsert(self, docs: Iterable[IndexDocument], *, chunk_size: int = 500,
                max_retries: int = 3) -> IndexResult:
         """Index ``docs`` with ``helpers.streaming_bulk`` (``_id`` = sha256, replacing).
@@ -265,6 +291,7 @@ class OpenSearchIndex(OpenSearchConnection):
             raise SearchUnavailableError(self._lost_message())
         return result
 
+    @_writes
     def delete(self, sha256s: Iterable[str]) -> None:
         """Remove these assets (bulk deletes; unknown ids are ignored).
 
@@ -284,6 +311,7 @@ class OpenSearchIndex(OpenSearchConnection):
             self._index_lost()
             raise SearchUnavailableError(self._lost_message())
 
+    @_writes
     def clear(self) -> None:
         """Remove every document (and the name dictionary).
 
@@ -295,11 +323,13 @@ class OpenSearchIndex(OpenSearchConnection):
                 index=a, body={"query": {"match_all": {}}}, refresh=True, conflicts="proceed"))
         self._known_names.clear()
 
+    @_writes
     def refresh(self) -> None:
-        """Make every write so far visible to searches."""
+        """Make every write so far visible to searches (and drop the "more like this" answers kept)."""
         self._ensure()
         self._call(lambda: self.client.indices.refresh(index=f"{self.alias},{self.names_alias}"))
 
+    @_writes
     def drop(self) -> None:
         """Delete the indices behind both aliases (and the aliases); the next use recreates them."""
         for alias in (self.alias, self.names_alias):
@@ -310,6 +340,7 @@ class OpenSearchIndex(OpenSearchConnection):
         self._degraded = False
         self._known_names.clear()
 
+    @_writes
     def rebuild(self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None,
                 batch: int = 1000) -> IndexResult:
         """Fill fresh asset and names indices with ``docs``, then swap both aliases at once.
@@ -492,12 +523,30 @@ class OpenSearchIndex(OpenSearchConnection):
         without the k-NN plugin answers an error: ``SearchUnavailableError``,
         and the library answers from the embedded index. The search
         (``_search_like``) and the facets under ``like`` both read these.
+
+        The answer (``_ask_like``: two requests) is kept in ``_like_answers``
+        by example, k (``LIKE_MAX_HITS``) and the filter as canonical JSON,
+        so the search and the facet lists of one window refresh (and its next
+        pages) share one k-NN request. A kept answer is reused for at most
+        ``LIKE_CACHE_SECONDS`` (another process's writes to the cluster show
+        after that) and never after a write of this object (``upsert``,
+        ``delete``, ``clear``, ``refresh``, ``rebuild``, ``drop``) or a failed
+        request (``_forget``); errors are not kept, and concurrent callers
+        asking the same question share one request (``AnswerCache``). Each
+        call returns new ``SearchHit`` objects in a new list, so callers may
+        change them.
         """
+        key = (example, LIKE_MAX_HITS, json.dumps(es_filter, sort_keys=True, separators=(",", ":")))
+        hits = self._like_answers.get(key, lambda: self._ask_like(example, es_filter), LIKE_CACHE_SECONDS)
+        return [SearchHit(h.sha256, h.path, h.score) for h in hits]
+
+    def _ask_like(self, example: str, es_filter: Json) -> tuple[SearchHit, ...]:
+        """``_like_hits`` from the cluster: the example's ``embedding``, then the k-NN request (``like_body``)."""
         found = self._call(lambda: self.client.search(index=self.alias, body={
             "size": 1, "_source": ["embedding"], "query": {"term": {"sha256": example}}}))["hits"]["hits"]
         vector = (found[0].get("_source") or {}).get("embedding") if found else None
         if not vector:
-            return []
+            return ()
         resp = self._call(lambda: self.client.search(index=self.alias, body=self.like_body(vector, es_filter,
                                                                                             example)))
         hits = []
@@ -506,7 +555,7 @@ class OpenSearchIndex(OpenSearchConnection):
             hit.score = float32(100.0 * (2.0 * float(h.get("_score") or 0.0) - 1.0))
             hits.append(hit)
         hits.sort(key=lambda h: (-h.score, h.sha256))
-        return hits
+        return tuple(hits)
 
     def _search_like(self, query: NormalizedQuery, example: str, es_filter: Json) -> SearchPage:
         """``Query.like``'s page of ``_like_hits``, paged as the embedded index pages it."""
@@ -601,9 +650,11 @@ class OpenSearchIndex(OpenSearchConnection):
         Same semantics and order as ``SqliteIndex.facets``; display spellings
         come from the names index. With ``query.like`` the counts are over
         the hits of that search (``_like_hits``: its k-NN query first, then
-        the aggregation over those sha256s). Raises ``ValueError`` for another
-        ``field``, ``SearchUnavailableError`` when the cluster cannot be
-        reached, the index was lost, or (under ``like``) it cannot answer
+        the aggregation over those sha256s; the k-NN answer is the one the
+        search just got while it is kept, so a window refresh's hits and
+        facet lists with the same filters share one k-NN request). Raises
+        ``ValueError`` for another ``field``, ``SearchUnavailableError`` when
+        the cluster cannot be reached, the index was lost, or (under ``like``) it cannot answer
         k-NN queries: the library then answers from the embedded index, as
         for the search.
         """

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from mediaapp.core.types import Json
+from mediaapp.core.types import Json, SearchHit
+from mediaapp.search.answer_cache import AnswerCache
 from mediaapp.search.index_base import SearchUnavailableError
 from mediaapp.search.opensearch_mapping import (
     MAPPING_VERSION,
@@ -34,9 +35,12 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["OpenSearchConnection", "describe_error"]
+__all__ = ["LIKE_CACHE_ENTRIES", "OpenSearchConnection", "describe_error"]
 
 _INDEX_MISSING = "index_not_found_exception"
+#: How many "more like this" answers one ``OpenSearchIndex`` keeps (``OpenSearchIndex._like_hits``): a window
+#: refresh (the hits and four facet lists, some of them with a filter left out) asks at most four distinct ones.
+LIKE_CACHE_ENTRIES = 16
 
 
 def _make_client(url: str, username: str | None, password: str | None, verify_certs: bool,
@@ -155,7 +159,10 @@ class OpenSearchConnection:
     Takes ``OpenSearchIndex``'s arguments. Nothing touches the network
     until first use: ``client`` is made then, and ``_ensure`` creates the
     indices and aliases when missing and reads their state
-    (``needs_reindex``, lost documents) once per connection.
+    (``needs_reindex``, lost documents) once per connection. It also holds
+    ``OpenSearchIndex``'s cache of "more like this" answers
+    (``_like_answers``, ``mediaapp.search.answer_cache``), which ``_forget``
+    drops: a cluster that failed may come back with other documents.
     """
 
     def __init__(self, url: str, index: str = "mediaapp", *, username: str | None = None,
@@ -184,6 +191,9 @@ class OpenSearchConnection:
         self.needs_reindex = False
         #: Why ``needs_reindex`` is True, in plain words ("" otherwise).
         self.reindex_reason = ""
+        #: ``OpenSearchIndex._like_hits`` answers by (example sha256, k, filter as canonical JSON).
+        self._like_answers: AnswerCache[tuple[str, int, str], tuple[SearchHit, ...]] = AnswerCache(
+            LIKE_CACHE_ENTRIES)
 
     # -- plumbing -------------------------------------------------------------
 
@@ -223,9 +233,10 @@ class OpenSearchConnection:
             raise SearchUnavailableError(f"OpenSearch at {self.url}: {describe_error(exc)}") from exc
 
     def _forget(self) -> None:
-        """Forget what we know about the cluster: it may come back empty (re-check, re-send names)."""
+        """Forget what we know about the cluster: it may come back empty (re-check, re-send names, ask again)."""
         self._ready = False
         self._known_names.clear()
+        self._like_answers.invalidate()
 
     def _index_lost(self) -> None:
         self._forget()

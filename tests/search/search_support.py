@@ -112,3 +112,38 @@ def dispose(index) -> None:
         except Exception:
             pass
     index.close()
+
+
+# -- "more like this" ---------------------------------------------------------------
+
+#: Cosine of each asset's embedding with the example's (asset 3, the dog), by construction (``like_library``);
+#: assets 6 and 8 have no embedding, so "more like this" never finds them.
+LIKE_COSINES = {4: 0.9, 7: 0.8, 5: 0.7, 1: 0.3, 2: 0.2}
+
+
+def vector_at(example, cosine: float, rng):
+    """A unit vector whose cosine with the unit vector ``example`` is ``cosine`` (the rest drawn from ``rng``)."""
+    import numpy as np
+
+    other = rng.standard_normal(len(example))
+    other -= (other @ example) * example
+    return cosine * example + (1 - cosine ** 2) ** 0.5 * other / np.linalg.norm(other)
+
+
+def like_library(library: list[IndexDocument]):
+    """The conformance library with unit embeddings at ``LIKE_COSINES`` from asset 3's; ``(docs, {i: vector})``."""
+    import dataclasses
+
+    import numpy as np
+
+    from mediaapp.search.opensearch_mapping import EMBEDDING_DIMS
+
+    rng = np.random.default_rng(10)
+    example = rng.standard_normal(EMBEDDING_DIMS)
+    example /= np.linalg.norm(example)
+    vectors = {3: example}
+    for i, cosine in LIKE_COSINES.items():
+        vectors[i] = vector_at(example, cosine, rng)
+    docs = [dataclasses.replace(d, embedding=tuple(float(x) for x in vectors[i])) if i in vectors else d
+            for i, d in enumerate(library, start=1)]
+    return docs, vectors

@@ -22,7 +22,7 @@ comparison.
 from __future__ import annotations
 
 import pytest
-from search_support import sha
+from search_support import like_library, sha
 
 from mediaapp.core.text import normalize_label, tokenize
 from mediaapp.core.types import DetectionKind, IndexDocument, Query, SortOrder
@@ -814,34 +814,10 @@ def test_label_aliases_are_searchable_not_facets(empty_index):
 
 # -- facets under "more like this" (Query.like) -------------------------------------
 
-#: Cosine of each asset's embedding with the example's (asset 3, the dog), by construction (``_like_library``);
-#: assets 6 and 8 have no embedding, so "more like this" never finds them.
-LIKE_COSINES = {4: 0.9, 7: 0.8, 5: 0.7, 1: 0.3, 2: 0.2}
 #: ``LIKE_MAX_HITS`` for these tests: 3 of the 5 candidates, so the cut decides what the facets count.
 LIKE_CUT = 3
 LIKE_QUERIES = [Query(like=sha(3), limit=None),  # SQLite: the whole library's vectors ranked by the store
                 Query(like=sha(3), folder="/lib", min_confidence=50, limit=None)]  # SQLite: the filters' ids ranked
-
-
-def _like_library(library: list[IndexDocument]):
-    """The conformance library with unit embeddings at ``LIKE_COSINES`` from asset 3's; ``(docs, {i: vector})``."""
-    import dataclasses
-
-    import numpy as np
-
-    from mediaapp.search.opensearch_mapping import EMBEDDING_DIMS
-
-    rng = np.random.default_rng(10)
-    example = rng.standard_normal(EMBEDDING_DIMS)
-    example /= np.linalg.norm(example)
-    vectors = {3: example}
-    for i, cosine in LIKE_COSINES.items():
-        other = rng.standard_normal(EMBEDDING_DIMS)
-        other -= (other @ example) * example
-        vectors[i] = cosine * example + (1 - cosine ** 2) ** 0.5 * other / np.linalg.norm(other)
-    docs = [dataclasses.replace(d, embedding=tuple(float(x) for x in vectors[i])) if i in vectors else d
-            for i, d in enumerate(library, start=1)]
-    return docs, vectors
 
 
 def _like_answers(index, docs, vectors, tmp_path):
@@ -890,7 +866,7 @@ def test_facets_under_like_count_exactly_the_like_hits(empty_index, library, tmp
     from mediaapp.search.index_base import SearchUnavailableError
 
     _cut_like_hits(monkeypatch)
-    docs, vectors = _like_library(library)
+    docs, vectors = like_library(library)
     answer, local = _like_answers(empty_index, docs, vectors, tmp_path)
     try:
         try:
@@ -926,7 +902,7 @@ def test_opensearch_facets_under_like_aggregate_over_the_knn_hits(empty_index, l
     if not isinstance(empty_index, OpenSearchIndex):
         pytest.skip("the OpenSearch aggregation under like")
     _cut_like_hits(monkeypatch)
-    docs, vectors = _like_library(library)
+    docs, vectors = like_library(library)
     _answer, local = _like_answers(empty_index, docs, vectors, tmp_path)
     try:
         filters = []

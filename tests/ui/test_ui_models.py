@@ -332,8 +332,10 @@ def test_scrolling_through_every_row_keeps_memory_bounded_and_rows_stable(qtbot,
     assert most_rows <= model.max_pages * page < n  # evicted: never more than max_pages pages loaded
     assert most_pixmaps <= model.max_pages * page and most_pending <= model.max_pages * page
     assert len(model.cache) <= len(model.sha256s())  # no pixmap outlives its row's page
-    # scrolling down, every page after the first seeks from a cursor near it (keyset), never counts from the start
-    assert all(q.after is not None and q.offset < 3 * page for q in library.queries[1:])
+    # scrolling down, every page after the first seeks from a cursor near it (keyset), never counts from the start:
+    # at most the kept window away (``max_pages``). Usually that is the page before; while that one is still being
+    # fetched (MAX_FETCHES run at once, more often on a loaded machine) the nearest known cursor is a few pages back.
+    assert all(q.after is not None and q.offset < model.max_pages * page for q in library.queries[1:])
     assert sum(q.offset == 0 for q in library.queries) > len(library.queries) // 2
     assert not model.is_loaded(0)
     with pytest.raises(IndexError):

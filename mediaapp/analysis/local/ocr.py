@@ -75,6 +75,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -508,7 +509,7 @@ class _Detection:
     """
 
     shape: tuple[int, int]
-    output: object
+    output: Any
 
 
 class _DetectorTap:

@@ -113,14 +113,36 @@ class SimilarityStore:
         """``(sha256s, float32 matrix (n, dims))`` batches of every embedding of ``model_version``, by sha256."""
         last = ""
         while True:
+            # "+model_version": walk the primary key from ``last`` on (reads each row once). Without it SQLite picks
+            # the version index and sorts all the remaining rows for every batch: quadratic, minutes at 100k.
             with self.catalog.read() as conn:
-                rows = conn.execute("SELECT sha256, vector FROM asset_embeddings WHERE model_version = ? AND sha256 > ?"
-                                    " ORDER BY sha256 LIMIT ?", (model_version, last, batch)).fetchall()
+                rows = conn.execute("SELECT sha256, vector FROM asset_embeddings WHERE +model_version = ?"
+                                    " AND sha256 > ? ORDER BY sha256 LIMIT ?", (model_version, last, batch)).fetchall()
             if not rows:
                 return
             yield ([r[0] for r in rows],
                    np.stack([np.frombuffer(r[1], dtype="<f2") for r in rows]).astype(np.float32))
             last = rows[-1][0]
+
+    def embeddings_of(self, model_version: str, sha256s: Iterable[str], batch: int = 500
+                      ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """``(sha256s, float32 matrix (n, dims))`` batches of the ``model_version`` embeddings of ``sha256s`` only
+        (at most ``batch`` a query, by sha256 within each); sha256s without one are left out."""
+        for chunk in chunks(sorted(set(sha256s)), batch):
+            marks = ",".join("?" * len(chunk))
+            with self.catalog.read() as conn:
+                rows = conn.execute("SELECT sha256, vector FROM asset_embeddings WHERE model_version = ? AND sha256 IN"
+                                    f" ({marks}) ORDER BY sha256", [model_version, *chunk]).fetchall()
+            if rows:
+                yield ([r[0] for r in rows],
+                       np.stack([np.frombuffer(r[1], dtype="<f2") for r in rows]).astype(np.float32))
+
+    def stored_since(self, model_version: str, stored_at: str) -> set[str]:
+        """The sha256s whose ``model_version`` embedding was stored at or after ``stored_at`` (ISO 8601 text as
+        ``state`` gives it; "at" too, since it has whole seconds): replaced ones as well as new ones."""
+        with self.catalog.read() as conn:
+            return {r[0] for r in conn.execute("SELECT sha256 FROM asset_embeddings WHERE model_version = ? AND"
+                                               " stored_at >= ?", (model_version, stored_at))}
 
     def embedded(self, model_version: str) -> set[str]:
         """The sha256s with an embedding of ``model_version``."""

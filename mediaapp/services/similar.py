@@ -178,14 +178,24 @@ class Similar:
 
     # -- the vector store ------------------------------------------------------
     def refresh(self, force: bool = False) -> int:
-        """Rewrite the vector store from the catalog when its embeddings changed; returns the vectors it holds.
+        """Bring the vector store up to date with the catalog's embeddings; returns the vectors it holds.
 
         Uses the newest model version's embeddings only. A RAW+JPEG stack
         (``catalog/stacks.py``) is searched as its original (the RAW), which
         is analysed through the JPEG: the JPEG's vector is stored under the
         RAW's sha256 when the RAW has none of its own. Cheap when nothing
-        changed (one COUNT over the version's index, the stacks). Raises
-        ``OSError`` when the store's folder cannot be written.
+        changed (one COUNT over the version's index, the stacks).
+
+        When the embeddings changed, the store is updated in place of a
+        rewrite (``VectorStore.update``) if its copy is of this model version
+        and of the same stacks: only the embeddings added, and those stored
+        again since the copy was made (``SimilarityStore.stored_since``), are
+        read from the catalog; the rows of removed ones are left out. A full
+        rewrite (every embedding read, the PCA fitted again) happens when
+        ``force`` is set or ``VectorStore.full_write_reason`` gives one (no
+        copy, another model version, the PCA to fit or to refit:
+        ``REFIT_GROWTH``). Raises ``OSError`` when the store's folder cannot
+        be written.
         """
         version = self.store.latest_version()
         if version is None:
@@ -194,21 +204,34 @@ class Similar:
         digest = hashlib.sha256(repr(sorted(pairs.items())).encode()).hexdigest()[:16]
         state = [*self.store.state(version), digest]
         meta = self.vectors.meta()
-        if not force and meta is not None and meta.get("model_version") == version and meta.get("state") == state:
-            return int(meta.get("rows", 0))
+        if not force and _current(meta, version, state):
+            return int(meta.get("rows", 0)) if meta else 0
         have = self.store.embedded(version)
         alias = {m: o for m, o in pairs.items() if m in have and o not in have}
+        count = len(have)
+        if (not force and meta is not None and meta.get("model_version") == version
+                and isinstance(meta.get("state"), list) and len(meta["state"]) == 3 and meta["state"][2] == digest
+                and self.vectors.full_write_reason(version, count) is None):
+            # by sha256, as the full write's rows come: of two members of one stack, the later one holds its row
+            wanted = {alias.get(s, s): s for s in sorted(have)}
+            stale = self.store.stored_since(version, str(meta["state"][1]))
+            rows = self.vectors.update(str(meta["token"]), version, state, wanted, count, stale,
+                                       lambda shas: self.store.embeddings_of(version, shas))
+            if rows is not None:
+                return rows
+            meta = self.vectors.meta()  # another writer came first: its copy may be this one
+            if _current(meta, version, state):
+                return int(meta.get("rows", 0)) if meta else 0
 
         def batches() -> Iterator[tuple[list[str], np.ndarray]]:
             for shas, matrix in self.store.iter_embeddings(version):
                 yield [alias.get(s, s) for s in shas], matrix
 
-        count = len(have)
         sample = None
         if count >= PCA_MIN_ASSETS:
             step = max(1, count // PCA_SAMPLE)
             sample = np.concatenate([m[::step] for _shas, m in self.store.iter_embeddings(version)])
-        return self.vectors.write(version, state, batches(), count, sample)
+        return self.vectors.write(version, state, batches(), count, sample, sources={o: m for m, o in alias.items()})
 
     def example(self, path: str | Path, refresh: bool = True) -> str:
         """The sha256 of the catalogued file at ``path`` with an embedding, for ``Query.like``.
@@ -355,6 +378,11 @@ class Similar:
         if moves:
             self.catalog.move_paths(moves)
         return moves, problems
+
+
+def _current(meta: dict[str, object] | None, version: str, state: list[object]) -> bool:
+    """Whether the vector store's ``meta`` says its copy was made from ``version``'s embeddings in ``state``."""
+    return meta is not None and meta.get("model_version") == version and meta.get("state") == state
 
 
 def _numbered(name: str, n: int) -> str:

@@ -30,8 +30,10 @@ ratios of the image, so every resize and rotation below maps back for free):
    characters in confident lines wins (the original on ties). The retry
    does not run the text detector again: a turned page has the same lines,
    turned, so the first pass's boxes are turned with it and only the
-   classification and recognition run (``_DetectorTap``); on 12 MP photos a
-   retry costs 50-100 ms instead of a second ~450 ms detection. Measured on
+   classification and recognition run (``_DetectorTap``). On the 12 MP
+   benchmark photos that saves a ~450 ms detection per retry: a retry of up
+   to 5 lines now costs 50-100 ms, one of 27 lines about 700 ms (its
+   recognition). Measured on
    tesseract's phototest page (225 characters): upright and turned 90
    degrees clockwise, the first pass reads 225/225 confidently; turned 180
    degrees, the 0/180 line classifier flips some lines the wrong way and

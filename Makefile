@@ -46,7 +46,7 @@ dist-check: $(DIST_STAMP)
 		$(PY) packaging/smoke_dist.py dist/mediaapp --build-started $$started
 
 $(DIST_STAMP): $(STAMP) packaging/requirements-dist.txt
-	$(PY) -m pip install --quiet -r packaging/requirements-dist.txt
+	$(PY) -m pip install --quiet -r packaging/requirements-dist.txt -c packaging/constraints.txt
 	@touch $(DIST_STAMP)
 
 ## make icons: render resources/icons/mediaapp.png (256 px) from the SVG after editing it

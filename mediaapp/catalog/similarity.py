@@ -69,9 +69,13 @@ class SimilarityStore:
 
         A None part is left as it was. Replaces earlier values of the same
         (sha256, model version). Raises ``ValueError`` for a non-1-d vector.
+        ``stored_at`` is taken once the write lock is held, so embeddings
+        commit in ``stored_at`` order (to the second) across processes: the
+        vector store's incremental refresh finds what was stored again since
+        its copy by that time (``stored_since``).
         """
-        now = _now()
         with self.catalog.transaction() as conn:
+            now = _now()
             if vector is not None:
                 v = np.asarray(vector, dtype="<f2")
                 if v.ndim != 1 or not v.size:

@@ -208,12 +208,15 @@ class Similar:
             return int(meta.get("rows", 0)) if meta else 0
         have = self.store.embedded(version)
         alias = {m: o for m, o in pairs.items() if m in have and o not in have}
-        count = len(have)
-        if (not force and meta is not None and meta.get("model_version") == version
-                and isinstance(meta.get("state"), list) and len(meta["state"]) == 3 and meta["state"][2] == digest
-                and self.vectors.full_write_reason(version, count) is None):
-            # by sha256, as the full write's rows come: of two members of one stack, the later one holds its row
-            wanted = {alias.get(s, s): s for s in sorted(have)}
+        # One row per photo, under its sha256; a stack's original without an embedding of its own holds one
+        # member's (the largest sha256: rows come by sha256 and the last one wins), for a full write and an update.
+        wanted = {alias.get(s, s): s for s in sorted(have)}
+        count = len(wanted)
+        for _attempt in range(2):  # a second try when another writer (another process) replaced the copy first
+            if (force or meta is None or meta.get("model_version") != version
+                    or not isinstance(meta.get("state"), list) or len(meta["state"]) != 3
+                    or meta["state"][2] != digest or self.vectors.full_write_reason(version, count) is not None):
+                break
             stale = self.store.stored_since(version, str(meta["state"][1]))
             rows = self.vectors.update(str(meta["token"]), version, state, wanted, count, stale,
                                        lambda shas: self.store.embeddings_of(version, shas))
@@ -225,13 +228,16 @@ class Similar:
 
         def batches() -> Iterator[tuple[list[str], np.ndarray]]:
             for shas, matrix in self.store.iter_embeddings(version):
-                yield [alias.get(s, s) for s in shas], matrix
+                keep = [i for i, s in enumerate(shas) if wanted.get(alias.get(s, s)) == s]
+                if keep:
+                    yield [alias.get(shas[i], shas[i]) for i in keep], matrix[keep]
 
         sample = None
         if count >= PCA_MIN_ASSETS:
             step = max(1, count // PCA_SAMPLE)
             sample = np.concatenate([m[::step] for _shas, m in self.store.iter_embeddings(version)])
-        return self.vectors.write(version, state, batches(), count, sample, sources={o: m for m, o in alias.items()})
+        return self.vectors.write(version, state, batches(), count, sample,
+                                  sources={row: source for row, source in wanted.items() if row != source})
 
     def example(self, path: str | Path, refresh: bool = True) -> str:
         """The sha256 of the catalogued file at ``path`` with an embedding, for ``Query.like``.

@@ -258,6 +258,29 @@ def test_the_rotation_retry_reuses_the_first_detection(testdata, detector, monke
     assert len(calls) == 1
 
 
+def test_a_retry_on_a_padded_strip_reads_what_a_fresh_detection_reads(testdata, detector):
+    """A wide one-line strip (rapidocr pads it top and bottom before detecting, then maps the boxes back):
+    the 180-degree pass that reuses the first pass's boxes reads the line as a fresh detection does.
+
+    The boxes must be turned as the detector answered them (in the padded
+    image), not as rapidocr hands them back after the pass.
+    """
+    page = open_rgb(testdata / TESSERACT / "phototest.tif")
+    engine = ocr._engine()
+    upright, _ = detector._pass(engine, page, 0)
+    line = next(ln for ln in upright if ln.text.startswith("This is a lot of 12 point text"))
+    left, top = (line.quad.min(axis=0) * page.size).astype(int)
+    right, bottom = (line.quad.max(axis=0) * page.size).astype(int)
+    strip = page.crop((max(0, left - 4), max(0, top - 12), min(page.width, right + 4), min(page.height, bottom + 12)))
+    assert strip.width / strip.height > 8  # rapidocr's width_height_ratio: this strip is padded
+    _first, detection = detector._pass(engine, strip, 0)
+    turned = strip.rotate(180, expand=True)
+    reused, _ = detector._pass(engine, turned, 180, detection)
+    fresh, _ = detector._pass(engine, turned, 180)
+    read = {ln.text: ln.score for ln in reused}
+    assert fresh and all(read.get(ln.text, 0.0) >= 0.9 for ln in fresh), (read, [ln.text for ln in fresh])
+
+
 def test_turned_boxes_are_where_the_detector_finds_them_on_the_turned_page(testdata):
     """The boxes a retry uses match what the detector itself finds on the page turned 180 degrees.
 

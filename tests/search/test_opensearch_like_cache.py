@@ -214,6 +214,7 @@ def test_search_and_facets_at_the_same_time_share_one_request(like_index):
         t.start()
     for t in threads:
         t.join(0.5)  # both are under way: one in the k-NN request, the other waiting for its answer
+    assert all(t.is_alive() for t in threads) and knn.knn_requests <= 1  # nobody has an answer yet
     knn.release.set()
     for t in threads:
         t.join(30)

@@ -241,3 +241,87 @@ def test_an_update_fetching_vectors_of_another_length_leaves_the_copy_as_it_was(
     assert store_.token() == base and store_.meta()["rows"] == 20
     assert sorted(p.name for p in store_.folder.glob("*.npy")) == [f"shas-{base}.npy", f"vectors-{base}.npy"]
     store_.close()
+
+
+def test_an_embedding_stored_while_another_write_holds_the_catalog_is_stamped_after_it(tmp_path, monkeypatch):
+    """``SimilarityStore.store`` takes ``stored_at`` once it holds the write lock, so commit order is stamp order.
+
+    Otherwise an embedding stamped before waiting for the lock could commit
+    after a vector-store copy made from a later stamp, and the incremental
+    refresh (``stored_since``) would never read it again. The clock here
+    counts calls, so the stamps show the order they were taken in.
+    """
+    import threading
+    import time
+
+    import mediaapp.catalog.similarity as similarity_module
+    from mediaapp.catalog.similarity import SimilarityStore
+
+    ticks = iter(range(1, 100))
+    monkeypatch.setattr(similarity_module, "_now", lambda: stamp(next(ticks)))
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    simstore = SimilarityStore(catalog)
+    holding, release = threading.Event(), threading.Event()
+
+    def first_writer() -> None:
+        with catalog.transaction():
+            holding.set()
+            release.wait(10)
+            simstore.store(sha(1), VERSION, embeddings([1])[0], None, None, None)   # joins the open transaction
+
+    def second_writer() -> None:
+        simstore.store(sha(2), VERSION, embeddings([2])[0], None, None, None)      # waits for the first
+
+    one = threading.Thread(target=first_writer)
+    one.start()
+    assert holding.wait(10)
+    two = threading.Thread(target=second_writer)
+    two.start()
+    time.sleep(0.3)   # the second writer is waiting for the lock by now
+    release.set()
+    one.join(10)
+    two.join(10)
+    with catalog.read() as conn:
+        stamps = dict(conn.execute("SELECT sha256, stored_at FROM asset_embeddings").fetchall())
+    catalog.close()
+    assert stamps[sha(2)] > stamps[sha(1)]
+
+
+def test_a_stack_with_two_analysed_members_is_one_row_after_a_full_write_and_an_update(similar):
+    """A RAW without its own embedding, whose JPEG and HEIC are both analysed, is one photo: one row, found once."""
+    jpeg, heic, raw = 400, 402, 401
+    store(similar.catalog, list(range(300)), 0)
+    store(similar.catalog, [jpeg, heic], 100, embeddings([5, 5]))         # both look like asset 5
+    with similar.catalog.transaction() as conn:
+        conn.executemany("INSERT INTO stacks (member, original, created_at) VALUES (?, ?, ?)",
+                         [(sha(jpeg), sha(raw), stamp(100)), (sha(heic), sha(raw), stamp(100))])
+    assert refresh(similar) == 301                                        # a full write
+    shas, _matrix = similar.vectors.matrix()
+    assert shas.count(sha(raw)) == 1
+    assert [s for s, _cos in similar.vectors.nearest(sha(5), None, 3)].count(sha(raw)) == 1
+    store(similar.catalog, [350], 700)
+    assert refresh(similar) == 302                                        # an update
+    shas, _matrix = similar.vectors.matrix()
+    assert shas.count(sha(raw)) == 1
+
+
+def test_an_update_that_loses_to_another_writer_is_tried_again_not_rewritten_in_full(similar, tmp_path):
+    """Another process (a CLI import beside the GUI) publishes a copy first: the refresh updates from that copy."""
+    store(similar.catalog, list(range(300)), 0)
+    assert refresh(similar) == 300
+    store(similar.catalog, list(range(300, 310)), 1000)
+    other = Similar(similar.catalog, VectorStore(tmp_path / "vectors"))
+    real_update, bases, full_writes = similar.vectors.update, [], []
+
+    def update(base, *args, **kwargs):
+        if not bases:                                                      # the other import lands first
+            store(similar.catalog, [310], 2000)
+            assert other.refresh() == 311
+        bases.append(base)
+        return real_update(base, *args, **kwargs)
+
+    similar.vectors.update = update                                        # type: ignore[method-assign]
+    similar.vectors.write = lambda *a, **k: full_writes.append(a)          # type: ignore[method-assign]
+    assert refresh(similar) == 310
+    assert len(bases) == 2 and bases[0] != bases[1] and not full_writes
+    other.vectors.close()

@@ -77,7 +77,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -503,15 +502,20 @@ class RapidOcrTextDetector:
 
 @dataclass
 class _Detection:
-    """One run of rapidocr's text detector: its input's ``shape`` (height, width in pixels) and its output.
+    """One run of rapidocr's text detector, as the detector answered it (copied before rapidocr changes it).
 
-    ``output`` is rapidocr's ``TextDetOutput``: ``boxes`` N x 4 x 2 corner
-    points (pixels of that input, clockwise from the text's top-left, as
-    rapidocr's DB post-processing orders them), ``scores`` N floats (0-1).
+    ``shape``: its input's (height, width) in pixels; ``boxes``: float32
+    N x 4 x 2 corner points in pixels of that input, clockwise from the
+    text's top-left as rapidocr's DB post-processing orders them (None:
+    nothing found); ``scores``: N floats (0-1); ``output_type``: rapidocr's
+    ``TextDetOutput`` class. A copy, because rapidocr maps the boxes it got
+    back to the unpadded image in place and drops those read as blank.
     """
 
     shape: tuple[int, int]
-    output: Any
+    boxes: np.ndarray | None
+    scores: list[float]
+    output_type: type
 
 
 class _DetectorTap:
@@ -519,7 +523,7 @@ class _DetectorTap:
 
     Called like the detector, with the BGR array rapidocr detects on (the
     image after rapidocr's own preprocessing and its symmetric top/bottom
-    padding). It records the answer in ``seen``. With ``turned_from`` (an
+    padding). It records a copy of the answer in ``seen``. With ``turned_from`` (an
     earlier pass's ``_Detection`` of the same image before a 180-degree
     turn), an input of the same shape is answered with those boxes turned
     180 degrees instead of running the model: a corner ``(x, y)`` moves to
@@ -537,15 +541,16 @@ class _DetectorTap:
     def __call__(self, img: np.ndarray):
         shape = (int(img.shape[0]), int(img.shape[1]))
         earlier = self._turned_from
-        if earlier is not None and earlier.shape == shape and earlier.output.boxes is not None:
+        if earlier is not None and earlier.shape == shape and earlier.boxes is not None:
             height, width = shape
-            boxes = np.asarray(earlier.output.boxes, dtype=np.float32)
+            boxes = earlier.boxes
             turned = np.roll(np.stack([width - boxes[..., 0], height - boxes[..., 1]], axis=-1), 2, axis=1)
-            output = type(earlier.output)(img, self._detector.sorted_boxes(turned[::-1]),
-                                          list(earlier.output.scores or [])[::-1], elapse=0.0)
+            output = earlier.output_type(img, self._detector.sorted_boxes(turned[::-1]), earlier.scores[::-1],
+                                         elapse=0.0)
         else:
             output = self._detector(img)
-        object.__setattr__(self, "seen", _Detection(shape, output))
+        boxes = None if output.boxes is None else np.array(output.boxes, dtype=np.float32, copy=True)
+        object.__setattr__(self, "seen", _Detection(shape, boxes, list(output.scores or []), type(output)))
         return output
 
     def __getattr__(self, name: str):

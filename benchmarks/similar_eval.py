@@ -278,12 +278,15 @@ def refresh_after_import(assets: int, added: int) -> None:
                 for i in range(n)]
 
     read = [0]
-    original = SimilarityStore.iter_embeddings
+    originals = {name: getattr(SimilarityStore, name) for name in ("iter_embeddings", "embeddings_of")}
 
-    def counting(self, *a, **k):
-        for shas, m in original(self, *a, **k):
-            read[0] += len(shas)
-            yield shas, m
+    def counting(method):
+        """``method`` (a bulk embedding read) counting the embeddings it yields into ``read``."""
+        def wrapper(self, *a, **k):
+            for shas, m in method(self, *a, **k):
+                read[0] += len(shas)
+                yield shas, m
+        return wrapper
 
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Catalog(Path(tmp) / "catalog.sqlite")
@@ -300,22 +303,15 @@ def refresh_after_import(assets: int, added: int) -> None:
         with catalog.transaction() as conn:
             conn.executemany("INSERT INTO asset_embeddings (sha256, model_version, dims, vector, stored_at)"
                              " VALUES (?, ?, ?, ?, ?)", rows(assets, added, now_iso()))
-        SimilarityStore.iter_embeddings = counting  # type: ignore[method-assign]
-        extra = getattr(SimilarityStore, "embeddings_of", None)
-        if extra is not None:
-            def counting_of(self, *a, **k):
-                for shas, m in extra(self, *a, **k):
-                    read[0] += len(shas)
-                    yield shas, m
-            SimilarityStore.embeddings_of = counting_of  # type: ignore[attr-defined]
+        for name, method in originals.items():
+            setattr(SimilarityStore, name, counting(method))
         try:
             t0 = time.perf_counter()
             held = similar.refresh()
             after = time.perf_counter() - t0
         finally:
-            SimilarityStore.iter_embeddings = original  # type: ignore[method-assign]
-            if extra is not None:
-                SimilarityStore.embeddings_of = extra  # type: ignore[attr-defined]
+            for name, method in originals.items():
+                setattr(SimilarityStore, name, method)
         print(f"refresh at {assets} assets (catalog made in {made:.0f} s): first (full) {first:.1f} s; "
               f"after storing {added} more embeddings {after:.2f} s, {read[0]} embeddings read from the catalog, "
               f"{held} vectors held")

@@ -73,9 +73,7 @@ def similar(tmp_path, small_pca) -> Iterator[Similar]:
     s = Similar(catalog, VectorStore(tmp_path / "vectors"))
     s.read = 0  # type: ignore[attr-defined]
     for name in ("iter_embeddings", "embeddings_of"):   # every way the service reads embedding rows in bulk
-        method = getattr(s.store, name, None)
-        if method is not None:
-            setattr(s.store, name, _counting(s, method))
+        setattr(s.store, name, _counting(s, getattr(s.store, name)))
     yield s
     s.vectors.close()
     catalog.close()
